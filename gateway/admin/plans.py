@@ -1,0 +1,61 @@
+"""Admin plan list and editor."""
+from __future__ import annotations
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from models import Plan, Subscription, db
+
+from .. import subscriptions as service
+from ..clock import now
+from . import bp
+from .forms import PlanForm
+
+FIELDS = ("code", "name", "role", "price", "currency", "period_count", "period_unit",
+          "trial_count", "trial_unit", "paypal_plan_id", "seat_limit", "active")
+
+
+@bp.route("/plans")
+def plans():
+    counts = dict(db.session.execute(
+        select(Subscription.plan_id, func.count()).where(Subscription.access_until > now())
+        .group_by(Subscription.plan_id)).all())
+    rows = db.session.scalars(select(Plan).order_by(Plan.active.desc(), Plan.code)).all()
+    return render_template("admin/plans.html", plans=rows, counts=counts)
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+@bp.route("/plans/<int:plan_id>/edit", methods=["GET", "POST"])
+def plan_edit(plan_id: int | None = None):
+    plan = db.get_or_404(Plan, plan_id, description="No such plan.") if plan_id else None
+    form = PlanForm(obj=plan)
+    if request.method == "GET" and plan is not None:
+        form.trial_unit.data = plan.trial_unit or ""
+    if form.validate_on_submit():
+        values = {name: form[name].data for name in FIELDS}
+        values["trial_unit"] = values["trial_unit"] or None
+        values["paypal_plan_id"] = (values["paypal_plan_id"] or "").strip() or None
+        creating = plan is None
+        if creating:
+            plan = Plan(created_at=now(), **values)
+            db.session.add(plan)
+        else:
+            changed = {k: str(v) for k, v in values.items() if getattr(plan, k) != v}
+            for k, v in values.items():
+                setattr(plan, k, v)
+        try:
+            db.session.flush()
+        except IntegrityError:
+            db.session.rollback()
+            form.code.errors = ["This code or PayPal plan id is already used by another plan."]
+        else:
+            service.audit(current_user, "plan_create" if creating else "plan_update", "plan",
+                          plan.id, now=now(),
+                          details={k: str(v) for k, v in values.items()} if creating else changed)
+            db.session.commit()
+            flash(f"Plan {plan.code} saved.", "success")
+            return redirect(url_for(".plans")), 303
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/plan_edit.html", form=form, plan=plan), status

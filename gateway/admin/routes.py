@@ -1,0 +1,174 @@
+"""Admin views over subscriptions and members, and the manual grant / extend / revoke."""
+from __future__ import annotations
+
+import csv
+import io
+from typing import Iterator
+
+from flask import (Response, abort, current_app, flash, redirect, render_template, request,
+                   stream_with_context, url_for)
+from flask_login import current_user
+from sqlalchemy import func, select
+from wtforms import SelectChoice
+
+from models import AuditEntry, Payment, Plan, Subscription, SubscriptionFact, User, db
+
+from .. import subscriptions as service
+from ..access import admin_required
+from ..clock import now
+from . import bp
+from .forms import GrantForm, ReasonForm, UntilForm, end_of_day
+from .queries import (VIEWS, BadFilter, SubscriptionFilter, escape_like, paginate, parse_page,
+                      subscriptions)
+
+
+@bp.before_request
+@admin_required
+def guard() -> None:
+    """Every admin view answers 403 to members, whatever its own decorators say."""
+
+
+def _filter() -> SubscriptionFilter:
+    try:
+        return SubscriptionFilter.from_args(request.args)
+    except BadFilter as e:
+        abort(400, description=str(e))
+
+
+@bp.route("/")
+def subscriptions_list():
+    f = _filter()
+    stmt = subscriptions(f, now(), int(current_app.config["LAPSING_DAYS"]))
+    page = paginate(stmt, f.page, int(current_app.config["ADMIN_PAGE_SIZE"]))
+    plans = db.session.scalars(select(Plan).order_by(Plan.code)).all()
+    return render_template("admin/subscriptions.html", f=f, page=page, plans=plans,
+                           views=VIEWS, status=lambda s: service.status_of(s, now()))
+
+
+CSV_COLUMNS = ["id", "member", "plan", "role", "state", "status", "paypal_id", "started_at",
+               "paid_through", "grace_until", "access_until", "cancelled_at", "ended_at"]
+
+
+def csv_safe(value) -> str:
+    """Text a spreadsheet will not run as a formula."""
+    text = "" if value is None else value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.route("/subscriptions.csv")
+def subscriptions_csv():
+    f = _filter()
+    at = now()
+    stmt = subscriptions(f, at, int(current_app.config["LAPSING_DAYS"]))
+
+    def rows() -> Iterator[str]:
+        buf = io.StringIO()
+        out = csv.writer(buf)
+        out.writerow(CSV_COLUMNS)
+        result = db.session.execute(stmt.execution_options(yield_per=500)).scalars()
+        for i, s in enumerate(result):
+            out.writerow([csv_safe(v) for v in (
+                s.id, s.user.email if s.user else "", s.plan.code, s.plan.role, s.state,
+                service.status_of(s, at), s.paypal_id, s.started_at, s.paid_through,
+                s.grace_until, s.access_until, s.cancelled_at, s.ended_at)])
+            if i % 200 == 0:
+                yield buf.getvalue()
+                buf.seek(0), buf.truncate()
+        yield buf.getvalue()
+
+    name = f"subscriptions-{f.view}-{at:%Y%m%d-%H%M}.csv"
+    return Response(stream_with_context(rows()), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@bp.route("/subscriptions/<int:sub_id>")
+def subscription_detail(sub_id: int):
+    sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
+    payments = db.session.scalars(select(Payment).where(Payment.subscription_id == sub.id)
+                                  .order_by(Payment.paid_at)).all()
+    facts = db.session.scalars(select(SubscriptionFact)
+                               .where(SubscriptionFact.subscription_id == sub.id)
+                               .order_by(SubscriptionFact.at, SubscriptionFact.id)).all()
+    audit = db.session.scalars(select(AuditEntry).where(
+        AuditEntry.subject_type == "subscription", AuditEntry.subject_id == sub.id)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())).all()
+    return render_template("admin/subscription.html", sub=sub, payments=payments, facts=facts,
+                           audit=audit, status=service.status_of(sub, now()),
+                           extend_form=UntilForm(prefix="extend"),
+                           revoke_form=ReasonForm(prefix="revoke"))
+
+
+@bp.route("/subscriptions/<int:sub_id>/extend", methods=["POST"])
+def subscription_extend(sub_id: int):
+    sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
+    form = UntilForm(prefix="extend")
+    if not form.validate_on_submit():
+        return _form_error(form, sub)
+    try:
+        service.extend(current_user, sub, end_of_day(form.until.data), form.reason.data, now())
+    except ValueError as e:
+        db.session.rollback()
+        flash(str(e).capitalize() + ".", "error")
+        return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
+    db.session.commit()
+    flash(f"Access extended until {sub.access_until:%Y-%m-%d %H:%M} UTC.", "success")
+    return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
+
+
+@bp.route("/subscriptions/<int:sub_id>/revoke", methods=["POST"])
+def subscription_revoke(sub_id: int):
+    sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
+    form = ReasonForm(prefix="revoke")
+    if not form.validate_on_submit():
+        return _form_error(form, sub)
+    service.revoke(current_user, sub, form.reason.data, now())
+    db.session.commit()
+    flash("Access revoked.", "success")
+    return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
+
+
+def _form_error(form, sub: Subscription):
+    messages = [f"{form[name].label.text}: {', '.join(errs)}" for name, errs in form.errors.items()
+                if name in form] + form.form_errors
+    abort(400, description="; ".join(messages) or "The form was incomplete.")
+
+
+@bp.route("/members")
+def members():
+    q = request.args.get("q", "").strip()[:254]
+    try:
+        page_no = parse_page(request.args.get("page", "1"))
+    except BadFilter as e:
+        abort(400, description=str(e))
+    stmt = select(User).order_by(User.email)
+    if q:
+        stmt = stmt.where(func.lower(User.email).like(f"%{escape_like(q.lower())}%", escape="\\"))
+    page = paginate(stmt, page_no, int(current_app.config["ADMIN_PAGE_SIZE"]))
+    return render_template("admin/members.html", page=page, q=q)
+
+
+@bp.route("/members/<int:user_id>", methods=["GET", "POST"])
+def member_detail(user_id: int):
+    member = db.get_or_404(User, user_id, description="No such member.")
+    form = GrantForm()
+    form.plan.choices = [SelectChoice(p.id, f"{p.name} ({p.code})") for p in
+                         db.session.scalars(select(Plan).order_by(Plan.code))]
+    status = 200
+    if request.method == "POST":
+        if form.validate_on_submit():
+            plan = db.session.get(Plan, form.plan.data)
+            try:
+                sub = service.grant(current_user, member, plan, end_of_day(form.until.data),
+                                    form.reason.data, now())
+            except ValueError as e:
+                db.session.rollback()
+                form.until.errors = [str(e)]
+            else:
+                db.session.commit()
+                flash(f"Granted {plan.name} to {member.email}.", "success")
+                return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
+        status = 400
+    subs = db.session.scalars(select(Subscription).where(Subscription.user_id == member.id)
+                              .order_by(Subscription.id.desc())).all()
+    return render_template("admin/member.html", member=member, subs=subs, form=form,
+                           status=lambda s: service.status_of(s, now())), status

@@ -1,0 +1,6 @@
+"""Register, log in, log out, change password."""
+from flask import Blueprint
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+from . import routes  # noqa: E402,F401  (routes attach themselves to bp)

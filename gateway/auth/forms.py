@@ -1,0 +1,33 @@
+"""Account forms (Flask-WTF: CSRF on every one)."""
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length
+
+PASSWORD_RULES = [DataRequired(), Length(min=10, max=200,
+                                         message="Use 10 to 200 characters.")]
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class RegisterForm(FlaskForm):
+    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254),
+                                             Email(check_deliverability=False)])
+    password = PasswordField("Password", validators=PASSWORD_RULES)
+    confirm = PasswordField("Repeat password",
+                            validators=[DataRequired(), EqualTo("password", "Passwords differ.")])
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+    password = PasswordField("New password", validators=PASSWORD_RULES)
+    confirm = PasswordField("Repeat new password",
+                            validators=[DataRequired(), EqualTo("password", "Passwords differ.")])
+
+
+class EmptyForm(FlaskForm):
+    """Just the CSRF token (log out, and other one-button actions)."""
+
+    dummy = StringField()

@@ -1,0 +1,107 @@
+"""Account views: thin wrappers over forms, the user model and the throttle."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from models import User, db
+
+from ..access import remember_roles
+from ..clock import now
+from . import bp, throttle
+from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegisterForm
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site relative paths; anything else goes home."""
+    if not target:
+        return url_for("member.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return url_for("member.index")
+    return target
+
+
+def _status(form) -> int:
+    """400 when a submitted form had errors, so clients and tests can tell."""
+    return 400 if request.method == "POST" and any(f.errors for f in form) else 200
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("member.index"))
+    form = RegisterForm()
+    if form.validate_on_submit():
+        user = User(email=User.normalise_email(form.email.data), created_at=now())
+        user.set_password(form.password.data, current_app.config["PASSWORD_HASH_METHOD"])
+        db.session.add(user)
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            form.email.errors.append("An account with this e-mail already exists.")
+        else:
+            login_user(user)
+            remember_roles(user)
+            flash("Welcome! Your account is ready.", "success")
+            return redirect(url_for("member.plans"))
+    return render_template("auth/register.html", form=form), _status(form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(_safe_next(request.args.get("next")))
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        email = User.normalise_email(form.email.data)
+        limits = throttle.scopes(email, request.remote_addr)
+        wait = throttle.blocked_for(limits, now())
+        if wait is not None:
+            form.form_errors.append(
+                f"Too many failed log-ins. Try again in {wait} minute{'s' if wait > 1 else ''}.")
+            return render_template("auth/login.html", form=form), 429
+        user = db.session.scalar(select(User).where(User.email == email))
+        if user is None or not user.check_password(form.password.data):
+            throttle.record_failure(limits, now())
+            form.form_errors.append("Wrong e-mail or password.")
+            status = 401
+        else:
+            throttle.clear(f"email:{email}")
+            login_user(user)
+            remember_roles(user)
+            return redirect(_safe_next(request.args.get("next")))
+    elif form.errors:
+        status = 400
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    if EmptyForm().validate_on_submit():
+        logout_user()
+        flash("You are logged out.", "info")
+    return redirect(url_for("member.index"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        if not current_user.check_password(form.current.data):
+            form.current.errors.append("That is not your current password.")
+        else:
+            current_user.set_password(form.password.data,
+                                      current_app.config["PASSWORD_HASH_METHOD"])
+            db.session.commit()
+            flash("Password changed.", "success")
+            return redirect(url_for("member.account"))
+    return render_template("auth/password.html", form=form), _status(form)

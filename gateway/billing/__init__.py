@@ -1,0 +1,13 @@
+"""Pure billing core: facts about a subscription in, its state out.
+
+Nothing here imports Flask, the database or HTTP; every function takes `now`
+explicitly so tests can move time.
+"""
+from .facts import Fact, FactKind
+from .periods import PeriodUnit, add_period
+from .entitlements import Entitlement, Policy, Terms, compute, status_at
+
+__all__ = [
+    "Fact", "FactKind", "PeriodUnit", "add_period",
+    "Entitlement", "Policy", "Terms", "compute", "status_at",
+]

@@ -1,0 +1,214 @@
+"""Facts + plan terms + policy -> paid-through, grace and access_until (DESIGN.md "Access")."""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Iterable
+
+from .facts import Fact, FactKind
+from .periods import PeriodUnit, add_period
+
+
+class CancelPolicy(str, enum.Enum):
+    END_OF_PERIOD = "end_of_period"
+    IMMEDIATE = "immediate"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Site policy; defaults are DESIGN.md's safe ones."""
+
+    grace_days: int = 3
+    cancel: CancelPolicy = CancelPolicy.END_OF_PERIOD
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The billing period one payment buys."""
+
+    period_count: int
+    period_unit: PeriodUnit
+
+    def after(self, start: datetime, periods: int = 1) -> datetime:
+        return add_period(start, self.period_count * periods, self.period_unit)
+
+
+class State(str, enum.Enum):
+    """Renewal state: what the subscription will do next, independent of the clock."""
+
+    PENDING = "pending"        # known, nothing paid or granted yet
+    ACTIVE = "active"          # renews (or manual grant)
+    SUSPENDED = "suspended"
+    CANCELLED = "cancelled"
+    ENDED = "ended"
+    REVOKED = "revoked"
+
+
+@dataclass(frozen=True)
+class Period:
+    """The stretch of time one counted payment bought."""
+
+    txn_id: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Entitlement:
+    """Everything derived from a subscription's facts. Independent of `now`."""
+
+    state: State
+    started_at: datetime | None = None
+    trial_until: datetime | None = None
+    paid_through: datetime | None = None
+    grace_until: datetime | None = None
+    access_until: datetime | None = None
+    cancelled_at: datetime | None = None
+    ended_at: datetime | None = None
+    revoked_at: datetime | None = None
+    periods: tuple[Period, ...] = field(default_factory=tuple)
+
+    def has_access(self, now: datetime) -> bool:
+        return self.access_until is not None and now < self.access_until
+
+
+def _counted_payments(facts: list[Fact]) -> list[Fact]:
+    """Completed payments whose money PayPal still holds (refunds and reversals remove them)."""
+    completed: dict[str, Fact] = {}
+    refunded: dict[str, Decimal] = {}
+    fully_refunded: set[str] = set()
+    reversed_, reversal_cancelled = set(), set()
+    for f in facts:
+        if f.kind is FactKind.PAYMENT_COMPLETED and f.txn_id:
+            # One txn_id buys one period, however many times it is reported.
+            if f.txn_id not in completed or f.sort_key() < completed[f.txn_id].sort_key():
+                completed[f.txn_id] = f
+        elif f.kind is FactKind.REFUNDED and f.txn_id:
+            if f.amount is None:
+                fully_refunded.add(f.txn_id)
+            else:
+                refunded[f.txn_id] = refunded.get(f.txn_id, Decimal(0)) + abs(f.amount)
+        elif f.kind is FactKind.REVERSED and f.txn_id:
+            reversed_.add(f.txn_id)
+        elif f.kind is FactKind.REVERSAL_CANCELLED and f.txn_id:
+            reversal_cancelled.add(f.txn_id)
+
+    def counts(txn: str, pay: Fact) -> bool:
+        if txn in fully_refunded:
+            return False
+        # A partial refund keeps the period; only refunds adding up to the payment remove it.
+        if pay.amount is not None and refunded.get(txn, Decimal(0)) >= pay.amount > 0:
+            return False
+        return txn not in reversed_ or txn in reversal_cancelled
+
+    return sorted((p for t, p in completed.items() if counts(t, p)), key=Fact.sort_key)
+
+
+def _chain(payments: list[Fact], terms: Terms, trial_until: datetime | None
+           ) -> tuple[datetime | None, list[Period]]:
+    """Lay counted payments end to end on PayPal's billing cycle.
+
+    A payment arriving before, or within one period after, the current paid-through
+    continues the cycle from its anchor (early renewals and late retries keep PayPal's
+    dates); a payment after a longer gap starts a new cycle at its own time.
+    """
+    paid_through = trial_until
+    anchor, n = trial_until, 0
+    periods: list[Period] = []
+    for p in payments:
+        if paid_through is not None and p.at <= terms.after(paid_through):
+            n += 1
+        else:
+            anchor, n = p.at, 1
+        paid_through = terms.after(anchor, n)  # type: ignore[arg-type]
+        periods.append(Period(p.txn_id or "", terms.after(anchor, n - 1), paid_through))
+    return paid_through, periods
+
+
+def compute(facts: Iterable[Fact], terms: Terms, policy: Policy = Policy()) -> Entitlement:
+    """Derive a subscription's entitlement from the set of its facts (order and repeats ignored)."""
+    ordered = sorted(set(facts), key=Fact.sort_key)
+    if not ordered:
+        return Entitlement(state=State.PENDING)
+
+    def first(kind: FactKind) -> Fact | None:
+        return next((f for f in ordered if f.kind is kind), None)
+
+    started = first(FactKind.STARTED)
+    trial_until = max((f.until for f in ordered if f.kind is FactKind.TRIAL and f.until),
+                      default=None)
+    payments = _counted_payments(ordered)
+    paid_through, periods = _chain(payments, terms, trial_until)
+
+    cancelled, ended = first(FactKind.CANCELLED), first(FactKind.ENDED)
+    suspended = False
+    for f in ordered:  # time order decides pause vs resume
+        if f.kind is FactKind.SUSPENDED:
+            suspended = True
+        elif f.kind is FactKind.REACTIVATED:
+            suspended = False
+
+    last_paid = max((p.at for p in payments), default=None)
+    unresolved_failure = any(
+        f.kind is FactKind.PAYMENT_FAILED and (last_paid is None or f.at > last_paid)
+        for f in ordered)
+    grace_until = None
+    if (unresolved_failure and paid_through is not None and not cancelled and not ended
+            and not suspended and policy.grace_days > 0):
+        grace_until = paid_through + timedelta(days=policy.grace_days)
+
+    access_until = grace_until or paid_through
+    if cancelled and policy.cancel is CancelPolicy.IMMEDIATE and access_until:
+        access_until = min(access_until, cancelled.at)
+
+    granted_until, revoked_at = None, None
+    for f in ordered:  # admin actions apply in time order: a later grant lifts a revoke
+        if f.kind is FactKind.GRANTED and f.until:
+            granted_until = max(granted_until or f.until, f.until)
+            revoked_at = None
+        elif f.kind is FactKind.REVOKED:
+            revoked_at, granted_until = f.at, None
+    if granted_until and (access_until is None or granted_until > access_until):
+        access_until = granted_until
+    if revoked_at is not None:
+        access_until = min(access_until, revoked_at) if access_until else revoked_at
+
+    if revoked_at is not None:
+        state = State.REVOKED
+    elif ended:
+        state = State.ENDED
+    elif cancelled:
+        state = State.CANCELLED
+    elif suspended:
+        state = State.SUSPENDED
+    elif granted_until or trial_until or any(f.kind is FactKind.PAYMENT_COMPLETED
+                                             for f in ordered):
+        state = State.ACTIVE
+    else:
+        state = State.PENDING
+
+    started_at = min((f.at for f in ordered if f.kind in (
+        FactKind.STARTED, FactKind.TRIAL, FactKind.PAYMENT_COMPLETED, FactKind.GRANTED)),
+        default=started.at if started else None)
+    return Entitlement(
+        state=state, started_at=started_at, trial_until=trial_until,
+        paid_through=paid_through, grace_until=grace_until, access_until=access_until,
+        cancelled_at=cancelled.at if cancelled else None,
+        ended_at=ended.at if ended else None, revoked_at=revoked_at,
+        periods=tuple(periods))
+
+
+def status_at(ent: Entitlement, now: datetime) -> str:
+    """The word a member or admin sees: trial, active, grace, cancelled, ... or expired."""
+    if not ent.has_access(now):
+        if ent.state in (State.PENDING, State.REVOKED):
+            return ent.state.value
+        return "expired"
+    if ent.paid_through is not None and now >= ent.paid_through and ent.grace_until:
+        return "grace"
+    if ent.state is State.ACTIVE and ent.trial_until and now < ent.trial_until and not any(
+            p.start < now for p in ent.periods):
+        return "trial"
+    return ent.state.value

@@ -1,0 +1,17 @@
+"""Pure role checks over the session's role cache: role -> access_until."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Mapping
+
+
+def has_role(roles: Mapping[str, datetime], role: str, now: datetime) -> bool:
+    """True while `role`'s access_until lies in the future."""
+    until = roles.get(role)
+    return until is not None and now < until
+
+
+def lapsed_at(roles: Mapping[str, datetime], role: str, now: datetime) -> datetime | None:
+    """When `role` ran out, if the member ever held it and no longer does."""
+    until = roles.get(role)
+    return until if until is not None and until <= now else None

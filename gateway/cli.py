@@ -1,0 +1,98 @@
+"""Command-line tools: `flask --app app init-instance | seed-demo | create-admin EMAIL`."""
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import func, select
+
+from models import Plan, User, db
+
+from .clock import now
+
+DEMO_PLANS = [
+    # code, name, role, price, period count, unit, trial count, trial unit
+    ("premium-monthly", "Premium, monthly", "premium", "9.00", 1, "M", None, None),
+    ("premium-yearly", "Premium, yearly", "premium", "90.00", 1, "Y", 7, "D"),
+    ("pro-monthly", "Pro, monthly", "pro", "29.00", 1, "M", None, None),
+]
+DEMO_ADMIN = "admin@example.com"
+CREDENTIALS_FILE = "demo-credentials.txt"
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(init_instance)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(create_admin)
+
+
+@click.command("init-instance")
+def init_instance() -> None:
+    """Write instance/config.py with a fresh SECRET_KEY, once."""
+    path = Path(current_app.instance_path) / "config.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists() and "SECRET_KEY" in path.read_text():
+        click.echo(f"{path} already has a SECRET_KEY")
+        return
+    with path.open("a") as fh:
+        fh.write(f"SECRET_KEY = {secrets.token_hex(32)!r}\n")
+    path.chmod(0o600)
+    click.echo(f"wrote a new SECRET_KEY to {path}")
+
+
+@click.command("seed-demo")
+@click.option("--if-new", is_flag=True, help="Only seed a database that has no plans yet.")
+def seed_demo(if_new: bool) -> None:
+    """Create the demo plans and a demo admin, and print the admin's password."""
+    creds = Path(current_app.instance_path) / CREDENTIALS_FILE
+    if if_new and db.session.scalar(select(func.count()).select_from(Plan)):
+        if creds.exists():
+            click.echo(creds.read_text().strip())
+        return
+    at = now()
+    for code, name, role, price, count, unit, tcount, tunit in DEMO_PLANS:
+        if db.session.scalar(select(Plan).where(Plan.code == code)) is None:
+            db.session.add(Plan(code=code, name=name, role=role, price=Decimal(price),
+                                currency="USD", period_count=count, period_unit=unit,
+                                trial_count=tcount, trial_unit=tunit, active=True,
+                                created_at=at))
+    password = secrets.token_urlsafe(12)
+    admin = db.session.scalar(select(User).where(User.email == DEMO_ADMIN))
+    if admin is None:
+        admin = User(email=DEMO_ADMIN, is_admin=True, created_at=at)
+        db.session.add(admin)
+    admin.is_admin = True
+    admin.set_password(password, current_app.config["PASSWORD_HASH_METHOD"])
+    db.session.commit()
+    line = f"demo admin: {DEMO_ADMIN} / {password}"
+    creds.parent.mkdir(parents=True, exist_ok=True)
+    creds.write_text(line + "\n")
+    creds.chmod(0o600)
+    click.echo(line)
+
+
+@click.command("create-admin")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The new admin's password (asked for when not given).")
+def create_admin(email: str, password: str) -> None:
+    """Create an admin account, or make an existing member an admin."""
+    email = User.normalise_email(email)
+    if "@" not in email or len(email) > 254:
+        raise click.BadParameter("not an e-mail address", param_hint="EMAIL")
+    if len(password) < 10:
+        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        user = User(email=email, created_at=now())
+        db.session.add(user)
+        verb = "created"
+    else:
+        verb = "promoted (password replaced)"
+    user.set_password(password, current_app.config["PASSWORD_HASH_METHOD"])
+    user.is_admin = True
+    db.session.commit()
+    click.echo(f"{verb} admin {email}")

@@ -1,0 +1,30 @@
+"""Default settings. Override in instance/config.py or with GATEWAY_* environment variables."""
+from __future__ import annotations
+
+#: The placeholder the app refuses to run with outside debug/testing.
+INSECURE_SECRET_KEY = "dev-insecure-change-me"
+
+
+class DefaultConfig:
+    SECRET_KEY = INSECURE_SECRET_KEY
+    #: Empty means SQLite in the instance folder (filled in by the factory).
+    SQLALCHEMY_DATABASE_URI = ""
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
+
+    # Access policy (DESIGN.md "Policies").
+    GRACE_DAYS = 3
+    CANCEL_POLICY = "end_of_period"   # or "immediate"
+    LAPSING_DAYS = 7                  # admin "lapsing" view horizon
+
+    # Failed-login throttling: per account and per client address, in a sliding window.
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+    LOGIN_WINDOW_MINUTES = 15
+
+    ADMIN_PAGE_SIZE = 50
+    PASSWORD_HASH_METHOD = "scrypt"

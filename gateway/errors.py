@@ -1,0 +1,34 @@
+"""One renderer for every error page; never a stack trace."""
+from __future__ import annotations
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from models import db
+
+TITLES = {400: "Bad request", 401: "Please log in", 403: "No access", 404: "Not found",
+          405: "Method not allowed", 429: "Too many requests", 500: "Something went wrong"}
+
+
+def render_error(error: HTTPException):
+    code = error.code or 500
+    description = error.description
+    if isinstance(error, CSRFError):
+        description = "The form expired or was sent from elsewhere. Reload the page and try again."
+    elif code == 500:
+        description = "An unexpected error occurred. It has been logged; please try again."
+    if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
+        return {"error": TITLES.get(code, error.name), "description": description}, code
+    return render_template("errors/error.html", code=code, title=TITLES.get(code, error.name),
+                           description=description), code
+
+
+def register_errorhandlers(app: Flask) -> None:
+    app.register_error_handler(HTTPException, render_error)
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception):
+        db.session.rollback()
+        app.logger.exception("unhandled error on %s %s", request.method, request.path)
+        return render_error(InternalServerError())

@@ -1,0 +1,52 @@
+"""Member views."""
+from __future__ import annotations
+
+from flask import render_template
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from models import Plan, Subscription, db
+
+from ..access import role_required
+from ..clock import now
+from ..subscriptions import status_of
+from . import bp
+
+
+@bp.route("/")
+def index():
+    return render_template("member/index.html")
+
+
+@bp.route("/plans")
+def plans():
+    rows = db.session.scalars(select(Plan).where(Plan.active.is_(True))
+                              .order_by(Plan.role, Plan.price)).all()
+    return render_template("member/plans.html", plans=rows)
+
+
+@bp.route("/account")
+@login_required
+def account():
+    at = now()
+    subs = db.session.scalars(select(Subscription).where(Subscription.user_id == current_user.id)
+                              .order_by(Subscription.access_until.desc())).all()
+    current = [s for s in subs if s.access_until is not None and s.access_until > at
+               or s.state == "pending"]
+    past = [s for s in subs if s not in current]
+    return render_template("member/account.html", current=current, past=past,
+                           status=lambda s: status_of(s, at))
+
+
+@bp.route("/premium")
+@role_required("premium")
+def premium():
+    return render_template("member/area.html", title="Premium library",
+                           body="Every premium article, guide and download lives here.")
+
+
+@bp.route("/pro")
+@role_required("pro")
+def pro():
+    return render_template("member/area.html", title="Pro workshop",
+                           body="Tools and sessions for pro members.")

@@ -1,0 +1,33 @@
+"""Payments PayPal reports, with the period each one bought."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Optional
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from . import db
+from .types import Money, UTCDateTime
+
+
+class Payment(db.Model):
+    __tablename__ = "payments"
+    __table_args__ = (
+        CheckConstraint("amount >= 0", name="amount_not_negative"),
+        CheckConstraint("fee IS NULL OR fee >= 0", name="fee_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    txn_id: Mapped[str] = mapped_column(String(64), unique=True)
+    #: PayPal's latest payment_status for this txn (Completed, Refunded, Reversed, ...).
+    status: Mapped[str] = mapped_column(String(30))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    currency: Mapped[str] = mapped_column(String(3))
+    fee: Mapped[Optional[Decimal]] = mapped_column(Money())
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    period_start: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    period_end: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

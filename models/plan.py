@@ -1,0 +1,51 @@
+"""Plans: what a member buys, the role it grants and the period one payment covers."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Optional
+
+from sqlalchemy import Boolean, CheckConstraint, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from . import db
+from .types import Money, UTCDateTime
+
+
+class Plan(db.Model):
+    __tablename__ = "plans"
+    __table_args__ = (
+        CheckConstraint("price >= 0", name="price_not_negative"),
+        CheckConstraint("period_count > 0", name="period_count_positive"),
+        CheckConstraint("period_unit IN ('D', 'W', 'M', 'Y')", name="period_unit_known"),
+        CheckConstraint("trial_count IS NULL OR trial_count > 0", name="trial_count_positive"),
+        CheckConstraint("trial_unit IS NULL OR trial_unit IN ('D', 'W', 'M', 'Y')",
+                        name="trial_unit_known"),
+        CheckConstraint("seat_limit IS NULL OR seat_limit > 0", name="seat_limit_positive"),
+        CheckConstraint("length(currency) = 3", name="currency_iso"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(40))
+    price: Mapped[Decimal] = mapped_column(Money())
+    currency: Mapped[str] = mapped_column(String(3))
+    period_count: Mapped[int] = mapped_column(Integer)
+    period_unit: Mapped[str] = mapped_column(String(1))
+    trial_count: Mapped[Optional[int]] = mapped_column(Integer)
+    trial_unit: Mapped[Optional[str]] = mapped_column(String(1))
+    paypal_plan_id: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    seat_limit: Mapped[Optional[int]] = mapped_column(Integer)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    UNIT_NAMES = {"D": "day", "W": "week", "M": "month", "Y": "year"}
+
+    @property
+    def period_label(self) -> str:
+        unit = self.UNIT_NAMES[self.period_unit]
+        return unit if self.period_count == 1 else f"{self.period_count} {unit}s"
+
+    def __repr__(self) -> str:
+        return f"<Plan {self.code}>"

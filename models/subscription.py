@@ -1,0 +1,75 @@
+"""Subscriptions and the facts their state is derived from."""
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Optional
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from . import db
+from .types import Money, UTCDateTime
+
+
+class Subscription(db.Model):
+    """One member's subscription to one plan.
+
+    The date columns are a cache of `gateway.billing.compute()` over this row's facts,
+    rewritten by `gateway.subscriptions.recompute`; never set them by hand.
+    """
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (
+        Index("ix_subscriptions_access_until", "access_until"),
+        Index("ix_subscriptions_user_access", "user_id", "access_until"),
+        Index("ix_subscriptions_plan_access", "plan_id", "access_until"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    paypal_id: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    started_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    trial_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    paid_through: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    grace_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    access_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    user = relationship("User", lazy="joined")
+    plan = relationship("Plan", lazy="joined")
+
+    @property
+    def renews(self) -> bool:
+        return self.state == "active" and self.paypal_id is not None
+
+    def __repr__(self) -> str:
+        return f"<Subscription {self.id} {self.state}>"
+
+
+class SubscriptionFact(db.Model):
+    """A fact about a subscription; the unique key makes re-delivery a no-op."""
+
+    __tablename__ = "subscription_facts"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "kind", "key"),
+        Index("ix_subscription_facts_sub_at", "subscription_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    key: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    txn_id: Mapped[Optional[str]] = mapped_column(String(64))
+    amount: Mapped[Optional[Decimal]] = mapped_column(Money())
+    until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[Optional[str]] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

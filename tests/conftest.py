@@ -1,0 +1,152 @@
+"""Fixtures: app, client, runner, db (SQLite file or PostgreSQL), clock, login_as, factories.
+
+The same suite runs on SQLite (default) and on PostgreSQL when GATEWAY_TEST_DATABASE_URL
+names a server: a throwaway database is created there for the session and dropped after.
+"""
+from __future__ import annotations
+
+import contextvars
+import os
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+import sqlalchemy as sa
+from flask.testing import FlaskClient
+from flask_login.utils import _create_identifier
+from sqlalchemy.engine import make_url
+
+from gateway import create_app
+from gateway.clock import FrozenClock
+from models import db as _db
+
+from . import factories
+
+T0 = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--db-url", default=os.environ.get("GATEWAY_TEST_DATABASE_URL", ""),
+                     help="PostgreSQL server URL to test against (a database is created there)")
+
+
+def pytest_report_header(config):
+    url = config.getoption("--db-url")
+    return f"database: {make_url(url).render_as_string(hide_password=True) if url else 'SQLite'}"
+
+
+@pytest.fixture(scope="session")
+def database_url(request, tmp_path_factory):
+    server = request.config.getoption("--db-url")
+    if not server:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
+        return
+    url = make_url(server).set(drivername="postgresql+psycopg")
+    name = f"tollgate_test_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as e:
+        pytest.exit(f"PostgreSQL test server {server!r} is not reachable: {e}", returncode=3)
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url, tmp_path_factory):
+    """Build the schema once per session through the real migrations."""
+    from flask_migrate import upgrade
+    app = create_app(_config(database_url, tmp_path_factory.mktemp("instance")))
+    with app.app_context():
+        upgrade()
+        _db.engine.dispose()
+    return database_url
+
+
+def _config(database_url: str, instance) -> dict:
+    os.environ["GATEWAY_INSTANCE_PATH"] = str(instance)
+    return {"TESTING": True, "SECRET_KEY": "test-secret-key-0123456789",
+            "SQLALCHEMY_DATABASE_URI": database_url, "WTF_CSRF_ENABLED": False,
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "SERVER_NAME": "localhost"}
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(T0)
+
+
+@pytest.fixture
+def app(migrated, tmp_path, clock):
+    app = create_app(_config(migrated, tmp_path))
+    app.extensions["clock"] = clock
+    with app.app_context():
+        yield app
+        _db.session.remove()
+        # Delete every row (children first); no commit patching, so unique keys stay real.
+        with _db.engine.begin() as conn:
+            for table in reversed(_db.metadata.sorted_tables):
+                conn.execute(table.delete())
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+class IsolatedClient(FlaskClient):
+    """Each request runs outside the test's app context, as in production.
+
+    Otherwise Flask reuses the test's context, and `g` (Flask-Login's current user, the
+    role cache) and the database session would leak from one request into the next.
+    """
+
+    def open(self, *args, **kwargs):
+        # Buffered, so a streamed body is read and its context closed inside that Context.
+        kwargs.setdefault("buffered", True)
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture
+def client(app):
+    app.test_client_class = IsolatedClient
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def login_as(app, client):
+    """Put a member in the test client's session the way Flask-Login would."""
+    def login(user):
+        with app.test_request_context(environ_base=client.environ_base):
+            ident = _create_identifier()  # "strong" session protection checks it
+        with client.session_transaction() as sess:
+            sess["_user_id"] = str(user.id)
+            sess["_fresh"] = True
+            sess["_id"] = ident
+        return user
+    return login
+
+
+@pytest.fixture
+def make_user(db, clock):
+    return factories.user_factory(db, clock)
+
+
+@pytest.fixture
+def make_plan(db, clock):
+    return factories.plan_factory(db, clock)
+
+
+@pytest.fixture
+def admin(make_user):
+    return make_user("admin@example.com", is_admin=True)

@@ -1,7 +1,7 @@
 """One renderer for every error page; never a stack trace."""
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, abort, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
@@ -24,8 +24,24 @@ def render_error(error: HTTPException):
                            description=description), code
 
 
+#: Blueprints that read raw bodies themselves (PayPal's messages are stored byte for byte).
+RAW_BODY_BLUEPRINTS = {"paypal"}
+
+
+def refuse_nul_bytes() -> None:
+    """PostgreSQL text cannot hold NUL; refuse it up front (a clear 400, not a 500 later)."""
+    if request.blueprint in RAW_BODY_BLUEPRINTS:
+        return
+    values = list(request.args.values())
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += request.form.values()
+    if any("\x00" in v for v in values):
+        abort(400, description="The request contained a NUL character, which is not allowed.")
+
+
 def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, render_error)
+    app.before_request(refuse_nul_bytes)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception):

@@ -125,16 +125,27 @@ def runner(app):
 
 @pytest.fixture
 def login_as(app, client):
-    """Put a member in the test client's session the way Flask-Login would."""
-    def login(user):
-        with app.test_request_context(environ_base=client.environ_base):
+    """Put a member in a test client's session the way Flask-Login would.
+
+    Roles are not written here: the first request computes them exactly as after login.
+    Pass `browser=new_client()` to log someone in on a second browser.
+    """
+    def login(user, browser=None):
+        browser = browser or client
+        with app.test_request_context(environ_base=browser.environ_base):
             ident = _create_identifier()  # "strong" session protection checks it
-        with client.session_transaction() as sess:
+        with browser.session_transaction() as sess:
             sess["_user_id"] = str(user.id)
             sess["_fresh"] = True
             sess["_id"] = ident
-        return user
+        return browser
     return login
+
+
+@pytest.fixture
+def new_client(app, client):
+    """Another browser, with its own cookies."""
+    return app.test_client
 
 
 @pytest.fixture
@@ -150,3 +161,8 @@ def make_plan(db, clock):
 @pytest.fixture
 def admin(make_user):
     return make_user("admin@example.com", is_admin=True)
+
+
+@pytest.fixture
+def make_subscription(db, clock):
+    return factories.subscription_factory(db, clock)

@@ -34,3 +34,21 @@ def plan_factory(db, clock):
         db.session.commit()
         return plan
     return make
+
+
+def subscription_factory(db, clock):
+    """make(user, plan, facts=[Fact...], paypal_id=None) -> Subscription, recomputed."""
+    from gateway import subscriptions as service
+    from models import Subscription
+
+    def make(user, plan, facts=(), paypal_id=None):
+        sub = Subscription(user_id=user.id if user else None, plan_id=plan.id,
+                           paypal_id=paypal_id, created_at=clock.now(), updated_at=clock.now())
+        db.session.add(sub)
+        db.session.flush()
+        for fact in facts:
+            service.record_fact(sub, fact, source="test", now=clock.now())
+        service.recompute(sub, clock.now())
+        db.session.commit()
+        return sub
+    return make

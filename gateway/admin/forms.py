@@ -6,8 +6,8 @@ from datetime import date, datetime, time, timedelta, timezone
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, DateField, DecimalField, IntegerField, SelectChoice,
                      SelectField, StringField, TextAreaField)
-from wtforms.validators import (DataRequired, Length, NumberRange, Optional, Regexp,
-                                ValidationError)
+from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange, Optional,
+                                Regexp, ValidationError)
 
 UNITS = [SelectChoice("D", "day(s)"), SelectChoice("W", "week(s)"),
          SelectChoice("M", "month(s)"), SelectChoice("Y", "year(s)")]
@@ -37,10 +37,10 @@ class PlanForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
     role = StringField("Role granted", validators=[DataRequired(), Length(max=40), Regexp(
         r"^[a-z][a-z0-9_-]*$", message="Lower-case letters, digits, - and _ only.")])
-    price = DecimalField("Price", places=2, validators=[DataRequired(), NumberRange(min=0)])
+    price = DecimalField("Price", places=2, validators=[InputRequired(), NumberRange(min=0)])
     currency = StringField("Currency", default="USD", validators=[
         DataRequired(), Regexp(r"^[A-Z]{3}$", message="Three capital letters, e.g. USD.")])
-    period_count = IntegerField("Every", default=1, validators=[DataRequired(),
+    period_count = IntegerField("Every", default=1, validators=[InputRequired(),
                                                                NumberRange(min=1, max=365)])
     period_unit = SelectField("Period", choices=UNITS, default="M")
     trial_count = IntegerField("Free trial length", validators=[Optional(),

@@ -3,18 +3,22 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
 PASSWORD_RULES = [DataRequired(), Length(min=10, max=200,
                                          message="Use 10 to 200 characters.")]
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
+    email = EmailField("E-mail", filters=[_strip], validators=[DataRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
 
 
 class RegisterForm(FlaskForm):
-    email = EmailField("E-mail", validators=[DataRequired(), Length(max=254),
-                                             Email(check_deliverability=False)])
+    email = EmailField("E-mail", filters=[_strip], validators=[
+        DataRequired(), Length(max=254), Email(check_deliverability=False)])
     password = PasswordField("Password", validators=PASSWORD_RULES)
     confirm = PasswordField("Repeat password",
                             validators=[DataRequired(), EqualTo("password", "Passwords differ.")])

@@ -1,0 +1,58 @@
+"""Error pages: one renderer, clear messages, never a stack trace."""
+from __future__ import annotations
+
+import pytest
+
+
+def test_404_page(client):
+    """Is an unknown URL a friendly 404 page?"""
+    r = client.get("/no/such/page")
+    assert r.status_code == 404 and b"Not found" in r.data and b"Traceback" not in r.data
+
+
+def test_405_page(client):
+    """Is a wrong method a clear 405?"""
+    assert client.put("/auth/login").status_code == 405
+
+
+def test_unexpected_error_is_a_500_page_and_rolls_back(app, client, db, caplog):
+    """Does an exception inside a view give the 500 page, log it, and roll back?"""
+    @app.route("/boom")
+    def boom():
+        raise RuntimeError("kaboom")
+
+    r = client.get("/boom")
+    assert r.status_code == 500
+    assert b"Something went wrong" in r.data and b"kaboom" not in r.data
+    assert "unhandled error on GET /boom" in caplog.text
+
+
+def test_json_clients_get_json_errors(client):
+    """Does a client asking for JSON get a JSON error body?"""
+    r = client.get("/nope", headers={"Accept": "application/json"})
+    assert r.status_code == 404 and r.json["error"] == "Not found"
+
+
+@pytest.mark.parametrize("data", [
+    {"email": "x" * 300 + "@example.com", "password": "p"},
+    {"email": "a\x00b@example.com", "password": "pass\x00word"},
+    {},
+])
+def test_garbage_login_input_is_400(client, data):
+    """Is junk in the login form a 400 page rather than a crash?"""
+    assert client.post("/auth/login", data=data).status_code == 400
+
+
+def test_undecodable_form_bytes(client):
+    """Are non-UTF-8 form bytes handled without a 500?"""
+    r = client.post("/auth/login", data=b"email=%ff%fe&password=%ff",
+                    content_type="application/x-www-form-urlencoded")
+    assert r.status_code in (400, 401)
+
+
+@pytest.mark.parametrize("url", ["/plans?x=a%00b", "/admin/?q=%00"])
+def test_nul_in_query_string_is_400(client, admin, login_as, url):
+    """Is a NUL byte in a query string a 400 on every database?"""
+    login_as(admin)
+    r = client.get(url)
+    assert r.status_code == 400 and b"NUL character" in r.data

@@ -19,7 +19,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 install: $(BIN)/.installed
 
 run: install
-	$(FLASK) init-instance
+	$(BIN)/python -m gateway.init_instance
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-new
 	@echo "Tollgate on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"

@@ -56,7 +56,7 @@ def _check_config(app: Flask) -> None:
     if not key or key == INSECURE_SECRET_KEY or len(str(key)) < 16:
         raise ConfigError(
             "Refusing to start without a real SECRET_KEY: set GATEWAY_SECRET_KEY or run "
-            "`flask --app app init-instance` to write one into instance/config.py")
+            "`python -m gateway.init_instance` to write one into instance/config.py")
 
 
 def register_extensions(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""Command-line tools: `flask --app app init-instance | seed-demo | create-admin EMAIL`."""
+"""Command-line tools: `flask --app app seed-demo | create-admin EMAIL`."""
 from __future__ import annotations
 
 import secrets
@@ -24,23 +24,8 @@ CREDENTIALS_FILE = "demo-credentials.txt"
 
 
 def register_commands(app: Flask) -> None:
-    app.cli.add_command(init_instance)
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
-
-
-@click.command("init-instance")
-def init_instance() -> None:
-    """Write instance/config.py with a fresh SECRET_KEY, once."""
-    path = Path(current_app.instance_path) / "config.py"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and "SECRET_KEY" in path.read_text():
-        click.echo(f"{path} already has a SECRET_KEY")
-        return
-    with path.open("a") as fh:
-        fh.write(f"SECRET_KEY = {secrets.token_hex(32)!r}\n")
-    path.chmod(0o600)
-    click.echo(f"wrote a new SECRET_KEY to {path}")
 
 
 @click.command("seed-demo")

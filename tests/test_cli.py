@@ -8,15 +8,14 @@ from sqlalchemy import func, select
 from models import Plan, User
 
 
-def test_init_instance_writes_secret_once(app, runner):
-    """Does init-instance write a secret key once and leave it alone after?"""
-    result = runner.invoke(args=["init-instance"])
-    assert result.exit_code == 0 and "wrote a new SECRET_KEY" in result.output
-    path = Path(app.instance_path) / "config.py"
-    first = path.read_text()
-    assert "SECRET_KEY = " in first
-    assert runner.invoke(args=["init-instance"]).exit_code == 0
-    assert path.read_text() == first
+def test_init_instance_writes_secret_once(tmp_path):
+    """Does init_instance write a secret key once and leave it alone after?"""
+    from gateway.init_instance import ensure_secret_key
+    assert ensure_secret_key(tmp_path) is True
+    first = (tmp_path / "config.py").read_text()
+    assert first.startswith("SECRET_KEY = ") and len(first) > 70
+    assert ensure_secret_key(tmp_path) is False
+    assert (tmp_path / "config.py").read_text() == first
 
 
 def test_seed_demo_is_idempotent_and_prints_password(app, runner, db):

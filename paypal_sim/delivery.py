@@ -20,7 +20,7 @@ IPN_GIVE_UP = timedelta(days=4)          # PayPal stops re-sending IPNs after ab
 IPN_MAX_INTERVAL = timedelta(hours=24)
 WEBHOOK_GIVE_UP = timedelta(days=3)      # webhooks: up to 25 tries over 3 days
 WEBHOOK_MAX_ATTEMPTS = 25
-WEBHOOK_MAX_INTERVAL = timedelta(hours=6)
+WEBHOOK_MAX_INTERVAL = timedelta(hours=5)   # 25 tries then span just under 3 days
 
 DELIVERY_FAULTS = {"drop", "duplicate", "delay", "reorder", "concurrent"}
 POSTBACK_FAULTS = {"postback_html", "postback_hang", "postback_invalid"}

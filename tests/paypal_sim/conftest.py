@@ -73,8 +73,15 @@ class SimSession:
         return self._token
 
     def api(self, method: str, path: str, **kw) -> requests.Response:
-        headers = {"Authorization": f"Bearer {self.token()}", **kw.pop("headers", {})}
-        return self.http.request(method, self.url(path), headers=headers, timeout=10, **kw)
+        """Call the API; a token that expired (the clock moves) is replaced once."""
+        extra = kw.pop("headers", {})
+        for _ in range(2):
+            headers = {"Authorization": f"Bearer {self.token()}", **extra}
+            r = self.http.request(method, self.url(path), headers=headers, timeout=10, **kw)
+            if r.status_code != 401 or r.json().get("error") != "invalid_token":
+                return r
+            self._token = None
+        return r
 
     def control(self, path: str, **payload) -> dict:
         r = self.http.post(self.url(f"/sim/api/{path}"), json=payload, timeout=30)

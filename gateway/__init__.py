@@ -50,6 +50,8 @@ def _check_config(app: Flask) -> None:
             f"sqlite:///{os.path.join(app.instance_path, 'tollgate.sqlite')}")
     if app.config["CANCEL_POLICY"] not in ("end_of_period", "immediate"):
         raise ConfigError("GATEWAY_CANCEL_POLICY must be end_of_period or immediate")
+    if app.config["PAYPAL_MODE"] not in ("sim", "sandbox", "live"):
+        raise ConfigError("GATEWAY_PAYPAL_MODE must be sim, sandbox or live")
     if app.debug or app.testing:
         return
     key = app.config.get("SECRET_KEY")
@@ -78,6 +80,8 @@ def register_blueprints(app: Flask) -> None:
     from .admin import bp as admin_bp
     from .auth import bp as auth_bp
     from .member import bp as member_bp
+    from .paypal import bp as paypal_bp
+    app.register_blueprint(paypal_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(member_bp)
     app.register_blueprint(admin_bp)

@@ -27,4 +27,22 @@ class DefaultConfig:
     LOGIN_WINDOW_MINUTES = 15
 
     ADMIN_PAGE_SIZE = 50
+
+    # PayPal. MODE picks default endpoints: "sim" (the local stand-in), "sandbox", "live".
+    # Any *_URL set explicitly wins over the mode's default.
+    PAYPAL_MODE = "sim"
+    PAYPAL_SIM_URL = "http://127.0.0.1:5001"
+    PAYPAL_WEBSCR_URL = ""            # where subscribe buttons post
+    PAYPAL_IPN_POSTBACK_URL = ""      # where IPNs are verified
+    PAYPAL_BUSINESS = "merchant@example.com"   # our account's e-mail (button `business`)
+    PAYPAL_RECEIVER_ID = ""           # our 13-character merchant id, if known
+    PAYPAL_TIMEOUT = 10               # seconds for any call to PayPal
+    #: Public base URL PayPal calls back (notify_url, return); empty = from the request.
+    PUBLIC_URL = ""
+
+    # The IPN inbox.
+    IPN_PROCESS_INLINE = True         # process right after answering (no worker needed)
+    IPN_MAX_ATTEMPTS = 8              # postback/processing tries before a flag
+    IPN_LEASE_SECONDS = 300           # a claimed message is retried after this if its worker died
+    CHECKOUT_HOLD_MINUTES = 30
     PASSWORD_HASH_METHOD = "scrypt"

@@ -24,13 +24,13 @@ def render_error(error: HTTPException):
                            description=description), code
 
 
-#: Blueprints that read raw bodies themselves (PayPal's messages are stored byte for byte).
-RAW_BODY_BLUEPRINTS = {"paypal"}
+#: Endpoints that read raw bodies themselves (PayPal's messages are stored byte for byte).
+RAW_BODY_ENDPOINTS = {"paypal.ipn"}
 
 
 def refuse_nul_bytes() -> None:
     """PostgreSQL text cannot hold NUL; refuse it up front (a clear 400, not a 500 later)."""
-    if request.blueprint in RAW_BODY_BLUEPRINTS:
+    if request.endpoint in RAW_BODY_ENDPOINTS:
         return
     values = list(request.args.values())
     if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):

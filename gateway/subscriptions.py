@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Optional
 
 from flask import current_app
@@ -36,12 +37,14 @@ def facts_of(sub: Subscription) -> list[Fact]:
 
 
 def record_fact(sub: Subscription, fact: Fact, *, source: str, now: datetime,
-                actor: Optional[User] = None, note: Optional[str] = None) -> bool:
+                actor: Optional[User] = None, note: Optional[str] = None,
+                notification_id: Optional[int] = None) -> bool:
     """Insert a fact; False when the same (kind, key) is already known (a re-delivery)."""
     row = SubscriptionFact(
         subscription_id=sub.id, kind=fact.kind.value, key=fact.key, at=fact.at,
         txn_id=fact.txn_id, amount=fact.amount, until=fact.until, source=source,
-        actor_id=actor.id if actor else None, note=note, recorded_at=now)
+        actor_id=actor.id if actor else None, note=note, notification_id=notification_id,
+        recorded_at=now)
     try:
         with db.session.begin_nested():  # savepoint: a duplicate must not undo the caller's work
             db.session.add(row)
@@ -52,7 +55,8 @@ def record_fact(sub: Subscription, fact: Fact, *, source: str, now: datetime,
 
 def recompute(sub: Subscription, now: datetime) -> Entitlement:
     """Rewrite the subscription's cached dates from its facts; bump the member's access version."""
-    ent = compute(facts_of(sub), terms(sub.plan), policy())
+    facts = facts_of(sub)
+    ent = compute(facts, terms(sub.plan), policy())
     before = (sub.access_until, sub.state)
     sub.state = ent.state.value
     sub.started_at = ent.started_at
@@ -68,6 +72,7 @@ def recompute(sub: Subscription, now: datetime) -> Entitlement:
         period = bought.get(pay.txn_id)
         pay.period_start = period.start if period else None
         pay.period_end = period.end if period else None
+        pay.status = _payment_status(facts, pay) or pay.status
     if before != (sub.access_until, sub.state) and sub.user_id is not None:
         bump_access_version(sub.user_id)
     return ent
@@ -150,3 +155,18 @@ def status_of(sub: Subscription, at: datetime) -> str:
                       paid_through=sub.paid_through, grace_until=sub.grace_until,
                       access_until=sub.access_until)
     return status_at(ent, at)
+
+
+def _payment_status(facts: list[Fact], pay: Payment) -> Optional[str]:
+    """PayPal's current status of a payment, from the facts (arrival order cannot regress it)."""
+    mine = [f for f in facts if f.txn_id == pay.txn_id]
+    kinds = {f.kind for f in mine}
+    refunded = sum((abs(f.amount) for f in mine if f.kind is FactKind.REFUNDED and f.amount),
+                   Decimal(0))
+    if FactKind.REVERSED in kinds and FactKind.REVERSAL_CANCELLED not in kinds:
+        return "Reversed"
+    if FactKind.REFUNDED in kinds:
+        return "Refunded" if refunded >= pay.amount else "Partially_Refunded"
+    if FactKind.PAYMENT_COMPLETED in kinds:
+        return "Completed"
+    return "Pending" if FactKind.PAYMENT_PENDING in kinds else None

@@ -23,6 +23,9 @@ from .plan import Plan  # noqa: E402
 from .subscription import Subscription, SubscriptionFact  # noqa: E402
 from .payment import Payment  # noqa: E402
 from .audit import AuditEntry  # noqa: E402
+from .notification import Notification  # noqa: E402
+from .flag import Flag  # noqa: E402
+from .checkout import Checkout  # noqa: E402
 
 __all__ = ["db", "Base", "User", "LoginFailure", "Plan", "Subscription", "SubscriptionFact",
-           "Payment", "AuditEntry"]
+           "Payment", "AuditEntry", "Notification", "Flag", "Checkout"]

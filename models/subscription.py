@@ -72,4 +72,5 @@ class SubscriptionFact(db.Model):
     source: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
     note: Mapped[Optional[str]] = mapped_column(Text)
+    notification_id: Mapped[Optional[int]] = mapped_column(ForeignKey("notifications.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,30 @@
+"""IPN verification: post the exact received bytes back to PayPal, prefixed with the cmd."""
+from __future__ import annotations
+
+import requests
+
+USER_AGENT = "Tollgate-IPN-Verifier/1.0"
+
+
+class PostbackVerifier:
+    """Asks the configured postback URL; never one chosen by the message (PAYPAL.md §7)."""
+
+    def __init__(self, url: str, timeout: float, session: requests.Session | None = None) -> None:
+        self.url, self.timeout = url, timeout
+        self.http = session or requests.Session()
+
+    def verify(self, raw: bytes) -> str:
+        """VERIFIED, INVALID, or a short description of whatever else happened."""
+        try:
+            response = self.http.post(
+                self.url, data=b"cmd=_notify-validate&" + raw, timeout=self.timeout,
+                headers={"Content-Type": "application/x-www-form-urlencoded",
+                         "User-Agent": USER_AGENT})
+        except requests.Timeout:
+            return f"no answer within {self.timeout:g} s"
+        except requests.RequestException as e:
+            return f"connection failed: {type(e).__name__}"
+        text = response.text.strip()
+        if response.status_code == 200 and text in ("VERIFIED", "INVALID"):
+            return text
+        return f"HTTP {response.status_code}: {text[:120]!r}"

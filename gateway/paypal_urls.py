@@ -1,0 +1,28 @@
+"""PayPal endpoints by mode; explicit settings win. Chosen by config, never by a message."""
+from __future__ import annotations
+
+from typing import Mapping
+
+ENDPOINTS = {
+    "live": {"webscr": "https://www.paypal.com/cgi-bin/webscr",
+             "postback": "https://ipnpb.paypal.com/cgi-bin/webscr"},
+    "sandbox": {"webscr": "https://www.sandbox.paypal.com/cgi-bin/webscr",
+                "postback": "https://ipnpb.sandbox.paypal.com/cgi-bin/webscr"},
+}
+
+
+def endpoints(config: Mapping) -> dict[str, str]:
+    """The webscr and postback URLs for the configured mode."""
+    mode = config["PAYPAL_MODE"]
+    if mode == "sim":
+        base = config["PAYPAL_SIM_URL"].rstrip("/")
+        defaults = {"webscr": f"{base}/cgi-bin/webscr", "postback": f"{base}/cgi-bin/webscr"}
+    else:
+        defaults = ENDPOINTS[mode]
+    return {"webscr": config["PAYPAL_WEBSCR_URL"] or defaults["webscr"],
+            "postback": config["PAYPAL_IPN_POSTBACK_URL"] or defaults["postback"]}
+
+
+def accepts_test_messages(config: Mapping) -> bool:
+    """test_ipn=1 is accepted only from the sandbox or the stand-in, never in live mode."""
+    return config["PAYPAL_MODE"] in ("sim", "sandbox")

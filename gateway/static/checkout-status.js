@@ -1,0 +1,20 @@
+// Poll our own server (never trust the return URL) until the verified IPN opened access.
+(function () {
+  var box = document.getElementById("waiting");
+  var url = box && box.dataset.statusUrl;
+  if (!url) return;
+  var tries = 0;
+  function check() {
+    fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (s) {
+      if (s.access) {
+        document.getElementById("message").textContent =
+          "PayPal confirmed your payment. Your access is open until " + s.access_until + ".";
+        return;
+      }
+      if (++tries < 60) setTimeout(check, 2000);
+      else document.getElementById("message").textContent =
+        "PayPal has not confirmed yet. Your access opens as soon as it does; you can leave this page.";
+    });
+  }
+  check();
+})();

@@ -1,0 +1,35 @@
+"""The journal of open checkouts: our token travels to PayPal as `custom` / `custom_id`."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from . import db
+from .types import UTCDateTime
+
+
+class Checkout(db.Model):
+    __tablename__ = "checkouts"
+    __table_args__ = (
+        # One open checkout per member and plan, enforced by the database.
+        Index("uq_checkouts_open_user_plan", "user_id", "plan_id", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        Index("ix_checkouts_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(40), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    #: open | completed | expired | cancelled
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    channel: Mapped[str] = mapped_column(String(12), default="standard")   # standard | rest
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    completed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    subscription_id: Mapped[Optional[int]] = mapped_column(ForeignKey("subscriptions.id"))
+
+    plan = relationship("Plan", lazy="joined")

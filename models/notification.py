@@ -1,0 +1,50 @@
+"""The raw inbox: every message PayPal sent, stored byte for byte before we answer."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import JSON, Index, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from . import db
+from .types import UTCDateTime
+
+
+class Notification(db.Model):
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_due", "status", "next_attempt_at"),
+        Index("ix_notifications_subscr", "subscr_id"),
+        Index("ix_notifications_txn", "txn_id"),
+        Index("ix_notifications_waiting", "waiting_for"),
+    )
+
+    #: pending -> (retry ->)* processed | invalid | flagged
+    STATUSES = ("pending", "retry", "processed", "invalid", "flagged")
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))          # ipn | webhook
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[dict] = mapped_column(JSON)
+    remote_addr: Mapped[Optional[str]] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[Optional[str]] = mapped_column(String(40))
+    lease_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    #: PayPal's answer to our postback (VERIFIED / INVALID / the start of anything else).
+    verification: Mapped[Optional[str]] = mapped_column(String(200))
+    verified_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    processed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    outcome: Mapped[Optional[str]] = mapped_column(Text)
+    error: Mapped[Optional[str]] = mapped_column(Text)
+    # Parsed for filtering; the body stays the record.
+    txn_type: Mapped[Optional[str]] = mapped_column(String(64))
+    txn_id: Mapped[Optional[str]] = mapped_column(String(64))
+    payment_status: Mapped[Optional[str]] = mapped_column(String(32))
+    subscr_id: Mapped[Optional[str]] = mapped_column(String(64))
+    subscription_id: Mapped[Optional[int]] = mapped_column(Integer)
+    #: A refund that arrived before its payment waits for that txn id.
+    waiting_for: Mapped[Optional[str]] = mapped_column(String(64))

@@ -276,3 +276,12 @@ class SimSession:
         assert r.status_code == 303, r.text
         state = self.http.get(self.url("/sim/api/state"), timeout=5).json()
         return next(s["id"] for s in state["subscriptions"] if s["custom"] == custom)
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--db-url"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (GATEWAY_TEST_DATABASE_URL)")
+    for item in items:
+        if "postgres_only" in item.keywords:
+            item.add_marker(skip)

@@ -150,3 +150,29 @@ def test_unclaimed_subscription_is_flagged(live, client, login_as, member, premi
     flag = db.session.scalar(select(Flag))
     assert flag.kind == "unclaimed" and sub.paypal_id in flag.message
     assert client.get("/premium").status_code == 403
+
+
+def test_postback_answers_from_the_stand_in(live, client, login_as, member, premium, db, app):
+    """HTML error page and a hanging postback are retried; INVALID and forgeries rejected."""
+    app.config["PAYPAL_TIMEOUT"] = 0.3
+    app.extensions.pop("ipn_verifier", None)
+    live.paypal.control("faults", kind="postback_html")
+    live.paypal.control("faults", kind="postback_hang", seconds=1)
+    live.subscribe(client, login_as, member)
+    live.settle()
+    notes = live.notes()
+    assert [n.status for n in notes] == ["retry", "retry"]
+    assert "Fatal Failure" in notes[0].error and "no answer within 0.3 s" in notes[1].error
+    assert client.get("/premium").status_code == 403
+    live.clock.advance(minutes=2)
+    live.settle()
+    assert [n.status for n in live.notes()] == ["processed", "processed"]
+    assert client.get("/premium").status_code == 200
+
+    forged = b"txn_type=subscr_payment&subscr_id=I-FORGED&mc_gross=9.00&txn_id=FAKE"
+    assert client.post("/paypal/ipn", data=forged,
+                       content_type="application/x-www-form-urlencoded").status_code == 200
+    live.settle()
+    note = live.notes()[-1]
+    assert note.status == "invalid" and note.body == forged
+    assert db.session.scalar(select(Subscription).where(Subscription.paypal_id == "I-FORGED")) is None

@@ -1,0 +1,124 @@
+"""Every check before an effect: a failed one flags and never grants access."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from gateway.paypal import inbox
+from models import Flag, Notification, Subscription
+
+
+def post_ipn(client, fields: list[tuple[str, str]], charset="windows-1252") -> Notification:
+    from paypal_sim.formats import encode_form
+    body = encode_form(fields, charset)
+    r = client.post("/paypal/ipn", data=body,
+                    content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 200 and r.data == b""
+    return body
+
+
+class Always:
+    """A verifier that answers what it is told (the postback itself is tested against the sim)."""
+
+    def __init__(self, answer="VERIFIED"):
+        self.answer, self.calls = answer, []
+
+    def verify(self, raw):
+        self.calls.append(raw)
+        return self.answer
+
+
+@pytest.fixture
+def verified(app):
+    v = Always()
+    app.extensions["ipn_verifier"] = v
+    app.config["IPN_PROCESS_INLINE"] = False
+    return v
+
+
+def payment(**over) -> list[tuple[str, str]]:
+    base = {"txn_type": "subscr_payment", "subscr_id": "I-CHECKS00001",
+            "payment_date": "04:00:00 Jan 15, 2026 PST", "mc_gross": "9.00",
+            "mc_currency": "USD", "payment_status": "Completed", "txn_id": "TXNCHECKS00000001",
+            "item_number": "premium-monthly", "custom": "", "business": "merchant@example.com",
+            "receiver_email": "merchant@example.com", "receiver_id": "SIMMERCHANT01",
+            "test_ipn": "1", "charset": "windows-1252", "ipn_track_id": "abc123"}
+    base.update(over)
+    return [(k, v) for k, v in base.items() if v is not None]
+
+
+@pytest.mark.parametrize("change,kind,text", [
+    ({"receiver_email": "thief@example.com", "business": "thief@example.com",
+      "receiver_id": "OTHER"}, "receiver", "receiver is not us"),
+    ({"mc_currency": "EUR"}, "amount", "currency EUR does not match plan premium-monthly"),
+    ({"mc_gross": "0.01"}, "amount", "amount 0.01 USD (tax 0) does not match"),
+    ({"item_number": "gold-plan"}, "plan", "unknown plan: item_number 'gold-plan'"),
+    ({"payment_date": "yesterday"}, "unreadable", "not a PayPal date"),
+])
+def test_failed_check_flags_without_access(client, db, make_plan, verified, change, kind, text):
+    """Does each failed check raise a flag that says what did not match, and grant nothing?"""
+    make_plan("premium-monthly", role="premium")
+    post_ipn(client, payment(**change))
+    inbox.process_due()
+    note = db.session.scalar(select(Notification))
+    flag = db.session.scalar(select(Flag))
+    assert note.status == "flagged" and flag.kind == kind and text in flag.message
+    assert flag.notification_id == note.id
+    subs = db.session.scalars(select(Subscription)).all()
+    assert all(s.access_until is None for s in subs)
+
+
+def test_tax_is_set_aside(client, db, make_plan, verified):
+    """Is a payment of price + tax accepted?"""
+    make_plan("premium-monthly", role="premium")
+    post_ipn(client, payment(mc_gross="10.80", tax="1.80"))
+    inbox.process_due()
+    assert db.session.scalar(select(Notification)).status == "processed"
+
+
+def test_sandbox_message_in_live_mode(app, client, db, make_plan, verified):
+    """In live mode, is a test_ipn=1 message flagged, with no effect?"""
+    app.config["PAYPAL_MODE"] = "live"
+    make_plan("premium-monthly", role="premium")
+    post_ipn(client, payment())
+    inbox.process_due()
+    assert db.session.scalar(select(Flag)).kind == "sandbox"
+    assert db.session.scalar(select(Subscription)) is None
+
+
+def test_invalid_postback_is_kept_without_effect(app, client, db, make_plan, verified):
+    """An INVALID answer: message kept as invalid, nothing applied, no retries."""
+    verified.answer = "INVALID"
+    make_plan("premium-monthly", role="premium")
+    post_ipn(client, payment())
+    inbox.process_due()
+    note = db.session.scalar(select(Notification))
+    assert note.status == "invalid" and note.verification == "INVALID"
+    assert db.session.scalar(select(Subscription)) is None
+    assert inbox.process_due() == 0
+
+
+@pytest.mark.parametrize("answer", ["HTTP 200: '<html>Fatal Failure</html>'",
+                                    "no answer within 2 s", "connection failed: ConnectionError"])
+def test_unclear_postback_retries_then_flags(app, client, db, make_plan, verified, clock, answer):
+    """Anything but VERIFIED/INVALID: retried with backoff, then flagged; never applied."""
+    verified.answer = answer
+    make_plan("premium-monthly", role="premium")
+    post_ipn(client, payment())
+    inbox.process_due()
+    note = db.session.scalar(select(Notification))
+    assert note.status == "retry" and note.attempts == 1 and answer in note.error
+    assert inbox.process_due() == 0                      # not due before its backoff
+    for _ in range(app.config["IPN_MAX_ATTEMPTS"] - 1):
+        clock.advance(hours=1)
+        inbox.process_due()
+    db.session.expire_all()
+    note = db.session.get(Notification, note.id)
+    assert note.status == "flagged" and note.attempts == app.config["IPN_MAX_ATTEMPTS"]
+    assert db.session.scalar(select(Flag)).kind == "postback"
+    assert db.session.scalar(select(Subscription)) is None
+    verified.answer = "VERIFIED"                          # PayPal is back: an admin re-processes
+    inbox.reprocess(note, clock.now())
+    db.session.commit()
+    inbox.process_due()
+    assert db.session.get(Notification, note.id).status == "processed"

@@ -24,6 +24,8 @@ CREDENTIALS_FILE = "demo-credentials.txt"
 
 
 def register_commands(app: Flask) -> None:
+    app.cli.add_command(inbox_group)
+    app.cli.add_command(rebuild_command)
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
 
@@ -81,3 +83,39 @@ def create_admin(email: str, password: str) -> None:
     user.is_admin = True
     db.session.commit()
     click.echo(f"{verb} admin {email}")
+
+
+@click.group("inbox")
+def inbox_group() -> None:
+    """The PayPal message inbox."""
+
+
+@inbox_group.command("process")
+@click.option("--loop", is_flag=True, help="Keep processing until interrupted.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
+def inbox_process(loop: bool, interval: float) -> None:
+    """Verify and apply every message that is due (safe to run in many processes)."""
+    import time
+    from .paypal.inbox import process_due
+    while True:
+        handled = 0
+        while (n := process_due()):
+            handled += n
+        click.echo(f"processed {handled} message(s)")
+        if not loop:
+            return
+        time.sleep(interval)
+
+
+@click.command("rebuild")
+@click.option("--apply", is_flag=True, help="Store facts the messages imply and recompute.")
+def rebuild_command(apply: bool) -> None:
+    """Recompute every subscription from the stored raw messages and report differences."""
+    from .rebuild import rebuild
+    report = rebuild(now(), apply=apply)
+    for line in report.differences:
+        click.echo(line)
+    click.echo(f"{report.checked} subscription(s) checked, {len(report.differences)} "
+               f"difference(s){' (applied)' if apply and report.differences else ''}")
+    if report.differences and not apply:
+        raise SystemExit(1)

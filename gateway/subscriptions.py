@@ -170,3 +170,21 @@ def _payment_status(facts: list[Fact], pay: Payment) -> Optional[str]:
     if FactKind.PAYMENT_COMPLETED in kinds:
         return "Completed"
     return "Pending" if FactKind.PAYMENT_PENDING in kinds else None
+
+
+def explanation(sub: Subscription) -> list[str]:
+    """Why this subscription gives access until when, recomputed from its facts."""
+    from .billing.entitlements import explain
+    pol = policy()
+    return explain(compute(facts_of(sub), terms(sub.plan), pol), pol)
+
+
+def attach(actor: User, sub: Subscription, member: User, reason: str, now: datetime) -> None:
+    """Give an unclaimed subscription to a member (audited)."""
+    if sub.user_id is not None:
+        raise ValueError("this subscription already belongs to a member")
+    sub.user_id = member.id
+    recompute(sub, now)
+    bump_access_version(member.id)
+    audit(actor, "attach", "subscription", sub.id, now=now, reason=reason,
+          details={"member": member.email, "paypal_id": sub.paypal_id})

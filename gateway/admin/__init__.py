@@ -3,4 +3,4 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
-from . import routes, plans  # noqa: E402,F401
+from . import routes, plans, messages  # noqa: E402,F401

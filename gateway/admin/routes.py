@@ -8,16 +8,17 @@ from typing import Iterator
 from flask import (Response, abort, current_app, flash, redirect, render_template, request,
                    stream_with_context, url_for)
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from wtforms import SelectChoice
 
-from models import AuditEntry, Payment, Plan, Subscription, SubscriptionFact, User, db
+from models import (AuditEntry, Flag, Notification, Payment, Plan, Subscription,
+                    SubscriptionFact, User, db)
 
 from .. import subscriptions as service
 from ..access import admin_required
 from ..clock import now
 from . import bp
-from .forms import GrantForm, ReasonForm, UntilForm, end_of_day
+from .forms import AttachForm, GrantForm, ReasonForm, UntilForm, end_of_day
 from .queries import (VIEWS, BadFilter, SubscriptionFilter, escape_like, paginate, parse_page,
                       subscriptions)
 
@@ -92,10 +93,36 @@ def subscription_detail(sub_id: int):
     audit = db.session.scalars(select(AuditEntry).where(
         AuditEntry.subject_type == "subscription", AuditEntry.subject_id == sub.id)
         .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())).all()
+    notes = db.session.scalars(select(Notification).where(or_(
+        Notification.subscription_id == sub.id,
+        and_(Notification.subscr_id.is_not(None), Notification.subscr_id == sub.paypal_id)))
+        .order_by(Notification.received_at, Notification.id)).all()
+    flags = db.session.scalars(select(Flag).where(Flag.subscription_id == sub.id)).all()
     return render_template("admin/subscription.html", sub=sub, payments=payments, facts=facts,
-                           audit=audit, status=service.status_of(sub, now()),
+                           audit=audit, status=service.status_of(sub, now()), notes=notes,
+                           flags=flags, why=service.explanation(sub),
                            extend_form=UntilForm(prefix="extend"),
-                           revoke_form=ReasonForm(prefix="revoke"))
+                           revoke_form=ReasonForm(prefix="revoke"),
+                           attach_form=AttachForm(prefix="attach"))
+
+
+@bp.route("/subscriptions/<int:sub_id>/attach", methods=["POST"])
+def subscription_attach(sub_id: int):
+    sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
+    form = AttachForm(prefix="attach")
+    if not form.validate_on_submit():
+        return _form_error(form, sub)
+    member = db.session.scalar(select(User).where(
+        User.email == User.normalise_email(form.email.data)))
+    if member is None:
+        abort(400, description=f"No member has the e-mail {form.email.data}.")
+    try:
+        service.attach(current_user, sub, member, form.reason.data, now())
+    except ValueError as e:
+        abort(409, description=str(e).capitalize() + ".")
+    db.session.commit()
+    flash(f"Subscription attached to {member.email}.", "success")
+    return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
 
 
 @bp.route("/subscriptions/<int:sub_id>/extend", methods=["POST"])

@@ -212,3 +212,33 @@ def status_at(ent: Entitlement, now: datetime) -> str:
             p.start < now for p in ent.periods):
         return "trial"
     return ent.state.value
+
+
+def explain(ent: Entitlement, policy: Policy = Policy()) -> list[str]:
+    """Plain sentences saying why access lasts until when (for the admin timeline)."""
+    fmt = "%Y-%m-%d %H:%M UTC"
+    lines = []
+    if ent.trial_until:
+        lines.append(f"Free trial until {ent.trial_until:{fmt}}.")
+    for p in ent.periods:
+        lines.append(f"Payment {p.txn_id} paid {p.start:{fmt}} → {p.end:{fmt}}.")
+    if ent.paid_through:
+        lines.append(f"Paid through {ent.paid_through:{fmt}}.")
+    elif not ent.periods and ent.state is not State.PENDING:
+        lines.append("No payment currently counts (none yet, or all refunded or reversed).")
+    if ent.grace_until:
+        lines.append(f"A renewal failed: {policy.grace_days} days of grace, until "
+                     f"{ent.grace_until:{fmt}}.")
+    if ent.cancelled_at:
+        lines.append(f"Cancelled {ent.cancelled_at:{fmt}}: no renewals; access is kept to the "
+                     "paid-through date." if policy.cancel is CancelPolicy.END_OF_PERIOD else
+                     f"Cancelled {ent.cancelled_at:{fmt}}: access ended then (policy).")
+    if ent.ended_at:
+        lines.append(f"Term ended {ent.ended_at:{fmt}}: no renewals, no grace.")
+    if ent.revoked_at:
+        lines.append(f"Revoked by an admin {ent.revoked_at:{fmt}}.")
+    if ent.access_until and (ent.paid_through is None or ent.access_until > (
+            ent.grace_until or ent.paid_through)):
+        lines.append(f"An admin granted access until {ent.access_until:{fmt}}.")
+    lines.append(f"Access until {ent.access_until:{fmt}}." if ent.access_until else "No access.")
+    return lines

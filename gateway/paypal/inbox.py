@@ -18,7 +18,7 @@ from models import Notification, db
 from ..clock import now as clock_now
 from ..flags import raise_flag
 from ..paypal_urls import endpoints
-from .apply import Deferred, Flagged, apply_ipn
+from .apply import Deferred, Flagged, apply_ipn, describe
 from .postback import PostbackVerifier
 
 OPEN = ("pending", "retry")
@@ -103,6 +103,8 @@ def process(note_id: int) -> None:
         note.verified_at = now
         db.session.commit()
     now = clock_now()
+    describe(note)          # keep type/ids for the admin log even if applying fails below
+    db.session.commit()
     try:
         outcome = apply_ipn(note, now)
     except Flagged as e:

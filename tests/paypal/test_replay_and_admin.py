@@ -1,0 +1,203 @@
+"""Replay from raw messages, the worker command, the endpoint's guarantees, and the admin
+pages for messages, flags, timelines and unclaimed subscriptions."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import OperationalError
+
+from gateway.paypal import inbox
+from models import Flag, Notification, Payment, Subscription, SubscriptionFact, User
+from tests.paypal import ipn_builders as ipn
+
+T = datetime(2026, 1, 10, 9, 30, tzinfo=timezone.utc)
+
+
+class Verified:
+    def verify(self, raw):
+        return "VERIFIED"
+
+
+@pytest.fixture
+def ready(app, make_plan):
+    make_plan("premium-monthly", role="premium", price="9.00")
+    app.extensions["ipn_verifier"] = Verified()
+    app.config["IPN_PROCESS_INLINE"] = False
+    return app
+
+
+def post(client, body):
+    r = client.post("/paypal/ipn", data=body, content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 200 and r.data == b""
+    return r
+
+
+def story(client):
+    for b in (ipn.signup("I-REPLAY", T), ipn.payment("I-REPLAY", "TXNREPLAY0000001", T),
+              ipn.payment("I-REPLAY", "TXNREPLAY0000002", T + timedelta(days=31))):
+        post(client, b)
+    inbox.process_due()
+
+
+def test_endpoint_stores_exact_bytes_and_headers(ready, client, db):
+    """Is the body stored byte for byte with headers, before any parsing?"""
+    raw = ipn.payment("I-RAW", "TXNRAW0000000001", T) + b"&memo=caf%E9+%26+more"
+    client.post("/paypal/ipn", data=raw, content_type="application/x-www-form-urlencoded",
+                headers={"User-Agent": "PayPal IPN ( https://www.paypal.com/ipn )"})
+    note = db.session.scalar(select(Notification))
+    assert note.body == raw and note.status == "pending"
+    assert note.headers["User-Agent"].startswith("PayPal IPN")
+    assert note.remote_addr == "127.0.0.1"
+
+
+def test_endpoint_is_csrf_exempt(ready, client, db):
+    """With CSRF on everywhere, does PayPal's POST still get in?"""
+    ready.config["WTF_CSRF_ENABLED"] = True
+    post(client, ipn.signup("I-CSRF", T))
+
+
+def test_endpoint_answers_503_when_the_database_fails(ready, client, db, monkeypatch):
+    """If the message cannot be stored, does PayPal get a 5xx (so it re-sends)?"""
+    def broken():
+        raise OperationalError("INSERT", {}, Exception("database is down"))
+    monkeypatch.setattr(db.session, "commit", broken)
+    r = client.post("/paypal/ipn", data=ipn.signup("I-DOWN", T),
+                    content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 503
+
+
+def test_endpoint_refuses_huge_bodies(ready, client):
+    """Is a body far larger than any IPN refused with 413?"""
+    r = client.post("/paypal/ipn", data=b"x=" + b"a" * 70000,
+                    content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 413
+
+
+def test_inline_processing_after_the_answer(ready, client, db):
+    """In single-process mode, is a message applied right after its 200?"""
+    ready.config["IPN_PROCESS_INLINE"] = True
+    post(client, ipn.signup("I-INLINE", T))
+    db.session.expire_all()
+    assert db.session.scalar(select(Notification)).status == "processed"
+
+
+def test_expired_lease_is_claimed_again(ready, client, db, clock):
+    """A worker that died mid-message: after its lease runs out, another takes it."""
+    post(client, ipn.signup("I-LEASE", T))
+    assert inbox.claim(clock.now()) != []            # claimed, then the worker "crashes"
+    assert inbox.process_due() == 0                  # still leased
+    clock.advance(seconds=ready.config["IPN_LEASE_SECONDS"] + 1)
+    assert inbox.process_due() == 1
+    assert db.session.scalar(select(Notification)).status == "processed"
+
+
+def test_refund_before_payment_waits_then_applies(ready, client, db):
+    """A refund that arrives before its payment is kept waiting, then applied."""
+    post(client, ipn.money_back("TXNLATE000000001", "RFLATE0000000001", T, "Refunded", "-9.00"))
+    inbox.process_due()
+    note = db.session.scalar(select(Notification))
+    assert note.status == "retry" and note.waiting_for == "TXNLATE000000001"
+    post(client, ipn.payment("I-LATE", "TXNLATE000000001", T))
+    while inbox.process_due():
+        pass
+    db.session.expire_all()
+    assert [n.status for n in db.session.scalars(select(Notification))] == ["processed"] * 2
+    assert db.session.scalar(select(Payment)).status == "Refunded"
+    assert db.session.scalar(select(Subscription)).access_until is None
+
+
+def test_old_subscription_messages_never_touch_a_new_one(ready, client, db, make_user):
+    """A late subscr_eot of an old subscription leaves the member's new one alone."""
+    for sub in ("I-OLD", "I-NEW"):
+        post(client, ipn.signup(sub, T))
+        post(client, ipn.payment(sub, f"TXN{sub[2:]}000000000", T + timedelta(days=1)))
+    post(client, ipn.event("I-OLD", "subscr_eot", T))
+    while inbox.process_due():
+        pass
+    subs = {s.paypal_id: s for s in db.session.scalars(select(Subscription))}
+    assert subs["I-OLD"].state == "ended" and subs["I-NEW"].state == "active"
+
+
+def test_rebuild_reports_and_repairs(ready, client, db, runner):
+    """Does `flask rebuild` find tampered state and lost facts, and --apply repair them?"""
+    story(client)
+    assert runner.invoke(args=["rebuild"]).exit_code == 0
+    sub = db.session.scalar(select(Subscription))
+    good = sub.access_until
+    db.session.execute(update(Subscription).values(access_until=good + timedelta(days=99)))
+    db.session.execute(delete(SubscriptionFact).where(SubscriptionFact.txn_id == "TXNREPLAY0000002"))
+    db.session.commit()
+    result = runner.invoke(args=["rebuild"])
+    assert result.exit_code == 1
+    assert "access_until is" in result.output and "never stored" in result.output
+    fixed = runner.invoke(args=["rebuild", "--apply"])
+    assert "(applied)" in fixed.output
+    db.session.expire_all()
+    assert db.session.scalar(select(Subscription)).access_until == good
+    assert runner.invoke(args=["rebuild"]).exit_code == 0
+
+
+def test_inbox_process_command(ready, client, db, runner):
+    """Does `flask inbox process` drain what is due?"""
+    post(client, ipn.signup("I-CLI", T))
+    result = runner.invoke(args=["inbox", "process"])
+    assert result.exit_code == 0 and "processed 1 message(s)" in result.output
+
+
+def test_admin_message_log_detail_and_reprocess(ready, client, db, login_as, admin, make_plan):
+    """Can an admin filter messages, read the raw body, and re-process a flagged one?"""
+    post(client, ipn.signup("I-GOLD", T).replace(b"item_number=premium-monthly",
+                                                   b"item_number=gold"))
+    story(client)
+    login_as(admin)
+    page = client.get("/admin/messages", query_string={"status": "flagged"})
+    assert page.status_code == 200 and b"I-GOLD" in page.data and b"I-REPLAY" not in page.data
+    assert b"subscr_payment" in client.get("/admin/messages",
+                                           query_string={"type": "subscr_payment"}).data
+    assert client.get("/admin/messages", query_string={"status": "bogus"}).status_code == 400
+    note = db.session.scalar(select(Notification).where(Notification.subscr_id == "I-GOLD"))
+    detail = client.get(f"/admin/messages/{note.id}")
+    assert b"unknown plan" in detail.data and b"item_number=gold" in detail.data
+    assert client.get(f"/admin/messages/{note.id}/raw").data == note.body
+    make_plan("gold", role="gold", price="9.00")
+    assert client.post(f"/admin/messages/{note.id}/reprocess", data={"reason": ""}).status_code == 400
+    r = client.post(f"/admin/messages/{note.id}/reprocess", data={"reason": "plan created"})
+    assert r.status_code == 303
+    inbox.process_due()
+    db.session.expire_all()
+    assert db.session.get(Notification, note.id).status == "processed"
+
+
+def test_admin_flags_queue_and_attach(ready, client, db, login_as, admin, make_user):
+    """Unclaimed subscription: flagged, attached by an admin, flag resolved with a note."""
+    member = make_user("late@example.com")
+    post(client, ipn.signup("I-ORPHAN", T))
+    post(client, ipn.payment("I-ORPHAN", "TXNORPHAN0000001", T))
+    inbox.process_due()
+    login_as(admin)
+    flags_page = client.get("/admin/flags")
+    assert b"could not be tied to a member" in flags_page.data
+    sub = db.session.scalar(select(Subscription))
+    detail = client.get(f"/admin/subscriptions/{sub.id}")
+    assert b"Attach to a member" in detail.data and b"Timeline" in detail.data
+    assert b"Payment TXNORPHAN0000001 paid" in detail.data
+    r = client.post(f"/admin/subscriptions/{sub.id}/attach",
+                    data={"attach-email": "nobody@example.com", "attach-reason": "support ticket"})
+    assert r.status_code == 400
+    r = client.post(f"/admin/subscriptions/{sub.id}/attach",
+                    data={"attach-email": "LATE@example.com", "attach-reason": "support ticket 7"})
+    assert r.status_code == 303
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).user_id == member.id
+    assert db.session.get(User, member.id).access_version > 1
+    flag = db.session.scalar(select(Flag))
+    assert client.post(f"/admin/flags/{flag.id}/resolve", data={"reason": ""}).status_code == 400
+    assert client.post(f"/admin/flags/{flag.id}/resolve",
+                       data={"reason": "attached to late@"}).status_code == 303
+    assert client.post(f"/admin/flags/{flag.id}/resolve",
+                       data={"reason": "again"}).status_code == 409
+    assert b"attached to late@" in client.get("/admin/flags?state=resolved").data
+    assert b"No flags here" in client.get("/admin/flags").data
+    assert client.get("/admin/flags?state=weird").status_code == 400

@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 FLASK  := $(BIN)/flask --app app
 HOST   ?= 127.0.0.1
 PORT   ?= 5000
+SIM_PORT ?= 5001
 # A local PostgreSQL server for the second test run; override or empty it to skip.
 GATEWAY_TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql://postgres@127.0.0.1:5432/postgres)
 
@@ -22,8 +23,11 @@ run: install
 	$(BIN)/python -m gateway.init_instance
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-new
-	@echo "Tollgate on http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	@echo "Tollgate on http://$(HOST):$(PORT)/ ; PayPal stand-in on http://$(HOST):$(SIM_PORT)/sim/  (Ctrl-C stops both)"
+	@trap 'kill 0' EXIT INT TERM; \
+	  $(BIN)/flask --app paypal_sim run --host $(HOST) --port $(SIM_PORT) & \
+	  GATEWAY_PAYPAL_MODE=sim GATEWAY_PAYPAL_SIM_URL=http://$(HOST):$(SIM_PORT) \
+	  $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install test-sqlite test-postgres
 

@@ -9,7 +9,7 @@ SIM_PORT ?= 5001
 # A local PostgreSQL server for the second test run; override or empty it to skip.
 GATEWAY_TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql://postgres@127.0.0.1:5432/postgres)
 
-.PHONY: run test test-sqlite test-postgres install clean
+.PHONY: run test test-sqlite test-postgres install clean bench sim worker
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,15 @@ test-postgres: install
 	  GATEWAY_TEST_DATABASE_URL="$(GATEWAY_TEST_DATABASE_URL)" $(BIN)/pytest -q; \
 	else echo "== PostgreSQL tests skipped: no server (set GATEWAY_TEST_DATABASE_URL)"; \
 	  [ -z "$(REQUIRE_POSTGRES)" ] || { echo "REQUIRE_POSTGRES is set: failing"; exit 1; }; fi
+
+bench: install
+	$(BIN)/python bench/gate_and_inbox.py
+
+sim: install
+	$(BIN)/flask --app paypal_sim run --host $(HOST) --port $(SIM_PORT)
+
+worker: install
+	$(FLASK) inbox process --loop
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

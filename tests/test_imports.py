@@ -28,3 +28,10 @@ def test_billing_core_is_pure():
 def test_models_do_not_import_gateway():
     """Do the models stay below the gateway package?"""
     assert "gateway" not in imported_modules(ROOT / "models")
+
+
+def test_stand_in_is_separate():
+    """Is the PayPal stand-in kept apart from the gateway and models, both ways?"""
+    assert "paypal_sim" not in imported_modules(ROOT / "gateway")
+    assert "paypal_sim" not in imported_modules(ROOT / "models")
+    assert imported_modules(ROOT / "paypal_sim") & {"gateway", "models"} == set()

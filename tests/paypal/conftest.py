@@ -83,3 +83,30 @@ def premium(make_plan):
 @pytest.fixture
 def member(make_user):
     return make_user("member@example.com")
+
+
+class StubVerifier:
+    """Answers the postback with a set word (the real postback is tested against the sim)."""
+
+    def __init__(self, answer: str = "VERIFIED") -> None:
+        self.answer, self.calls = answer, []
+
+    def verify(self, raw: bytes) -> str:
+        self.calls.append(raw)
+        return self.answer
+
+
+@pytest.fixture
+def verified(app):
+    """Postbacks answer VERIFIED (changeable), and messages wait for an explicit process call."""
+    stub = StubVerifier()
+    app.extensions["ipn_verifier"] = stub
+    app.config["IPN_PROCESS_INLINE"] = False
+    return stub
+
+
+@pytest.fixture
+def ready(app, verified, make_plan):
+    """The demo's monthly plan exists and postbacks verify."""
+    make_plan("premium-monthly", role="premium", price="9.00")
+    return app

@@ -17,25 +17,6 @@ def post_ipn(client, fields: list[tuple[str, str]], charset="windows-1252") -> N
     return body
 
 
-class Always:
-    """A verifier that answers what it is told (the postback itself is tested against the sim)."""
-
-    def __init__(self, answer="VERIFIED"):
-        self.answer, self.calls = answer, []
-
-    def verify(self, raw):
-        self.calls.append(raw)
-        return self.answer
-
-
-@pytest.fixture
-def verified(app):
-    v = Always()
-    app.extensions["ipn_verifier"] = v
-    app.config["IPN_PROCESS_INLINE"] = False
-    return v
-
-
 def payment(**over) -> list[tuple[str, str]]:
     base = {"txn_type": "subscr_payment", "subscr_id": "I-CHECKS00001",
             "payment_date": "04:00:00 Jan 15, 2026 PST", "mc_gross": "9.00",

@@ -21,19 +21,6 @@ T = datetime(2026, 1, 10, 9, 30, tzinfo=timezone.utc)
 SUB = "I-PROPERTY0001"
 
 
-class Verified:
-    def verify(self, raw):
-        return "VERIFIED"
-
-
-@pytest.fixture
-def quiet(app, make_plan):
-    make_plan("premium-monthly", role="premium", price="9.00")
-    app.extensions["ipn_verifier"] = Verified()
-    app.config["IPN_PROCESS_INLINE"] = False
-    return app
-
-
 def wipe(db) -> None:
     db.session.rollback()
     for model in (Flag, SubscriptionFact, Payment, Checkout, AuditEntry, Subscription,
@@ -93,7 +80,7 @@ def stories(draw):
 @settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(story=stories(), rnd=st.randoms(use_true_random=False))
-def test_shuffled_duplicated_redelivered_same_state(quiet, client, db, story, rnd):
+def test_shuffled_duplicated_redelivered_same_state(ready, client, db, story, rnd):
     """Do shuffled, duplicated and re-delivered messages reach the in-order state?"""
     wipe(db)
     deliver_all(client, story)
@@ -108,10 +95,10 @@ def test_shuffled_duplicated_redelivered_same_state(quiet, client, db, story, rn
 
 
 @pytest.mark.postgres_only
-def test_same_ipn_at_once_many_threads_many_workers(quiet, db):
+def test_same_ipn_at_once_many_threads_many_workers(ready, db):
     """The same IPNs POSTed by 8 threads at once and processed by 4 workers: one effect."""
     bodies = [ipn.signup(SUB, T), ipn.payment(SUB, "TXNCONCURRENT001", T)]
-    app = quiet
+    app = ready
     with serve(app) as url:
         barrier = threading.Barrier(16)
         answers = []

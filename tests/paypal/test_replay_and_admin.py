@@ -15,19 +15,6 @@ from tests.paypal import ipn_builders as ipn
 T = datetime(2026, 1, 10, 9, 30, tzinfo=timezone.utc)
 
 
-class Verified:
-    def verify(self, raw):
-        return "VERIFIED"
-
-
-@pytest.fixture
-def ready(app, make_plan):
-    make_plan("premium-monthly", role="premium", price="9.00")
-    app.extensions["ipn_verifier"] = Verified()
-    app.config["IPN_PROCESS_INLINE"] = False
-    return app
-
-
 def post(client, body):
     r = client.post("/paypal/ipn", data=body, content_type="application/x-www-form-urlencoded")
     assert r.status_code == 200 and r.data == b""

@@ -25,8 +25,9 @@ run: install
 	$(FLASK) seed-demo --if-new
 	@echo "Tollgate on http://$(HOST):$(PORT)/ ; PayPal stand-in on http://$(HOST):$(SIM_PORT)/sim/  (Ctrl-C stops both)"
 	@trap 'kill 0' EXIT INT TERM; \
+	  export GATEWAY_PAYPAL_MODE=sim GATEWAY_PAYPAL_SIM_URL=http://$(HOST):$(SIM_PORT); \
 	  $(BIN)/flask --app paypal_sim run --host $(HOST) --port $(SIM_PORT) & \
-	  GATEWAY_PAYPAL_MODE=sim GATEWAY_PAYPAL_SIM_URL=http://$(HOST):$(SIM_PORT) \
+	  $(FLASK) inbox process --loop --quiet & \
 	  $(FLASK) run --host $(HOST) --port $(PORT)
 
 test: install test-sqlite test-postgres

@@ -93,7 +93,8 @@ def inbox_group() -> None:
 @inbox_group.command("process")
 @click.option("--loop", is_flag=True, help="Keep processing until interrupted.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
-def inbox_process(loop: bool, interval: float) -> None:
+@click.option("--quiet", is_flag=True, help="Only report rounds that handled something.")
+def inbox_process(loop: bool, interval: float, quiet: bool) -> None:
     """Verify and apply every message that is due (safe to run in many processes)."""
     import time
     from .paypal.inbox import process_due
@@ -101,7 +102,8 @@ def inbox_process(loop: bool, interval: float) -> None:
         handled = 0
         while (n := process_due()):
             handled += n
-        click.echo(f"processed {handled} message(s)")
+        if handled or not quiet:
+            click.echo(f"processed {handled} message(s)")
         if not loop:
             return
         time.sleep(interval)

@@ -103,3 +103,17 @@ def test_unclear_postback_retries_then_flags(app, client, db, make_plan, verifie
     db.session.commit()
     inbox.process_due()
     assert db.session.get(Notification, note.id).status == "processed"
+
+
+def test_long_fields_and_utf8_are_accepted(client, db, make_plan, verified):
+    """Do very long fields and a UTF-8 body pass (no length rejects), names decoded right?"""
+    make_plan("premium-monthly", role="premium")
+    post_ipn(client, payment(charset="UTF-8", address_street="Straße " * 60,
+                             memo="m" * 300, item_name="n" * 200, first_name="Zoë",
+                             custom="c" * 256), charset="utf-8")
+    from gateway.paypal import inbox
+    inbox.process_due()
+    note = db.session.scalar(select(Notification))
+    assert note.status == "processed", note.outcome
+    from gateway.billing.ipn import decode_body
+    assert decode_body(note.body)[0]["first_name"] == "Zoë"

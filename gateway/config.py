@@ -11,6 +11,7 @@ class DefaultConfig:
     SQLALCHEMY_DATABASE_URI = ""
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
+    MAX_CONTENT_LENGTH = 1024 * 1024   # no form or PayPal message comes near 1 MiB
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True

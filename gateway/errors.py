@@ -8,7 +8,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from models import db
 
 TITLES = {400: "Bad request", 401: "Please log in", 403: "No access", 404: "Not found",
-          405: "Method not allowed", 429: "Too many requests", 500: "Something went wrong"}
+          405: "Method not allowed", 409: "Conflict", 413: "Too large", 429: "Too many requests", 500: "Something went wrong"}
 
 
 def render_error(error: HTTPException):

@@ -1,11 +1,11 @@
-"""Admin: the raw message log, re-processing, and the flags queue."""
+"""Admin: the raw message log, re-processing, payments, and the flags queue."""
 from __future__ import annotations
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from models import Flag, Notification, SubscriptionFact, db
+from models import Flag, Notification, Payment, Subscription, SubscriptionFact, db
 
 from ..billing.ipn import decode_body
 from ..clock import now
@@ -81,6 +81,28 @@ def message_reprocess(note_id: int):
         process_one(note.id)
     flash("The message was queued again.", "success")
     return redirect(url_for(".message_detail", note_id=note.id)), 303
+
+
+@bp.route("/payments")
+def payments():
+    status = request.args.get("status", "")[:30]
+    q = request.args.get("q", "").strip()[:64]
+    try:
+        page_no = parse_page(request.args.get("page", "1"))
+    except BadFilter as e:
+        abort(400, description=str(e))
+    stmt = select(Payment).order_by(Payment.paid_at.desc(), Payment.id.desc())
+    if status:
+        stmt = stmt.where(Payment.status == status)
+    if q:
+        stmt = stmt.where(or_(Payment.txn_id == q, Payment.subscription_id.in_(
+            select(Subscription.id).where(Subscription.paypal_id == q))))
+    page = paginate(stmt, page_no, int(current_app.config["ADMIN_PAGE_SIZE"]))
+    return render_template("admin/payments.html", page=page, status=status, q=q,
+                           statuses=PAYMENT_STATUSES)
+
+
+PAYMENT_STATUSES = ("Completed", "Pending", "Partially_Refunded", "Refunded", "Reversed")
 
 
 @bp.route("/flags")

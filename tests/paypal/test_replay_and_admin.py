@@ -188,3 +188,29 @@ def test_admin_flags_queue_and_attach(ready, client, db, login_as, admin, make_u
     assert b"attached to late@" in client.get("/admin/flags?state=resolved").data
     assert b"No flags here" in client.get("/admin/flags").data
     assert client.get("/admin/flags?state=weird").status_code == 400
+
+
+def test_admin_payments_list(ready, client, db, login_as, admin, make_user):
+    """Does the payments table list, filter and search every payment?"""
+    story(client)
+    post(client, ipn.money_back("TXNREPLAY0000001", "RFREPLAY00000001", T, "Refunded", "-9.00"))
+    inbox.process_due()
+    login_as(admin)
+    page = client.get("/admin/payments").data
+    assert b"TXNREPLAY0000001" in page and b"TXNREPLAY0000002" in page
+    refunded = client.get("/admin/payments", query_string={"status": "Refunded"}).data
+    assert b"TXNREPLAY0000001" in refunded and b"TXNREPLAY0000002" not in refunded
+    by_sub = client.get("/admin/payments", query_string={"q": "I-REPLAY"}).data
+    assert by_sub.count(b"TXNREPLAY000000") == 2
+    assert client.get("/admin/payments", query_string={"page": "-1"}).status_code == 400
+
+
+def test_admin_pages_for_messages_are_admin_only(ready, client, login_as, make_user):
+    """Are the message, payment and flag pages closed to members?"""
+    login_as(make_user())
+    for url in ("/admin/messages", "/admin/messages/1", "/admin/messages/1/raw",
+                "/admin/payments", "/admin/flags"):
+        assert client.get(url).status_code == 403
+    for url in ("/admin/messages/1/reprocess", "/admin/flags/1/resolve",
+                "/admin/subscriptions/1/attach"):
+        assert client.post(url, data={"reason": "xxxx"}).status_code == 403

@@ -90,7 +90,8 @@ def checkout_status(token: str):
         else None
     open_ = bool(sub and sub.access_until and sub.access_until > now())
     return jsonify(status=checkout.status, access=open_,
-                   access_until=sub.access_until.isoformat() if open_ else None)
+                   access_until=sub.access_until.isoformat() if open_ else None,
+                   access_until_text=f"{sub.access_until:%Y-%m-%d %H:%M} UTC" if open_ else None)
 
 
 @bp.route("/cancelled")

@@ -8,7 +8,11 @@
     fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (s) {
       if (s.access) {
         document.getElementById("message").textContent =
-          "PayPal confirmed your payment. Your access is open until " + s.access_until + ".";
+          "PayPal confirmed your payment. Your access is open until " + s.access_until_text + ".";
+        var go = document.createElement("a");
+        go.href = "/";
+        go.textContent = "Go to your member areas";
+        document.getElementById("message").after(go);
         return;
       }
       if (++tries < 60) setTimeout(check, 2000);

@@ -22,7 +22,8 @@ def test_subscribe_ipn_opens_access(live, client, login_as, member, premium, db)
     assert b"Waiting for PayPal" in waiting.data
     assert client.get("/premium").status_code == 403
     status = client.get(f"/paypal/checkout/{token}/status").json
-    assert status == {"status": "open", "access": False, "access_until": None}
+    assert status == {"status": "open", "access": False, "access_until": None,
+                      "access_until_text": None}
 
     live.settle()
     notes = live.notes()

@@ -33,7 +33,8 @@ run: install
 test: install test-sqlite test-postgres
 
 test-sqlite: install
-	$(BIN)/pytest -q
+	@echo "== SQLite"
+	GATEWAY_TEST_DATABASE_URL= $(BIN)/pytest -q
 
 test-postgres: install
 	@if [ -n "$(GATEWAY_TEST_DATABASE_URL)" ]; then \

@@ -137,6 +137,8 @@ def account():
 @bp.route("/api/webhooks", methods=["POST"])
 def add_webhook():
     args = _args()
+    if not str(args.get("url", "")).startswith(("http://", "https://")):
+        raise ValueError("url must be an http(s) URL")
     hook = Webhook(str(args.get("id") or f"WH-SIM-{len(_sim().world.webhooks) + 1}"),
                    str(args["url"]))
     _sim().world.webhooks[hook.id] = hook
@@ -157,9 +159,7 @@ def subscription_action(sub_id: str, action: str):
         elif action == "activate":
             sim.activate(sub)
         elif action == "modify":
-            from .ipn_messages import subscription_event
-            sim.send_ipn(sub, "subscr_modify", subscription_event(
-                sim.world.account, sub, "subscr_modify", sim.clock.now()))
+            sim.modify(sub)
         else:
             raise NotFound(f"no action {action}")
         state = sim.subscription_json(sub)

@@ -246,6 +246,13 @@ class Sim:
                           ipn.subscription_event(acct, sub, "subscr_cancel", now))
             sub.eot_at = paid_until or now    # end of term comes when the paid period ends
 
+    def modify(self, sub: Subscription) -> None:
+        """Announce a modification (Standard only; the terms stay as they are)."""
+        if sub.style != "standard":
+            raise Refused("subscr_modify exists only for Standard subscriptions")
+        self.send_ipn(sub, "subscr_modify", ipn.subscription_event(
+            self.world.account, sub, "subscr_modify", self.clock.now()))
+
     def suspend(self, sub: Subscription) -> None:
         if sub.status != "ACTIVE":
             raise Refused(f"subscription is {sub.status}, not ACTIVE")

@@ -100,8 +100,13 @@ def inbox_process(loop: bool, interval: float, quiet: bool) -> None:
     from .paypal.inbox import process_due
     while True:
         handled = 0
-        while (n := process_due()):
-            handled += n
+        try:
+            while (n := process_due()):
+                handled += n
+        except Exception:  # keep the worker alive; leased messages are retried later
+            if not loop:
+                raise
+            current_app.logger.exception("inbox round failed; trying again")
         if handled or not quiet:
             click.echo(f"processed {handled} message(s)")
         if not loop:

@@ -188,3 +188,10 @@ def attach(actor: User, sub: Subscription, member: User, reason: str, now: datet
     bump_access_version(member.id)
     audit(actor, "attach", "subscription", sub.id, now=now, reason=reason,
           details={"member": member.email, "paypal_id": sub.paypal_id})
+
+
+def renewing_plan_ids(user_id: int, now: datetime) -> set[int]:
+    """Plans the member already pays for and that will renew (a second one would double-bill)."""
+    return set(db.session.scalars(select(Subscription.plan_id).where(
+        Subscription.user_id == user_id, Subscription.state == "active",
+        Subscription.paypal_id.is_not(None), Subscription.access_until > now)))

@@ -9,7 +9,7 @@ from models import Plan, Subscription, db
 
 from ..access import role_required
 from ..clock import now
-from ..subscriptions import status_of
+from ..subscriptions import renewing_plan_ids, status_of
 from . import bp
 
 
@@ -22,7 +22,8 @@ def index():
 def plans():
     rows = db.session.scalars(select(Plan).where(Plan.active.is_(True))
                               .order_by(Plan.role, Plan.price)).all()
-    return render_template("member/plans.html", plans=rows)
+    renewing = renewing_plan_ids(current_user.id, now()) if current_user.is_authenticated else set()
+    return render_template("member/plans.html", plans=rows, renewing=renewing)
 
 
 @bp.route("/account")

@@ -15,6 +15,7 @@ from ..auth.forms import EmptyForm
 from ..clock import now
 from ..extensions import csrf
 from ..paypal_urls import endpoints
+from ..subscriptions import renewing_plan_ids
 from . import bp, checkout as checkouts, inbox
 
 csrf.exempt(bp)   # PayPal cannot send our CSRF token; member forms below check it themselves
@@ -62,6 +63,9 @@ def subscribe(code: str):
     plan = db.session.scalar(select(Plan).where(Plan.code == code, Plan.active.is_(True)))
     if plan is None:
         abort(404, description="No such plan is on offer.")
+    if plan.id in renewing_plan_ids(current_user.id, now()):
+        abort(409, description=f"You already have a renewing {plan.name} subscription; "
+                               "a second one would charge you twice.")
     checkout = checkouts.open_checkout(current_user, plan, now())
     db.session.commit()
     fields = checkouts.button_fields(checkout, plan, _public_url())

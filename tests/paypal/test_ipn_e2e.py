@@ -177,3 +177,16 @@ def test_postback_answers_from_the_stand_in(live, client, login_as, member, prem
     note = live.notes()[-1]
     assert note.status == "invalid" and note.body == forged
     assert db.session.scalar(select(Subscription).where(Subscription.paypal_id == "I-FORGED")) is None
+
+
+def test_no_second_renewing_subscription(live, client, login_as, member, premium, db):
+    """Once a plan renews for the member, is its button gone and a direct POST refused?"""
+    login_as(member)
+    assert b"Subscribe with PayPal" in client.get("/plans").data
+    live.subscribe(client, login_as, member)
+    live.settle()
+    page = client.get("/plans").data
+    assert b"You are subscribed to this plan and it renews" in page
+    assert b"Subscribe with PayPal" not in page
+    r = client.post("/paypal/subscribe/premium-monthly")
+    assert r.status_code == 409 and b"charge you twice" in r.data

@@ -20,7 +20,6 @@ COMPARED = ("state", "paid_through", "grace_until", "access_until", "cancelled_a
 class Report:
     checked: int = 0
     differences: list[str] = field(default_factory=list)
-    missing_facts: dict[int, list[tuple[Fact, int]]] = field(default_factory=dict)
 
 
 def _replayed_facts() -> tuple[dict[int, set[tuple[Fact, int]]], list[str]]:
@@ -35,13 +34,14 @@ def _replayed_facts() -> tuple[dict[int, set[tuple[Fact, int]]], list[str]]:
         Notification.status == "processed", Notification.verification == "VERIFIED")
         .order_by(Notification.id)).all()
     for note in notes:
-        meaning = interpret(IpnMessage(decode_body(note.body)[0]), note.received_at)
+        msg = IpnMessage(decode_body(note.body)[0])
+        meaning = interpret(msg, note.received_at)
         if not meaning.relevant:
             continue
         if meaning.parent_txn_id:          # refunds need their payment's subscription: second pass
             later.append((note, meaning))
             continue
-        ref = IpnMessage(decode_body(note.body)[0]).subscription_ref
+        ref = msg.subscription_ref
         if ref not in subs:
             problems.append(f"message {note.id} names subscription {ref}, which has no row")
             continue
@@ -91,7 +91,6 @@ def rebuild(now: datetime, apply: bool = False) -> Report:
         if missing:
             report.differences.append(f"{label}: {len(missing)} fact(s) from messages were "
                                       "never stored")
-            report.missing_facts[sub.id] = missing
         if apply:
             for fact, note_id in missing:
                 service.record_fact(sub, fact, source="ipn", now=now, notification_id=note_id)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from models import AuditEntry, Payment, Plan, Subscription, SubscriptionFact, User, db
 
 from .billing import Entitlement, Fact, FactKind, Policy, Terms, compute, status_at
-from .billing.entitlements import CancelPolicy, State
+from .billing.entitlements import CancelPolicy, State, explain
 from .billing.periods import PeriodUnit
 
 
@@ -132,9 +132,7 @@ def revoke(actor: User, sub: Subscription, reason: str, now: datetime) -> Entitl
     """End this subscription's access now."""
     record_fact(sub, _admin_fact(FactKind.REVOKED, now), source="admin", now=now,
                 actor=actor, note=reason)
-    ent = recompute(sub, now)
-    if sub.user_id is not None:  # even if nothing changed, stale sessions must recheck
-        bump_access_version(sub.user_id)
+    ent = recompute(sub, now)   # the state becomes "revoked", so this bumps the member's version
     audit(actor, "revoke", "subscription", sub.id, now=now, reason=reason)
     return ent
 
@@ -174,7 +172,6 @@ def _payment_status(facts: list[Fact], pay: Payment) -> Optional[str]:
 
 def explanation(sub: Subscription) -> list[str]:
     """Why this subscription gives access until when, recomputed from its facts."""
-    from .billing.entitlements import explain
     pol = policy()
     return explain(compute(facts_of(sub), terms(sub.plan), pol), pol)
 

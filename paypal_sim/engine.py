@@ -11,7 +11,7 @@ from . import ipn_messages as ipn
 from . import webhooks as wh
 from .clock import SimClock
 from .delivery import Outbox
-from .formats import encode_form, new_id
+from .formats import encode_form, money, new_id, rfc3339
 from .state import Plan, Refused, Subscription, Transaction, World
 
 STANDARD_RETRY = timedelta(days=3)   # Payments Standard re-attempts after 3 days
@@ -324,7 +324,6 @@ class Sim:
 
     # -- REST representation -------------------------------------------------
     def subscription_json(self, sub: Subscription) -> dict[str, Any]:
-        from .formats import money, rfc3339
         data: dict[str, Any] = {
             "id": sub.id, "plan_id": sub.plan_id, "status": sub.status, "quantity": "1",
             "custom_id": sub.custom, "plan_overridden": False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import wraps
 from typing import Any, Callable
@@ -38,6 +38,14 @@ def _sim() -> Sim:
 def _json() -> dict[str, Any]:
     data = request.get_json(silent=True)
     return data if isinstance(data, dict) else {}
+
+
+def _time_window(start_name: str, end_name: str) -> tuple[datetime, datetime] | None:
+    """Both query arguments as RFC 3339 times, or None if either is missing or malformed."""
+    try:
+        return parse_rfc3339(request.args[start_name]), parse_rfc3339(request.args[end_name])
+    except (KeyError, ValueError):
+        return None
 
 
 # -- OAuth ----------------------------------------------------------------------
@@ -202,12 +210,11 @@ def subscriptions_action(sub_id: str, action: str):
 def subscriptions_transactions(sub_id: str):
     sim = _sim()
     sub = sim.world.subscription(sub_id)
-    try:
-        start = parse_rfc3339(request.args["start_time"])
-        end = parse_rfc3339(request.args["end_time"])
-    except (KeyError, ValueError):
+    window = _time_window("start_time", "end_time")
+    if window is None:
         return api_error("INVALID_REQUEST", "MISSING_REQUIRED_PARAMETER",
                          "start_time and end_time (RFC 3339) are required")
+    start, end = window
     rows = [t for t in sim.world.transactions.values()
             if t.subscription_id == sub.id and start <= t.time <= end]
     items = [{"id": t.id, "status": {"Completed": "COMPLETED", "Refunded": "REFUNDED",
@@ -313,12 +320,11 @@ def _refund_json(sim: Sim, refund) -> dict[str, Any]:
 @bearer
 def transaction_search():
     sim = _sim()
-    try:
-        start = parse_rfc3339(request.args["start_date"])
-        end = parse_rfc3339(request.args["end_date"])
-    except (KeyError, ValueError):
+    window = _time_window("start_date", "end_date")
+    if window is None:
         return api_error("INVALID_REQUEST", "INVALID_REQUEST",
                          "start_date and end_date are required in RFC 3339 format")
+    start, end = window
     if end < start or end - start > timedelta(days=31):
         return api_error("INVALID_REQUEST", "INVALID_REQUEST",
                          "Date range is greater than 31 days")

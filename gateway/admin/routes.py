@@ -111,7 +111,7 @@ def subscription_attach(sub_id: int):
     sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
     form = AttachForm(prefix="attach")
     if not form.validate_on_submit():
-        return _form_error(form, sub)
+        return _form_error(form)
     member = db.session.scalar(select(User).where(
         User.email == User.normalise_email(form.email.data)))
     if member is None:
@@ -130,7 +130,7 @@ def subscription_extend(sub_id: int):
     sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
     form = UntilForm(prefix="extend")
     if not form.validate_on_submit():
-        return _form_error(form, sub)
+        return _form_error(form)
     try:
         service.extend(current_user, sub, end_of_day(form.until.data), form.reason.data, now())
     except ValueError as e:
@@ -147,14 +147,14 @@ def subscription_revoke(sub_id: int):
     sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
     form = ReasonForm(prefix="revoke")
     if not form.validate_on_submit():
-        return _form_error(form, sub)
+        return _form_error(form)
     service.revoke(current_user, sub, form.reason.data, now())
     db.session.commit()
     flash("Access revoked.", "success")
     return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
 
 
-def _form_error(form, sub: Subscription):
+def _form_error(form):
     messages = [f"{form[name].label.text}: {', '.join(errs)}" for name, errs in form.errors.items()
                 if name in form] + form.form_errors
     abort(400, description="; ".join(messages) or "The form was incomplete.")

@@ -6,6 +6,7 @@ copies at once, has one effect.
 from __future__ import annotations
 
 from datetime import datetime
+
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,19 +34,24 @@ class Deferred(Exception):
 
 def describe(note: Notification) -> IpnMessage:
     """Parse the stored body and copy the filterable fields onto the row."""
-    fields, _ = decode_body(note.body)
-    msg = IpnMessage(fields)
-    note.txn_type = (msg.txn_type or None) and msg.txn_type[:64]
-    note.txn_id = (msg.get("txn_id") or None) and msg.get("txn_id")[:64]
-    note.payment_status = (msg.payment_status or None) and msg.payment_status[:32]
-    note.subscr_id = (msg.subscription_ref or None) and msg.subscription_ref[:64]
+    msg = IpnMessage(decode_body(note.body)[0])
+    note.txn_type = _clip(msg.txn_type, 64)
+    note.txn_id = _clip(msg.get("txn_id"), 64)
+    note.payment_status = _clip(msg.payment_status, 32)
+    note.subscr_id = _clip(msg.subscription_ref, 64)
     return msg
 
 
-def apply_ipn(note: Notification, now: datetime) -> str:
-    """Apply a verified message; returns the outcome sentence. Raises Flagged / Deferred."""
+def _clip(value: str, length: int) -> str | None:
+    return value[:length] or None
+
+
+def apply_ipn(note: Notification, msg: IpnMessage, now: datetime) -> str:
+    """Apply a verified message (parsed by `describe`); returns the outcome sentence.
+
+    Raises Flagged / Deferred.
+    """
     cfg = current_app.config
-    msg = describe(note)
     for kind, problem in (
             ("receiver", check_receiver(msg, cfg["PAYPAL_BUSINESS"], cfg["PAYPAL_RECEIVER_ID"])),
             ("sandbox", check_sandbox(msg, accepts_test_messages(cfg)))):

@@ -103,10 +103,10 @@ def process(note_id: int) -> None:
         note.verified_at = now
         db.session.commit()
     now = clock_now()
-    describe(note)          # keep type/ids for the admin log even if applying fails below
+    msg = describe(note)    # keep type/ids for the admin log even if applying fails below
     db.session.commit()
     try:
-        outcome = apply_ipn(note, now)
+        outcome = apply_ipn(note, msg, now)
     except Flagged as e:
         db.session.rollback()
         note = db.session.get(Notification, note_id)

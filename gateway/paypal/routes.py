@@ -77,17 +77,13 @@ def subscribe(code: str):
 @login_required
 def returned():
     """PayPal sends the buyer back here. Nothing in this request grants anything."""
-    token = request.args.get("cm", "")[:40]
-    checkout = db.session.scalar(select(Checkout).where(Checkout.token == token,
-                                                        Checkout.user_id == current_user.id))
-    return render_template("paypal/return.html", checkout=checkout)
+    return render_template("paypal/return.html", checkout=_own_checkout(request.args.get("cm", "")))
 
 
 @bp.route("/checkout/<token>/status")
 @login_required
 def checkout_status(token: str):
-    checkout = db.session.scalar(select(Checkout).where(Checkout.token == token[:40],
-                                                        Checkout.user_id == current_user.id))
+    checkout = _own_checkout(token)
     if checkout is None:
         return jsonify(error="no such checkout"), 404
     sub = db.session.get(Subscription, checkout.subscription_id) if checkout.subscription_id \
@@ -102,6 +98,12 @@ def checkout_status(token: str):
 @login_required
 def cancelled():
     return redirect(url_for("member.plans"))
+
+
+def _own_checkout(token: str) -> Checkout | None:
+    """The current member's checkout with this token; another member's is not found."""
+    return db.session.scalar(select(Checkout).where(Checkout.token == token[:40],
+                                                    Checkout.user_id == current_user.id))
 
 
 def _public_url() -> str:

@@ -32,17 +32,17 @@ def per_call(fn, n: int = N) -> float:
 
 def main() -> None:
     tmp = tempfile.mkdtemp()
-    os.environ["GATEWAY_INSTANCE_PATH"] = tmp
     from flask_migrate import upgrade
 
     from gateway import create_app
-    from gateway import subscriptions as service
+    from gateway.subscriptions import admin_actions
     from gateway.billing import Fact, FactKind, Terms, compute
     from models import Plan, User, db
 
     app = create_app({"TESTING": True, "SECRET_KEY": "bench-secret-key-0123456789",
                       "WTF_CSRF_ENABLED": False, "IPN_PROCESS_INLINE": False,
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite"})
+                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite"},
+                     instance_path=tmp)
     with app.app_context():
         upgrade()
         now = datetime.now(timezone.utc)
@@ -52,7 +52,7 @@ def main() -> None:
         user.set_password("a long password", "pbkdf2:sha256:1000")
         db.session.add_all([plan, user])
         db.session.commit()
-        service.grant(user, user, plan, now + timedelta(days=30), "bench", now)
+        admin_actions.grant(user, user, plan, now + timedelta(days=30), "bench", now)
         db.session.commit()
 
     client = app.test_client()

@@ -1,4 +1,8 @@
-"""Tollgate: sell access to a website through PayPal."""
+"""Tollgate: sell access to a website through PayPal.
+
+The flaskr shape: everything is wired inside `create_app`, so importing any part of the
+package (the billing core, the inbox worker) never loads the views or the models.
+"""
 from __future__ import annotations
 
 import os
@@ -7,11 +11,7 @@ from typing import Any, Mapping, Optional
 
 from flask import Flask
 
-from models import User, db
-
-from .clock import SystemClock
 from .config import INSECURE_SECRET_KEY
-from .extensions import csrf, login_manager, migrate
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,9 +20,19 @@ class ConfigError(RuntimeError):
     """The app was asked to start with settings that are unsafe or incomplete."""
 
 
-def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
-    """Build the app: defaults -> instance/config.py -> GATEWAY_* env -> test overrides."""
-    instance_path = os.environ.get("GATEWAY_INSTANCE_PATH") or str(ROOT / "instance")
+def create_app(test_config: Optional[Mapping[str, Any]] = None,
+               instance_path: Optional[str] = None) -> Flask:
+    """Build the app: defaults -> instance/config.py -> GATEWAY_* env -> test overrides.
+
+    The instance folder is `instance_path`, else $GATEWAY_INSTANCE_PATH, else ./instance.
+    """
+    from .clock import SystemClock
+    from .errors import register_errorhandlers
+    from .cli import register_commands
+    from .pipeline.channels import register_channels
+
+    instance_path = (instance_path or os.environ.get("GATEWAY_INSTANCE_PATH")
+                     or str(ROOT / "instance"))
     app = Flask(__name__, instance_path=instance_path, instance_relative_config=True,
                 template_folder=str(ROOT / "templates"))
     app.config.from_object("gateway.config.DefaultConfig")
@@ -36,10 +46,9 @@ def create_app(test_config: Optional[Mapping[str, Any]] = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_template_helpers(app)
-    from .errors import register_errorhandlers
     register_errorhandlers(app)
-    from .cli import register_commands
     register_commands(app)
+    register_channels(app)
     return app
 
 
@@ -62,7 +71,13 @@ def _check_config(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
+    from models import User, db
+
+    from .database import configure_engine
+    from .extensions import csrf, login_manager, migrate
+
     db.init_app(app)
+    configure_engine(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -77,14 +92,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .admin import bp as admin_bp
-    from .auth import bp as auth_bp
-    from .member import bp as member_bp
-    from .paypal import bp as paypal_bp
-    app.register_blueprint(paypal_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(member_bp)
-    app.register_blueprint(admin_bp)
+    from .admin.routes import bp as admin_bp
+    from .auth.routes import bp as auth_bp
+    from .member.checkout import bp as checkout_bp
+    from .member.routes import bp as member_bp
+    from .paypal.routes import bp as paypal_bp
+    for bp in (paypal_bp, auth_bp, member_bp, checkout_bp, admin_bp):
+        app.register_blueprint(bp)
 
 
 def register_template_helpers(app: Flask) -> None:

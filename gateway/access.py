@@ -15,7 +15,7 @@ from flask_login import current_user
 from .billing.roles import has_role, lapsed_at
 from .clock import now
 from .extensions import login_manager
-from .subscriptions import roles_for
+from .subscriptions.queries import roles_for
 
 SESSION_KEY = "_roles"
 

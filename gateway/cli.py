@@ -97,7 +97,7 @@ def inbox_group() -> None:
 def inbox_process(loop: bool, interval: float, quiet: bool) -> None:
     """Verify and apply every message that is due (safe to run in many processes)."""
     import time
-    from .paypal.inbox import process_due
+    from .pipeline.worker import process_due
     while True:
         handled = 0
         try:

@@ -1,17 +1,23 @@
-"""One renderer for every error page; never a stack trace."""
+"""One renderer for every error page; never a stack trace in a response.
+
+Unexpected exceptions are left to Flask: it logs them (and re-raises them in tests and
+the debugger in debug mode) and then renders our InternalServerError handler.
+"""
 from __future__ import annotations
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, current_app, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from models import db
 
 TITLES = {400: "Bad request", 401: "Please log in", 403: "No access", 404: "Not found",
-          405: "Method not allowed", 409: "Conflict", 413: "Too large", 429: "Too many requests", 500: "Something went wrong"}
+          405: "Method not allowed", 409: "Conflict", 413: "Too large",
+          429: "Too many requests", 500: "Something went wrong"}
 
 
-def render_error(error: HTTPException):
+def render_error(error: HTTPException) -> ResponseReturnValue:
     code = error.code or 500
     description = error.description
     if isinstance(error, CSRFError):
@@ -22,6 +28,15 @@ def render_error(error: HTTPException):
         return {"error": TITLES.get(code, error.name), "description": description}, code
     return render_template("errors/error.html", code=code, title=TITLES.get(code, error.name),
                            description=description), code
+
+
+def internal_error(error: InternalServerError) -> ResponseReturnValue:
+    """After Flask has logged the exception: undo the request's half-done work, then render."""
+    try:
+        db.session.rollback()
+    except Exception:  # the database itself may be what failed; the page must still render
+        current_app.logger.exception("rollback after an error failed")
+    return render_error(error)
 
 
 #: Endpoints that read raw bodies themselves (PayPal's messages are stored byte for byte).
@@ -40,11 +55,6 @@ def refuse_nul_bytes() -> None:
 
 
 def register_errorhandlers(app: Flask) -> None:
+    app.register_error_handler(InternalServerError, internal_error)
     app.register_error_handler(HTTPException, render_error)
     app.before_request(refuse_nul_bytes)
-
-    @app.errorhandler(Exception)
-    def unexpected(error: Exception):
-        db.session.rollback()
-        app.logger.exception("unhandled error on %s %s", request.method, request.path)
-        return render_error(InternalServerError())

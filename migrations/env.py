@@ -101,6 +101,11 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch migrations copy and drop tables; SQLite must not check foreign keys
+            # meanwhile (the pragma works only outside a transaction).
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()   # else Alembic would run inside this autobegun transaction
         context.configure(
             connection=connection,
             target_metadata=get_metadata(),

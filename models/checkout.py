@@ -7,8 +7,10 @@ from typing import Optional
 from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import db
-from .types import UTCDateTime
+from gateway.billing.statuses import CheckoutFlow, CheckoutStatus
+
+from .base import db
+from .types import StatusColumn, UTCDateTime
 
 
 class Checkout(db.Model):
@@ -24,9 +26,10 @@ class Checkout(db.Model):
     token: Mapped[str] = mapped_column(String(40), unique=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
-    #: open | completed | expired | cancelled
-    status: Mapped[str] = mapped_column(String(12), default="open")
-    channel: Mapped[str] = mapped_column(String(12), default="standard")   # standard | rest
+    status: Mapped[CheckoutStatus] = mapped_column(
+        StatusColumn(CheckoutStatus, "status_known", 12), default=CheckoutStatus.OPEN)
+    channel: Mapped[CheckoutFlow] = mapped_column(
+        StatusColumn(CheckoutFlow, "channel_known", 12), default=CheckoutFlow.STANDARD)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())

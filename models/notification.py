@@ -4,11 +4,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import db
-from .types import UTCDateTime
+from gateway.billing.statuses import Channel, NotificationStatus
+
+from .base import db
+from .types import StatusColumn, UTCDateTime
 
 
 class Notification(db.Model):
@@ -20,16 +22,14 @@ class Notification(db.Model):
         Index("ix_notifications_waiting", "waiting_for"),
     )
 
-    #: pending -> (retry ->)* processed | invalid | flagged
-    STATUSES = ("pending", "retry", "processed", "invalid", "flagged")
-
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(10))          # ipn | webhook
+    channel: Mapped[Channel] = mapped_column(StatusColumn(Channel, "channel_known", 10))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     body: Mapped[bytes] = mapped_column(LargeBinary)
     headers: Mapped[dict] = mapped_column(JSON)
     remote_addr: Mapped[Optional[str]] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(12), default="pending")
+    status: Mapped[NotificationStatus] = mapped_column(
+        StatusColumn(NotificationStatus, "status_known", 12), default=NotificationStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     lease_owner: Mapped[Optional[str]] = mapped_column(String(40))
@@ -45,6 +45,6 @@ class Notification(db.Model):
     txn_id: Mapped[Optional[str]] = mapped_column(String(64))
     payment_status: Mapped[Optional[str]] = mapped_column(String(32))
     subscr_id: Mapped[Optional[str]] = mapped_column(String(64))
-    subscription_id: Mapped[Optional[int]] = mapped_column(Integer)
+    subscription_id: Mapped[Optional[int]] = mapped_column(ForeignKey("subscriptions.id"))
     #: A refund that arrived before its payment waits for that txn id.
     waiting_for: Mapped[Optional[str]] = mapped_column(String(64))

@@ -8,8 +8,10 @@ from typing import Optional
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import db
-from .types import Money, UTCDateTime
+from gateway.billing.statuses import PaymentStatus
+
+from .base import db
+from .types import Money, StatusColumn, UTCDateTime
 
 
 class Payment(db.Model):
@@ -22,8 +24,8 @@ class Payment(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"), index=True)
     txn_id: Mapped[str] = mapped_column(String(64), unique=True)
-    #: PayPal's latest payment_status for this txn (Completed, Refunded, Reversed, ...).
-    status: Mapped[str] = mapped_column(String(30))
+    #: PayPal's latest payment_status for this txn, derived from the facts.
+    status: Mapped[PaymentStatus] = mapped_column(StatusColumn(PaymentStatus, "status_known", 30))
     amount: Mapped[Decimal] = mapped_column(Money())
     currency: Mapped[str] = mapped_column(String(3))
     fee: Mapped[Optional[Decimal]] = mapped_column(Money())

@@ -8,7 +8,7 @@ from typing import Optional
 from sqlalchemy import Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from . import db
+from .base import db
 from .types import Money, UTCDateTime
 
 

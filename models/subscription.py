@@ -8,15 +8,17 @@ from typing import Optional
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import db
-from .types import Money, UTCDateTime
+from gateway.billing.statuses import SubscriptionState
+
+from .base import db
+from .types import Money, StatusColumn, UTCDateTime
 
 
 class Subscription(db.Model):
     """One member's subscription to one plan.
 
     The date columns are a cache of `gateway.billing.compute()` over this row's facts,
-    rewritten by `gateway.subscriptions.recompute`; never set them by hand.
+    rewritten by `gateway.subscriptions.service.recompute`; never set them by hand.
     """
 
     __tablename__ = "subscriptions"
@@ -30,7 +32,8 @@ class Subscription(db.Model):
     user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
     paypal_id: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
-    state: Mapped[str] = mapped_column(String(20), default="pending")
+    state: Mapped[SubscriptionState] = mapped_column(
+        StatusColumn(SubscriptionState, "state_known", 20), default=SubscriptionState.PENDING)
     started_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     trial_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
     paid_through: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
@@ -46,7 +49,7 @@ class Subscription(db.Model):
 
     @property
     def renews(self) -> bool:
-        return self.state == "active" and self.paypal_id is not None
+        return self.state is SubscriptionState.ACTIVE and self.paypal_id is not None
 
     def __repr__(self) -> str:
         return f"<Subscription {self.id} {self.state}>"

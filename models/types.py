@@ -1,9 +1,10 @@
-"""Column types shared by the models: UTC datetimes and money."""
+"""Column types shared by the models: UTC datetimes, money and statuses."""
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime, Numeric
+from sqlalchemy import DateTime, Enum, Numeric
 from sqlalchemy.types import TypeDecorator
 
 
@@ -36,3 +37,12 @@ class UTCDateTime(TypeDecorator):
 def Money() -> Numeric:  # noqa: N802 - reads like a type in column declarations
     """Exact decimal money: never floats."""
     return Numeric(12, 2, asdecimal=True)
+
+
+def StatusColumn(values: type[enum.StrEnum], name: str, length: int) -> Enum:  # noqa: N802
+    """A status stored as its string value, with a CHECK listing the allowed values.
+
+    Loaded back as the enum member; assigning an unknown string fails before the database.
+    """
+    return Enum(values, name=name, native_enum=False, create_constraint=True, length=length,
+                validate_strings=True, values_callable=lambda e: [m.value for m in e])

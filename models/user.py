@@ -8,7 +8,7 @@ from sqlalchemy import Boolean, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import db
+from .base import db
 from .types import UTCDateTime
 
 

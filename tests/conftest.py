@@ -6,28 +6,26 @@ names a server: a throwaway database is created there for the session and droppe
 from __future__ import annotations
 
 import contextvars
-import html
 import os
-import re
 import uuid
 from datetime import datetime, timezone
 
 import pytest
-import requests
 import sqlalchemy as sa
 from flask.testing import FlaskClient
-from flask_login.utils import _create_identifier
+from flask_login import login_user
 from sqlalchemy.engine import make_url
 
 from gateway import create_app
 from gateway.clock import FrozenClock
-from models import db as _db
+from models import User, db as _db
 
 from paypal_sim import create_app as create_sim_app
 from paypal_sim.clock import SimClock
 
 from . import factories
 from .servers import Listener, serve
+from .sim_session import SimSession
 
 T0 = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
 
@@ -68,18 +66,17 @@ def database_url(request, tmp_path_factory):
 def migrated(database_url, tmp_path_factory):
     """Build the schema once per session through the real migrations."""
     from flask_migrate import upgrade
-    app = create_app(_config(database_url, tmp_path_factory.mktemp("instance")))
+    app = create_app(CONFIG | {"SQLALCHEMY_DATABASE_URI": database_url},
+                     instance_path=str(tmp_path_factory.mktemp("instance")))
     with app.app_context():
         upgrade()
         _db.engine.dispose()
     return database_url
 
 
-def _config(database_url: str, instance) -> dict:
-    os.environ["GATEWAY_INSTANCE_PATH"] = str(instance)
-    return {"TESTING": True, "SECRET_KEY": "test-secret-key-0123456789",
-            "SQLALCHEMY_DATABASE_URI": database_url, "WTF_CSRF_ENABLED": False,
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "SERVER_NAME": "localhost"}
+CONFIG = {"TESTING": True, "SECRET_KEY": "test-secret-key-0123456789",
+          "WTF_CSRF_ENABLED": False, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+          "SERVER_NAME": "localhost"}
 
 
 @pytest.fixture
@@ -89,8 +86,9 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def app(migrated, tmp_path, clock):
-    app = create_app(_config(migrated, tmp_path))
+    app = create_app(CONFIG | {"SQLALCHEMY_DATABASE_URI": migrated}, instance_path=str(tmp_path))
     app.extensions["clock"] = clock
+    app.add_url_rule("/_test/login/<int:user_id>", view_func=_test_login)
     with app.app_context():
         yield app
         _db.session.remove()
@@ -99,6 +97,12 @@ def app(migrated, tmp_path, clock):
             for table in reversed(_db.metadata.sorted_tables):
                 conn.execute(table.delete())
         _db.engine.dispose()
+
+
+def _test_login(user_id: int):
+    """Test-only: log a member in through Flask-Login's public API, in the client's request."""
+    login_user(_db.session.get(User, user_id))
+    return "", 204
 
 
 @pytest.fixture
@@ -132,19 +136,14 @@ def runner(app):
 
 @pytest.fixture
 def login_as(app, client):
-    """Put a member in a test client's session the way Flask-Login would.
+    """Log a member in on a test client with Flask-Login's own `login_user`.
 
     Roles are not written here: the first request computes them exactly as after login.
     Pass `browser=new_client()` to log someone in on a second browser.
     """
     def login(user, browser=None):
         browser = browser or client
-        with app.test_request_context(environ_base=browser.environ_base):
-            ident = _create_identifier()  # "strong" session protection checks it
-        with browser.session_transaction() as sess:
-            sess["_user_id"] = str(user.id)
-            sess["_fresh"] = True
-            sess["_id"] = ident
+        assert browser.get(f"/_test/login/{user.id}").status_code == 204
         return browser
     return login
 
@@ -216,66 +215,6 @@ def sim(sim_app):
 def paypal(sim_app):
     """A requests session against the stand-in, with helpers."""
     return SimSession(sim_app.base_url)
-
-
-class SimSession:
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.http = requests.Session()
-        self._token = None
-
-    def url(self, path: str) -> str:
-        return self.base + path
-
-    def token(self) -> str:
-        if self._token is None:
-            r = self.http.post(self.url("/v1/oauth2/token"),
-                               auth=("sim-client-id", "sim-client-secret"),
-                               data={"grant_type": "client_credentials"}, timeout=5)
-            r.raise_for_status()
-            self._token = r.json()["access_token"]
-        return self._token
-
-    def api(self, method: str, path: str, **kw) -> requests.Response:
-        """Call the API; a token that expired (the clock moves) is replaced once."""
-        extra = kw.pop("headers", {})
-        for _ in range(2):
-            headers = {"Authorization": f"Bearer {self.token()}", **extra}
-            r = self.http.request(method, self.url(path), headers=headers, timeout=10, **kw)
-            if r.status_code != 401 or r.json().get("error") != "invalid_token":
-                return r
-            self._token = None
-        return r
-
-    def control(self, path: str, **payload) -> dict:
-        r = self.http.post(self.url(f"/sim/api/{path}"), json=payload, timeout=30)
-        assert r.status_code < 300, r.text
-        return r.json()
-
-    def deliver(self) -> int:
-        return self.control("deliveries/run")["attempts"]
-
-    def subscribe_standard(self, custom: str = "tok-1", ipn_style: str = "subscr",
-                           **extra) -> str:
-        """Walk the subscribe button -> approve page -> return; returns the subscription id."""
-        fields = {"cmd": "_xclick-subscriptions", "business": "merchant@example.com",
-                  "item_name": "Premium monthly", "item_number": "premium-monthly",
-                  "a3": "9.00", "p3": "1", "t3": "M", "src": "1", "sra": "1",
-                  "custom": custom, "return": "http://merchant.invalid/return",
-                  "cancel_return": "http://merchant.invalid/cancel", "charset": "utf-8",
-                  **extra}
-        page = self.http.post(self.url("/cgi-bin/webscr"), data=fields, timeout=5)
-        assert page.status_code == 200, page.text
-        hidden = dict(re.findall(r'name="(f_[a-z0-9_]+)" value="([^"]*)"', page.text))
-        hidden = {k: html.unescape(v) for k, v in hidden.items()}
-        r = self.http.post(self.url("/sim/checkout/standard"), allow_redirects=False,
-                           data={**hidden, "decision": "approve", "email": "buyer@example.com",
-                                 "first_name": "José", "last_name": "Müller",
-                                 "ipn_style": ipn_style},
-                           timeout=5)
-        assert r.status_code == 303, r.text
-        state = self.http.get(self.url("/sim/api/state"), timeout=5).json()
-        return next(s["id"] for s in state["subscriptions"] if s["custom"] == custom)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -38,7 +38,7 @@ def plan_factory(db, clock):
 
 def subscription_factory(db, clock):
     """make(user, plan, facts=[Fact...], paypal_id=None) -> Subscription, recomputed."""
-    from gateway import subscriptions as service
+    from gateway.subscriptions import service
     from models import Subscription
 
     def make(user, plan, facts=(), paypal_id=None):

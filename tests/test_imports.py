@@ -1,21 +1,41 @@
-"""Import boundaries: the billing core is pure; models never import the gateway."""
+"""Import boundaries: the billing core is pure; models import nothing of the gateway but
+its pure status enums; the inbox worker loads no view."""
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def imported_modules(folder: Path) -> set[str]:
+def imported_full(folder: Path) -> set[str]:
+    """Every absolute module name imported anywhere under `folder`."""
     names = set()
     for path in folder.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
-                names |= {a.name.split(".")[0] for a in node.names}
+                names |= {a.name for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names.add(node.module.split(".")[0])
+                names.add(node.module)
     return names
+
+
+def imported_modules(folder: Path) -> set[str]:
+    return {name.split(".")[0] for name in imported_full(folder)}
+
+
+def loaded_after(statement: str) -> list[str]:
+    """Modules of ours a fresh interpreter has loaded after running `statement`."""
+    code = (f"import json, sys; {statement}; print(json.dumps(sorted(m for m in sys.modules "
+            "if m.split('.')[0] in ('gateway', 'models'))))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout)
 
 
 def test_billing_core_is_pure():
@@ -25,9 +45,29 @@ def test_billing_core_is_pure():
     assert imported_modules(ROOT / "gateway" / "billing") & forbidden == set()
 
 
-def test_models_do_not_import_gateway():
-    """Do the models stay below the gateway package?"""
-    assert "gateway" not in imported_modules(ROOT / "models")
+def test_models_import_only_the_status_enums_of_the_gateway():
+    """Do the models stay below the gateway, using only its pure status enums?"""
+    ours = {n for n in imported_full(ROOT / "models") if n.split(".")[0] == "gateway"}
+    assert ours == {"gateway.billing.statuses"}
+
+
+VIEW_PACKAGES = ("gateway.admin", "gateway.auth", "gateway.member")
+
+
+@pytest.mark.parametrize("module", ["gateway.pipeline.worker", "gateway.rebuild",
+                                    "gateway.billing", "models"])
+def test_worker_and_core_load_no_views(module):
+    """Does importing the inbox worker (or the core, or the models) load no view module?"""
+    loaded = loaded_after(f"import {module}")
+    assert module in loaded
+    views = [m for m in loaded if m.startswith(VIEW_PACKAGES) or m == "gateway.paypal.routes"]
+    assert views == []
+
+
+def test_views_do_load_when_the_app_is_built():
+    """Is the check above able to see views at all (they load with create_app)?"""
+    loaded = loaded_after("from gateway import create_app; create_app({'TESTING': True})")
+    assert "gateway.paypal.routes" in loaded and "gateway.admin.routes" in loaded
 
 
 def test_stand_in_is_separate():

@@ -1,24 +1,26 @@
 """Admin plan list and editor."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from models import Plan, Subscription, db
 
-from .. import subscriptions as service
+from ..audit import audit
 from ..clock import now
-from . import bp
 from .forms import PlanForm
+
+bp = Blueprint("plans", __name__, url_prefix="/plans")
 
 FIELDS = ("code", "name", "role", "price", "currency", "period_count", "period_unit",
           "trial_count", "trial_unit", "paypal_plan_id", "seat_limit", "active")
 
 
-@bp.route("/plans")
-def plans():
+@bp.route("")
+def index() -> ResponseReturnValue:
     counts = dict(db.session.execute(
         select(Subscription.plan_id, func.count()).where(Subscription.access_until > now())
         .group_by(Subscription.plan_id)).all())
@@ -26,9 +28,9 @@ def plans():
     return render_template("admin/plans.html", plans=rows, counts=counts)
 
 
-@bp.route("/plans/new", methods=["GET", "POST"])
-@bp.route("/plans/<int:plan_id>/edit", methods=["GET", "POST"])
-def plan_edit(plan_id: int | None = None):
+@bp.route("/new", methods=["GET", "POST"])
+@bp.route("/<int:plan_id>/edit", methods=["GET", "POST"])
+def edit(plan_id: int | None = None) -> ResponseReturnValue:
     plan = db.get_or_404(Plan, plan_id, description="No such plan.") if plan_id else None
     form = PlanForm(obj=plan)
     if request.method == "GET" and plan is not None:
@@ -51,11 +53,11 @@ def plan_edit(plan_id: int | None = None):
             db.session.rollback()
             form.code.errors = ["This code or PayPal plan id is already used by another plan."]
         else:
-            service.audit(current_user, "plan_create" if creating else "plan_update", "plan",
+            audit(current_user, "plan_create" if creating else "plan_update", "plan",
                           plan.id, now=now(),
                           details={k: str(v) for k, v in values.items()} if creating else changed)
             db.session.commit()
             flash(f"Plan {plan.code} saved.", "success")
-            return redirect(url_for(".plans")), 303
+            return redirect(url_for(".index")), 303
     status = 400 if request.method == "POST" else 200
     return render_template("admin/plan_edit.html", form=form, plan=plan), status

@@ -9,7 +9,7 @@ from sqlalchemy import Select, and_, func, or_, select
 
 from models import Plan, Subscription, User, db
 
-from ..billing.entitlements import State
+from ..billing.statuses import SubscriptionState
 
 VIEWS = ("active", "lapsing", "grace", "expired", "all")
 SORTS = {
@@ -43,7 +43,7 @@ class SubscriptionFilter:
         if view not in VIEWS:
             raise BadFilter(f"Unknown view {view!r}; use one of {', '.join(VIEWS)}.")
         state = args.get("state", "")
-        if state and state not in {s.value for s in State}:
+        if state and state not in {s.value for s in SubscriptionState}:
             raise BadFilter(f"Unknown state {state!r}.")
         sort = args.get("sort", "access_until")
         if sort not in SORTS:
@@ -84,7 +84,7 @@ def subscriptions(f: SubscriptionFilter, now: datetime, lapsing_days: int) -> Se
                           Subscription.paid_through <= now, until > now)
     elif f.view == "expired":
         stmt = stmt.where(or_(until <= now, and_(until.is_(None),
-                                                 Subscription.state != "pending")))
+                                                 Subscription.state != SubscriptionState.PENDING)))
     if f.plan:
         stmt = stmt.where(Plan.code == f.plan)
     if f.state:

@@ -1,12 +1,15 @@
-"""Admin views over subscriptions and members, and the manual grant / extend / revoke."""
+"""The admin blueprint: subscriptions and members, the manual grant / extend / revoke, and
+the nested blueprints for plans, payments, PayPal messages and flags. Every view is
+admin-only: the guard runs before each of them, nested ones included."""
 from __future__ import annotations
 
 import csv
 import io
 from typing import Iterator
 
-from flask import (Response, abort, current_app, flash, redirect, render_template, request,
-                   stream_with_context, url_for)
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
+                   request, stream_with_context, url_for)
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 from wtforms import SelectChoice
@@ -14,13 +17,18 @@ from wtforms import SelectChoice
 from models import (AuditEntry, Flag, Notification, Payment, Plan, Subscription,
                     SubscriptionFact, User, db)
 
-from .. import subscriptions as service
 from ..access import admin_required
 from ..clock import now
-from . import bp
+from ..subscriptions import admin_actions
+from ..subscriptions.display import explanation, status_of
+from . import flags, messages, payments, plans
 from .forms import AttachForm, GrantForm, ReasonForm, UntilForm, end_of_day
 from .queries import (VIEWS, BadFilter, SubscriptionFilter, escape_like, paginate, parse_page,
                       subscriptions)
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+for child in (plans.bp, payments.bp, messages.bp, flags.bp):
+    bp.register_blueprint(child)
 
 
 @bp.before_request
@@ -43,7 +51,7 @@ def subscriptions_list():
     page = paginate(stmt, f.page, int(current_app.config["ADMIN_PAGE_SIZE"]))
     plans = db.session.scalars(select(Plan).order_by(Plan.code)).all()
     return render_template("admin/subscriptions.html", f=f, page=page, plans=plans,
-                           views=VIEWS, status=lambda s: service.status_of(s, now()))
+                           views=VIEWS, status=lambda s: status_of(s, now()))
 
 
 CSV_COLUMNS = ["id", "member", "plan", "role", "state", "status", "paypal_id", "started_at",
@@ -70,7 +78,7 @@ def subscriptions_csv():
         for i, s in enumerate(result):
             out.writerow([csv_safe(v) for v in (
                 s.id, s.user.email if s.user else "", s.plan.code, s.plan.role, s.state,
-                service.status_of(s, at), s.paypal_id, s.started_at, s.paid_through,
+                status_of(s, at), s.paypal_id, s.started_at, s.paid_through,
                 s.grace_until, s.access_until, s.cancelled_at, s.ended_at)])
             if i % 200 == 0:
                 yield buf.getvalue()
@@ -99,8 +107,8 @@ def subscription_detail(sub_id: int):
         .order_by(Notification.received_at, Notification.id)).all()
     flags = db.session.scalars(select(Flag).where(Flag.subscription_id == sub.id)).all()
     return render_template("admin/subscription.html", sub=sub, payments=payments, facts=facts,
-                           audit=audit, status=service.status_of(sub, now()), notes=notes,
-                           flags=flags, why=service.explanation(sub),
+                           audit=audit, status=status_of(sub, now()), notes=notes,
+                           flags=flags, why=explanation(sub),
                            extend_form=UntilForm(prefix="extend"),
                            revoke_form=ReasonForm(prefix="revoke"),
                            attach_form=AttachForm(prefix="attach"))
@@ -117,7 +125,7 @@ def subscription_attach(sub_id: int):
     if member is None:
         abort(400, description=f"No member has the e-mail {form.email.data}.")
     try:
-        service.attach(current_user, sub, member, form.reason.data, now())
+        admin_actions.attach(current_user, sub, member, form.reason.data, now())
     except ValueError as e:
         abort(409, description=str(e).capitalize() + ".")
     db.session.commit()
@@ -132,7 +140,7 @@ def subscription_extend(sub_id: int):
     if not form.validate_on_submit():
         return _form_error(form)
     try:
-        service.extend(current_user, sub, end_of_day(form.until.data), form.reason.data, now())
+        admin_actions.extend(current_user, sub, end_of_day(form.until.data), form.reason.data, now())
     except ValueError as e:
         db.session.rollback()
         flash(str(e).capitalize() + ".", "error")
@@ -148,7 +156,7 @@ def subscription_revoke(sub_id: int):
     form = ReasonForm(prefix="revoke")
     if not form.validate_on_submit():
         return _form_error(form)
-    service.revoke(current_user, sub, form.reason.data, now())
+    admin_actions.revoke(current_user, sub, form.reason.data, now())
     db.session.commit()
     flash("Access revoked.", "success")
     return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
@@ -185,7 +193,7 @@ def member_detail(user_id: int):
         if form.validate_on_submit():
             plan = db.session.get(Plan, form.plan.data)
             try:
-                sub = service.grant(current_user, member, plan, end_of_day(form.until.data),
+                sub = admin_actions.grant(current_user, member, plan, end_of_day(form.until.data),
                                     form.reason.data, now())
             except ValueError as e:
                 db.session.rollback()
@@ -198,4 +206,4 @@ def member_detail(user_id: int):
     subs = db.session.scalars(select(Subscription).where(Subscription.user_id == member.id)
                               .order_by(Subscription.id.desc())).all()
     return render_template("admin/member.html", member=member, subs=subs, form=form,
-                           status=lambda s: service.status_of(s, now())), status
+                           status=lambda s: status_of(s, now())), status

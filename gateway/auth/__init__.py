@@ -1,6 +1,1 @@
-"""Register, log in, log out, change password."""
-from flask import Blueprint
-
-bp = Blueprint("auth", __name__, url_prefix="/auth")
-
-from . import routes  # noqa: E402,F401  (routes attach themselves to bp)
+"""Accounts: register, log in, log out, change password, and login throttling."""

@@ -1,7 +1,8 @@
 """Account forms (Flask-WTF: CSRF on every one)."""
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, StringField
+from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
+
 
 def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
@@ -29,9 +30,3 @@ class ChangePasswordForm(FlaskForm):
     password = PasswordField("New password", validators=PASSWORD_RULES)
     confirm = PasswordField("Repeat new password",
                             validators=[DataRequired(), EqualTo("password", "Passwords differ.")])
-
-
-class EmptyForm(FlaskForm):
-    """Just the CSRF token (log out, and other one-button actions)."""
-
-    dummy = StringField()

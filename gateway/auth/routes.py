@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -12,8 +12,11 @@ from models import User, db
 
 from ..access import remember_roles
 from ..clock import now
-from . import bp, throttle
-from .forms import ChangePasswordForm, EmptyForm, LoginForm, RegisterForm
+from ..forms import EmptyForm
+from . import throttle
+from .forms import ChangePasswordForm, LoginForm, RegisterForm
+
+bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 def _safe_next(target: str | None) -> str:

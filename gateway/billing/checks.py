@@ -1,36 +1,43 @@
-"""Checks before any effect (DESIGN.md rule 5): receiver, sandbox, plan, amount, currency.
-Each returns None when fine, or a sentence saying what did not match."""
+"""Checks before any effect (docs/architecture.md, "Checks"): receiver, environment,
+amount and currency. Each returns None when fine, or a sentence saying what did not match."""
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Optional
 
-from .ipn import IpnMessage
+from .interpretation import Money, Receiver
 
 
-def check_receiver(msg: IpnMessage, business: str, receiver_id: str) -> Optional[str]:
+def check_receiver(receiver: Optional[Receiver], business: str,
+                   receiver_id: str) -> Optional[str]:
+    """The message must name our account (by e-mail or merchant id)."""
+    if receiver is None:            # the channel's verification proves it (signed webhooks)
+        return None
     ours = {business.strip().lower()} - {""}
-    if msg.get("receiver_email").lower() in ours or msg.get("business").lower() in ours:
+    if any(e.strip().lower() in ours for e in receiver.emails):
         return None
-    if receiver_id and msg.get("receiver_id") == receiver_id:
+    if receiver_id and receiver.account_id == receiver_id:
         return None
-    return (f"receiver is not us: receiver_email={msg.get('receiver_email')!r}, "
-            f"business={msg.get('business')!r}, receiver_id={msg.get('receiver_id')!r}")
+    return (f"receiver is not us: e-mails {', '.join(repr(e) for e in receiver.emails)}, "
+            f"account id {receiver.account_id!r}")
 
 
-def check_sandbox(msg: IpnMessage, accepts_test: bool) -> Optional[str]:
-    if msg.is_test and not accepts_test:
+def check_sandbox(is_test: Optional[bool], accepts_test: bool) -> Optional[str]:
+    """A sandbox message must never reach a live site."""
+    if is_test and not accepts_test:
         return "a sandbox message (test_ipn=1) reached the live site"
     return None
 
 
-def check_amount(msg: IpnMessage, price: Decimal, currency: str, plan_code: str) -> Optional[str]:
+def check_amount(money: Optional[Money], price: Decimal, currency: str,
+                 plan_code: str) -> Optional[str]:
     """A payment must be the plan's price in the plan's currency (tax aside)."""
-    gross = msg.gross
-    if msg.currency != currency:
-        return (f"currency {msg.currency or 'none'} does not match plan {plan_code} "
+    if money is None:
+        return f"the payment names no amount (plan {plan_code}: {price} {currency})"
+    if money.currency != currency:
+        return (f"currency {money.currency or 'none'} does not match plan {plan_code} "
                 f"({currency})")
-    if gross is None or gross - msg.tax != price:
-        return (f"amount {gross} {msg.currency} (tax {msg.tax}) does not match plan "
+    if money.gross is None or money.gross - money.tax != price:
+        return (f"amount {money.gross} {money.currency} (tax {money.tax}) does not match plan "
                 f"{plan_code} ({price} {currency})")
     return None

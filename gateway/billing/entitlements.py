@@ -9,6 +9,7 @@ from typing import Iterable
 
 from .facts import Fact, FactKind
 from .periods import PeriodUnit, add_period
+from .statuses import SubscriptionState as State
 
 
 class CancelPolicy(str, enum.Enum):
@@ -33,17 +34,6 @@ class Terms:
 
     def after(self, start: datetime, periods: int = 1) -> datetime:
         return add_period(start, self.period_count * periods, self.period_unit)
-
-
-class State(str, enum.Enum):
-    """Renewal state: what the subscription will do next, independent of the clock."""
-
-    PENDING = "pending"        # known, nothing paid or granted yet
-    ACTIVE = "active"          # renews (or manual grant)
-    SUSPENDED = "suspended"
-    CANCELLED = "cancelled"
-    ENDED = "ended"
-    REVOKED = "revoked"
 
 
 @dataclass(frozen=True)

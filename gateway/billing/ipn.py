@@ -1,18 +1,19 @@
 """IPN messages, pure: decode the raw body in its charset, parse PayPal's dates, and turn
-each subscription message into billing facts (PAYPAL.md §1-3)."""
+each subscription message into a channel-neutral interpretation (docs/paypal.md §IPN)."""
 from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
-from typing import Optional
+from typing import Any, Optional
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 from .facts import Fact, FactKind
-from .periods import add_period
+from .interpretation import Interpretation, Money, PaymentInfo, Receiver
+from .periods import PeriodUnit, add_period
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 DEFAULT_CHARSET = "windows-1252"   # PayPal's default when the body names none
@@ -131,32 +132,36 @@ SUBSCRIPTION_TYPES = PAYMENT_TYPES | {
     "recurring_payment_failed", "recurring_payment_suspended",
     "recurring_payment_suspended_due_to_max_failed_payment",
     "recurring_payment_profile_cancel", "recurring_payment_expired"}
+PAYMENT_KINDS = {"Completed": FactKind.PAYMENT_COMPLETED, "Pending": FactKind.PAYMENT_PENDING,
+                 "Failed": FactKind.PAYMENT_FAILED, "Denied": FactKind.PAYMENT_FAILED}
 
 
-@dataclass(frozen=True)
-class PaymentInfo:
-    txn_id: str
-    status: str
-    amount: Decimal
-    currency: str
-    fee: Optional[Decimal]
-    at: datetime
-
-
-@dataclass
-class Interpretation:
-    """What one message says, before any lookup: facts, and how to find their subscription."""
-
-    relevant: bool
-    summary: str
-    facts: list[Fact] = field(default_factory=list)
-    payment: Optional[PaymentInfo] = None
-    #: Refunds and reversals name the payment, not the subscription.
-    parent_txn_id: str = ""
+def interpret_body(raw: bytes, received_at: datetime) -> Interpretation:
+    """The IPN channel's *interpret*: raw bytes as stored -> a channel-neutral reading."""
+    return interpret(IpnMessage(decode_body(raw)[0]), received_at)
 
 
 def interpret(msg: IpnMessage, received_at: datetime) -> Interpretation:
-    """Turn one IPN into facts. Keys make a re-delivered message the same fact."""
+    """Turn one IPN into facts. Keys make a re-delivered message the same fact.
+
+    Never raises on bad input: what cannot be read is said in `error`.
+    """
+    base = Interpretation(
+        summary="", event=msg.txn_type, txn_id=msg.get("txn_id"), status=msg.payment_status,
+        subscription_ref=msg.subscription_ref, member_token=msg.custom,
+        plan_refs=tuple(r for r in (msg.get("item_number"),) if r),
+        receiver=Receiver((msg.get("receiver_email"), msg.get("business")),
+                          msg.get("receiver_id")),
+        is_test=msg.is_test, money=Money(msg.gross, msg.currency, msg.tax, msg.fee))
+    try:
+        summary, facts, extra = _read(msg, received_at)
+    except ValueError as e:
+        return replace(base, summary="unreadable", error=f"cannot read the message: {e}")
+    return replace(base, summary=summary, facts=tuple(facts), **extra)
+
+
+def _read(msg: IpnMessage, received_at: datetime) -> tuple[str, list[Fact], dict[str, Any]]:
+    """(summary, facts, extra Interpretation fields) for one message; ValueError if unreadable."""
     t, status, txn = msg.txn_type, msg.payment_status, msg.get("txn_id")
     track = msg.get("ipn_track_id")
 
@@ -165,24 +170,21 @@ def interpret(msg: IpnMessage, received_at: datetime) -> Interpretation:
         at = msg.date("payment_date") or received_at
         fact = Fact(MONEY_BACK[status], at, key=f"{txn}:{status}:{t}", txn_id=parent,
                     amount=msg.gross)
-        return Interpretation(True, f"{status} {msg.gross} {msg.currency} of payment {parent}",
-                              [fact], parent_txn_id=parent)
+        return (f"{status} {msg.gross} {msg.currency} of payment {parent}", [fact],
+                {"parent_txn_id": parent})
     if t not in SUBSCRIPTION_TYPES:
-        return Interpretation(False, f"not a subscription message (txn_type={t or 'none'})")
+        return f"not a subscription message (txn_type={t or 'none'})", [], {"relevant": False}
 
     if t in PAYMENT_TYPES:
         at = msg.date("payment_date") or received_at
-        kinds = {"Completed": FactKind.PAYMENT_COMPLETED, "Pending": FactKind.PAYMENT_PENDING,
-                 "Failed": FactKind.PAYMENT_FAILED, "Denied": FactKind.PAYMENT_FAILED}
-        kind = kinds.get(status)
+        kind = PAYMENT_KINDS.get(status)
         if kind is None or not txn:
-            return Interpretation(True, f"{t} with payment_status {status or 'none'}: noted")
+            return f"{t} with payment_status {status or 'none'}: noted", [], {}
         fact = Fact(kind, at, key=f"{txn}:{status}:{t}", txn_id=txn, amount=msg.gross)
-        payment = None
+        extra: dict[str, Any] = {}
         if kind is not FactKind.PAYMENT_FAILED and msg.gross is not None:
-            payment = PaymentInfo(txn, status, msg.gross, msg.currency, msg.fee, at)
-        return Interpretation(True, f"payment {txn} {status} {msg.gross} {msg.currency}",
-                              [fact], payment=payment)
+            extra["payment"] = PaymentInfo(txn, status, msg.gross, msg.currency, msg.fee, at)
+        return f"payment {txn} {status} {msg.gross} {msg.currency}", [fact], extra
 
     if t == "subscr_signup":
         at = msg.date("subscr_date") or received_at
@@ -190,33 +192,30 @@ def interpret(msg: IpnMessage, received_at: datetime) -> Interpretation:
         trial = _free_trial_until(msg, at)
         if trial is not None:
             facts.append(Fact(FactKind.TRIAL, at, key="trial", until=trial))
-        return Interpretation(True, "signup" + (" with a free trial" if trial else ""), facts)
+        return "signup" + (" with a free trial" if trial else ""), facts, {}
     if t == "recurring_payment_profile_created":
         at = msg.date("time_created") or received_at
-        return Interpretation(True, "profile created",
-                              [Fact(FactKind.STARTED, at, key="profile_created")])
+        return "profile created", [Fact(FactKind.STARTED, at, key="profile_created")], {}
     if t == "subscr_modify":
-        return Interpretation(True, "modified at PayPal; no change to access")
+        return "modified at PayPal; no change to access", [], {}
     if t in ("subscr_failed", "recurring_payment_skipped", "recurring_payment_failed"):
         at = msg.date("payment_date") or received_at
         key = f"{t}:{msg.get('payment_date') or track}"
-        return Interpretation(True, "renewal payment failed",
-                              [Fact(FactKind.PAYMENT_FAILED, at, key=key)])
+        return "renewal payment failed", [Fact(FactKind.PAYMENT_FAILED, at, key=key)], {}
     if t in ("subscr_cancel", "recurring_payment_profile_cancel"):
         at = msg.date("subscr_date") or received_at
-        return Interpretation(True, "cancelled: no more renewals",
-                              [Fact(FactKind.CANCELLED, at, key="cancelled")])
+        return "cancelled: no more renewals", [Fact(FactKind.CANCELLED, at, key="cancelled")], {}
     if t == "recurring_payment_suspended":
-        return Interpretation(True, "suspended",
-                              [Fact(FactKind.SUSPENDED, received_at, key=f"{t}:{track}")])
+        return "suspended", [Fact(FactKind.SUSPENDED, received_at, key=f"{t}:{track}")], {}
     # subscr_eot, recurring_payment_expired, ..._suspended_due_to_max_failed_payment
-    return Interpretation(True, "end of term: no renewals, no grace",
-                          [Fact(FactKind.ENDED, received_at, key="ended")])
+    return ("end of term: no renewals, no grace",
+            [Fact(FactKind.ENDED, received_at, key="ended")], {})
 
 
 def _free_trial_until(msg: IpnMessage, start: datetime) -> Optional[datetime]:
     amount = _decimal(msg.fields.get("mc_amount1") or msg.fields.get("amount1"))
     period = msg.get("period1").split()
-    if amount != 0 or len(period) != 2 or not period[0].isdigit() or period[1] not in "DWMY":
+    units = {u.value for u in PeriodUnit}
+    if amount != 0 or len(period) != 2 or not period[0].isdigit() or period[1] not in units:
         return None
     return add_period(start, int(period[0]), period[1])

@@ -1,7 +1,7 @@
-"""Member views."""
+"""Member views: home, plans, my subscriptions, the gated areas."""
 from __future__ import annotations
 
-from flask import render_template
+from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -9,8 +9,11 @@ from models import Plan, Subscription, db
 
 from ..access import role_required
 from ..clock import now
-from ..subscriptions import renewing_plan_ids, status_of
-from . import bp
+from ..billing.statuses import SubscriptionState
+from ..subscriptions.display import status_of
+from ..subscriptions.queries import renewing_plan_ids
+
+bp = Blueprint("member", __name__)
 
 
 @bp.route("/")
@@ -33,7 +36,7 @@ def account():
     subs = db.session.scalars(select(Subscription).where(Subscription.user_id == current_user.id)
                               .order_by(Subscription.access_until.desc())).all()
     current = [s for s in subs if s.access_until is not None and s.access_until > at
-               or s.state == "pending"]
+               or s.state is SubscriptionState.PENDING]
     past = [s for s in subs if s not in current]
     return render_template("member/account.html", current=current, past=past,
                            status=lambda s: status_of(s, at))

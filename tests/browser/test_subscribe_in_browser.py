@@ -51,7 +51,7 @@ def test_member_subscribes_in_a_browser(app, sim_app, browser, make_user, make_p
         page.click("text=Subscribe with PayPal >> nth=0")
         page.wait_for_url(f"{sim_app.base_url}/cgi-bin/webscr")   # the script sent us on
         page.click("button[value=approve]")
-        page.wait_for_url(f"{url}/paypal/return*")
+        page.wait_for_url(f"{url}/checkout/return*")
         assert "Waiting for PayPal" in page.inner_text("#message")
 
         sim.outbox.run_due()                    # PayPal delivers; the gateway verifies it

@@ -7,9 +7,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from gateway.paypal import inbox
+from gateway.pipeline import worker as inbox
 from models import Notification, Plan, User
 from tests.servers import serve
+from tests.sim_session import SimSession
 
 
 @pytest.fixture
@@ -27,7 +28,6 @@ class Live:
     def __init__(self, app, url, sim_app, db, clock, sim_clock):
         self.app, self.url, self.sim_app, self.db = app, url, sim_app, db
         self.clock, self.sim_clock = clock, sim_clock
-        from tests.conftest import SimSession
         self.paypal = SimSession(sim_app.base_url)
 
     def advance(self, **delta) -> None:
@@ -51,7 +51,7 @@ class Live:
     def subscribe(self, client, login_as, user, plan_code="premium-monthly", **sim_form):
         """Member clicks Subscribe; the browser carries our button to PayPal and approves."""
         login_as(user)
-        page = client.post(f"/paypal/subscribe/{plan_code}")
+        page = client.post(f"/checkout/subscribe/{plan_code}")
         assert page.status_code == 200, page.data
         html = page.data.decode()
         action = re.search(r'form id="paypal" method="post" action="([^"]+)"', html).group(1)

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.paypal.checkout import open_checkout
+from gateway.checkouts import open_checkout
 from models import Checkout
 
 
@@ -43,7 +43,7 @@ def test_subscribe_button_fields(app, client, db, login_as, make_user, make_plan
     app.config["PUBLIC_URL"] = "https://members.example.com"
     make_plan("premium-yearly", price="90.00", period_unit="Y", trial_count=7, trial_unit="D")
     login_as(make_user())
-    page = client.post("/paypal/subscribe/premium-yearly").data.decode()
+    page = client.post("/checkout/subscribe/premium-yearly").data.decode()
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page))
     token = db.session.scalar(select(Checkout.token))
     assert 'action="http://127.0.0.1:5001/cgi-bin/webscr"' in page
@@ -51,17 +51,17 @@ def test_subscribe_button_fields(app, client, db, login_as, make_user, make_plan
     assert (fields["a1"], fields["p1"], fields["t1"]) == ("0.00", "7", "D")
     assert (fields["a3"], fields["p3"], fields["t3"]) == ("90.00", "1", "Y")
     assert fields["notify_url"] == "https://members.example.com/paypal/ipn"
-    assert fields["return"] == "https://members.example.com/paypal/return"
+    assert fields["return"] == "https://members.example.com/checkout/return"
     assert fields["business"] == "merchant@example.com" and fields["src"] == "1"
 
 
 def test_subscribe_needs_login_csrf_and_a_real_plan(app, client, login_as, make_user):
     """Anonymous -> login; unknown plan -> 404; missing CSRF token -> 400."""
-    assert client.post("/paypal/subscribe/premium-monthly").status_code == 302
+    assert client.post("/checkout/subscribe/premium-monthly").status_code == 302
     login_as(make_user())
-    assert client.post("/paypal/subscribe/nope").status_code == 404
+    assert client.post("/checkout/subscribe/nope").status_code == 404
     app.config["WTF_CSRF_ENABLED"] = True
-    assert client.post("/paypal/subscribe/nope").status_code == 400
+    assert client.post("/checkout/subscribe/nope").status_code == 400
 
 
 def test_return_page_and_status_are_the_members_own(client, db, login_as, make_user,
@@ -71,10 +71,10 @@ def test_return_page_and_status_are_the_members_own(client, db, login_as, make_u
     checkout = open_checkout(owner, make_plan("premium-monthly"), clock.now())
     db.session.commit()
     login_as(other)
-    assert client.get(f"/paypal/checkout/{checkout.token}/status").status_code == 404
+    assert client.get(f"/checkout/{checkout.token}/status").status_code == 404
     assert b"could not find that checkout" in client.get(
-        "/paypal/return", query_string={"cm": checkout.token}).data
+        "/checkout/return", query_string={"cm": checkout.token}).data
     login_as(owner)
-    assert client.get(f"/paypal/checkout/{checkout.token}/status").json["status"] == "open"
-    assert b"Waiting for PayPal" in client.get("/paypal/return",
+    assert client.get(f"/checkout/{checkout.token}/status").json["status"] == "open"
+    assert b"Waiting for PayPal" in client.get("/checkout/return",
                                                query_string={"cm": checkout.token}).data

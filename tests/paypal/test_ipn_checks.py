@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from gateway.paypal import inbox
+from gateway.pipeline import worker as inbox
 from models import Flag, Notification, Subscription
 
 
@@ -111,7 +111,7 @@ def test_long_fields_and_utf8_are_accepted(client, db, make_plan, verified):
     post_ipn(client, payment(charset="UTF-8", address_street="Straße " * 60,
                              memo="m" * 300, item_name="n" * 200, first_name="Zoë",
                              custom="c" * 256), charset="utf-8")
-    from gateway.paypal import inbox
+    from gateway.pipeline import worker as inbox
     inbox.process_due()
     note = db.session.scalar(select(Notification))
     assert note.status == "processed", note.outcome

@@ -16,12 +16,12 @@ def sub_of(db, member):
 def test_subscribe_ipn_opens_access(live, client, login_as, member, premium, db):
     """Subscribe -> the return page only waits -> the verified IPN opens access."""
     token, location = live.subscribe(client, login_as, member)
-    assert location.startswith(f"{live.url}/paypal/return")
+    assert location.startswith(f"{live.url}/checkout/return")
     # The return page proves nothing: no access before PayPal's message is processed.
     waiting = client.get(location.replace(live.url, ""))
     assert b"Waiting for PayPal" in waiting.data
     assert client.get("/premium").status_code == 403
-    status = client.get(f"/paypal/checkout/{token}/status").json
+    status = client.get(f"/checkout/{token}/status").json
     assert status == {"status": "open", "access": False, "access_until": None,
                       "access_until_text": None}
 
@@ -33,7 +33,7 @@ def test_subscribe_ipn_opens_access(live, client, login_as, member, premium, db)
     assert sub.paypal_id.startswith("I-") and sub.state == "active"
     assert sub.access_until == sub.paid_through
     assert client.get("/premium").status_code == 200
-    assert client.get(f"/paypal/checkout/{token}/status").json["access"] is True
+    assert client.get(f"/checkout/{token}/status").json["access"] is True
     checkout = db.session.scalar(select(Checkout).where(Checkout.token == token))
     assert checkout.status == "completed" and checkout.subscription_id == sub.id
     pay = db.session.scalar(select(Payment))
@@ -188,5 +188,5 @@ def test_no_second_renewing_subscription(live, client, login_as, member, premium
     page = client.get("/plans").data
     assert b"You are subscribed to this plan and it renews" in page
     assert b"Subscribe with PayPal" not in page
-    r = client.post("/paypal/subscribe/premium-monthly")
+    r = client.post("/checkout/subscribe/premium-monthly")
     assert r.status_code == 409 and b"charge you twice" in r.data

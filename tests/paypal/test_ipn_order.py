@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
-from gateway.paypal import inbox
+from gateway.pipeline import worker as inbox
 from models import (AuditEntry, Checkout, Flag, Notification, Payment, Subscription,
                     SubscriptionFact, db as _db)
 from tests.paypal import ipn_builders as ipn
@@ -23,8 +23,8 @@ SUB = "I-PROPERTY0001"
 
 def wipe(db) -> None:
     db.session.rollback()
-    for model in (Flag, SubscriptionFact, Payment, Checkout, AuditEntry, Subscription,
-                  Notification):
+    for model in (Flag, SubscriptionFact, Payment, Checkout, AuditEntry, Notification,
+                  Subscription):
         db.session.execute(delete(model))
     db.session.commit()
 

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 
-from gateway.paypal import inbox
+from gateway.pipeline import worker as inbox
 from models import Flag, Notification, Payment, Subscription, SubscriptionFact, User
 from tests.paypal import ipn_builders as ipn
 

@@ -14,7 +14,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-RETURN = "http://merchant.invalid/paypal/return"
+RETURN = "http://merchant.invalid/checkout/return"
 
 
 def create_subscription(paypal, custom_id="chk-1", plan_id="P-MONTHLY"):

@@ -303,7 +303,7 @@ def test_plan_code_must_be_unique(client, admin, login_as, make_plan):
 def test_audit_log_is_append_only(db, admin):
     """Can an audit entry be changed or deleted through the ORM? (It must not.)"""
     from models.audit import AppendOnlyError
-    from gateway.subscriptions import audit
+    from gateway.audit import audit
     from datetime import datetime, timezone
     audit(admin, "test", "user", admin.id, now=datetime.now(timezone.utc), reason="r")
     db.session.commit()

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+from models import User
+
 
 def test_404_page(client):
     """Is an unknown URL a friendly 404 page?"""
@@ -15,16 +17,32 @@ def test_405_page(client):
     assert client.put("/auth/login").status_code == 405
 
 
-def test_unexpected_error_is_a_500_page_and_rolls_back(app, client, db, caplog):
-    """Does an exception inside a view give the 500 page, log it, and roll back?"""
+def test_unexpected_error_is_a_500_page_and_rolls_back(app, client, db, clock, caplog):
+    """In production, does an exception give the 500 page, get logged, and roll back?"""
+    app.config["PROPAGATE_EXCEPTIONS"] = False   # what a deployed app does
+
     @app.route("/boom")
     def boom():
+        db.session.add(User(email="half-done@example.com", password_hash="x",
+                            created_at=clock.now()))
+        db.session.flush()                   # written, then the view fails before commit
         raise RuntimeError("kaboom")
 
     r = client.get("/boom")
     assert r.status_code == 500
     assert b"Something went wrong" in r.data and b"kaboom" not in r.data
-    assert "unhandled error on GET /boom" in caplog.text
+    assert "Exception on /boom [GET]" in caplog.text and "RuntimeError: kaboom" in caplog.text
+    assert db.session.scalar(db.select(User).where(User.email == "half-done@example.com")) is None
+
+
+def test_a_failing_view_shows_its_real_traceback_in_tests(app, client):
+    """Does a test see the view's own exception rather than a bare 500?"""
+    @app.route("/boom")
+    def boom():
+        raise LookupError("the real cause")
+
+    with pytest.raises(LookupError, match="the real cause"):
+        client.get("/boom")
 
 
 def test_json_clients_get_json_errors(client):

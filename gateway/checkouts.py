@@ -10,6 +10,8 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Checkout, Plan, User, db
 
+from .billing.statuses import CheckoutStatus
+
 
 def open_checkout(user: User, plan: Plan, now: datetime) -> Checkout:
     """The member's open checkout for this plan, reused while it holds; else a new one.
@@ -19,14 +21,14 @@ def open_checkout(user: User, plan: Plan, now: datetime) -> Checkout:
     """
     hold = timedelta(minutes=int(current_app.config["CHECKOUT_HOLD_MINUTES"]))
     db.session.execute(update(Checkout).where(
-        Checkout.user_id == user.id, Checkout.plan_id == plan.id, Checkout.status == "open",
-        Checkout.expires_at <= now).values(status="expired"))
+        Checkout.user_id == user.id, Checkout.plan_id == plan.id, Checkout.status == CheckoutStatus.OPEN,
+        Checkout.expires_at <= now).values(status=CheckoutStatus.EXPIRED))
     current = _open(user, plan)
     if current is not None:
         current.expires_at = now + hold
         return current
     checkout = Checkout(token=secrets.token_urlsafe(18), user_id=user.id, plan_id=plan.id,
-                        status="open", created_at=now, expires_at=now + hold)
+                        status=CheckoutStatus.OPEN, created_at=now, expires_at=now + hold)
     try:
         with db.session.begin_nested():
             db.session.add(checkout)
@@ -37,7 +39,7 @@ def open_checkout(user: User, plan: Plan, now: datetime) -> Checkout:
 
 def _open(user: User, plan: Plan) -> Checkout | None:
     return db.session.scalar(select(Checkout).where(
-        Checkout.user_id == user.id, Checkout.plan_id == plan.id, Checkout.status == "open"))
+        Checkout.user_id == user.id, Checkout.plan_id == plan.id, Checkout.status == CheckoutStatus.OPEN))
 
 
 def button_fields(checkout: Checkout, plan: Plan, public_url: str) -> list[tuple[str, str]]:
@@ -52,6 +54,6 @@ def button_fields(checkout: Checkout, plan: Plan, public_url: str) -> list[tuple
                ("t3", plan.period_unit), ("src", "1"), ("sra", "1"), ("no_note", "1"),
                ("custom", checkout.token), ("charset", "utf-8"),
                ("notify_url", f"{public_url}/paypal/ipn"),
-               ("return", f"{public_url}/paypal/return"),
+               ("return", f"{public_url}/checkout/return"),
                ("cancel_return", f"{public_url}/plans"), ("rm", "1")]
     return fields

@@ -1,0 +1,79 @@
+"""What one notification says, in words no channel owns (docs/architecture.md, "Channels").
+
+Every channel's *interpret* turns its raw bytes into an `Interpretation`; the checks and
+the apply step read only this, never an IPN field or a webhook's JSON.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Optional
+
+from .facts import Fact
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """Whom the message says was paid: any of these naming us is enough."""
+
+    emails: tuple[str, ...]
+    account_id: str = ""
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount as the message reports it; tax is not part of the price."""
+
+    gross: Optional[Decimal]
+    currency: str
+    tax: Decimal = Decimal(0)
+    fee: Optional[Decimal] = None
+
+
+@dataclass(frozen=True)
+class PaymentInfo:
+    """A payment to record as a row (one per PayPal transaction)."""
+
+    txn_id: str
+    status: str
+    amount: Decimal
+    currency: str
+    fee: Optional[Decimal]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Interpretation:
+    """A channel-neutral reading of one notification.
+
+    `error` says what could not be read: such a message has no effect and is flagged.
+    `relevant` is False for messages about other products (stored, then ignored).
+    """
+
+    summary: str
+    relevant: bool = True
+    error: str = ""
+    #: For the admin log's filters: the message type, its transaction and status.
+    event: str = ""
+    txn_id: str = ""
+    status: str = ""
+    #: PayPal's subscription id (subscr_id, recurring_payment_id, I-...).
+    subscription_ref: str = ""
+    #: Refunds and reversals name the payment they undo, not the subscription.
+    parent_txn_id: str = ""
+    #: Identifiers naming the plan (item numbers, ...); empty when the message has none.
+    plan_refs: tuple[str, ...] = ()
+    #: Our checkout token, echoed back by PayPal (custom / custom_id).
+    member_token: str = ""
+    #: None where the channel's verification already proves the receiver.
+    receiver: Optional[Receiver] = None
+    #: None where the channel has no sandbox marker.
+    is_test: Optional[bool] = None
+    money: Optional[Money] = None
+    payment: Optional[PaymentInfo] = None
+    facts: tuple[Fact, ...] = field(default_factory=tuple)
+
+    @property
+    def completes_payment(self) -> bool:
+        return self.payment is not None and self.payment.status == "Completed"

@@ -1,0 +1,66 @@
+"""Every stored status, defined once. Models store them with CHECK constraints.
+
+Pure (stdlib only) so that both the billing core and `models/` can use them
+(docs/architecture.md, "Boundaries").
+"""
+from __future__ import annotations
+
+import enum
+
+
+class SubscriptionState(enum.StrEnum):
+    """Renewal state: what the subscription will do next, independent of the clock."""
+
+    PENDING = "pending"        # known, nothing paid or granted yet
+    ACTIVE = "active"          # renews (or a manual grant)
+    SUSPENDED = "suspended"
+    CANCELLED = "cancelled"
+    ENDED = "ended"
+    REVOKED = "revoked"
+
+
+class PaymentStatus(enum.StrEnum):
+    """PayPal's latest word on one transaction, derived from its facts."""
+
+    COMPLETED = "Completed"
+    PENDING = "Pending"
+    PARTIALLY_REFUNDED = "Partially_Refunded"
+    REFUNDED = "Refunded"
+    REVERSED = "Reversed"
+
+
+class Channel(enum.StrEnum):
+    """How a notification reached us; each channel supplies verify and interpret."""
+
+    IPN = "ipn"          # Instant Payment Notification (postback-verified)
+    WEBHOOK = "webhook"  # REST webhook (signature-verified)
+    API = "api"          # what we learnt by asking PayPal ourselves
+    CSV = "csv"          # a row of an uploaded Activity report
+
+
+class NotificationStatus(enum.StrEnum):
+    """pending -> (retry ->)* processed | invalid | flagged."""
+
+    PENDING = "pending"
+    RETRY = "retry"
+    PROCESSED = "processed"
+    INVALID = "invalid"
+    FLAGGED = "flagged"
+
+
+#: Statuses a worker may still claim.
+OPEN_NOTIFICATION = (NotificationStatus.PENDING, NotificationStatus.RETRY)
+
+
+class CheckoutStatus(enum.StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
+class CheckoutFlow(enum.StrEnum):
+    """Which PayPal product the checkout used."""
+
+    STANDARD = "standard"   # Payments Standard button + IPN
+    REST = "rest"           # Subscriptions API + webhooks

@@ -1,0 +1,44 @@
+"""Engine set-up the drivers do not do by themselves.
+
+SQLite through pysqlite: the driver opens a transaction only before a data change, never
+for a SAVEPOINT, so a savepoint issued first starts a transaction by itself and its
+RELEASE commits everything (a dry run that rolls back would not). We open a real
+transaction first. Reads still run outside transactions, as pysqlite intends, so a read
+never holds a snapshot that a later write would have to upgrade. Each connection also
+gets WAL (readers never block the writer), synchronous=NORMAL (safe in WAL) and a busy
+timeout instead of an immediate "database is locked", and foreign keys are enforced as
+PostgreSQL enforces them (SQLite's default is not to).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import Connection, Engine, event
+
+from models import db
+
+SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+                  "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON")
+
+
+def configure_engine(app: Flask) -> None:
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name == "sqlite":
+        _sqlite(engine)
+
+
+def _sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
+        cursor.close()
+
+    @event.listens_for(engine, "savepoint")
+    def on_savepoint(conn: Connection, _name: str) -> None:
+        raw = conn.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:
+            conn.exec_driver_sql("BEGIN")

@@ -1,0 +1,77 @@
+"""The member's checkout pages: subscribe, the return from PayPal, and its status.
+
+Ordinary member pages (CSRF on). Nothing here grants anything: the return URL and its
+query string are hints; access opens only when a verified message has been applied.
+"""
+from __future__ import annotations
+
+from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
+                   url_for)
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from models import Checkout, Plan, Subscription, db
+
+from .. import checkouts
+from ..clock import now
+from ..paypal_urls import endpoints
+from ..subscriptions.queries import renewing_plan_ids
+
+bp = Blueprint("checkout", __name__, url_prefix="/checkout")
+
+
+@bp.route("/subscribe/<code>", methods=["POST"])
+@login_required
+def subscribe(code: str) -> ResponseReturnValue:
+    """Open (or reuse) a checkout, then hand the member to PayPal with its token."""
+    plan = db.session.scalar(select(Plan).where(Plan.code == code, Plan.active.is_(True)))
+    if plan is None:
+        abort(404, description="No such plan is on offer.")
+    if plan.id in renewing_plan_ids(current_user.id, now()):
+        abort(409, description=f"You already have a renewing {plan.name} subscription; "
+                               "a second one would charge you twice.")
+    checkout = checkouts.open_checkout(current_user, plan, now())
+    db.session.commit()
+    fields = checkouts.button_fields(checkout, plan, _public_url())
+    return render_template("paypal/redirect.html", action=endpoints(current_app.config)["webscr"],
+                           fields=fields, plan=plan)
+
+
+@bp.route("/return")
+@login_required
+def returned() -> ResponseReturnValue:
+    """PayPal sends the buyer back here. Nothing in this request grants anything."""
+    return render_template("paypal/return.html", checkout=_own_checkout(request.args.get("cm", "")))
+
+
+@bp.route("/<token>/status")
+@login_required
+def status(token: str) -> ResponseReturnValue:
+    """What the waiting page polls: has a verified message opened access yet?"""
+    checkout = _own_checkout(token)
+    if checkout is None:
+        return jsonify(error="no such checkout"), 404
+    sub = db.session.get(Subscription, checkout.subscription_id) if checkout.subscription_id \
+        else None
+    open_ = bool(sub and sub.access_until and sub.access_until > now())
+    until = sub.access_until if sub is not None and open_ else None
+    return jsonify(status=checkout.status.value, access=open_,
+                   access_until=until.isoformat() if until else None,
+                   access_until_text=f"{until:%Y-%m-%d %H:%M} UTC" if until else None)
+
+
+@bp.route("/cancelled")
+@login_required
+def cancelled() -> ResponseReturnValue:
+    return redirect(url_for("member.plans"))
+
+
+def _own_checkout(token: str) -> Checkout | None:
+    """The current member's checkout with this token; another member's is not found."""
+    return db.session.scalar(select(Checkout).where(Checkout.token == token[:40],
+                                                    Checkout.user_id == current_user.id))
+
+
+def _public_url() -> str:
+    return str(current_app.config["PUBLIC_URL"] or request.host_url).rstrip("/")

@@ -1,0 +1,176 @@
+"""Apply one verified interpretation: checks, find or create its subscription, store facts
+and payments, recompute. Channel-neutral: it reads only the `Interpretation`.
+
+All effects go through unique keys in the database, so applying a message twice, or two
+copies at once, has one effect.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from models import Checkout, Notification, Payment, Plan, Subscription, db
+
+from ..billing.checks import check_amount, check_receiver, check_sandbox
+from ..billing.interpretation import Interpretation, PaymentInfo
+from ..billing.statuses import CheckoutStatus, NotificationStatus, PaymentStatus
+from ..billing.statuses import SubscriptionState
+from ..flags import raise_flag
+from ..paypal_urls import accepts_test_messages
+from ..subscriptions import service
+
+
+class Flagged(Exception):
+    """A check failed: no effect, and a flag for an admin."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class Deferred(Exception):
+    """Not yet applicable (a refund whose payment we have not seen); try again later."""
+
+    def __init__(self, message: str, waiting_for: str) -> None:
+        super().__init__(message)
+        self.waiting_for = waiting_for
+
+
+@dataclass(frozen=True)
+class Applied:
+    outcome: str
+    subscription_id: int | None = None
+    #: (kind, key) of facts this application stored for the first time.
+    new_facts: tuple[tuple[str, str], ...] = ()
+
+
+def describe(note: Notification, meaning: Interpretation) -> None:
+    """Copy the filterable labels onto the row (kept even if applying fails later)."""
+    note.txn_type = _clip(meaning.event, 64)
+    note.txn_id = _clip(meaning.txn_id, 64)
+    note.payment_status = _clip(meaning.status, 32)
+    note.subscr_id = _clip(meaning.subscription_ref, 64)
+
+
+def _clip(value: str, length: int) -> str | None:
+    return value[:length] or None
+
+
+def run_checks(meaning: Interpretation) -> None:
+    """Receiver and environment, for every message; raises Flagged."""
+    cfg = current_app.config
+    for kind, problem in (
+            ("receiver", check_receiver(meaning.receiver, cfg["PAYPAL_BUSINESS"],
+                                        cfg["PAYPAL_RECEIVER_ID"])),
+            ("sandbox", check_sandbox(meaning.is_test, accepts_test_messages(cfg))),
+            ("unreadable", meaning.error or None)):
+        if problem:
+            raise Flagged(kind, problem)
+
+
+def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied:
+    """Apply a verified message; returns what happened. Raises Flagged / Deferred."""
+    run_checks(meaning)
+    if not meaning.relevant:
+        return Applied(meaning.summary)
+
+    sub = _subscription_for(meaning, note, now)
+    if meaning.completes_payment:
+        problem = check_amount(meaning.money, sub.plan.price, sub.plan.currency, sub.plan.code)
+        if problem:
+            raise Flagged("amount", problem)
+    new = tuple((f.kind.value, f.key) for f in meaning.facts
+                if service.record_fact(sub, f, source=note.channel.value, now=now,
+                                       notification_id=note.id))
+    if meaning.payment is not None:
+        _record_payment(sub, meaning.payment, now)
+    service.recompute(sub, now)
+    note.subscription_id = sub.id
+    if meaning.payment is not None:  # refunds that came first can go now
+        db.session.execute(update(Notification).where(
+            Notification.waiting_for == meaning.payment.txn_id,
+            Notification.status == NotificationStatus.RETRY).values(next_attempt_at=now))
+    applied = bool(new) or not meaning.facts
+    until = f"{sub.access_until:%Y-%m-%d %H:%M} UTC" if sub.access_until else "none"
+    return Applied(f"{meaning.summary}{'' if applied else ' (already applied: no change)'}; "
+                   f"subscription {sub.id} {sub.state.value}, access until {until}",
+                   sub.id, new)
+
+
+def _subscription_for(meaning: Interpretation, note: Notification,
+                      now: datetime) -> Subscription:
+    if meaning.parent_txn_id:
+        payment = db.session.scalar(select(Payment).where(
+            Payment.txn_id == meaning.parent_txn_id))
+        if payment is None:
+            raise Deferred(f"waiting for payment {meaning.parent_txn_id} to arrive",
+                           meaning.parent_txn_id)
+        note.waiting_for = None
+        sub = db.session.get(Subscription, payment.subscription_id)
+        assert sub is not None   # a foreign key
+        return sub
+    ref = meaning.subscription_ref
+    if not ref:
+        raise Flagged("unreadable", "the message names no subscription (subscr_id)")
+    sub = db.session.scalar(select(Subscription).where(Subscription.paypal_id == ref))
+    return sub or _create_subscription(ref, meaning, note, now)
+
+
+def _create_subscription(ref: str, meaning: Interpretation, note: Notification,
+                         now: datetime) -> Subscription:
+    """The first message about a subscription creates its row, whichever message it is."""
+    token = meaning.member_token
+    checkout = None
+    if token:
+        checkout = db.session.scalar(select(Checkout).where(Checkout.token == token))
+    code = meaning.plan_refs[0] if meaning.plan_refs else ""
+    plan = db.session.scalar(select(Plan).where(Plan.code == code)) if code else None
+    if plan is None and not code and checkout is not None:
+        plan = checkout.plan
+    if plan is None:
+        raise Flagged("plan", f"unknown plan: item_number {code!r} names no plan")
+    if checkout is not None and checkout.plan_id != plan.id:
+        raise Flagged("plan", f"checkout {checkout.token} was for plan {checkout.plan.code}, "
+                              f"the message is for {plan.code}")
+    if checkout is not None and checkout.subscription_id is not None:
+        checkout = None   # a token already used: do not let it claim a second subscription
+        claim_problem = f"checkout token {token!r} already linked to another subscription"
+    else:
+        claim_problem = f"no open checkout for custom={token!r}" if checkout is None else ""
+    sub = Subscription(paypal_id=ref, plan_id=plan.id, state=SubscriptionState.PENDING,
+                       created_at=now, updated_at=now,
+                       user_id=checkout.user_id if checkout else None)
+    try:
+        with db.session.begin_nested():
+            db.session.add(sub)
+    except IntegrityError:   # another worker created it a moment ago
+        existing = db.session.scalar(select(Subscription).where(Subscription.paypal_id == ref))
+        assert existing is not None
+        return existing
+    if checkout is not None:
+        checkout.status, checkout.completed_at = CheckoutStatus.COMPLETED, now
+        checkout.subscription_id = sub.id
+    else:
+        raise_flag("unclaimed", f"subscription {ref} could not be tied to a member "
+                                f"({claim_problem}); attach it to one", now,
+                   notification_id=note.id, subscription_id=sub.id)
+    return sub
+
+
+def _record_payment(sub: Subscription, info: PaymentInfo, now: datetime) -> None:
+    """One row per PayPal transaction; its status is derived from facts in recompute."""
+    if db.session.scalar(select(Payment.id).where(Payment.txn_id == info.txn_id)) is not None:
+        return
+    try:
+        with db.session.begin_nested():
+            db.session.add(Payment(subscription_id=sub.id, txn_id=info.txn_id,
+                                   status=PaymentStatus(info.status), amount=abs(info.amount),
+                                   currency=info.currency or sub.plan.currency,
+                                   fee=abs(info.fee) if info.fee is not None else None,
+                                   paid_at=info.at, created_at=now))
+    except IntegrityError:
+        pass

@@ -1,0 +1,85 @@
+"""Store facts and recompute: the billing core decides, this module loads and writes.
+
+Every channel and every admin action changes a subscription only through `record_fact`
+followed by `recompute`.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Optional
+
+from flask import current_app
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from models import Payment, Plan, Subscription, SubscriptionFact, User, db
+
+from ..billing import Entitlement, Fact, FactKind, Policy, Terms, compute
+from ..billing.entitlements import CancelPolicy
+from ..billing.payments import payment_status
+from ..billing.periods import PeriodUnit
+
+
+def policy() -> Policy:
+    """The site's access policy from config."""
+    cfg = current_app.config
+    return Policy(grace_days=int(cfg["GRACE_DAYS"]), cancel=CancelPolicy(cfg["CANCEL_POLICY"]))
+
+
+def terms(plan: Plan) -> Terms:
+    return Terms(plan.period_count, PeriodUnit(plan.period_unit))
+
+
+def facts_of(sub: Subscription) -> list[Fact]:
+    rows = db.session.scalars(
+        select(SubscriptionFact).where(SubscriptionFact.subscription_id == sub.id))
+    return [Fact(kind=FactKind(r.kind), at=r.at, key=r.key, txn_id=r.txn_id,
+                 amount=r.amount, until=r.until) for r in rows]
+
+
+def record_fact(sub: Subscription, fact: Fact, *, source: str, now: datetime,
+                actor: Optional[User] = None, note: Optional[str] = None,
+                notification_id: Optional[int] = None) -> bool:
+    """Insert a fact; False when the same (kind, key) is already known (a re-delivery)."""
+    row = SubscriptionFact(
+        subscription_id=sub.id, kind=fact.kind.value, key=fact.key, at=fact.at,
+        txn_id=fact.txn_id, amount=fact.amount, until=fact.until, source=source,
+        actor_id=actor.id if actor else None, note=note, notification_id=notification_id,
+        recorded_at=now)
+    try:
+        with db.session.begin_nested():  # savepoint: a duplicate must not undo the caller's work
+            db.session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
+def recompute(sub: Subscription, now: datetime) -> Entitlement:
+    """Rewrite the subscription's cached dates from its facts; bump the member's access version."""
+    facts = facts_of(sub)
+    ent = compute(facts, terms(sub.plan), policy())
+    before = (sub.access_until, sub.state)
+    sub.state = ent.state
+    sub.started_at = ent.started_at
+    sub.trial_until = ent.trial_until
+    sub.paid_through = ent.paid_through
+    sub.grace_until = ent.grace_until
+    sub.access_until = ent.access_until
+    sub.cancelled_at = ent.cancelled_at
+    sub.ended_at = ent.ended_at
+    sub.updated_at = now
+    bought = {p.txn_id: p for p in ent.periods}
+    for pay in db.session.scalars(select(Payment).where(Payment.subscription_id == sub.id)):
+        period = bought.get(pay.txn_id)
+        pay.period_start = period.start if period else None
+        pay.period_end = period.end if period else None
+        pay.status = payment_status(facts, pay.txn_id, pay.amount) or pay.status
+    if before != (sub.access_until, sub.state) and sub.user_id is not None:
+        bump_access_version(sub.user_id)
+    return ent
+
+
+def bump_access_version(user_id: int) -> None:
+    """Make every session of this member recompute its roles on its next request."""
+    db.session.execute(update(User).where(User.id == user_id)
+                       .values(access_version=User.access_version + 1))

@@ -1,4 +1,5 @@
 """Entry point: `flask --app app run`, `gunicorn app:app`."""
+
 from gateway import create_app
 
 app = create_app()

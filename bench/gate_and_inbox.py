@@ -7,13 +7,14 @@
 - billing: compute() over 10 vs. 1,000 facts: the fold should stay near-linear.
 Run: .venv/bin/python bench/gate_and_inbox.py  (SQLite in a temp folder; bounded, loopback only)
 """
+
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -35,19 +36,34 @@ def main() -> None:
     from flask_migrate import upgrade
 
     from gateway import create_app
-    from gateway.subscriptions import admin_actions
     from gateway.billing import Fact, FactKind, Terms, compute
+    from gateway.subscriptions import admin_actions
     from models import Plan, User, db
 
-    app = create_app({"TESTING": True, "SECRET_KEY": "bench-secret-key-0123456789",
-                      "WTF_CSRF_ENABLED": False, "IPN_PROCESS_INLINE": False,
-                      "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite"},
-                     instance_path=tmp)
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "bench-secret-key-0123456789",
+            "WTF_CSRF_ENABLED": False,
+            "IPN_PROCESS_INLINE": False,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
+        },
+        instance_path=tmp,
+    )
     with app.app_context():
         upgrade()
-        now = datetime.now(timezone.utc)
-        plan = Plan(code="premium-monthly", name="P", role="premium", price=Decimal("9"),
-                    currency="USD", period_count=1, period_unit="M", active=True, created_at=now)
+        now = datetime.now(UTC)
+        plan = Plan(
+            code="premium-monthly",
+            name="P",
+            role="premium",
+            price=Decimal("9"),
+            currency="USD",
+            period_count=1,
+            period_unit="M",
+            active=True,
+            created_at=now,
+        )
         user = User(email="bench@example.com", created_at=now)
         user.set_password("a long password", "pbkdf2:sha256:1000")
         db.session.add_all([plan, user])
@@ -59,27 +75,48 @@ def main() -> None:
     client.post("/auth/login", data={"email": "bench@example.com", "password": "a long password"})
     open_page = per_call(lambda: client.get("/"))
     gated_page = per_call(lambda: client.get("/premium"))
-    body = (b"txn_type=subscr_payment&subscr_id=I-BENCH&txn_id=T&mc_gross=9.00&"
-            b"mc_currency=USD&payment_status=Completed&charset=windows-1252&first_name=Jos%E9")
-    ipn_post = per_call(lambda: client.post("/paypal/ipn", data=body,
-                                            content_type="application/x-www-form-urlencoded"))
+    body = (
+        b"txn_type=subscr_payment&subscr_id=I-BENCH&txn_id=T&mc_gross=9.00&"
+        b"mc_currency=USD&payment_status=Completed&charset=windows-1252&first_name=Jos%E9"
+    )
+    ipn_post = per_call(
+        lambda: client.post(
+            "/paypal/ipn", data=body, content_type="application/x-www-form-urlencoded"
+        )
+    )
     plans_page = per_call(lambda: client.get("/plans"))
 
-    t0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+
     def facts(n):
-        return [Fact(FactKind.PAYMENT_COMPLETED, t0 + timedelta(days=30 * i), key=f"T{i}",
-                     txn_id=f"T{i}", amount=Decimal("9")) for i in range(n)]
+        return [
+            Fact(
+                FactKind.PAYMENT_COMPLETED,
+                t0 + timedelta(days=30 * i),
+                key=f"T{i}",
+                txn_id=f"T{i}",
+                amount=Decimal("9"),
+            )
+            for i in range(n)
+        ]
+
     small, large = facts(10), facts(1000)
     terms = Terms(1, "M")
     c_small = per_call(lambda: compute(small, terms), 200)
     c_large = per_call(lambda: compute(large, terms), 20)
 
-    print(f"gate:    open page {open_page * 1e3:.2f} ms, gated page {gated_page * 1e3:.2f} ms "
-          f"-> ratio {gated_page / open_page:.2f}")
-    print(f"inbox:   POST /paypal/ipn {ipn_post * 1e3:.2f} ms vs GET /plans "
-          f"{plans_page * 1e3:.2f} ms -> ratio {ipn_post / plans_page:.2f}")
-    print(f"billing: compute 10 facts {c_small * 1e6:.0f} us, 1000 facts {c_large * 1e6:.0f} us "
-          f"-> ratio {c_large / c_small:.1f} for 100x the facts")
+    print(
+        f"gate:    open page {open_page * 1e3:.2f} ms, gated page {gated_page * 1e3:.2f} ms "
+        f"-> ratio {gated_page / open_page:.2f}"
+    )
+    print(
+        f"inbox:   POST /paypal/ipn {ipn_post * 1e3:.2f} ms vs GET /plans "
+        f"{plans_page * 1e3:.2f} ms -> ratio {ipn_post / plans_page:.2f}"
+    )
+    print(
+        f"billing: compute 10 facts {c_small * 1e6:.0f} us, 1000 facts {c_large * 1e6:.0f} us "
+        f"-> ratio {c_large / c_small:.1f} for 100x the facts"
+    )
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@
 The flaskr shape: everything is wired inside `create_app`, so importing any part of the
 package (the billing core, the inbox worker) never loads the views or the models.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any
 
 from flask import Flask
 
@@ -20,21 +22,27 @@ class ConfigError(RuntimeError):
     """The app was asked to start with settings that are unsafe or incomplete."""
 
 
-def create_app(test_config: Optional[Mapping[str, Any]] = None,
-               instance_path: Optional[str] = None) -> Flask:
+def create_app(
+    test_config: Mapping[str, Any] | None = None, instance_path: str | None = None
+) -> Flask:
     """Build the app: defaults -> instance/config.py -> GATEWAY_* env -> test overrides.
 
     The instance folder is `instance_path`, else $GATEWAY_INSTANCE_PATH, else ./instance.
     """
+    from .cli import register_commands
     from .clock import SystemClock
     from .errors import register_errorhandlers
-    from .cli import register_commands
     from .pipeline.channels import register_channels
 
-    instance_path = (instance_path or os.environ.get("GATEWAY_INSTANCE_PATH")
-                     or str(ROOT / "instance"))
-    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True,
-                template_folder=str(ROOT / "templates"))
+    instance_path = (
+        instance_path or os.environ.get("GATEWAY_INSTANCE_PATH") or str(ROOT / "instance")
+    )
+    app = Flask(
+        __name__,
+        instance_path=instance_path,
+        instance_relative_config=True,
+        template_folder=str(ROOT / "templates"),
+    )
     app.config.from_object("gateway.config.DefaultConfig")
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("GATEWAY")
@@ -56,7 +64,8 @@ def _check_config(app: Flask) -> None:
     if not app.config["SQLALCHEMY_DATABASE_URI"]:
         os.makedirs(app.instance_path, exist_ok=True)
         app.config["SQLALCHEMY_DATABASE_URI"] = (
-            f"sqlite:///{os.path.join(app.instance_path, 'tollgate.sqlite')}")
+            f"sqlite:///{os.path.join(app.instance_path, 'tollgate.sqlite')}"
+        )
     if app.config["CANCEL_POLICY"] not in ("end_of_period", "immediate"):
         raise ConfigError("GATEWAY_CANCEL_POLICY must be end_of_period or immediate")
     if app.config["PAYPAL_MODE"] not in ("sim", "sandbox", "live"):
@@ -67,7 +76,8 @@ def _check_config(app: Flask) -> None:
     if not key or key == INSECURE_SECRET_KEY or len(str(key)) < 16:
         raise ConfigError(
             "Refusing to start without a real SECRET_KEY: set GATEWAY_SECRET_KEY or run "
-            "`python -m gateway.init_instance` to write one into instance/config.py")
+            "`python -m gateway.init_instance` to write one into instance/config.py"
+        )
 
 
 def register_extensions(app: Flask) -> None:
@@ -87,7 +97,7 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> Optional[User]:
+    def load_user(user_id: str) -> User | None:
         return db.session.get(User, int(user_id)) if user_id.isdigit() else None
 
 
@@ -97,6 +107,7 @@ def register_blueprints(app: Flask) -> None:
     from .member.checkout import bp as checkout_bp
     from .member.routes import bp as member_bp
     from .paypal.routes import bp as paypal_bp
+
     for bp in (paypal_bp, auth_bp, member_bp, checkout_bp, admin_bp):
         app.register_blueprint(bp)
 

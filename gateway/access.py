@@ -3,11 +3,12 @@
 A request costs no query beyond Flask-Login's user load: the cache is trusted while its
 version equals the user row's `access_version`, which every access change bumps.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Callable
 
 from flask import abort, g, session
 from flask_login import current_user
@@ -23,8 +24,10 @@ SESSION_KEY = "_roles"
 def remember_roles(user) -> dict[str, datetime]:
     """Compute the member's roles from their subscriptions and cache them in the session."""
     roles = roles_for(user.id)
-    session[SESSION_KEY] = {"v": user.access_version,
-                            "r": {k: v.isoformat() for k, v in roles.items()}}
+    session[SESSION_KEY] = {
+        "v": user.access_version,
+        "r": {k: v.isoformat() for k, v in roles.items()},
+    }
     g.roles = roles
     return roles
 
@@ -49,6 +52,7 @@ def can(role: str) -> bool:
 
 def role_required(*roles: str) -> Callable:
     """Anonymous -> login page; holding none of `roles` -> 403 saying why."""
+
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
@@ -59,12 +63,15 @@ def role_required(*roles: str) -> Callable:
                 ended = max((d for r in roles if (d := lapsed_at(held, r, at))), default=None)
                 abort(403, description=_why(roles, ended))
             return view(*args, **kwargs)
+
         return wrapped
+
     return decorator
 
 
 def admin_required(view: Callable) -> Callable:
     """Anonymous -> login page; non-admin -> 403."""
+
     @wraps(view)
     def wrapped(*args, **kwargs):
         if not current_user.is_authenticated:
@@ -72,6 +79,7 @@ def admin_required(view: Callable) -> Callable:
         if not current_user.is_admin:
             abort(403, description="This page is for administrators.")
         return view(*args, **kwargs)
+
     return wrapped
 
 

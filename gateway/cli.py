@@ -1,4 +1,5 @@
 """Command-line tools: `flask --app app seed-demo | create-admin EMAIL`."""
+
 from __future__ import annotations
 
 import secrets
@@ -42,10 +43,21 @@ def seed_demo(if_new: bool) -> None:
     at = now()
     for code, name, role, price, count, unit, tcount, tunit in DEMO_PLANS:
         if db.session.scalar(select(Plan).where(Plan.code == code)) is None:
-            db.session.add(Plan(code=code, name=name, role=role, price=Decimal(price),
-                                currency="USD", period_count=count, period_unit=unit,
-                                trial_count=tcount, trial_unit=tunit, active=True,
-                                created_at=at))
+            db.session.add(
+                Plan(
+                    code=code,
+                    name=name,
+                    role=role,
+                    price=Decimal(price),
+                    currency="USD",
+                    period_count=count,
+                    period_unit=unit,
+                    trial_count=tcount,
+                    trial_unit=tunit,
+                    active=True,
+                    created_at=at,
+                )
+            )
     password = secrets.token_urlsafe(12)
     admin = db.session.scalar(select(User).where(User.email == DEMO_ADMIN))
     if admin is None:
@@ -63,8 +75,13 @@ def seed_demo(if_new: bool) -> None:
 
 @click.command("create-admin")
 @click.argument("email")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="The new admin's password (asked for when not given).")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="The new admin's password (asked for when not given).",
+)
 def create_admin(email: str, password: str) -> None:
     """Create an admin account, or make an existing member an admin."""
     email = User.normalise_email(email)
@@ -97,11 +114,13 @@ def inbox_group() -> None:
 def inbox_process(loop: bool, interval: float, quiet: bool) -> None:
     """Verify and apply every message that is due (safe to run in many processes)."""
     import time
+
     from .pipeline.worker import process_due
+
     while True:
         handled = 0
         try:
-            while (n := process_due()):
+            while n := process_due():
                 handled += n
         except Exception:  # keep the worker alive; leased messages are retried later
             if not loop:
@@ -119,10 +138,13 @@ def inbox_process(loop: bool, interval: float, quiet: bool) -> None:
 def rebuild_command(apply: bool) -> None:
     """Recompute every subscription from the stored raw messages and report differences."""
     from .rebuild import rebuild
+
     report = rebuild(now(), apply=apply)
     for line in report.differences:
         click.echo(line)
-    click.echo(f"{report.checked} subscription(s) checked, {len(report.differences)} "
-               f"difference(s){' (applied)' if apply and report.differences else ''}")
+    click.echo(
+        f"{report.checked} subscription(s) checked, {len(report.differences)} "
+        f"difference(s){' (applied)' if apply and report.differences else ''}"
+    )
     if report.differences and not apply:
         raise SystemExit(1)

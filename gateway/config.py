@@ -1,4 +1,5 @@
 """Default settings. Override in instance/config.py or with GATEWAY_* environment variables."""
+
 from __future__ import annotations
 
 #: The placeholder the app refuses to run with outside debug/testing.
@@ -11,7 +12,7 @@ class DefaultConfig:
     SQLALCHEMY_DATABASE_URI = ""
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
 
-    MAX_CONTENT_LENGTH = 1024 * 1024   # no form or PayPal message comes near 1 MiB
+    MAX_CONTENT_LENGTH = 1024 * 1024  # no form or PayPal message comes near 1 MiB
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
@@ -19,8 +20,8 @@ class DefaultConfig:
 
     # Access policy (DESIGN.md "Policies").
     GRACE_DAYS = 3
-    CANCEL_POLICY = "end_of_period"   # or "immediate"
-    LAPSING_DAYS = 7                  # admin "lapsing" view horizon
+    CANCEL_POLICY = "end_of_period"  # or "immediate"
+    LAPSING_DAYS = 7  # admin "lapsing" view horizon
 
     # Failed-login throttling: per account and per client address, in a sliding window.
     LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
@@ -33,17 +34,17 @@ class DefaultConfig:
     # Any *_URL set explicitly wins over the mode's default.
     PAYPAL_MODE = "sim"
     PAYPAL_SIM_URL = "http://127.0.0.1:5001"
-    PAYPAL_WEBSCR_URL = ""            # where subscribe buttons post
-    PAYPAL_IPN_POSTBACK_URL = ""      # where IPNs are verified
-    PAYPAL_BUSINESS = "merchant@example.com"   # our account's e-mail (button `business`)
-    PAYPAL_RECEIVER_ID = ""           # our 13-character merchant id, if known
-    PAYPAL_TIMEOUT = 10               # seconds for any call to PayPal
+    PAYPAL_WEBSCR_URL = ""  # where subscribe buttons post
+    PAYPAL_IPN_POSTBACK_URL = ""  # where IPNs are verified
+    PAYPAL_BUSINESS = "merchant@example.com"  # our account's e-mail (button `business`)
+    PAYPAL_RECEIVER_ID = ""  # our 13-character merchant id, if known
+    PAYPAL_TIMEOUT = 10  # seconds for any call to PayPal
     #: Public base URL PayPal calls back (notify_url, return); empty = from the request.
     PUBLIC_URL = ""
 
     # The IPN inbox.
-    IPN_PROCESS_INLINE = True         # process right after answering (no worker needed)
-    IPN_MAX_ATTEMPTS = 8              # postback/processing tries before a flag
-    IPN_LEASE_SECONDS = 300           # a claimed message is retried after this if its worker died
+    IPN_PROCESS_INLINE = True  # process right after answering (no worker needed)
+    IPN_MAX_ATTEMPTS = 8  # postback/processing tries before a flag
+    IPN_LEASE_SECONDS = 300  # a claimed message is retried after this if its worker died
     CHECKOUT_HOLD_MINUTES = 30
     PASSWORD_HASH_METHOD = "scrypt"

@@ -9,6 +9,7 @@ gets WAL (readers never block the writer), synchronous=NORMAL (safe in WAL) and 
 timeout instead of an immediate "database is locked", and foreign keys are enforced as
 PostgreSQL enforces them (SQLite's default is not to).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,8 +19,12 @@ from sqlalchemy import Connection, Engine, event
 
 from models import db
 
-SQLITE_PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                  "PRAGMA busy_timeout=5000", "PRAGMA foreign_keys=ON")
+SQLITE_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=5000",
+    "PRAGMA foreign_keys=ON",
+)
 
 
 def configure_engine(app: Flask) -> None:

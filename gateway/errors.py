@@ -3,6 +3,7 @@
 Unexpected exceptions are left to Flask: it logs them (and re-raises them in tests and
 the debugger in debug mode) and then renders our InternalServerError handler.
 """
+
 from __future__ import annotations
 
 from flask import Flask, abort, current_app, render_template, request
@@ -12,9 +13,17 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 
 from models import db
 
-TITLES = {400: "Bad request", 401: "Please log in", 403: "No access", 404: "Not found",
-          405: "Method not allowed", 409: "Conflict", 413: "Too large",
-          429: "Too many requests", 500: "Something went wrong"}
+TITLES = {
+    400: "Bad request",
+    401: "Please log in",
+    403: "No access",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Too large",
+    429: "Too many requests",
+    500: "Something went wrong",
+}
 
 
 def render_error(error: HTTPException) -> ResponseReturnValue:
@@ -26,8 +35,9 @@ def render_error(error: HTTPException) -> ResponseReturnValue:
         description = "An unexpected error occurred. It has been logged; please try again."
     if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
         return {"error": TITLES.get(code, error.name), "description": description}, code
-    return render_template("errors/error.html", code=code, title=TITLES.get(code, error.name),
-                           description=description), code
+    return render_template(
+        "errors/error.html", code=code, title=TITLES.get(code, error.name), description=description
+    ), code
 
 
 def internal_error(error: InternalServerError) -> ResponseReturnValue:

@@ -1,16 +1,27 @@
 """Raise and resolve flags: the system's way of handing a decision to a human."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from models import Flag, User, db
 
 
-def raise_flag(kind: str, message: str, now: datetime, *, notification_id: Optional[int] = None,
-               subscription_id: Optional[int] = None) -> Flag:
-    flag = Flag(kind=kind, message=message, created_at=now, notification_id=notification_id,
-                subscription_id=subscription_id)
+def raise_flag(
+    kind: str,
+    message: str,
+    now: datetime,
+    *,
+    notification_id: int | None = None,
+    subscription_id: int | None = None,
+) -> Flag:
+    flag = Flag(
+        kind=kind,
+        message=message,
+        created_at=now,
+        notification_id=notification_id,
+        subscription_id=subscription_id,
+    )
     db.session.add(flag)
     return flag
 

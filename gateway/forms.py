@@ -1,4 +1,5 @@
 """Forms shared by several blueprints (Flask-WTF: each carries the CSRF token)."""
+
 from __future__ import annotations
 
 from flask_wtf import FlaskForm

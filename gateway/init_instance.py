@@ -3,6 +3,7 @@
 A plain module rather than a `flask` command, because the app refuses to load without
 a key — the very thing this writes.
 """
+
 from __future__ import annotations
 
 import os

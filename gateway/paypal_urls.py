@@ -1,13 +1,18 @@
 """PayPal endpoints by mode; explicit settings win. Chosen by config, never by a message."""
+
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 ENDPOINTS = {
-    "live": {"webscr": "https://www.paypal.com/cgi-bin/webscr",
-             "postback": "https://ipnpb.paypal.com/cgi-bin/webscr"},
-    "sandbox": {"webscr": "https://www.sandbox.paypal.com/cgi-bin/webscr",
-                "postback": "https://ipnpb.sandbox.paypal.com/cgi-bin/webscr"},
+    "live": {
+        "webscr": "https://www.paypal.com/cgi-bin/webscr",
+        "postback": "https://ipnpb.paypal.com/cgi-bin/webscr",
+    },
+    "sandbox": {
+        "webscr": "https://www.sandbox.paypal.com/cgi-bin/webscr",
+        "postback": "https://ipnpb.sandbox.paypal.com/cgi-bin/webscr",
+    },
 }
 
 
@@ -19,8 +24,10 @@ def endpoints(config: Mapping) -> dict[str, str]:
         defaults = {"webscr": f"{base}/cgi-bin/webscr", "postback": f"{base}/cgi-bin/webscr"}
     else:
         defaults = ENDPOINTS[mode]
-    return {"webscr": config["PAYPAL_WEBSCR_URL"] or defaults["webscr"],
-            "postback": config["PAYPAL_IPN_POSTBACK_URL"] or defaults["postback"]}
+    return {
+        "webscr": config["PAYPAL_WEBSCR_URL"] or defaults["webscr"],
+        "postback": config["PAYPAL_IPN_POSTBACK_URL"] or defaults["postback"],
+    }
 
 
 def accepts_test_messages(config: Mapping) -> bool:

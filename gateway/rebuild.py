@@ -5,6 +5,7 @@ Replay uses each message's stored verification, never a new one, and the same
 `pipeline.apply` as live processing, so there is no second copy of the mappings. Without
 `apply=True` everything it did is rolled back.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -16,7 +17,8 @@ from sqlalchemy import select
 from models import Notification, Subscription, SubscriptionFact, db
 
 from .billing.statuses import Channel, NotificationStatus
-from .pipeline.apply import Deferred, Flagged, apply as apply_message
+from .pipeline.apply import Deferred, Flagged
+from .pipeline.apply import apply as apply_message
 from .pipeline.channels import adapter_for
 from .pipeline.worker import VERIFIED, received
 from .subscriptions.service import recompute
@@ -46,10 +48,10 @@ def rebuild(now: datetime, apply: bool = False) -> Report:
         for name, was in before[sub.id].items():
             if getattr(sub, name) != was:
                 report.differences.append(
-                    f"{label}: {name} is {_fmt(was)}, messages say {_fmt(getattr(sub, name))}")
+                    f"{label}: {name} is {_fmt(was)}, messages say {_fmt(getattr(sub, name))}"
+                )
         for kind, key in _channel_facts(sub.id) - produced.get(sub.id, set()):
-            report.differences.append(
-                f"{label}: stored fact {kind} {key} has no message behind it")
+            report.differences.append(f"{label}: stored fact {kind} {key} has no message behind it")
     if apply:
         db.session.commit()
     else:
@@ -60,9 +62,14 @@ def rebuild(now: datetime, apply: bool = False) -> Report:
 def _replay(now: datetime, report: Report) -> dict[int, set[tuple[str, str]]]:
     """Apply every processed, verified message again; returns the facts each one implies."""
     produced: dict[int, set[tuple[str, str]]] = {}
-    notes = db.session.scalars(select(Notification).where(
-        Notification.status == NotificationStatus.PROCESSED,
-        Notification.verification == VERIFIED).order_by(Notification.id)).all()
+    notes = db.session.scalars(
+        select(Notification)
+        .where(
+            Notification.status == NotificationStatus.PROCESSED,
+            Notification.verification == VERIFIED,
+        )
+        .order_by(Notification.id)
+    ).all()
     for note in notes:
         meaning = adapter_for(note.channel).interpret(received(note))
         if not meaning.relevant:
@@ -76,11 +83,13 @@ def _replay(now: datetime, report: Report) -> dict[int, set[tuple[str, str]]]:
         if result.subscription_id is None:
             continue
         produced.setdefault(result.subscription_id, set()).update(
-            (f.kind.value, f.key) for f in meaning.facts)
+            (f.kind.value, f.key) for f in meaning.facts
+        )
         if result.new_facts:
             report.differences.append(
                 f"subscription {result.subscription_id}: {len(result.new_facts)} fact(s) from "
-                f"message {note.id} were never stored")
+                f"message {note.id} were never stored"
+            )
     return produced
 
 
@@ -89,9 +98,11 @@ def _snapshot(sub: Subscription) -> dict[str, Any]:
 
 
 def _channel_facts(sub_id: int) -> set[tuple[str, str]]:
-    rows = db.session.execute(select(SubscriptionFact.kind, SubscriptionFact.key).where(
-        SubscriptionFact.subscription_id == sub_id,
-        SubscriptionFact.source.in_(CHANNEL_SOURCES)))
+    rows = db.session.execute(
+        select(SubscriptionFact.kind, SubscriptionFact.key).where(
+            SubscriptionFact.subscription_id == sub_id, SubscriptionFact.source.in_(CHANNEL_SOURCES)
+        )
+    )
     return {(kind, key) for kind, key in rows}
 
 

@@ -3,6 +3,7 @@
 `gateway` imports models; models import nothing of `gateway` but the pure status
 enums of its billing core (docs/architecture.md, "Boundaries").
 """
+
 from .audit import AuditEntry
 from .base import Base, db
 from .checkout import Checkout
@@ -13,5 +14,17 @@ from .plan import Plan
 from .subscription import Subscription, SubscriptionFact
 from .user import LoginFailure, User
 
-__all__ = ["db", "Base", "User", "LoginFailure", "Plan", "Subscription", "SubscriptionFact",
-           "Payment", "AuditEntry", "Notification", "Flag", "Checkout"]
+__all__ = [
+    "db",
+    "Base",
+    "User",
+    "LoginFailure",
+    "Plan",
+    "Subscription",
+    "SubscriptionFact",
+    "Payment",
+    "AuditEntry",
+    "Notification",
+    "Flag",
+    "Checkout",
+]

@@ -1,6 +1,9 @@
 """The declarative base and the Flask-SQLAlchemy handle, in a module of their own so that
 every model module imports them without going through the package."""
+
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -20,3 +23,11 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    # Type checkers see the declarative base itself (typed Mapped attributes); at run
+    # time models subclass Flask-SQLAlchemy's `db.Model`, built from that same Base.
+    class Model(Base):
+        __abstract__ = True
+else:
+    Model = db.Model

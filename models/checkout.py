@@ -1,24 +1,30 @@
 """The journal of open checkouts: our token travels to PayPal as `custom` / `custom_id`."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.billing.statuses import CheckoutFlow, CheckoutStatus
 
-from .base import db
+from .base import Model
 from .types import StatusColumn, UTCDateTime
 
 
-class Checkout(db.Model):
+class Checkout(Model):
     __tablename__ = "checkouts"
     __table_args__ = (
         # One open checkout per member and plan, enforced by the database.
-        Index("uq_checkouts_open_user_plan", "user_id", "plan_id", unique=True,
-              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
+        Index(
+            "uq_checkouts_open_user_plan",
+            "user_id",
+            "plan_id",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
         Index("ix_checkouts_status_expires", "status", "expires_at"),
     )
 
@@ -27,12 +33,14 @@ class Checkout(db.Model):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
     status: Mapped[CheckoutStatus] = mapped_column(
-        StatusColumn(CheckoutStatus, "status_known", 12), default=CheckoutStatus.OPEN)
+        StatusColumn(CheckoutStatus, "status_known", 12), default=CheckoutStatus.OPEN
+    )
     channel: Mapped[CheckoutFlow] = mapped_column(
-        StatusColumn(CheckoutFlow, "channel_known", 12), default=CheckoutFlow.STANDARD)
+        StatusColumn(CheckoutFlow, "channel_known", 12), default=CheckoutFlow.STANDARD
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    completed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    subscription_id: Mapped[Optional[int]] = mapped_column(ForeignKey("subscriptions.id"))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
 
     plan = relationship("Plan", lazy="joined")

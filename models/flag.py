@@ -1,17 +1,17 @@
 """Things the system will not decide alone; an admin resolves each with a note."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import db
+from .base import Model
 from .types import UTCDateTime
 
 
-class Flag(db.Model):
+class Flag(Model):
     __tablename__ = "flags"
     __table_args__ = (Index("ix_flags_open", "resolved_at", "created_at"),)
 
@@ -19,10 +19,10 @@ class Flag(db.Model):
     kind: Mapped[str] = mapped_column(String(40))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    notification_id: Mapped[Optional[int]] = mapped_column(ForeignKey("notifications.id"))
-    subscription_id: Mapped[Optional[int]] = mapped_column(ForeignKey("subscriptions.id"))
-    resolved_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    resolved_by: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
-    resolution: Mapped[Optional[str]] = mapped_column(Text)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    resolution: Mapped[str | None] = mapped_column(Text)
 
     resolver = relationship("User", lazy="joined")

@@ -1,19 +1,19 @@
 """The raw inbox: every message PayPal sent, stored byte for byte before we answer."""
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.billing.statuses import Channel, NotificationStatus
 
-from .base import db
+from .base import Model
 from .types import StatusColumn, UTCDateTime
 
 
-class Notification(db.Model):
+class Notification(Model):
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_due", "status", "next_attempt_at"),
@@ -27,24 +27,25 @@ class Notification(db.Model):
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     body: Mapped[bytes] = mapped_column(LargeBinary)
     headers: Mapped[dict] = mapped_column(JSON)
-    remote_addr: Mapped[Optional[str]] = mapped_column(String(64))
+    remote_addr: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[NotificationStatus] = mapped_column(
-        StatusColumn(NotificationStatus, "status_known", 12), default=NotificationStatus.PENDING)
+        StatusColumn(NotificationStatus, "status_known", 12), default=NotificationStatus.PENDING
+    )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    lease_owner: Mapped[Optional[str]] = mapped_column(String(40))
-    lease_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    lease_owner: Mapped[str | None] = mapped_column(String(40))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: PayPal's answer to our postback (VERIFIED / INVALID / the start of anything else).
-    verification: Mapped[Optional[str]] = mapped_column(String(200))
-    verified_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    processed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    outcome: Mapped[Optional[str]] = mapped_column(Text)
-    error: Mapped[Optional[str]] = mapped_column(Text)
+    verification: Mapped[str | None] = mapped_column(String(200))
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text)
     # Parsed for filtering; the body stays the record.
-    txn_type: Mapped[Optional[str]] = mapped_column(String(64))
-    txn_id: Mapped[Optional[str]] = mapped_column(String(64))
-    payment_status: Mapped[Optional[str]] = mapped_column(String(32))
-    subscr_id: Mapped[Optional[str]] = mapped_column(String(64))
-    subscription_id: Mapped[Optional[int]] = mapped_column(ForeignKey("subscriptions.id"))
+    txn_type: Mapped[str | None] = mapped_column(String(64))
+    txn_id: Mapped[str | None] = mapped_column(String(64))
+    payment_status: Mapped[str | None] = mapped_column(String(32))
+    subscr_id: Mapped[str | None] = mapped_column(String(64))
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
     #: A refund that arrived before its payment waits for that txn id.
-    waiting_for: Mapped[Optional[str]] = mapped_column(String(64))
+    waiting_for: Mapped[str | None] = mapped_column(String(64))

@@ -1,20 +1,20 @@
 """Payments PayPal reports, with the period each one bought."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Optional
 
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.billing.statuses import PaymentStatus
 
-from .base import db
+from .base import Model
 from .types import Money, StatusColumn, UTCDateTime
 
 
-class Payment(db.Model):
+class Payment(Model):
     __tablename__ = "payments"
     __table_args__ = (
         CheckConstraint("amount >= 0", name="amount_not_negative"),
@@ -28,8 +28,8 @@ class Payment(db.Model):
     status: Mapped[PaymentStatus] = mapped_column(StatusColumn(PaymentStatus, "status_known", 30))
     amount: Mapped[Decimal] = mapped_column(Money())
     currency: Mapped[str] = mapped_column(String(3))
-    fee: Mapped[Optional[Decimal]] = mapped_column(Money())
+    fee: Mapped[Decimal | None] = mapped_column(Money())
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    period_start: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    period_end: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    period_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

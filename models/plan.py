@@ -1,26 +1,27 @@
 """Plans: what a member buys, the role it grants and the period one payment covers."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Optional
 
 from sqlalchemy import Boolean, CheckConstraint, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import db
+from .base import Model
 from .types import Money, UTCDateTime
 
 
-class Plan(db.Model):
+class Plan(Model):
     __tablename__ = "plans"
     __table_args__ = (
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("period_count > 0", name="period_count_positive"),
         CheckConstraint("period_unit IN ('D', 'W', 'M', 'Y')", name="period_unit_known"),
         CheckConstraint("trial_count IS NULL OR trial_count > 0", name="trial_count_positive"),
-        CheckConstraint("trial_unit IS NULL OR trial_unit IN ('D', 'W', 'M', 'Y')",
-                        name="trial_unit_known"),
+        CheckConstraint(
+            "trial_unit IS NULL OR trial_unit IN ('D', 'W', 'M', 'Y')", name="trial_unit_known"
+        ),
         CheckConstraint("seat_limit IS NULL OR seat_limit > 0", name="seat_limit_positive"),
         CheckConstraint("length(currency) = 3", name="currency_iso"),
     )
@@ -33,10 +34,10 @@ class Plan(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     period_count: Mapped[int] = mapped_column(Integer)
     period_unit: Mapped[str] = mapped_column(String(1))
-    trial_count: Mapped[Optional[int]] = mapped_column(Integer)
-    trial_unit: Mapped[Optional[str]] = mapped_column(String(1))
-    paypal_plan_id: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
-    seat_limit: Mapped[Optional[int]] = mapped_column(Integer)
+    trial_count: Mapped[int | None] = mapped_column(Integer)
+    trial_unit: Mapped[str | None] = mapped_column(String(1))
+    paypal_plan_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    seat_limit: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -1,20 +1,20 @@
 """Subscriptions and the facts their state is derived from."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Optional
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.billing.statuses import SubscriptionState
 
-from .base import db
+from .base import Model
 from .types import Money, StatusColumn, UTCDateTime
 
 
-class Subscription(db.Model):
+class Subscription(Model):
     """One member's subscription to one plan.
 
     The date columns are a cache of `gateway.billing.compute()` over this row's facts,
@@ -29,18 +29,19 @@ class Subscription(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
-    paypal_id: Mapped[Optional[str]] = mapped_column(String(64), unique=True)
+    paypal_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     state: Mapped[SubscriptionState] = mapped_column(
-        StatusColumn(SubscriptionState, "state_known", 20), default=SubscriptionState.PENDING)
-    started_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    trial_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    paid_through: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    grace_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    access_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    cancelled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+        StatusColumn(SubscriptionState, "state_known", 20), default=SubscriptionState.PENDING
+    )
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    trial_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid_through: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    grace_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    access_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -55,7 +56,7 @@ class Subscription(db.Model):
         return f"<Subscription {self.id} {self.state}>"
 
 
-class SubscriptionFact(db.Model):
+class SubscriptionFact(Model):
     """A fact about a subscription; the unique key makes re-delivery a no-op."""
 
     __tablename__ = "subscription_facts"
@@ -69,11 +70,11 @@ class SubscriptionFact(db.Model):
     kind: Mapped[str] = mapped_column(String(30))
     key: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
-    txn_id: Mapped[Optional[str]] = mapped_column(String(64))
-    amount: Mapped[Optional[Decimal]] = mapped_column(Money())
-    until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    txn_id: Mapped[str | None] = mapped_column(String(64))
+    amount: Mapped[Decimal | None] = mapped_column(Money())
+    until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     source: Mapped[str] = mapped_column(String(20))
-    actor_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
-    note: Mapped[Optional[str]] = mapped_column(Text)
-    notification_id: Mapped[Optional[int]] = mapped_column(ForeignKey("notifications.id"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str | None] = mapped_column(Text)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,8 +1,9 @@
 """Column types shared by the models: UTC datetimes, money and statuses."""
+
 from __future__ import annotations
 
 import enum
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Enum, Numeric
 from sqlalchemy.types import TypeDecorator
@@ -23,15 +24,15 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=timezone.utc)
-        return value.astimezone(timezone.utc)
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
 
 
 def Money() -> Numeric:  # noqa: N802 - reads like a type in column declarations
@@ -44,5 +45,12 @@ def StatusColumn(values: type[enum.StrEnum], name: str, length: int) -> Enum:  #
 
     Loaded back as the enum member; assigning an unknown string fails before the database.
     """
-    return Enum(values, name=name, native_enum=False, create_constraint=True, length=length,
-                validate_strings=True, values_callable=lambda e: [m.value for m in e])
+    return Enum(
+        values,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=length,
+        validate_strings=True,
+        values_callable=lambda e: [m.value for m in e],
+    )

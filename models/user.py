@@ -1,4 +1,5 @@
 """Members and admins, and the failed-login counters that throttle guessing."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,11 +9,11 @@ from sqlalchemy import Boolean, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .base import db
+from .base import Model
 from .types import UTCDateTime
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -38,7 +39,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.email}>"
 
 
-class LoginFailure(db.Model):
+class LoginFailure(Model):
     """Failed log-ins in the current window, per account ("email:...") or address ("ip:...")."""
 
     __tablename__ = "login_failures"

@@ -1,8 +1,9 @@
 """The stand-in's clock: real time plus an offset that tests and the demo can advance."""
+
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 
 class SimClock:
@@ -13,7 +14,7 @@ class SimClock:
 
     def now(self) -> datetime:
         with self._lock:
-            base = self._frozen or datetime.now(timezone.utc)
+            base = self._frozen or datetime.now(UTC)
             return base + self._offset
 
     def advance(self, delta: timedelta) -> datetime:

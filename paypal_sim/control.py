@@ -1,12 +1,13 @@
 """Control of the stand-in for tests and demos: clock, renewals, failures, refunds,
 reversals, delivery faults, the delivery log, and the Activity Download CSV."""
+
 from __future__ import annotations
 
 import codecs
 import csv
 import io
 from dataclasses import asdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,17 +20,54 @@ from .state import NotFound, Refused, Webhook
 bp = Blueprint("control", __name__, url_prefix="/sim")
 
 ACTIVITY_HEADER = [
-    "Date", "Time", "TimeZone", "Name", "Type", "Status", "Currency", "Gross", "Fee", "Net",
-    "From Email Address", "To Email Address", "Transaction ID", "Shipping Address",
-    "Address Status", "Item Title", "Item ID", "Shipping and Handling Amount",
-    "Insurance Amount", "Sales Tax", "Option 1 Name", "Option 1 Value", "Option 2 Name",
-    "Option 2 Value", "Reference Txn ID", "Invoice Number", "Custom Number", "Quantity",
-    "Receipt ID", "Balance", "Address Line 1", "Address Line 2/District/Neighborhood",
-    "Town/City", "State/Province/Region/County/Territory/Prefecture/Republic",
-    "Zip/Postal Code", "Country", "Contact Phone Number", "Subject", "Note", "Country Code",
-    "Balance Impact"]
-ACTIVITY_TYPE = {"payment": "Subscription Payment", "refund": "Payment Refund",
-                 "reversal": "Payment Reversal", "reversal_cancel": "Cancellation of Reversal"}
+    "Date",
+    "Time",
+    "TimeZone",
+    "Name",
+    "Type",
+    "Status",
+    "Currency",
+    "Gross",
+    "Fee",
+    "Net",
+    "From Email Address",
+    "To Email Address",
+    "Transaction ID",
+    "Shipping Address",
+    "Address Status",
+    "Item Title",
+    "Item ID",
+    "Shipping and Handling Amount",
+    "Insurance Amount",
+    "Sales Tax",
+    "Option 1 Name",
+    "Option 1 Value",
+    "Option 2 Name",
+    "Option 2 Value",
+    "Reference Txn ID",
+    "Invoice Number",
+    "Custom Number",
+    "Quantity",
+    "Receipt ID",
+    "Balance",
+    "Address Line 1",
+    "Address Line 2/District/Neighborhood",
+    "Town/City",
+    "State/Province/Region/County/Territory/Prefecture/Republic",
+    "Zip/Postal Code",
+    "Country",
+    "Contact Phone Number",
+    "Subject",
+    "Note",
+    "Country Code",
+    "Balance Impact",
+]
+ACTIVITY_TYPE = {
+    "payment": "Subscription Payment",
+    "refund": "Payment Refund",
+    "reversal": "Payment Reversal",
+    "reversal_cancel": "Cancellation of Reversal",
+}
 
 
 def _sim() -> Sim:
@@ -65,16 +103,25 @@ def page():
     with sim.world.lock:
         subs = sorted(sim.world.subscriptions.values(), key=lambda s: s.create_time, reverse=True)
         txns = sorted(sim.world.transactions.values(), key=lambda t: t.time, reverse=True)
-    return render_template("sim/control.html", sim=sim, subs=subs, txns=txns,
-                           log=list(reversed(sim.outbox.log[-200:])), now=sim.clock.now())
+    return render_template(
+        "sim/control.html",
+        sim=sim,
+        subs=subs,
+        txns=txns,
+        log=list(reversed(sim.outbox.log[-200:])),
+        now=sim.clock.now(),
+    )
 
 
 @bp.route("/api/clock/advance", methods=["POST"])
 def advance():
     """Move the clock forward, then bill every renewal and end of term it reached."""
     sim, args = _sim(), _args()
-    delta = timedelta(days=float(args.get("days") or 0), hours=float(args.get("hours") or 0),
-                      seconds=float(args.get("seconds") or 0))
+    delta = timedelta(
+        days=float(args.get("days") or 0),
+        hours=float(args.get("hours") or 0),
+        seconds=float(args.get("seconds") or 0),
+    )
     with sim.world.lock:
         now = sim.clock.advance(delta)
         billed = sim.run_billing()
@@ -97,19 +144,31 @@ def run_deliveries():
 @bp.route("/api/deliveries")
 def deliveries():
     sim = _sim()
-    return jsonify(attempts=[{**asdict(a), "at": rfc3339(a.at)} for a in sim.outbox.log],
-                   messages=[{"id": m.id, "kind": m.kind, "label": m.label, "url": m.url,
-                              "state": m.state, "attempts": m.attempts,
-                              "next_attempt": rfc3339(m.next_attempt),
-                              "body": m.body.decode("latin-1"),
-                              "headers": m.headers} for m in sim.outbox.messages])
+    return jsonify(
+        attempts=[{**asdict(a), "at": rfc3339(a.at)} for a in sim.outbox.log],
+        messages=[
+            {
+                "id": m.id,
+                "kind": m.kind,
+                "label": m.label,
+                "url": m.url,
+                "state": m.state,
+                "attempts": m.attempts,
+                "next_attempt": rfc3339(m.next_attempt),
+                "body": m.body.decode("latin-1"),
+                "headers": m.headers,
+            }
+            for m in sim.outbox.messages
+        ],
+    )
 
 
 @bp.route("/api/faults", methods=["POST"])
 def faults():
     args = _args()
-    _sim().outbox.add_fault(str(args.get("kind", "")), int(args.get("count") or 1),
-                            float(args.get("seconds") or 0))
+    _sim().outbox.add_fault(
+        str(args.get("kind", "")), int(args.get("count") or 1), float(args.get("seconds") or 0)
+    )
     return _answer({"queued": args.get("kind")})
 
 
@@ -130,8 +189,14 @@ def account():
         for key in ("notify_url", "business", "receiver_id"):
             if key in args:
                 setattr(acct, key, args[key])
-    return _answer({"charset": acct.charset, "sandbox": acct.sandbox,
-                    "notify_url": acct.notify_url, "business": acct.business})
+    return _answer(
+        {
+            "charset": acct.charset,
+            "sandbox": acct.sandbox,
+            "notify_url": acct.notify_url,
+            "business": acct.business,
+        }
+    )
 
 
 @bp.route("/api/webhooks", methods=["POST"])
@@ -139,8 +204,9 @@ def add_webhook():
     args = _args()
     if not str(args.get("url", "")).startswith(("http://", "https://")):
         raise ValueError("url must be an http(s) URL")
-    hook = Webhook(str(args.get("id") or f"WH-SIM-{len(_sim().world.webhooks) + 1}"),
-                   str(args["url"]))
+    hook = Webhook(
+        str(args.get("id") or f"WH-SIM-{len(_sim().world.webhooks) + 1}"), str(args["url"])
+    )
     _sim().world.webhooks[hook.id] = hook
     return _answer({"id": hook.id, "url": hook.url})
 
@@ -183,8 +249,14 @@ def transaction_action(txn_id: str, action: str):
             txn = sim.cancel_reversal(payment)
         else:
             raise NotFound(f"no action {action}")
-    return _answer({"id": txn.id, "status": txn.status, "amount": money(txn.amount),
-                    "parent_txn_id": txn.parent_id})
+    return _answer(
+        {
+            "id": txn.id,
+            "status": txn.status,
+            "amount": money(txn.amount),
+            "parent_txn_id": txn.parent_id,
+        }
+    )
 
 
 @bp.route("/api/state")
@@ -193,12 +265,25 @@ def state():
     with sim.world.lock:
         return jsonify(
             now=rfc3339(sim.clock.now()),
-            subscriptions=[sim.subscription_json(s) | {"style": s.style, "custom": s.custom}
-                           for s in sim.world.subscriptions.values()],
-            transactions=[{"id": t.id, "subscription_id": t.subscription_id, "kind": t.kind,
-                           "status": t.status, "amount": money(t.amount), "fee": money(t.fee),
-                           "currency": t.currency, "time": rfc3339(t.time),
-                           "parent_txn_id": t.parent_id} for t in sim.world.transactions.values()])
+            subscriptions=[
+                sim.subscription_json(s) | {"style": s.style, "custom": s.custom}
+                for s in sim.world.subscriptions.values()
+            ],
+            transactions=[
+                {
+                    "id": t.id,
+                    "subscription_id": t.subscription_id,
+                    "kind": t.kind,
+                    "status": t.status,
+                    "amount": money(t.amount),
+                    "fee": money(t.fee),
+                    "currency": t.currency,
+                    "time": rfc3339(t.time),
+                    "parent_txn_id": t.parent_id,
+                }
+                for t in sim.world.transactions.values()
+            ],
+        )
 
 
 @bp.route("/reports/activity.csv")
@@ -212,30 +297,47 @@ def activity_csv():
     writer.writerow(ACTIVITY_HEADER)
     acct = sim.world.account
     with sim.world.lock:
-        rows = sorted((t for t in sim.world.transactions.values() if start <= t.time <= end),
-                      key=lambda t: t.time)
+        rows = sorted(
+            (t for t in sim.world.transactions.values() if start <= t.time <= end),
+            key=lambda t: t.time,
+        )
         for t in rows:
             local = t.time.astimezone(PACIFIC)
             credit = t.amount >= 0
             record = dict.fromkeys(ACTIVITY_HEADER, "")
-            record.update({
-                "Date": local.strftime("%m/%d/%Y"), "Time": local.strftime("%H:%M:%S"),
-                "TimeZone": "PDT" if local.dst() else "PST", "Name": t.payer_name,
-                "Type": ACTIVITY_TYPE[t.kind], "Status": "Completed", "Currency": t.currency,
-                "Gross": money(t.amount), "Fee": money(-t.fee), "Net": money(t.amount - t.fee),
-                "From Email Address": t.payer_email if credit else acct.business,
-                "To Email Address": acct.business if credit else t.payer_email,
-                "Transaction ID": t.id, "Item Title": t.item_name, "Item ID": t.item_number,
-                "Reference Txn ID": t.parent_id or t.subscription_id,
-                "Custom Number": t.custom, "Quantity": "1",
-                "Balance Impact": "Credit" if credit else "Debit"})
+            record.update(
+                {
+                    "Date": local.strftime("%m/%d/%Y"),
+                    "Time": local.strftime("%H:%M:%S"),
+                    "TimeZone": "PDT" if local.dst() else "PST",
+                    "Name": t.payer_name,
+                    "Type": ACTIVITY_TYPE[t.kind],
+                    "Status": "Completed",
+                    "Currency": t.currency,
+                    "Gross": money(t.amount),
+                    "Fee": money(-t.fee),
+                    "Net": money(t.amount - t.fee),
+                    "From Email Address": t.payer_email if credit else acct.business,
+                    "To Email Address": acct.business if credit else t.payer_email,
+                    "Transaction ID": t.id,
+                    "Item Title": t.item_name,
+                    "Item ID": t.item_number,
+                    "Reference Txn ID": t.parent_id or t.subscription_id,
+                    "Custom Number": t.custom,
+                    "Quantity": "1",
+                    "Balance Impact": "Credit" if credit else "Debit",
+                }
+            )
             writer.writerow(record.values())
-    return Response(out.getvalue(), mimetype="text/csv",
-                    headers={"Content-Disposition": 'attachment; filename="Download.CSV"'})
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="Download.CSV"'},
+    )
 
 
 def _date_arg(name: str, default: datetime):
     raw = request.args.get(name)
     if not raw:
-        return default.replace(tzinfo=timezone.utc)
+        return default.replace(tzinfo=UTC)
     return parse_rfc3339(raw)

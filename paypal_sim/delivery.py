@@ -2,25 +2,26 @@
 
 Time is the stand-in's clock, so tests compress PayPal's days of retries by advancing it.
 """
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import count
-from typing import Callable, Optional
 
 import requests
 
 from .clock import SimClock
 
-IPN_GIVE_UP = timedelta(days=4)          # PayPal stops re-sending IPNs after about 4 days
+IPN_GIVE_UP = timedelta(days=4)  # PayPal stops re-sending IPNs after about 4 days
 IPN_MAX_INTERVAL = timedelta(hours=24)
-WEBHOOK_GIVE_UP = timedelta(days=3)      # webhooks: up to 25 tries over 3 days
+WEBHOOK_GIVE_UP = timedelta(days=3)  # webhooks: up to 25 tries over 3 days
 WEBHOOK_MAX_ATTEMPTS = 25
-WEBHOOK_MAX_INTERVAL = timedelta(hours=5)   # 25 tries then span just under 3 days
+WEBHOOK_MAX_INTERVAL = timedelta(hours=5)  # 25 tries then span just under 3 days
 
 DELIVERY_FAULTS = {"drop", "duplicate", "delay", "reorder", "concurrent"}
 POSTBACK_FAULTS = {"postback_html", "postback_hang", "postback_invalid"}
@@ -35,8 +36,8 @@ def retry_interval(kind: str, failures: int) -> timedelta:
 @dataclass
 class Message:
     id: int
-    kind: str                     # "ipn" | "webhook"
-    label: str                    # txn_type / payment_status or event_type
+    kind: str  # "ipn" | "webhook"
+    label: str  # txn_type / payment_status or event_type
     url: str
     body: bytes
     headers: dict[str, str]
@@ -44,7 +45,7 @@ class Message:
     next_attempt: datetime
     seq: float
     attempts: int = 0
-    state: str = "queued"         # queued | delivered | failed | dropped | held
+    state: str = "queued"  # queued | delivered | failed | dropped | held
     concurrent: bool = False
 
 
@@ -56,7 +57,7 @@ class Attempt:
     url: str
     number: int
     at: datetime
-    status: Optional[int]
+    status: int | None
     error: str = ""
     note: str = ""
 
@@ -70,8 +71,9 @@ class Fault:
 class Outbox:
     """Queue, send, retry and log every message the stand-in emits."""
 
-    def __init__(self, clock: SimClock, timeout: float = 10.0,
-                 session: Optional[requests.Session] = None) -> None:
+    def __init__(
+        self, clock: SimClock, timeout: float = 10.0, session: requests.Session | None = None
+    ) -> None:
         self.clock = clock
         self.timeout = timeout
         self.http = session or requests.Session()
@@ -80,7 +82,7 @@ class Outbox:
         self.sent_ipn_bodies: set[bytes] = set()
         self.faults: deque[Fault] = deque()
         self.postback_faults: deque[Fault] = deque()
-        self._held: Optional[Message] = None
+        self._held: Message | None = None
         self._ids = count(1)
         self._lock = threading.RLock()
         self._sending = threading.Lock()
@@ -93,13 +95,14 @@ class Outbox:
         with self._lock:
             queue.extend(Fault(kind, seconds) for _ in range(count_))
 
-    def take_postback_fault(self) -> Optional[Fault]:
+    def take_postback_fault(self) -> Fault | None:
         with self._lock:
             return self.postback_faults.popleft() if self.postback_faults else None
 
     # -- queueing ------------------------------------------------------------
-    def enqueue(self, kind: str, label: str, url: str, body: bytes,
-                headers: dict[str, str]) -> Optional[Message]:
+    def enqueue(
+        self, kind: str, label: str, url: str, body: bytes, headers: dict[str, str]
+    ) -> Message | None:
         if not url:
             return None
         now = self.clock.now()
@@ -109,7 +112,7 @@ class Outbox:
             if kind == "ipn":
                 self.sent_ipn_bodies.add(body)
             self.messages.append(msg)
-            if self._held is not None:          # a reorder fault: the held one goes after this
+            if self._held is not None:  # a reorder fault: the held one goes after this
                 self._held.seq, self._held.state = msg.seq + 0.5, "queued"
                 self._held.next_attempt = now
                 self._held = None
@@ -120,8 +123,9 @@ class Outbox:
                 msg.state = "dropped"
                 self._record(msg, None, note="dropped by fault: never sent")
             elif fault.kind == "duplicate":
-                twin = Message(next(self._ids), kind, label, url, body, headers, now, now,
-                               msg.seq + 0.25)
+                twin = Message(
+                    next(self._ids), kind, label, url, body, headers, now, now, msg.seq + 0.25
+                )
                 self.messages.append(twin)
             elif fault.kind == "delay":
                 msg.next_attempt = now + timedelta(seconds=fault.seconds)
@@ -135,9 +139,10 @@ class Outbox:
     def due(self) -> list[Message]:
         now = self.clock.now()
         with self._lock:
-            return sorted((m for m in self.messages
-                           if m.state == "queued" and m.next_attempt <= now),
-                          key=lambda m: (m.next_attempt, m.seq))
+            return sorted(
+                (m for m in self.messages if m.state == "queued" and m.next_attempt <= now),
+                key=lambda m: (m.next_attempt, m.seq),
+            )
 
     def run_due(self) -> int:
         """Send every message that is due, in order; returns how many attempts were made."""
@@ -172,23 +177,29 @@ class Outbox:
                 return
             give_up = IPN_GIVE_UP if msg.kind == "ipn" else WEBHOOK_GIVE_UP
             wait = retry_interval(msg.kind, msg.attempts)
-            if (msg.next_attempt + wait - msg.created > give_up or
-                    (msg.kind == "webhook" and msg.attempts >= WEBHOOK_MAX_ATTEMPTS)):
+            if msg.next_attempt + wait - msg.created > give_up or (
+                msg.kind == "webhook" and msg.attempts >= WEBHOOK_MAX_ATTEMPTS
+            ):
                 msg.state = "failed"
             else:
                 msg.next_attempt = msg.next_attempt + wait
 
-    def _send(self, msg: Message) -> tuple[Optional[int], str]:
+    def _send(self, msg: Message) -> tuple[int | None, str]:
         try:
-            response = self.http.post(msg.url, data=msg.body, headers=msg.headers,
-                                      timeout=self.timeout, allow_redirects=False)
+            response = self.http.post(
+                msg.url,
+                data=msg.body,
+                headers=msg.headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+            )
             return response.status_code, ""
         except requests.RequestException as e:
             return None, f"{type(e).__name__}: {e}"[:300]
 
-    def _send_concurrently(self, msg: Message) -> list[Optional[int]]:
+    def _send_concurrently(self, msg: Message) -> list[int | None]:
         barrier = threading.Barrier(2)
-        results: list[Optional[int]] = [None, None]
+        results: list[int | None] = [None, None]
 
         def worker(i: int) -> None:
             barrier.wait()
@@ -201,10 +212,20 @@ class Outbox:
             t.join()
         return results
 
-    def _record(self, msg: Message, status: Optional[int], error: str = "",
-                note: str = "") -> None:
-        self.log.append(Attempt(msg.id, msg.kind, msg.label, msg.url, msg.attempts,
-                                self.clock.now(), status, error, note))
+    def _record(self, msg: Message, status: int | None, error: str = "", note: str = "") -> None:
+        self.log.append(
+            Attempt(
+                msg.id,
+                msg.kind,
+                msg.label,
+                msg.url,
+                msg.attempts,
+                self.clock.now(),
+                status,
+                error,
+                note,
+            )
+        )
 
 
 class DeliveryThread(threading.Thread):

@@ -5,6 +5,7 @@ and every change is announced by IPN (Standard) or signed webhook (REST).
 `Renewals` (renewals.py), `Lifecycle` (lifecycle.py) and `MoneyBack` (money_back.py), all
 sharing `Notices` (notices.py), which sends the messages and holds the engine's state.
 """
+
 from __future__ import annotations
 
 from . import webhooks as wh

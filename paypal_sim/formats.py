@@ -1,9 +1,10 @@
 """PayPal's wire formats: ids, money, Pacific-time dates, form encoding in a charset."""
+
 from __future__ import annotations
 
 import secrets
 import string
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
@@ -29,7 +30,7 @@ def ipn_date(at: datetime) -> str:
 
 def rfc3339(at: datetime) -> str:
     """REST time format: UTC with a Z, whole seconds."""
-    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_rfc3339(text: str) -> datetime:
@@ -37,10 +38,11 @@ def parse_rfc3339(text: str) -> datetime:
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError("time zone missing")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def encode_form(fields: list[tuple[str, str]], charset: str) -> bytes:
     """Form-encode in the account's charset, in the given field order (as PayPal sends)."""
-    return "&".join(f"{quote_plus(k, encoding=charset)}={quote_plus(v, encoding=charset)}"
-                    for k, v in fields).encode("ascii")
+    return "&".join(
+        f"{quote_plus(k, encoding=charset)}={quote_plus(v, encoding=charset)}" for k, v in fields
+    ).encode("ascii")

@@ -1,4 +1,5 @@
 """Decode a form body in the charset it names (PayPal buttons carry a `charset` field)."""
+
 from __future__ import annotations
 
 import codecs
@@ -15,5 +16,6 @@ def decode_form(raw: bytes, default: str = "utf-8") -> dict[str, str]:
         codecs.lookup(charset)
     except LookupError:
         charset = default
-    return dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding=charset,
-                          errors="replace"))
+    return dict(
+        parse_qsl(raw.decode("latin-1"), keep_blank_values=True, encoding=charset, errors="replace")
+    )

@@ -1,9 +1,9 @@
 """IPN field sets for subscription events, in the order and shape PayPal sends them."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Optional
 
 from .formats import ipn_date, money, new_id
 from .state import Account, Subscription, Transaction
@@ -12,19 +12,31 @@ Fields = list[tuple[str, str]]
 
 
 def _payer(sub: Subscription) -> Fields:
-    return [("first_name", sub.first_name), ("last_name", sub.last_name),
-            ("payer_email", sub.payer_email), ("payer_id", sub.payer_id),
-            ("payer_status", "verified"), ("residence_country", "US")]
+    return [
+        ("first_name", sub.first_name),
+        ("last_name", sub.last_name),
+        ("payer_email", sub.payer_email),
+        ("payer_id", sub.payer_id),
+        ("payer_status", "verified"),
+        ("residence_country", "US"),
+    ]
 
 
 def _receiver(acct: Account) -> Fields:
-    return [("business", acct.business), ("receiver_email", acct.business),
-            ("receiver_id", acct.receiver_id)]
+    return [
+        ("business", acct.business),
+        ("receiver_email", acct.business),
+        ("receiver_id", acct.receiver_id),
+    ]
 
 
 def _tail(acct: Account) -> Fields:
-    tail = [("verify_sign", new_id("A", 55)), ("charset", acct.charset),
-            ("notify_version", "3.9"), ("ipn_track_id", new_id("", 13).lower())]
+    tail = [
+        ("verify_sign", new_id("A", 55)),
+        ("charset", acct.charset),
+        ("notify_version", "3.9"),
+        ("ipn_track_id", new_id("", 13).lower()),
+    ]
     if acct.sandbox:
         tail.insert(0, ("test_ipn", "1"))
     return tail
@@ -34,11 +46,18 @@ def _terms(sub: Subscription) -> Fields:
     terms: Fields = []
     if sub.trial_count and sub.trial_unit:
         trial = money(sub.trial_amount or 0)
-        terms += [("amount1", trial), ("mc_amount1", trial),
-                  ("period1", f"{sub.trial_count} {sub.trial_unit}")]
+        terms += [
+            ("amount1", trial),
+            ("mc_amount1", trial),
+            ("period1", f"{sub.trial_count} {sub.trial_unit}"),
+        ]
     amount = money(sub.amount)
-    terms += [("amount3", amount), ("mc_amount3", amount),
-              ("period3", f"{sub.period_count} {sub.period_unit}"), ("recurring", "1")]
+    terms += [
+        ("amount3", amount),
+        ("mc_amount3", amount),
+        ("period3", f"{sub.period_count} {sub.period_unit}"),
+        ("recurring", "1"),
+    ]
     if sub.total_cycles:
         terms.append(("recur_times", str(sub.total_cycles)))
     terms.append(("reattempt", "1" if sub.reattempt else "0"))
@@ -46,12 +65,10 @@ def _terms(sub: Subscription) -> Fields:
 
 
 def _item(sub: Subscription) -> Fields:
-    return [("item_name", sub.item_name), ("item_number", sub.item_number),
-            ("custom", sub.custom)]
+    return [("item_name", sub.item_name), ("item_number", sub.item_number), ("custom", sub.custom)]
 
 
-def subscription_event(acct: Account, sub: Subscription, txn_type: str,
-                       at: datetime) -> Fields:
+def subscription_event(acct: Account, sub: Subscription, txn_type: str, at: datetime) -> Fields:
     """subscr_signup / subscr_cancel / subscr_modify / subscr_eot: no txn_id, no payment_status."""
     fields: Fields = [("txn_type", txn_type), ("subscr_id", sub.id)]
     if txn_type in ("subscr_signup", "subscr_cancel", "subscr_modify"):
@@ -67,13 +84,21 @@ def subscription_event(acct: Account, sub: Subscription, txn_type: str,
 def payment(acct: Account, sub: Subscription, txn: Transaction) -> Fields:
     """subscr_payment: a charge on the subscription (payment_status Completed, Pending, ...)."""
     fields: Fields = [
-        ("transaction_subject", sub.custom), ("payment_date", ipn_date(txn.time)),
-        ("txn_type", "subscr_payment"), ("subscr_id", sub.id)]
+        ("transaction_subject", sub.custom),
+        ("payment_date", ipn_date(txn.time)),
+        ("txn_type", "subscr_payment"),
+        ("subscr_id", sub.id),
+    ]
     fields += _payer(sub) + _item(sub)
-    fields += [("mc_gross", money(txn.amount)), ("mc_fee", money(txn.fee)),
-               ("mc_currency", txn.currency), ("payment_type", "instant"),
-               ("payment_status", txn.status), ("protection_eligibility", "Eligible"),
-               ("txn_id", txn.id)]
+    fields += [
+        ("mc_gross", money(txn.amount)),
+        ("mc_fee", money(txn.fee)),
+        ("mc_currency", txn.currency),
+        ("payment_type", "instant"),
+        ("payment_status", txn.status),
+        ("protection_eligibility", "Eligible"),
+        ("txn_id", txn.id),
+    ]
     if txn.currency == "USD":
         fields += [("payment_gross", money(txn.amount)), ("payment_fee", money(txn.fee))]
     if txn.status == "Pending":
@@ -81,13 +106,19 @@ def payment(acct: Account, sub: Subscription, txn: Transaction) -> Fields:
     return fields + _receiver(acct) + _tail(acct)
 
 
-def failed(acct: Account, sub: Subscription, at: datetime, retry_at: Optional[datetime]) -> Fields:
+def failed(acct: Account, sub: Subscription, at: datetime, retry_at: datetime | None) -> Fields:
     """subscr_failed: a renewal could not be charged; PayPal may retry at `retry_at`."""
-    fields: Fields = [("txn_type", "subscr_failed"), ("subscr_id", sub.id),
-                      ("payment_date", ipn_date(at))]
+    fields: Fields = [
+        ("txn_type", "subscr_failed"),
+        ("subscr_id", sub.id),
+        ("payment_date", ipn_date(at)),
+    ]
     fields += _payer(sub) + _item(sub)
-    fields += [("mc_gross", money(sub.amount)), ("mc_currency", sub.currency),
-               ("payment_status", "Failed")]
+    fields += [
+        ("mc_gross", money(sub.amount)),
+        ("mc_currency", sub.currency),
+        ("payment_status", "Failed"),
+    ]
     if retry_at is not None:
         fields.append(("retry_at", ipn_date(retry_at)))
     return fields + _receiver(acct) + _tail(acct)
@@ -103,37 +134,57 @@ def money_back(acct: Account, sub: Subscription, txn: Transaction) -> Fields:
     parent_txn_id, as with PayPal.
     """
     fields: Fields = [("payment_date", ipn_date(txn.time))] + _payer(sub) + _item(sub)
-    fields += [("mc_gross", money(txn.amount)), ("mc_fee", money(txn.fee)),
-               ("mc_currency", txn.currency), ("payment_type", "instant"),
-               ("payment_status", txn.status), ("reason_code", REASON[txn.status]),
-               ("parent_txn_id", txn.parent_id or ""), ("txn_id", txn.id)]
+    fields += [
+        ("mc_gross", money(txn.amount)),
+        ("mc_fee", money(txn.fee)),
+        ("mc_currency", txn.currency),
+        ("payment_type", "instant"),
+        ("payment_status", txn.status),
+        ("reason_code", REASON[txn.status]),
+        ("parent_txn_id", txn.parent_id or ""),
+        ("txn_id", txn.id),
+    ]
     if txn.status == "Reversed":
         fields += [("case_type", "chargeback"), ("case_id", new_id("PP-D-", 8))]
     return fields + _receiver(acct) + _tail(acct)
 
 
-def recurring(acct: Account, sub: Subscription, txn_type: str, at: datetime,
-              txn: Optional[Transaction] = None) -> Fields:
+def recurring(
+    acct: Account, sub: Subscription, txn_type: str, at: datetime, txn: Transaction | None = None
+) -> Fields:
     """The recurring_payment* family (profile-style messages keyed by recurring_payment_id)."""
-    fields: Fields = [("txn_type", txn_type), ("recurring_payment_id", sub.id),
-                      ("payment_cycle", {"D": "Daily", "W": "Weekly", "M": "Monthly",
-                                         "Y": "Yearly"}[sub.period_unit]),
-                      # PayPal really sends " Regular" with a leading space.
-                      ("period_type", " Regular"), ("product_name", sub.item_name),
-                      ("product_type", "1"), ("amount", money(sub.amount)),
-                      ("amount_per_cycle", money(sub.amount)), ("currency_code", sub.currency),
-                      ("profile_status", "Active" if sub.status == "ACTIVE" else
-                       sub.status.capitalize()),
-                      ("time_created", ipn_date(sub.create_time or at)),
-                      ("outstanding_balance", "0.00"), ("rp_invoice_id", sub.custom)]
+    fields: Fields = [
+        ("txn_type", txn_type),
+        ("recurring_payment_id", sub.id),
+        (
+            "payment_cycle",
+            {"D": "Daily", "W": "Weekly", "M": "Monthly", "Y": "Yearly"}[sub.period_unit],
+        ),
+        # PayPal really sends " Regular" with a leading space.
+        ("period_type", " Regular"),
+        ("product_name", sub.item_name),
+        ("product_type", "1"),
+        ("amount", money(sub.amount)),
+        ("amount_per_cycle", money(sub.amount)),
+        ("currency_code", sub.currency),
+        ("profile_status", "Active" if sub.status == "ACTIVE" else sub.status.capitalize()),
+        ("time_created", ipn_date(sub.create_time or at)),
+        ("outstanding_balance", "0.00"),
+        ("rp_invoice_id", sub.custom),
+    ]
     if sub.next_billing is not None:
         fields.append(("next_payment_date", ipn_date(sub.next_billing)))
     fields += _payer(sub)
     if txn is not None:
-        fields += [("payment_date", ipn_date(txn.time)), ("mc_gross", money(txn.amount)),
-                   ("mc_fee", money(txn.fee)), ("mc_currency", txn.currency),
-                   ("payment_status", txn.status), ("payment_type", "instant"),
-                   ("txn_id", txn.id)]
+        fields += [
+            ("payment_date", ipn_date(txn.time)),
+            ("mc_gross", money(txn.amount)),
+            ("mc_fee", money(txn.fee)),
+            ("mc_currency", txn.currency),
+            ("payment_status", txn.status),
+            ("payment_type", "instant"),
+            ("txn_id", txn.id),
+        ]
     return fields + _receiver(acct) + _tail(acct)
 
 

@@ -1,4 +1,5 @@
 """Merchant and buyer actions on a running subscription: cancel, modify, suspend, activate."""
+
 from __future__ import annotations
 
 from . import ipn_messages as ipn
@@ -20,19 +21,26 @@ class Lifecycle(Notices):
             return
         acct = self.world.account
         if sub.ipn_style == "recurring":
-            self.send_ipn(sub, "recurring_payment_profile_cancel",
-                          ipn.recurring(acct, sub, "recurring_payment_profile_cancel", now))
+            self.send_ipn(
+                sub,
+                "recurring_payment_profile_cancel",
+                ipn.recurring(acct, sub, "recurring_payment_profile_cancel", now),
+            )
         else:
-            self.send_ipn(sub, "subscr_cancel",
-                          ipn.subscription_event(acct, sub, "subscr_cancel", now))
-            sub.eot_at = paid_until or now    # end of term comes when the paid period ends
+            self.send_ipn(
+                sub, "subscr_cancel", ipn.subscription_event(acct, sub, "subscr_cancel", now)
+            )
+            sub.eot_at = paid_until or now  # end of term comes when the paid period ends
 
     def modify(self, sub: Subscription) -> None:
         """Announce a modification (Standard only; the terms stay as they are)."""
         if sub.style != "standard":
             raise Refused("subscr_modify exists only for Standard subscriptions")
-        self.send_ipn(sub, "subscr_modify", ipn.subscription_event(
-            self.world.account, sub, "subscr_modify", self.clock.now()))
+        self.send_ipn(
+            sub,
+            "subscr_modify",
+            ipn.subscription_event(self.world.account, sub, "subscr_modify", self.clock.now()),
+        )
 
     def suspend(self, sub: Subscription) -> None:
         if sub.status != "ACTIVE":
@@ -42,8 +50,11 @@ class Lifecycle(Notices):
         if sub.style == "rest":
             self._sub_event(sub, "BILLING.SUBSCRIPTION.SUSPENDED")
         else:
-            self.send_ipn(sub, "recurring_payment_suspended",
-                          ipn.recurring(self.world.account, sub, "recurring_payment_suspended", now))
+            self.send_ipn(
+                sub,
+                "recurring_payment_suspended",
+                ipn.recurring(self.world.account, sub, "recurring_payment_suspended", now),
+            )
 
     def activate(self, sub: Subscription) -> None:
         if sub.status != "SUSPENDED":

@@ -1,5 +1,6 @@
 """How the engine tells the merchant: IPN forms, signed webhook events, and the REST
 subscription JSON those events (and the API) carry."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,56 +25,96 @@ class Notices:
     def send_ipn(self, sub: Subscription, label: str, fields: ipn.Fields) -> None:
         acct = self.world.account
         body = encode_form(fields, acct.charset)
-        headers = {"Content-Type": f"application/x-www-form-urlencoded; charset={acct.charset}",
-                   "User-Agent": "PayPal IPN ( https://www.paypal.com/ipn )"}
+        headers = {
+            "Content-Type": f"application/x-www-form-urlencoded; charset={acct.charset}",
+            "User-Agent": "PayPal IPN ( https://www.paypal.com/ipn )",
+        }
         self.outbox.enqueue("ipn", label, sub.notify_url or acct.notify_url, body, headers)
 
-    def send_webhook(self, event_type: str, resource_type: str, resource: dict[str, Any],
-                     summary: str) -> None:
+    def send_webhook(
+        self, event_type: str, resource_type: str, resource: dict[str, Any], summary: str
+    ) -> None:
         at = self.clock.now()
         for hook in list(self.world.webhooks.values()):
             if "*" not in hook.event_types and event_type not in hook.event_types:
                 continue
             event = wh.envelope(event_type, resource_type, resource, summary, at, self.base_url)
             body = wh.encode(event)
-            self.outbox.enqueue("webhook", event_type, hook.url, body,
-                                wh.headers_for(self.signer, self.base_url, hook.id, body, at))
+            self.outbox.enqueue(
+                "webhook",
+                event_type,
+                hook.url,
+                body,
+                wh.headers_for(self.signer, self.base_url, hook.id, body, at),
+            )
 
     def _sub_event(self, sub: Subscription, event_type: str) -> None:
-        self.send_webhook(event_type, "subscription", self.subscription_json(sub),
-                          f"Subscription {event_type.split('.')[-1].lower()}")
+        self.send_webhook(
+            event_type,
+            "subscription",
+            self.subscription_json(sub),
+            f"Subscription {event_type.split('.')[-1].lower()}",
+        )
 
     # -- REST representation -------------------------------------------------
     def subscription_json(self, sub: Subscription) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "id": sub.id, "plan_id": sub.plan_id, "status": sub.status, "quantity": "1",
-            "custom_id": sub.custom, "plan_overridden": False,
+            "id": sub.id,
+            "plan_id": sub.plan_id,
+            "status": sub.status,
+            "quantity": "1",
+            "custom_id": sub.custom,
+            "plan_overridden": False,
             "create_time": rfc3339(sub.create_time) if sub.create_time else None,
             "update_time": rfc3339(sub.status_update_time or sub.create_time),
             "status_update_time": rfc3339(sub.status_update_time or sub.create_time),
             "start_time": rfc3339(sub.start_time) if sub.start_time else None,
-            "links": [{"href": f"{self.base_url}/v1/billing/subscriptions/{sub.id}",
-                       "rel": "self", "method": "GET"}]}
+            "links": [
+                {
+                    "href": f"{self.base_url}/v1/billing/subscriptions/{sub.id}",
+                    "rel": "self",
+                    "method": "GET",
+                }
+            ],
+        }
         if sub.status == "APPROVAL_PENDING":
-            data["links"].insert(0, {
-                "href": f"{self.base_url}/webapps/billing/subscriptions?ba_token={sub.approval_token}",
-                "rel": "approve", "method": "GET"})
+            data["links"].insert(
+                0,
+                {
+                    "href": f"{self.base_url}/webapps/billing/subscriptions"
+                    f"?ba_token={sub.approval_token}",
+                    "rel": "approve",
+                    "method": "GET",
+                },
+            )
         if sub.payer_id:
-            data["subscriber"] = {"email_address": sub.payer_email, "payer_id": sub.payer_id,
-                                  "name": {"given_name": sub.first_name,
-                                           "surname": sub.last_name}}
+            data["subscriber"] = {
+                "email_address": sub.payer_email,
+                "payer_id": sub.payer_id,
+                "name": {"given_name": sub.first_name, "surname": sub.last_name},
+            }
         if sub.status != "APPROVAL_PENDING":
             info: dict[str, Any] = {
                 "outstanding_balance": {"currency_code": sub.currency, "value": "0.00"},
-                "cycle_executions": [{"tenure_type": "REGULAR", "sequence": 1,
-                                      "cycles_completed": sub.cycles_completed,
-                                      "cycles_remaining": max(sub.total_cycles - sub.cycles_completed, 0),
-                                      "total_cycles": sub.total_cycles}],
-                "failed_payments_count": sub.failed_payments}
+                "cycle_executions": [
+                    {
+                        "tenure_type": "REGULAR",
+                        "sequence": 1,
+                        "cycles_completed": sub.cycles_completed,
+                        "cycles_remaining": max(sub.total_cycles - sub.cycles_completed, 0),
+                        "total_cycles": sub.total_cycles,
+                    }
+                ],
+                "failed_payments_count": sub.failed_payments,
+            }
             if sub.last_payment:
-                info["last_payment"] = {"amount": {"currency_code": sub.currency,
-                                                   "value": money(sub.last_payment.amount)},
-                                        "time": rfc3339(sub.last_payment.time)}
+                info["last_payment"] = {
+                    "amount": {
+                        "currency_code": sub.currency,
+                        "value": money(sub.last_payment.amount),
+                    },
+                    "time": rfc3339(sub.last_payment.time),
+                }
             if sub.next_billing and sub.status == "ACTIVE":
                 info["next_billing_time"] = rfc3339(sub.next_billing)
             data["billing_info"] = info

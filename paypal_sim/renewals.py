@@ -1,9 +1,9 @@
 """Billing on the clock: renewal charges, failed charges and their retries, end of term."""
+
 from __future__ import annotations
 
 import calendar
 from datetime import datetime, timedelta
-from typing import Optional
 
 from . import ipn_messages as ipn
 from . import webhooks as wh
@@ -11,8 +11,8 @@ from .formats import new_id
 from .notices import Notices
 from .state import Subscription, Transaction
 
-STANDARD_RETRY = timedelta(days=3)   # Payments Standard re-attempts after 3 days
-REST_RETRY = timedelta(days=5)       # recurring profiles: "retried up to 3 times, 5 days apart"
+STANDARD_RETRY = timedelta(days=3)  # Payments Standard re-attempts after 3 days
+REST_RETRY = timedelta(days=5)  # recurring profiles: "retried up to 3 times, 5 days apart"
 
 
 def add_period(start: datetime, count: int, unit: str) -> datetime:
@@ -23,8 +23,9 @@ def add_period(start: datetime, count: int, unit: str) -> datetime:
     months = count * (12 if unit == "Y" else 1)
     total = start.month - 1 + months
     year, month = start.year + total // 12, total % 12 + 1
-    return start.replace(year=year, month=month,
-                         day=min(start.day, calendar.monthrange(year, month)[1]))
+    return start.replace(
+        year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1])
+    )
 
 
 class Renewals(Notices):
@@ -35,46 +36,70 @@ class Renewals(Notices):
         done = 0
         while True:
             now = self.clock.now()
-            due = sorted((s for s in self.world.subscriptions.values()
-                          if (s.status == "ACTIVE" and s.next_billing and s.next_billing <= now)
-                          or (s.eot_at and s.eot_at <= now)),
-                         key=lambda s: min(t for t in (s.next_billing, s.eot_at) if t))
+            due = sorted(
+                (
+                    s
+                    for s in self.world.subscriptions.values()
+                    if (s.status == "ACTIVE" and s.next_billing and s.next_billing <= now)
+                    or (s.eot_at and s.eot_at <= now)
+                ),
+                key=lambda s: min(t for t in (s.next_billing, s.eot_at) if t),
+            )
             if not due:
                 return done
             sub = due[0]
-            if sub.eot_at and sub.eot_at <= now and not (
-                    sub.status == "ACTIVE" and sub.next_billing and sub.next_billing < sub.eot_at):
+            if (
+                sub.eot_at
+                and sub.eot_at <= now
+                and not (
+                    sub.status == "ACTIVE" and sub.next_billing and sub.next_billing < sub.eot_at
+                )
+            ):
                 self._end_of_term(sub, sub.eot_at)
             else:
                 self.charge(sub, sub.next_billing)
             done += 1
 
-    def charge(self, sub: Subscription, at: datetime) -> Optional[Transaction]:
+    def charge(self, sub: Subscription, at: datetime) -> Transaction | None:
         if sub.fail_next > 0:
             sub.fail_next -= 1
             self._failed(sub, at)
             return None
         acct = self.world.account
-        txn = Transaction(id=new_id(), subscription_id=sub.id, kind="payment",
-                          status="Completed", amount=sub.amount, currency=sub.currency,
-                          fee=ipn.fee_for(acct, sub.amount), time=at, custom=sub.custom,
-                          item_name=sub.item_name, item_number=sub.item_number,
-                          payer_email=sub.payer_email,
-                          payer_name=f"{sub.first_name} {sub.last_name}".strip())
+        txn = Transaction(
+            id=new_id(),
+            subscription_id=sub.id,
+            kind="payment",
+            status="Completed",
+            amount=sub.amount,
+            currency=sub.currency,
+            fee=ipn.fee_for(acct, sub.amount),
+            time=at,
+            custom=sub.custom,
+            item_name=sub.item_name,
+            item_number=sub.item_number,
+            payer_email=sub.payer_email,
+            payer_name=f"{sub.first_name} {sub.last_name}".strip(),
+        )
         self.world.transactions[txn.id] = txn
         sub.last_payment, sub.failed_payments = txn, 0
         sub.cycles_completed += 1
-        sub.next_billing = add_period(sub.anchor or at, sub.period_count * sub.cycles_completed,
-                                      sub.period_unit)
+        sub.next_billing = add_period(
+            sub.anchor or at, sub.period_count * sub.cycles_completed, sub.period_unit
+        )
         if sub.total_cycles and sub.cycles_completed >= sub.total_cycles:
             sub.eot_at, sub.next_billing = sub.next_billing, None
         if sub.style == "rest":
-            self.send_webhook("PAYMENT.SALE.COMPLETED", "sale",
-                              wh.sale_resource(txn, sub, self.base_url),
-                              f"Payment completed for {txn.amount} {txn.currency}")
+            self.send_webhook(
+                "PAYMENT.SALE.COMPLETED",
+                "sale",
+                wh.sale_resource(txn, sub, self.base_url),
+                f"Payment completed for {txn.amount} {txn.currency}",
+            )
         elif sub.ipn_style == "recurring":
-            self.send_ipn(sub, "recurring_payment",
-                          ipn.recurring(acct, sub, "recurring_payment", at, txn))
+            self.send_ipn(
+                sub, "recurring_payment", ipn.recurring(acct, sub, "recurring_payment", at, txn)
+            )
         else:
             self.send_ipn(sub, "subscr_payment Completed", ipn.payment(acct, sub, txn))
         return txn
@@ -88,7 +113,11 @@ class Renewals(Notices):
         if sub.style == "rest":
             self._sub_event(sub, "BILLING.SUBSCRIPTION.PAYMENT.FAILED")
         elif recurring_style:
-            kind = "recurring_payment_skipped" if sub.failed_payments == 1 else "recurring_payment_failed"
+            kind = (
+                "recurring_payment_skipped"
+                if sub.failed_payments == 1
+                else "recurring_payment_failed"
+            )
             if not final:
                 self.send_ipn(sub, kind, ipn.recurring(acct, sub, kind, at))
         else:
@@ -118,8 +147,12 @@ class Renewals(Notices):
             if sub.status == "EXPIRED":
                 self._sub_event(sub, "BILLING.SUBSCRIPTION.EXPIRED")
         elif sub.ipn_style == "recurring":
-            self.send_ipn(sub, "recurring_payment_expired",
-                          ipn.recurring(self.world.account, sub, "recurring_payment_expired", at))
+            self.send_ipn(
+                sub,
+                "recurring_payment_expired",
+                ipn.recurring(self.world.account, sub, "recurring_payment_expired", at),
+            )
         else:
-            self.send_ipn(sub, "subscr_eot",
-                          ipn.subscription_event(self.world.account, sub, "subscr_eot", at))
+            self.send_ipn(
+                sub, "subscr_eot", ipn.subscription_event(self.world.account, sub, "subscr_eot", at)
+            )

@@ -5,16 +5,32 @@ One blueprint (`bp`, from rest_base.py); each rest_* module adds its routes to i
 imported, so this module imports them all (in the original route order) and re-exports
 the names the rest of the stand-in uses.
 """
+
 from __future__ import annotations
 
 # Imported for their routes; the order is the order the rules are added to the blueprint.
-from . import rest_oauth, rest_plans, rest_subscriptions, rest_approval  # noqa: F401
-from . import rest_sales, rest_reporting, rest_webhooks  # noqa: F401
+from . import (  # noqa: F401  # noqa: F401
+    rest_approval,
+    rest_oauth,
+    rest_plans,
+    rest_reporting,
+    rest_sales,
+    rest_subscriptions,
+    rest_webhooks,
+)
 from .rest_base import bp
 from .rest_oauth import SCOPES, bearer
 from .rest_plans import create_plan_from, plan_json
 from .rest_reporting import T_CODES, T_STATUS
 from .rest_sales import sale_json
 
-__all__ = ["bp", "bearer", "SCOPES", "create_plan_from", "plan_json", "sale_json",
-           "T_CODES", "T_STATUS"]
+__all__ = [
+    "bp",
+    "bearer",
+    "SCOPES",
+    "create_plan_from",
+    "plan_json",
+    "sale_json",
+    "T_CODES",
+    "T_STATUS",
+]

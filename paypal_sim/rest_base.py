@@ -1,4 +1,5 @@
 """The REST API's one blueprint and the request helpers its rest_* route modules share."""
+
 from __future__ import annotations
 
 from datetime import datetime

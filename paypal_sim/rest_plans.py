@@ -1,4 +1,5 @@
 """REST billing plans: creation (API body or start-up config), JSON form, create/get endpoints."""
+
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
@@ -21,24 +22,34 @@ def create_plan_from(sim: Sim, spec: dict[str, Any]) -> Plan:
         regular = next(c for c in cycles if c.get("tenure_type") == "REGULAR")
         trial = next((c for c in cycles if c.get("tenure_type") == "TRIAL"), None)
         price = regular["pricing_scheme"]["fixed_price"]
-        plan = Plan(id=spec.get("id") or new_id("P-", 24), product_id=spec.get("product_id", ""),
-                    name=spec.get("name", ""), price=Decimal(price["value"]),
-                    currency=price["currency_code"],
-                    interval_unit=regular["frequency"]["interval_unit"],
-                    interval_count=int(regular["frequency"].get("interval_count", 1)),
-                    total_cycles=int(regular.get("total_cycles", 0)),
-                    trial_unit=trial["frequency"]["interval_unit"] if trial else None,
-                    trial_count=int(trial["frequency"].get("interval_count", 1)) if trial else 0,
-                    payment_failure_threshold=int(spec.get("payment_preferences", {})
-                                                  .get("payment_failure_threshold", 3)))
+        plan = Plan(
+            id=spec.get("id") or new_id("P-", 24),
+            product_id=spec.get("product_id", ""),
+            name=spec.get("name", ""),
+            price=Decimal(price["value"]),
+            currency=price["currency_code"],
+            interval_unit=regular["frequency"]["interval_unit"],
+            interval_count=int(regular["frequency"].get("interval_count", 1)),
+            total_cycles=int(regular.get("total_cycles", 0)),
+            trial_unit=trial["frequency"]["interval_unit"] if trial else None,
+            trial_count=int(trial["frequency"].get("interval_count", 1)) if trial else 0,
+            payment_failure_threshold=int(
+                spec.get("payment_preferences", {}).get("payment_failure_threshold", 3)
+            ),
+        )
     else:
-        plan = Plan(id=spec.get("id") or new_id("P-", 24), product_id=spec.get("product_id", ""),
-                    name=spec["name"], price=Decimal(str(spec["price"])),
-                    currency=spec.get("currency", "USD"),
-                    interval_unit=spec.get("interval_unit", "MONTH"),
-                    interval_count=int(spec.get("interval_count", 1)),
-                    total_cycles=int(spec.get("total_cycles", 0)),
-                    trial_unit=spec.get("trial_unit"), trial_count=int(spec.get("trial_count", 0)))
+        plan = Plan(
+            id=spec.get("id") or new_id("P-", 24),
+            product_id=spec.get("product_id", ""),
+            name=spec["name"],
+            price=Decimal(str(spec["price"])),
+            currency=spec.get("currency", "USD"),
+            interval_unit=spec.get("interval_unit", "MONTH"),
+            interval_count=int(spec.get("interval_count", 1)),
+            total_cycles=int(spec.get("total_cycles", 0)),
+            trial_unit=spec.get("trial_unit"),
+            trial_count=int(spec.get("trial_count", 0)),
+        )
     if plan.interval_unit not in ("DAY", "WEEK", "MONTH", "YEAR"):
         raise ValueError("interval_unit must be DAY, WEEK, MONTH or YEAR")
     plan.create_time = sim.clock.now()
@@ -49,20 +60,40 @@ def create_plan_from(sim: Sim, spec: dict[str, Any]) -> Plan:
 def plan_json(plan: Plan) -> dict[str, Any]:
     cycles = []
     if plan.trial_unit:
-        cycles.append({"frequency": {"interval_unit": plan.trial_unit,
-                                     "interval_count": plan.trial_count},
-                       "tenure_type": "TRIAL", "sequence": 1, "total_cycles": 1})
-    cycles.append({"frequency": {"interval_unit": plan.interval_unit,
-                                 "interval_count": plan.interval_count},
-                   "tenure_type": "REGULAR", "sequence": len(cycles) + 1,
-                   "total_cycles": plan.total_cycles,
-                   "pricing_scheme": {"fixed_price": {"value": money(plan.price),
-                                                      "currency_code": plan.currency}}})
-    return {"id": plan.id, "product_id": plan.product_id, "name": plan.name,
-            "status": plan.status, "billing_cycles": cycles,
-            "payment_preferences": {"payment_failure_threshold": plan.payment_failure_threshold,
-                                    "auto_bill_outstanding": True},
-            "create_time": rfc3339(plan.create_time) if plan.create_time else None}
+        cycles.append(
+            {
+                "frequency": {"interval_unit": plan.trial_unit, "interval_count": plan.trial_count},
+                "tenure_type": "TRIAL",
+                "sequence": 1,
+                "total_cycles": 1,
+            }
+        )
+    cycles.append(
+        {
+            "frequency": {
+                "interval_unit": plan.interval_unit,
+                "interval_count": plan.interval_count,
+            },
+            "tenure_type": "REGULAR",
+            "sequence": len(cycles) + 1,
+            "total_cycles": plan.total_cycles,
+            "pricing_scheme": {
+                "fixed_price": {"value": money(plan.price), "currency_code": plan.currency}
+            },
+        }
+    )
+    return {
+        "id": plan.id,
+        "product_id": plan.product_id,
+        "name": plan.name,
+        "status": plan.status,
+        "billing_cycles": cycles,
+        "payment_preferences": {
+            "payment_failure_threshold": plan.payment_failure_threshold,
+            "auto_bill_outstanding": True,
+        },
+        "create_time": rfc3339(plan.create_time) if plan.create_time else None,
+    }
 
 
 @bp.route("/v1/billing/plans", methods=["POST"])

@@ -1,4 +1,5 @@
 """REST payments: get a sale, and refund it (idempotent per PayPal-Request-Id)."""
+
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
@@ -35,8 +36,11 @@ def sale_refund(txn_id: str):
     if request_id and request_id in sim.world.refund_requests:
         done = sim.world.transaction(sim.world.refund_requests[request_id])
         if done.parent_id != txn_id:
-            return api_error("UNPROCESSABLE_ENTITY", "DUPLICATE_REQUEST_ID",
-                             "PayPal-Request-Id was already used for another request")
+            return api_error(
+                "UNPROCESSABLE_ENTITY",
+                "DUPLICATE_REQUEST_ID",
+                "PayPal-Request-Id was already used for another request",
+            )
         return jsonify(_refund_json(sim, done)), 200
     payment = sim.world.transaction(txn_id)
     amount = None
@@ -45,11 +49,16 @@ def sale_refund(txn_id: str):
         try:
             amount = Decimal(str(body["amount"]["total"]))
         except (KeyError, TypeError, InvalidOperation):
-            return api_error("INVALID_REQUEST", "INVALID_PARAMETER_SYNTAX",
-                             "amount.total must be a decimal", "/amount/total")
+            return api_error(
+                "INVALID_REQUEST",
+                "INVALID_PARAMETER_SYNTAX",
+                "amount.total must be a decimal",
+                "/amount/total",
+            )
         if body["amount"].get("currency") not in (None, payment.currency):
-            return api_error("UNPROCESSABLE_ENTITY", "CURRENCY_MISMATCH",
-                             "refund currency must match the sale")
+            return api_error(
+                "UNPROCESSABLE_ENTITY", "CURRENCY_MISMATCH", "refund currency must match the sale"
+            )
     try:
         refund = sim.refund(payment, amount)
     except Refused as e:
@@ -60,8 +69,18 @@ def sale_refund(txn_id: str):
 
 
 def _refund_json(sim: Sim, refund: Transaction) -> dict[str, Any]:
-    return {"id": refund.id, "state": "completed", "sale_id": refund.parent_id,
-            "amount": {"total": money(-refund.amount), "currency": refund.currency},
-            "create_time": rfc3339(refund.time), "update_time": rfc3339(refund.time),
-            "links": [{"href": f"{sim.base_url}/v1/payments/refund/{refund.id}", "rel": "self",
-                       "method": "GET"}]}
+    return {
+        "id": refund.id,
+        "state": "completed",
+        "sale_id": refund.parent_id,
+        "amount": {"total": money(-refund.amount), "currency": refund.currency},
+        "create_time": rfc3339(refund.time),
+        "update_time": rfc3339(refund.time),
+        "links": [
+            {
+                "href": f"{sim.base_url}/v1/payments/refund/{refund.id}",
+                "rel": "self",
+                "method": "GET",
+            }
+        ],
+    }

@@ -1,4 +1,5 @@
-"""REST Subscriptions API: create, get, cancel/suspend/activate, and a subscription's transactions."""
+"""REST Subscriptions API: create, get, cancel/suspend/activate, and transactions."""
+
 from __future__ import annotations
 
 from flask import Response, jsonify
@@ -15,22 +16,40 @@ def subscriptions_create():
     sim, body = current_sim(), json_body()
     plan = sim.world.plans.get(body.get("plan_id", ""))
     if plan is None:
-        return api_error("RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID",
-                         "Requested resource ID was not found.", "/plan_id")
+        return api_error(
+            "RESOURCE_NOT_FOUND",
+            "INVALID_RESOURCE_ID",
+            "Requested resource ID was not found.",
+            "/plan_id",
+        )
     custom_id = str(body.get("custom_id", ""))
     if len(custom_id) > 127 or any(not (32 <= ord(c) < 127) for c in custom_id):
-        return api_error("INVALID_REQUEST", "INVALID_STRING_LENGTH",
-                         "custom_id: at most 127 printable ASCII characters", "/custom_id")
+        return api_error(
+            "INVALID_REQUEST",
+            "INVALID_STRING_LENGTH",
+            "custom_id: at most 127 printable ASCII characters",
+            "/custom_id",
+        )
     start = None
     if body.get("start_time"):
         try:
             start = parse_rfc3339(body["start_time"])
         except ValueError:
-            return api_error("INVALID_REQUEST", "INVALID_PARAMETER_SYNTAX",
-                             "start_time must be RFC 3339", "/start_time")
+            return api_error(
+                "INVALID_REQUEST",
+                "INVALID_PARAMETER_SYNTAX",
+                "start_time must be RFC 3339",
+                "/start_time",
+            )
     ctx = body.get("application_context") or {}
-    sub = sim.create_rest(plan, custom_id, ctx.get("return_url", ""), ctx.get("cancel_url", ""),
-                          body.get("subscriber") or {}, start)
+    sub = sim.create_rest(
+        plan,
+        custom_id,
+        ctx.get("return_url", ""),
+        ctx.get("cancel_url", ""),
+        body.get("subscriber") or {},
+        start,
+    )
     return jsonify(sim.subscription_json(sub)), 201
 
 
@@ -50,7 +69,9 @@ def subscriptions_action(sub_id: str, action: str):
         return api_error("RESOURCE_NOT_FOUND", "INVALID_RESOURCE_ID", f"no action {action}")
     reason = str(json_body().get("reason", ""))
     if len(reason) > 128:
-        return api_error("INVALID_REQUEST", "INVALID_STRING_LENGTH", "reason: at most 128", "/reason")
+        return api_error(
+            "INVALID_REQUEST", "INVALID_STRING_LENGTH", "reason: at most 128", "/reason"
+        )
     {"cancel": sim.cancel, "suspend": sim.suspend, "activate": sim.activate}[action](sub)
     return Response(status=204)
 
@@ -62,19 +83,36 @@ def subscriptions_transactions(sub_id: str):
     sub = sim.world.subscription(sub_id)
     window = time_window("start_time", "end_time")
     if window is None:
-        return api_error("INVALID_REQUEST", "MISSING_REQUIRED_PARAMETER",
-                         "start_time and end_time (RFC 3339) are required")
+        return api_error(
+            "INVALID_REQUEST",
+            "MISSING_REQUIRED_PARAMETER",
+            "start_time and end_time (RFC 3339) are required",
+        )
     start, end = window
-    rows = [t for t in sim.world.transactions.values()
-            if t.subscription_id == sub.id and start <= t.time <= end]
-    items = [{"id": t.id, "status": {"Completed": "COMPLETED", "Refunded": "REFUNDED",
-                                     "Partially_Refunded": "PARTIALLY_REFUNDED",
-                                     "Reversed": "REFUNDED"}.get(t.status, t.status.upper()),
-              "amount_with_breakdown": {
-                  "gross_amount": {"currency_code": t.currency, "value": money(t.amount)},
-                  "fee_amount": {"currency_code": t.currency, "value": money(t.fee)},
-                  "net_amount": {"currency_code": t.currency, "value": money(t.amount - t.fee)}},
-              "payer_name": {"given_name": sub.first_name, "surname": sub.last_name},
-              "payer_email": sub.payer_email, "time": rfc3339(t.time)}
-             for t in sorted(rows, key=lambda t: t.time) if t.kind == "payment"]
+    rows = [
+        t
+        for t in sim.world.transactions.values()
+        if t.subscription_id == sub.id and start <= t.time <= end
+    ]
+    items = [
+        {
+            "id": t.id,
+            "status": {
+                "Completed": "COMPLETED",
+                "Refunded": "REFUNDED",
+                "Partially_Refunded": "PARTIALLY_REFUNDED",
+                "Reversed": "REFUNDED",
+            }.get(t.status, t.status.upper()),
+            "amount_with_breakdown": {
+                "gross_amount": {"currency_code": t.currency, "value": money(t.amount)},
+                "fee_amount": {"currency_code": t.currency, "value": money(t.fee)},
+                "net_amount": {"currency_code": t.currency, "value": money(t.amount - t.fee)},
+            },
+            "payer_name": {"given_name": sub.first_name, "surname": sub.last_name},
+            "payer_email": sub.payer_email,
+            "time": rfc3339(t.time),
+        }
+        for t in sorted(rows, key=lambda t: t.time)
+        if t.kind == "payment"
+    ]
     return jsonify(transactions=items, total_items=len(items), total_pages=1)

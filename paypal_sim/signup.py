@@ -1,10 +1,11 @@
 """Starting subscriptions: a Standard button's signup, a REST subscription's creation and
 buyer approval, and the first charge (or trial) that follows."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Optional
+from typing import Any
 
 from . import ipn_messages as ipn
 from .formats import new_id
@@ -17,48 +18,87 @@ UNIT_OF = {"DAY": "D", "WEEK": "W", "MONTH": "M", "YEAR": "Y"}
 class Signup(Renewals):
     """New subscriptions, Standard and REST; the first charge goes through `Renewals`."""
 
-    def start_standard(self, form: dict[str, str], payer: dict[str, str],
-                       ipn_style: str = "subscr") -> Subscription:
+    def start_standard(
+        self, form: dict[str, str], payer: dict[str, str], ipn_style: str = "subscr"
+    ) -> Subscription:
         """A buyer approved a PayPal Standard subscribe button."""
         now = self.clock.now()
         p3, t3 = int(form["p3"]), form["t3"].upper()
         sub = Subscription(
-            id=self.world.new_subscription_id(), style="standard", status="ACTIVE",
-            item_name=form.get("item_name", ""), item_number=form.get("item_number", ""),
-            amount=Decimal(form["a3"]), currency=form.get("currency_code", "USD"),
-            period_count=p3, period_unit=t3, custom=form.get("custom", ""),
-            notify_url=form.get("notify_url", ""), return_url=form.get("return", ""),
+            id=self.world.new_subscription_id(),
+            style="standard",
+            status="ACTIVE",
+            item_name=form.get("item_name", ""),
+            item_number=form.get("item_number", ""),
+            amount=Decimal(form["a3"]),
+            currency=form.get("currency_code", "USD"),
+            period_count=p3,
+            period_unit=t3,
+            custom=form.get("custom", ""),
+            notify_url=form.get("notify_url", ""),
+            return_url=form.get("return", ""),
             cancel_url=form.get("cancel_return", ""),
-            total_cycles=int(form["srt"]) if form.get("src") == "1" and form.get("srt") else
-            (0 if form.get("src") == "1" else 1),
-            reattempt=form.get("sra", "1") == "1", create_time=now, start_time=now,
-            status_update_time=now, ipn_style=ipn_style, **_payer_fields(payer))
+            total_cycles=int(form["srt"])
+            if form.get("src") == "1" and form.get("srt")
+            else (0 if form.get("src") == "1" else 1),
+            reattempt=form.get("sra", "1") == "1",
+            create_time=now,
+            start_time=now,
+            status_update_time=now,
+            ipn_style=ipn_style,
+            **_payer_fields(payer),
+        )
         if form.get("a1") is not None and form.get("p1") and form.get("t1"):
             sub.trial_amount = Decimal(form["a1"])
             sub.trial_count, sub.trial_unit = int(form["p1"]), form["t1"].upper()
         self.world.subscriptions[sub.id] = sub
         if ipn_style == "recurring":
-            self.send_ipn(sub, "recurring_payment_profile_created",
-                          ipn.recurring(self.world.account, sub,
-                                        "recurring_payment_profile_created", now))
+            self.send_ipn(
+                sub,
+                "recurring_payment_profile_created",
+                ipn.recurring(self.world.account, sub, "recurring_payment_profile_created", now),
+            )
         else:
-            self.send_ipn(sub, "subscr_signup",
-                          ipn.subscription_event(self.world.account, sub, "subscr_signup", now))
+            self.send_ipn(
+                sub,
+                "subscr_signup",
+                ipn.subscription_event(self.world.account, sub, "subscr_signup", now),
+            )
         self._first_charge(sub, now)
         return sub
 
-    def create_rest(self, plan: Plan, custom_id: str, return_url: str, cancel_url: str,
-                    subscriber: dict[str, Any], start_time: Optional[datetime]) -> Subscription:
+    def create_rest(
+        self,
+        plan: Plan,
+        custom_id: str,
+        return_url: str,
+        cancel_url: str,
+        subscriber: dict[str, Any],
+        start_time: datetime | None,
+    ) -> Subscription:
         now = self.clock.now()
         sub = Subscription(
-            id=self.world.new_subscription_id(), style="rest", status="APPROVAL_PENDING",
-            item_name=plan.name, item_number=plan.id, amount=plan.price, currency=plan.currency,
-            period_count=plan.interval_count, period_unit=UNIT_OF[plan.interval_unit],
-            custom=custom_id, return_url=return_url, cancel_url=cancel_url, plan_id=plan.id,
-            total_cycles=plan.total_cycles, failure_threshold=plan.payment_failure_threshold,
-            approval_token=new_id("BA-", 17), create_time=now, start_time=start_time or now,
+            id=self.world.new_subscription_id(),
+            style="rest",
+            status="APPROVAL_PENDING",
+            item_name=plan.name,
+            item_number=plan.id,
+            amount=plan.price,
+            currency=plan.currency,
+            period_count=plan.interval_count,
+            period_unit=UNIT_OF[plan.interval_unit],
+            custom=custom_id,
+            return_url=return_url,
+            cancel_url=cancel_url,
+            plan_id=plan.id,
+            total_cycles=plan.total_cycles,
+            failure_threshold=plan.payment_failure_threshold,
+            approval_token=new_id("BA-", 17),
+            create_time=now,
+            start_time=start_time or now,
             status_update_time=now,
-            payer_email=(subscriber or {}).get("email_address", ""))
+            payer_email=(subscriber or {}).get("email_address", ""),
+        )
         if plan.trial_unit and plan.trial_count:
             sub.trial_amount, sub.trial_count = Decimal(0), plan.trial_count
             sub.trial_unit = UNIT_OF[plan.trial_unit]
@@ -88,6 +128,9 @@ class Signup(Renewals):
 
 
 def _payer_fields(payer: dict[str, str]) -> dict[str, str]:
-    return {"payer_id": payer.get("payer_id") or new_id("", 13),
-            "payer_email": payer.get("email", ""), "first_name": payer.get("first_name", ""),
-            "last_name": payer.get("last_name", "")}
+    return {
+        "payer_id": payer.get("payer_id") or new_id("", 13),
+        "payer_email": payer.get("email", ""),
+        "first_name": payer.get("first_name", ""),
+        "last_name": payer.get("last_name", ""),
+    }

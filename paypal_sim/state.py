@@ -3,13 +3,13 @@
 One re-entrant lock guards it all; nothing here does I/O, so the lock is never held
 while the stand-in talks to the merchant (whose listener may call back into us).
 """
+
 from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Optional
 
 from .formats import new_id
 
@@ -19,13 +19,13 @@ class Account:
     """The merchant's PayPal account as IPN reports it."""
 
     business: str = "merchant@example.com"
-    receiver_id: str = "SIMMERCHANT01"       # 13 characters, like PayPal's
+    receiver_id: str = "SIMMERCHANT01"  # 13 characters, like PayPal's
     charset: str = "windows-1252"
-    sandbox: bool = True                     # adds test_ipn=1
+    sandbox: bool = True  # adds test_ipn=1
     client_id: str = "sim-client-id"
     client_secret: str = "sim-client-secret"
-    token_lifetime: int = 32400              # seconds
-    notify_url: str = ""                     # profile IPN URL (a button's notify_url wins)
+    token_lifetime: int = 32400  # seconds
+    notify_url: str = ""  # profile IPN URL (a button's notify_url wins)
     fee_rate: Decimal = Decimal("0.029")
     fee_fixed: Decimal = Decimal("0.30")
 
@@ -39,14 +39,14 @@ class Plan:
     name: str
     price: Decimal
     currency: str
-    interval_unit: str            # DAY | WEEK | MONTH | YEAR
+    interval_unit: str  # DAY | WEEK | MONTH | YEAR
     interval_count: int
-    total_cycles: int = 0         # 0 = until cancelled
-    trial_unit: Optional[str] = None
+    total_cycles: int = 0  # 0 = until cancelled
+    trial_unit: str | None = None
     trial_count: int = 0
     payment_failure_threshold: int = 3
     status: str = "ACTIVE"
-    create_time: Optional[datetime] = None
+    create_time: datetime | None = None
 
 
 @dataclass
@@ -54,60 +54,60 @@ class Subscription:
     """One subscription, Standard (button + IPN) or REST (API + webhooks)."""
 
     id: str
-    style: str                    # "standard" | "rest"
-    status: str                   # APPROVAL_PENDING | ACTIVE | SUSPENDED | CANCELLED | EXPIRED
+    style: str  # "standard" | "rest"
+    status: str  # APPROVAL_PENDING | ACTIVE | SUSPENDED | CANCELLED | EXPIRED
     item_name: str
     item_number: str
     amount: Decimal
     currency: str
     period_count: int
-    period_unit: str              # D W M Y
+    period_unit: str  # D W M Y
     custom: str = ""
-    ipn_style: str = "subscr"     # Standard only: "subscr" or "recurring" (recurring_payment*)
+    ipn_style: str = "subscr"  # Standard only: "subscr" or "recurring" (recurring_payment*)
     notify_url: str = ""
     return_url: str = ""
     cancel_url: str = ""
     plan_id: str = ""
-    trial_amount: Optional[Decimal] = None
+    trial_amount: Decimal | None = None
     trial_count: int = 0
-    trial_unit: Optional[str] = None
-    total_cycles: int = 0         # srt; 0 = until cancelled
+    trial_unit: str | None = None
+    total_cycles: int = 0  # srt; 0 = until cancelled
     cycles_completed: int = 0
     reattempt: bool = True
     failure_threshold: int = 3
     failed_payments: int = 0
-    fail_next: int = 0            # control: how many coming charges fail
+    fail_next: int = 0  # control: how many coming charges fail
     payer_id: str = ""
     payer_email: str = ""
     first_name: str = ""
     last_name: str = ""
     approval_token: str = ""
-    create_time: Optional[datetime] = None
-    start_time: Optional[datetime] = None
-    anchor: Optional[datetime] = None       # billing-cycle anchor (first regular charge)
-    next_billing: Optional[datetime] = None
-    eot_at: Optional[datetime] = None       # Standard: end of term notice due
-    last_payment: Optional["Transaction"] = None
-    status_update_time: Optional[datetime] = None
+    create_time: datetime | None = None
+    start_time: datetime | None = None
+    anchor: datetime | None = None  # billing-cycle anchor (first regular charge)
+    next_billing: datetime | None = None
+    eot_at: datetime | None = None  # Standard: end of term notice due
+    last_payment: Transaction | None = None
+    status_update_time: datetime | None = None
 
 
 @dataclass
 class Transaction:
     id: str
     subscription_id: str
-    kind: str                     # payment | refund | reversal | reversal_cancel
-    status: str                   # Completed | Refunded | Reversed | Canceled_Reversal | ...
-    amount: Decimal               # negative for money leaving the merchant
+    kind: str  # payment | refund | reversal | reversal_cancel
+    status: str  # Completed | Refunded | Reversed | Canceled_Reversal | ...
+    amount: Decimal  # negative for money leaving the merchant
     currency: str
     fee: Decimal
     time: datetime
-    parent_id: Optional[str] = None
+    parent_id: str | None = None
     custom: str = ""
     item_name: str = ""
     item_number: str = ""
     payer_email: str = ""
     payer_name: str = ""
-    updated: Optional[datetime] = None
+    updated: datetime | None = None
 
 
 @dataclass
@@ -124,8 +124,8 @@ class World:
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     transactions: dict[str, Transaction] = field(default_factory=dict)
     webhooks: dict[str, Webhook] = field(default_factory=dict)
-    tokens: dict[str, datetime] = field(default_factory=dict)       # access token -> expiry
-    refund_requests: dict[str, str] = field(default_factory=dict)   # PayPal-Request-Id -> refund txn
+    tokens: dict[str, datetime] = field(default_factory=dict)  # access token -> expiry
+    refund_requests: dict[str, str] = field(default_factory=dict)  # PayPal-Request-Id -> refund txn
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def subscription(self, sub_id: str) -> Subscription:

@@ -4,13 +4,14 @@ Signature recipe (the one PayPal's SDKs verify): SHA256withRSA over
 `transmission_id|transmission_time|webhook_id|crc32(raw body)`, base64 in
 PAYPAL-TRANSMISSION-SIG, public certificate at PAYPAL-CERT-URL.
 """
+
 from __future__ import annotations
 
 import base64
 import json
 import uuid
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -30,35 +31,50 @@ class Signer:
 
     def __init__(self) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "messageverificationcerts.sim.paypal.com")])
-        now = datetime.now(timezone.utc)
-        self.cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                     .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
-                     .not_valid_before(now - timedelta(days=1))
-                     .not_valid_after(now + timedelta(days=3650))
-                     .sign(self.key, hashes.SHA256()))
+        name = x509.Name(
+            [x509.NameAttribute(NameOID.COMMON_NAME, "messageverificationcerts.sim.paypal.com")]
+        )
+        now = datetime.now(UTC)
+        self.cert = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=3650))
+            .sign(self.key, hashes.SHA256())
+        )
         self.cert_pem = self.cert.public_bytes(serialization.Encoding.PEM)
 
     def sign(self, message: bytes) -> str:
         return base64.b64encode(
-            self.key.sign(message, padding.PKCS1v15(), hashes.SHA256())).decode()
+            self.key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+        ).decode()
 
     def verify(self, message: bytes, signature_b64: str) -> bool:
         try:
-            self.cert.public_key().verify(base64.b64decode(signature_b64, validate=True),
-                                          message, padding.PKCS1v15(), hashes.SHA256())
+            self.cert.public_key().verify(
+                base64.b64decode(signature_b64, validate=True),
+                message,
+                padding.PKCS1v15(),
+                hashes.SHA256(),
+            )
             return True
         except (InvalidSignature, ValueError):
             return False
 
 
-def signed_message(transmission_id: str, transmission_time: str, webhook_id: str,
-                   body: bytes) -> bytes:
-    return f"{transmission_id}|{transmission_time}|{webhook_id}|{zlib.crc32(body) & 0xffffffff}".encode()
+def signed_message(
+    transmission_id: str, transmission_time: str, webhook_id: str, body: bytes
+) -> bytes:
+    crc = zlib.crc32(body) & 0xFFFFFFFF
+    return f"{transmission_id}|{transmission_time}|{webhook_id}|{crc}".encode()
 
 
-def headers_for(signer: Signer, base_url: str, webhook_id: str, body: bytes,
-                at: datetime) -> dict[str, str]:
+def headers_for(
+    signer: Signer, base_url: str, webhook_id: str, body: bytes, at: datetime
+) -> dict[str, str]:
     transmission_id = str(uuid.uuid4())
     transmission_time = rfc3339(at)
     return {
@@ -66,21 +82,40 @@ def headers_for(signer: Signer, base_url: str, webhook_id: str, body: bytes,
         "PAYPAL-TRANSMISSION-ID": transmission_id,
         "PAYPAL-TRANSMISSION-TIME": transmission_time,
         "PAYPAL-TRANSMISSION-SIG": signer.sign(
-            signed_message(transmission_id, transmission_time, webhook_id, body)),
+            signed_message(transmission_id, transmission_time, webhook_id, body)
+        ),
         "PAYPAL-CERT-URL": f"{base_url}/v1/notifications/certs/{CERT_ID}",
         "PAYPAL-AUTH-ALGO": "SHA256withRSA",
         "User-Agent": "PayPal/AUHD-214.0-58844035",
     }
 
 
-def envelope(event_type: str, resource_type: str, resource: dict[str, Any], summary: str,
-             at: datetime, base_url: str) -> dict[str, Any]:
+def envelope(
+    event_type: str,
+    resource_type: str,
+    resource: dict[str, Any],
+    summary: str,
+    at: datetime,
+    base_url: str,
+) -> dict[str, Any]:
     event_id = new_id("WH-", 17)[:20] + "-" + new_id("", 17)
-    return {"id": event_id, "event_version": "1.0", "create_time": rfc3339(at),
-            "resource_type": resource_type, "resource_version": "2.0",
-            "event_type": event_type, "summary": summary, "resource": resource,
-            "links": [{"href": f"{base_url}/v1/notifications/webhooks-events/{event_id}",
-                       "rel": "self", "method": "GET"}]}
+    return {
+        "id": event_id,
+        "event_version": "1.0",
+        "create_time": rfc3339(at),
+        "resource_type": resource_type,
+        "resource_version": "2.0",
+        "event_type": event_type,
+        "summary": summary,
+        "resource": resource,
+        "links": [
+            {
+                "href": f"{base_url}/v1/notifications/webhooks-events/{event_id}",
+                "rel": "self",
+                "method": "GET",
+            }
+        ],
+    }
 
 
 def encode(event: dict[str, Any]) -> bytes:
@@ -88,18 +123,35 @@ def encode(event: dict[str, Any]) -> bytes:
 
 
 def sale_resource(txn: Transaction, sub: Subscription, base_url: str) -> dict[str, Any]:
-    state = {"Completed": "completed", "Refunded": "refunded", "Reversed": "reversed",
-             "Canceled_Reversal": "completed"}.get(txn.status, txn.status.lower())
+    state = {
+        "Completed": "completed",
+        "Refunded": "refunded",
+        "Reversed": "reversed",
+        "Canceled_Reversal": "completed",
+    }.get(txn.status, txn.status.lower())
     resource: dict[str, Any] = {
-        "id": txn.id, "state": state,
-        "amount": {"total": money(abs(txn.amount)), "currency": txn.currency,
-                   "details": {"subtotal": money(abs(txn.amount))}},
-        "payment_mode": "INSTANT_TRANSFER", "protection_eligibility": "ELIGIBLE",
+        "id": txn.id,
+        "state": state,
+        "amount": {
+            "total": money(abs(txn.amount)),
+            "currency": txn.currency,
+            "details": {"subtotal": money(abs(txn.amount))},
+        },
+        "payment_mode": "INSTANT_TRANSFER",
+        "protection_eligibility": "ELIGIBLE",
         "transaction_fee": {"value": money(txn.fee), "currency": txn.currency},
-        "billing_agreement_id": sub.id, "custom": sub.custom,
-        "create_time": rfc3339(txn.time), "update_time": rfc3339(txn.updated or txn.time),
-        "links": [{"href": f"{base_url}/v1/payments/sale/{txn.parent_id or txn.id}",
-                   "rel": "self", "method": "GET"}]}
+        "billing_agreement_id": sub.id,
+        "custom": sub.custom,
+        "create_time": rfc3339(txn.time),
+        "update_time": rfc3339(txn.updated or txn.time),
+        "links": [
+            {
+                "href": f"{base_url}/v1/payments/sale/{txn.parent_id or txn.id}",
+                "rel": "self",
+                "method": "GET",
+            }
+        ],
+    }
     if txn.parent_id:
         resource["sale_id"] = txn.parent_id
         resource["parent_payment"] = txn.parent_id

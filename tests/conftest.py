@@ -3,12 +3,13 @@
 The same suite runs on SQLite (default) and on PostgreSQL when GATEWAY_TEST_DATABASE_URL
 names a server: a throwaway database is created there for the session and dropped after.
 """
+
 from __future__ import annotations
 
 import contextvars
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -18,8 +19,8 @@ from sqlalchemy.engine import make_url
 
 from gateway import create_app
 from gateway.clock import FrozenClock
-from models import User, db as _db
-
+from models import User
+from models import db as _db
 from paypal_sim import create_app as create_sim_app
 from paypal_sim.clock import SimClock
 
@@ -27,12 +28,15 @@ from . import factories
 from .servers import Listener, serve
 from .sim_session import SimSession
 
-T0 = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 
 def pytest_addoption(parser):
-    parser.addoption("--db-url", default=os.environ.get("GATEWAY_TEST_DATABASE_URL", ""),
-                     help="PostgreSQL server URL to test against (a database is created there)")
+    parser.addoption(
+        "--db-url",
+        default=os.environ.get("GATEWAY_TEST_DATABASE_URL", ""),
+        help="PostgreSQL server URL to test against (a database is created there)",
+    )
 
 
 def pytest_report_header(config):
@@ -66,17 +70,24 @@ def database_url(request, tmp_path_factory):
 def migrated(database_url, tmp_path_factory):
     """Build the schema once per session through the real migrations."""
     from flask_migrate import upgrade
-    app = create_app(CONFIG | {"SQLALCHEMY_DATABASE_URI": database_url},
-                     instance_path=str(tmp_path_factory.mktemp("instance")))
+
+    app = create_app(
+        CONFIG | {"SQLALCHEMY_DATABASE_URI": database_url},
+        instance_path=str(tmp_path_factory.mktemp("instance")),
+    )
     with app.app_context():
         upgrade()
         _db.engine.dispose()
     return database_url
 
 
-CONFIG = {"TESTING": True, "SECRET_KEY": "test-secret-key-0123456789",
-          "WTF_CSRF_ENABLED": False, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-          "SERVER_NAME": "localhost"}
+CONFIG = {
+    "TESTING": True,
+    "SECRET_KEY": "test-secret-key-0123456789",
+    "WTF_CSRF_ENABLED": False,
+    "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+    "SERVER_NAME": "localhost",
+}
 
 
 @pytest.fixture
@@ -141,10 +152,12 @@ def login_as(app, client):
     Roles are not written here: the first request computes them exactly as after login.
     Pass `browser=new_client()` to log someone in on a second browser.
     """
+
     def login(user, browser=None):
         browser = browser or client
         assert browser.get(f"/_test/login/{user.id}").status_code == 204
         return browser
+
     return login
 
 
@@ -176,7 +189,7 @@ def make_subscription(db, clock):
 
 # --- the PayPal stand-in on loopback, and a recording listener ------------------------
 
-SIM_T0 = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
+SIM_T0 = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -194,12 +207,24 @@ def sim_clock():
 
 @pytest.fixture
 def sim_app(listener, sim_clock):
-    app = create_sim_app({"SIM_AUTO_DELIVER": False, "SIM_CLOCK": sim_clock,
-                      "SIM_NOTIFY_URL": f"{listener.url}/ipn",
-                      "SIM_WEBHOOK_URL": f"{listener.url}/webhook",
-                      "SIM_REPORTING_LAG_MINUTES": 0, "SIM_DELIVERY_TIMEOUT": 5,
-                      "SIM_PLANS": [{"id": "P-MONTHLY", "name": "Premium monthly",
-                                     "price": "9.00", "interval_unit": "MONTH"}]})
+    app = create_sim_app(
+        {
+            "SIM_AUTO_DELIVER": False,
+            "SIM_CLOCK": sim_clock,
+            "SIM_NOTIFY_URL": f"{listener.url}/ipn",
+            "SIM_WEBHOOK_URL": f"{listener.url}/webhook",
+            "SIM_REPORTING_LAG_MINUTES": 0,
+            "SIM_DELIVERY_TIMEOUT": 5,
+            "SIM_PLANS": [
+                {
+                    "id": "P-MONTHLY",
+                    "name": "Premium monthly",
+                    "price": "9.00",
+                    "interval_unit": "MONTH",
+                }
+            ],
+        }
+    )
     with serve(app) as url:
         app.extensions["paypal_sim"].base_url = url
         app.base_url = url

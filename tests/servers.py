@@ -1,12 +1,13 @@
 """Serve WSGI apps on loopback ports for tests that need real HTTP, and a listener that
 records what it is sent."""
+
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
 
 from flask import Flask, request
 from werkzeug.serving import make_server
@@ -16,8 +17,9 @@ from werkzeug.serving import make_server
 def serve(app) -> Iterator[str]:
     """Run `app` on 127.0.0.1 on a free port in a thread; yields its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"
@@ -49,7 +51,6 @@ class Listener:
 
     def _hook(self, path: str):
         with self.lock:
-            self.received.append(Received("/" + path, request.get_data(),
-                                          dict(request.headers)))
+            self.received.append(Received("/" + path, request.get_data(), dict(request.headers)))
             status = self.statuses.popleft() if self.statuses else 200
         return "", status

@@ -1,4 +1,5 @@
 """A requests session against the PayPal stand-in, with helpers for its control API."""
+
 from __future__ import annotations
 
 import html
@@ -18,9 +19,12 @@ class SimSession:
 
     def token(self) -> str:
         if self._token is None:
-            r = self.http.post(self.url("/v1/oauth2/token"),
-                               auth=("sim-client-id", "sim-client-secret"),
-                               data={"grant_type": "client_credentials"}, timeout=5)
+            r = self.http.post(
+                self.url("/v1/oauth2/token"),
+                auth=("sim-client-id", "sim-client-secret"),
+                data={"grant_type": "client_credentials"},
+                timeout=5,
+            )
             r.raise_for_status()
             self._token = r.json()["access_token"]
         return self._token
@@ -44,24 +48,41 @@ class SimSession:
     def deliver(self) -> int:
         return self.control("deliveries/run")["attempts"]
 
-    def subscribe_standard(self, custom: str = "tok-1", ipn_style: str = "subscr",
-                           **extra) -> str:
+    def subscribe_standard(self, custom: str = "tok-1", ipn_style: str = "subscr", **extra) -> str:
         """Walk the subscribe button -> approve page -> return; returns the subscription id."""
-        fields = {"cmd": "_xclick-subscriptions", "business": "merchant@example.com",
-                  "item_name": "Premium monthly", "item_number": "premium-monthly",
-                  "a3": "9.00", "p3": "1", "t3": "M", "src": "1", "sra": "1",
-                  "custom": custom, "return": "http://merchant.invalid/return",
-                  "cancel_return": "http://merchant.invalid/cancel", "charset": "utf-8",
-                  **extra}
+        fields = {
+            "cmd": "_xclick-subscriptions",
+            "business": "merchant@example.com",
+            "item_name": "Premium monthly",
+            "item_number": "premium-monthly",
+            "a3": "9.00",
+            "p3": "1",
+            "t3": "M",
+            "src": "1",
+            "sra": "1",
+            "custom": custom,
+            "return": "http://merchant.invalid/return",
+            "cancel_return": "http://merchant.invalid/cancel",
+            "charset": "utf-8",
+            **extra,
+        }
         page = self.http.post(self.url("/cgi-bin/webscr"), data=fields, timeout=5)
         assert page.status_code == 200, page.text
         hidden = dict(re.findall(r'name="(f_[a-z0-9_]+)" value="([^"]*)"', page.text))
         hidden = {k: html.unescape(v) for k, v in hidden.items()}
-        r = self.http.post(self.url("/sim/checkout/standard"), allow_redirects=False,
-                           data={**hidden, "decision": "approve", "email": "buyer@example.com",
-                                 "first_name": "José", "last_name": "Müller",
-                                 "ipn_style": ipn_style},
-                           timeout=5)
+        r = self.http.post(
+            self.url("/sim/checkout/standard"),
+            allow_redirects=False,
+            data={
+                **hidden,
+                "decision": "approve",
+                "email": "buyer@example.com",
+                "first_name": "José",
+                "last_name": "Müller",
+                "ipn_style": ipn_style,
+            },
+            timeout=5,
+        )
         assert r.status_code == 303, r.text
         state = self.http.get(self.url("/sim/api/state"), timeout=5).json()
         return next(s["id"] for s in state["subscriptions"] if s["custom"] == custom)

@@ -1,7 +1,6 @@
 """CLI commands: init-instance, seed-demo, create-admin."""
-from __future__ import annotations
 
-from pathlib import Path
+from __future__ import annotations
 
 from sqlalchemy import func, select
 
@@ -11,6 +10,7 @@ from models import Plan, User
 def test_init_instance_writes_secret_once(tmp_path):
     """Does init_instance write a secret key once and leave it alone after?"""
     from gateway.init_instance import ensure_secret_key
+
     assert ensure_secret_key(tmp_path) is True
     first = (tmp_path / "config.py").read_text()
     assert first.startswith("SECRET_KEY = ") and len(first) > 70
@@ -27,7 +27,7 @@ def test_seed_demo_is_idempotent_and_prints_password(app, runner, db):
     assert admin.is_admin and admin.check_password(password)
     assert db.session.scalar(select(func.count()).select_from(Plan)) == 3
     again = runner.invoke(args=["seed-demo", "--if-new"])
-    assert again.output.strip() == result.output.strip()   # same credentials shown again
+    assert again.output.strip() == result.output.strip()  # same credentials shown again
     assert db.session.scalar(select(func.count()).select_from(Plan)) == 3
 
 

@@ -1,4 +1,5 @@
 """App factory: config order and the secret-key guard."""
+
 from __future__ import annotations
 
 import pytest
@@ -24,16 +25,17 @@ def test_refuses_default_secret_outside_debug(instance, monkeypatch):
 
 def test_config_order(instance, monkeypatch):
     """defaults -> instance/config.py -> GATEWAY_* env -> test overrides, each winning."""
-    (instance / "config.py").write_text("SECRET_KEY = 'from-instance-file-0123456789'\n"
-                                        "GRACE_DAYS = 5\nLAPSING_DAYS = 9\n")
+    (instance / "config.py").write_text(
+        "SECRET_KEY = 'from-instance-file-0123456789'\nGRACE_DAYS = 5\nLAPSING_DAYS = 9\n"
+    )
     monkeypatch.setenv("GATEWAY_LAPSING_DAYS", "11")
     app = create_app()
     assert app.config["SECRET_KEY"] == "from-instance-file-0123456789"
-    assert app.config["GRACE_DAYS"] == 5           # file beats default
-    assert app.config["LAPSING_DAYS"] == 11        # env beats file (JSON-parsed to int)
-    assert app.config["ADMIN_PAGE_SIZE"] == 50     # default stays
+    assert app.config["GRACE_DAYS"] == 5  # file beats default
+    assert app.config["LAPSING_DAYS"] == 11  # env beats file (JSON-parsed to int)
+    assert app.config["ADMIN_PAGE_SIZE"] == 50  # default stays
     app = create_app({"TESTING": True, "LAPSING_DAYS": 2})
-    assert app.config["LAPSING_DAYS"] == 2         # test override beats env
+    assert app.config["LAPSING_DAYS"] == 2  # test override beats env
 
 
 def test_default_database_is_sqlite_in_instance(instance, monkeypatch):

@@ -1,5 +1,6 @@
 """Import boundaries: the billing core is pure; models import nothing of the gateway but
 its pure status enums; the inbox worker loads no view."""
+
 from __future__ import annotations
 
 import ast
@@ -31,17 +32,29 @@ def imported_modules(folder: Path) -> set[str]:
 
 def loaded_after(statement: str) -> list[str]:
     """Modules of ours a fresh interpreter has loaded after running `statement`."""
-    code = (f"import json, sys; {statement}; print(json.dumps(sorted(m for m in sys.modules "
-            "if m.split('.')[0] in ('gateway', 'models'))))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
-                         text=True, check=True)
+    code = (
+        f"import json, sys; {statement}; print(json.dumps(sorted(m for m in sys.modules "
+        "if m.split('.')[0] in ('gateway', 'models'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return json.loads(out.stdout)
 
 
 def test_billing_core_is_pure():
     """Does gateway/billing import nothing of Flask, the database or HTTP?"""
-    forbidden = {"flask", "flask_login", "flask_sqlalchemy", "sqlalchemy", "requests",
-                 "models", "gateway", "werkzeug", "psycopg"}
+    forbidden = {
+        "flask",
+        "flask_login",
+        "flask_sqlalchemy",
+        "sqlalchemy",
+        "requests",
+        "models",
+        "gateway",
+        "werkzeug",
+        "psycopg",
+    }
     assert imported_modules(ROOT / "gateway" / "billing") & forbidden == set()
 
 
@@ -54,8 +67,9 @@ def test_models_import_only_the_status_enums_of_the_gateway():
 VIEW_PACKAGES = ("gateway.admin", "gateway.auth", "gateway.member")
 
 
-@pytest.mark.parametrize("module", ["gateway.pipeline.worker", "gateway.rebuild",
-                                    "gateway.billing", "models"])
+@pytest.mark.parametrize(
+    "module", ["gateway.pipeline.worker", "gateway.rebuild", "gateway.billing", "models"]
+)
 def test_worker_and_core_load_no_views(module):
     """Does importing the inbox worker (or the core, or the models) load no view module?"""
     loaded = loaded_after(f"import {module}")

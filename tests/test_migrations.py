@@ -1,4 +1,5 @@
 """Migrations: one head, the migrated schema equals the models, and its constraints bite."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -23,8 +24,9 @@ def test_single_head(app):
 def test_migrated_schema_matches_models(app):
     """Does upgrading an empty database give exactly the models' schema?"""
     with db.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True,
-                                                     "compare_server_default": False})
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "compare_server_default": False}
+        )
         diff = compare_metadata(ctx, db.metadata)
     assert diff == []
 
@@ -35,9 +37,14 @@ def test_migrate_extension_is_bound(app):
     assert app.extensions["migrate"].directory.endswith("migrations")
 
 
-STATUS_COLUMNS = [("subscriptions", "state"), ("payments", "status"),
-                  ("notifications", "status"), ("notifications", "channel"),
-                  ("checkouts", "status"), ("checkouts", "channel")]
+STATUS_COLUMNS = [
+    ("subscriptions", "state"),
+    ("payments", "status"),
+    ("notifications", "status"),
+    ("notifications", "channel"),
+    ("checkouts", "status"),
+    ("checkouts", "channel"),
+]
 
 
 @pytest.fixture
@@ -47,11 +54,20 @@ def one_of_each(db, clock, make_user, make_plan, make_subscription):
     from gateway.checkouts import open_checkout
     from gateway.pipeline import intake
     from models import Payment
+
     member, plan = make_user(), make_plan("premium-monthly")
     sub = make_subscription(member, plan, paypal_id="I-CHECKS")
-    db.session.add(Payment(subscription_id=sub.id, txn_id="T-CHECKS",
-                           status=PaymentStatus.COMPLETED, amount=Decimal("9.00"),
-                           currency="USD", paid_at=clock.now(), created_at=clock.now()))
+    db.session.add(
+        Payment(
+            subscription_id=sub.id,
+            txn_id="T-CHECKS",
+            status=PaymentStatus.COMPLETED,
+            amount=Decimal("9.00"),
+            currency="USD",
+            paid_at=clock.now(),
+            created_at=clock.now(),
+        )
+    )
     open_checkout(member, plan, clock.now())
     db.session.commit()
     intake.store(Channel.IPN, b"txn_type=x", {}, None, clock.now())
@@ -61,16 +77,14 @@ def one_of_each(db, clock, make_user, make_plan, make_subscription):
 @pytest.mark.parametrize("table,column", STATUS_COLUMNS)
 def test_the_database_refuses_an_unknown_status(db, one_of_each, table, column):
     """Does the migrated schema's CHECK refuse a status no enum defines, on every database?"""
-    with pytest.raises(IntegrityError):
-        with db.engine.begin() as conn:
-            conn.execute(text(f"UPDATE {table} SET {column} = 'bogus'"))
+    with pytest.raises(IntegrityError), db.engine.begin() as conn:
+        conn.execute(text(f"UPDATE {table} SET {column} = 'bogus'"))
 
 
 def test_a_notification_cannot_name_a_missing_subscription(db, one_of_each):
     """Is the notification -> subscription link a real foreign key?"""
-    with pytest.raises(IntegrityError):
-        with db.engine.begin() as conn:
-            conn.execute(text("UPDATE notifications SET subscription_id = 999999"))
+    with pytest.raises(IntegrityError), db.engine.begin() as conn:
+        conn.execute(text("UPDATE notifications SET subscription_id = 999999"))
 
 
 def test_an_unknown_status_fails_before_the_database(db, one_of_each):

@@ -1,4 +1,5 @@
 """Admin: the flags queue, where the system hands a decision to a human."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for

@@ -1,22 +1,42 @@
 """Admin forms; every manual change needs a reason for the audit log."""
+
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, DecimalField, IntegerField, SelectChoice,
-                     SelectField, StringField, TextAreaField)
-from wtforms.validators import (DataRequired, InputRequired, Length, NumberRange, Optional,
-                                Regexp, ValidationError)
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    IntegerField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
-UNITS = [SelectChoice("D", "day(s)"), SelectChoice("W", "week(s)"),
-         SelectChoice("M", "month(s)"), SelectChoice("Y", "year(s)")]
+UNITS = [
+    SelectChoice("D", "day(s)"),
+    SelectChoice("W", "week(s)"),
+    SelectChoice("M", "month(s)"),
+    SelectChoice("Y", "year(s)"),
+]
 REASON = [DataRequired(message="A reason is required."), Length(min=3, max=500)]
 
 
 def end_of_day(d: date) -> datetime:
     """Access "until 5 March" means until the end of that day, UTC."""
-    return datetime.combine(d + timedelta(days=1), time(0), tzinfo=timezone.utc)
+    return datetime.combine(d + timedelta(days=1), time(0), tzinfo=UTC)
 
 
 class ReasonForm(FlaskForm):
@@ -36,19 +56,39 @@ class GrantForm(UntilForm):
 
 
 class PlanForm(FlaskForm):
-    code = StringField("Code", validators=[DataRequired(), Length(max=40), Regexp(
-        r"^[a-z0-9][a-z0-9_-]*$", message="Lower-case letters, digits, - and _ only.")])
+    code = StringField(
+        "Code",
+        validators=[
+            DataRequired(),
+            Length(max=40),
+            Regexp(r"^[a-z0-9][a-z0-9_-]*$", message="Lower-case letters, digits, - and _ only."),
+        ],
+    )
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    role = StringField("Role granted", validators=[DataRequired(), Length(max=40), Regexp(
-        r"^[a-z][a-z0-9_-]*$", message="Lower-case letters, digits, - and _ only.")])
+    role = StringField(
+        "Role granted",
+        validators=[
+            DataRequired(),
+            Length(max=40),
+            Regexp(r"^[a-z][a-z0-9_-]*$", message="Lower-case letters, digits, - and _ only."),
+        ],
+    )
     price = DecimalField("Price", places=2, validators=[InputRequired(), NumberRange(min=0)])
-    currency = StringField("Currency", default="USD", validators=[
-        DataRequired(), Regexp(r"^[A-Z]{3}$", message="Three capital letters, e.g. USD.")])
-    period_count = IntegerField("Every", default=1, validators=[InputRequired(),
-                                                               NumberRange(min=1, max=365)])
+    currency = StringField(
+        "Currency",
+        default="USD",
+        validators=[
+            DataRequired(),
+            Regexp(r"^[A-Z]{3}$", message="Three capital letters, e.g. USD."),
+        ],
+    )
+    period_count = IntegerField(
+        "Every", default=1, validators=[InputRequired(), NumberRange(min=1, max=365)]
+    )
     period_unit = SelectField("Period", choices=UNITS, default="M")
-    trial_count = IntegerField("Free trial length", validators=[Optional(),
-                                                               NumberRange(min=1, max=365)])
+    trial_count = IntegerField(
+        "Free trial length", validators=[Optional(), NumberRange(min=1, max=365)]
+    )
     trial_unit = SelectField("Trial unit", choices=[SelectChoice("", "—")] + UNITS, default="")
     paypal_plan_id = StringField("PayPal plan id (REST)", validators=[Optional(), Length(max=64)])
     seat_limit = IntegerField("Seat limit", validators=[Optional(), NumberRange(min=1)])

@@ -1,8 +1,18 @@
 """Admin: the raw message log, one message exactly as received, and re-processing."""
+
 from __future__ import annotations
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
-                   request, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import func, or_, select
@@ -39,32 +49,56 @@ def index() -> ResponseReturnValue:
         stmt = stmt.where(Notification.txn_type == txn_type)
     if q:
         like = f"%{escape_like(q.lower())}%"
-        stmt = stmt.where(or_(func.lower(Notification.outcome).like(like, escape="\\"),
-                              Notification.txn_id == q, Notification.subscr_id == q))
+        stmt = stmt.where(
+            or_(
+                func.lower(Notification.outcome).like(like, escape="\\"),
+                Notification.txn_id == q,
+                Notification.subscr_id == q,
+            )
+        )
     page = paginate(stmt, page_no, int(current_app.config["ADMIN_PAGE_SIZE"]))
-    types = db.session.scalars(select(Notification.txn_type).distinct()
-                               .where(Notification.txn_type.is_not(None))).all()
-    return render_template("admin/messages.html", page=page, status=status, txn_type=txn_type,
-                           q=q, statuses=STATUSES, types=sorted(types))
+    types = db.session.scalars(
+        select(Notification.txn_type).distinct().where(Notification.txn_type.is_not(None))
+    ).all()
+    return render_template(
+        "admin/messages.html",
+        page=page,
+        status=status,
+        txn_type=txn_type,
+        q=q,
+        statuses=STATUSES,
+        types=sorted(types),
+    )
 
 
 @bp.route("/<int:note_id>")
 def detail(note_id: int) -> ResponseReturnValue:
     note = db.get_or_404(Notification, note_id, description="No such message.")
     fields, charset = decode_body(note.body)
-    facts = db.session.scalars(select(SubscriptionFact).where(
-        SubscriptionFact.notification_id == note.id)).all()
+    facts = db.session.scalars(
+        select(SubscriptionFact).where(SubscriptionFact.notification_id == note.id)
+    ).all()
     flags = db.session.scalars(select(Flag).where(Flag.notification_id == note.id)).all()
-    return render_template("admin/message.html", note=note, fields=fields, charset=charset,
-                           raw=note.body.decode("latin-1"), facts=facts, flags=flags,
-                           form=ReasonForm())
+    return render_template(
+        "admin/message.html",
+        note=note,
+        fields=fields,
+        charset=charset,
+        raw=note.body.decode("latin-1"),
+        facts=facts,
+        flags=flags,
+        form=ReasonForm(),
+    )
 
 
 @bp.route("/<int:note_id>/raw")
 def raw(note_id: int) -> ResponseReturnValue:
     note = db.get_or_404(Notification, note_id, description="No such message.")
-    return Response(note.body, mimetype="application/octet-stream", headers={
-        "Content-Disposition": f'attachment; filename="message-{note.id}.bin"'})
+    return Response(
+        note.body,
+        mimetype="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="message-{note.id}.bin"'},
+    )
 
 
 @bp.route("/<int:note_id>/reprocess", methods=["POST"])

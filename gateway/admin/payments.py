@@ -1,4 +1,5 @@
 """Admin: every payment PayPal reported, with its status and the period it bought."""
+
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, render_template, request
@@ -28,8 +29,13 @@ def index() -> ResponseReturnValue:
     if status:
         stmt = stmt.where(Payment.status == status)
     if q:
-        stmt = stmt.where(or_(Payment.txn_id == q, Payment.subscription_id.in_(
-            select(Subscription.id).where(Subscription.paypal_id == q))))
+        stmt = stmt.where(
+            or_(
+                Payment.txn_id == q,
+                Payment.subscription_id.in_(
+                    select(Subscription.id).where(Subscription.paypal_id == q)
+                ),
+            )
+        )
     page = paginate(stmt, page_no, int(current_app.config["ADMIN_PAGE_SIZE"]))
-    return render_template("admin/payments.html", page=page, status=status, q=q,
-                           statuses=STATUSES)
+    return render_template("admin/payments.html", page=page, status=status, q=q, statuses=STATUSES)

@@ -1,4 +1,5 @@
 """Admin plan list and editor."""
+
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -15,15 +16,31 @@ from .forms import PlanForm
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
 
-FIELDS = ("code", "name", "role", "price", "currency", "period_count", "period_unit",
-          "trial_count", "trial_unit", "paypal_plan_id", "seat_limit", "active")
+FIELDS = (
+    "code",
+    "name",
+    "role",
+    "price",
+    "currency",
+    "period_count",
+    "period_unit",
+    "trial_count",
+    "trial_unit",
+    "paypal_plan_id",
+    "seat_limit",
+    "active",
+)
 
 
 @bp.route("")
 def index() -> ResponseReturnValue:
-    counts = dict(db.session.execute(
-        select(Subscription.plan_id, func.count()).where(Subscription.access_until > now())
-        .group_by(Subscription.plan_id)).all())
+    counts = dict(
+        db.session.execute(
+            select(Subscription.plan_id, func.count())
+            .where(Subscription.access_until > now())
+            .group_by(Subscription.plan_id)
+        ).all()
+    )
     rows = db.session.scalars(select(Plan).order_by(Plan.active.desc(), Plan.code)).all()
     return render_template("admin/plans.html", plans=rows, counts=counts)
 
@@ -53,9 +70,14 @@ def edit(plan_id: int | None = None) -> ResponseReturnValue:
             db.session.rollback()
             form.code.errors = ["This code or PayPal plan id is already used by another plan."]
         else:
-            audit(current_user, "plan_create" if creating else "plan_update", "plan",
-                          plan.id, now=now(),
-                          details={k: str(v) for k, v in values.items()} if creating else changed)
+            audit(
+                current_user,
+                "plan_create" if creating else "plan_update",
+                "plan",
+                plan.id,
+                now=now(),
+                details={k: str(v) for k, v in values.items()} if creating else changed,
+            )
             db.session.commit()
             flash(f"Plan {plan.code} saved.", "success")
             return redirect(url_for(".index")), 303

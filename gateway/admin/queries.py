@@ -1,9 +1,10 @@
 """Admin table queries: validated filters, whitelisted sorts, paging on indexed columns."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Mapping
 
 from sqlalchemy import Select, and_, func, or_, select
 
@@ -38,7 +39,7 @@ class SubscriptionFilter:
     page: int = 1
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> "SubscriptionFilter":
+    def from_args(cls, args: Mapping[str, str]) -> SubscriptionFilter:
         view = args.get("view", "active")
         if view not in VIEWS:
             raise BadFilter(f"Unknown view {view!r}; use one of {', '.join(VIEWS)}.")
@@ -51,15 +52,27 @@ class SubscriptionFilter:
         direction = args.get("dir", "asc")
         if direction not in ("asc", "desc"):
             raise BadFilter("dir must be asc or desc.")
-        return cls(view=view, plan=args.get("plan", "")[:40], state=state,
-                   q=args.get("q", "").strip()[:254], sort=sort, desc=direction == "desc",
-                   page=parse_page(args.get("page", "1")))
+        return cls(
+            view=view,
+            plan=args.get("plan", "")[:40],
+            state=state,
+            q=args.get("q", "").strip()[:254],
+            sort=sort,
+            desc=direction == "desc",
+            page=parse_page(args.get("page", "1")),
+        )
 
     def args(self, **changes) -> dict[str, str]:
         """Query-string arguments for links (sort headers, pages, CSV)."""
-        values = {"view": self.view, "plan": self.plan, "state": self.state, "q": self.q,
-                  "sort": self.sort, "dir": "desc" if self.desc else "asc",
-                  "page": str(self.page)}
+        values = {
+            "view": self.view,
+            "plan": self.plan,
+            "state": self.state,
+            "q": self.q,
+            "sort": self.sort,
+            "dir": "desc" if self.desc else "asc",
+            "page": str(self.page),
+        }
         values.update({k: str(v) for k, v in changes.items()})
         return {k: v for k, v in values.items() if v}
 
@@ -72,27 +85,35 @@ def parse_page(raw: str) -> int:
 
 def subscriptions(f: SubscriptionFilter, now: datetime, lapsing_days: int) -> Select:
     """The subscriptions an admin asked for, sorted (without paging)."""
-    stmt = (select(Subscription).join(Plan, Plan.id == Subscription.plan_id)
-            .outerjoin(User, User.id == Subscription.user_id))
+    stmt = (
+        select(Subscription)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .outerjoin(User, User.id == Subscription.user_id)
+    )
     until = Subscription.access_until
     if f.view == "active":
         stmt = stmt.where(until > now)
     elif f.view == "lapsing":
         stmt = stmt.where(until > now, until <= now + timedelta(days=lapsing_days))
     elif f.view == "grace":
-        stmt = stmt.where(Subscription.grace_until.is_not(None),
-                          Subscription.paid_through <= now, until > now)
+        stmt = stmt.where(
+            Subscription.grace_until.is_not(None), Subscription.paid_through <= now, until > now
+        )
     elif f.view == "expired":
-        stmt = stmt.where(or_(until <= now, and_(until.is_(None),
-                                                 Subscription.state != SubscriptionState.PENDING)))
+        stmt = stmt.where(
+            or_(
+                until <= now, and_(until.is_(None), Subscription.state != SubscriptionState.PENDING)
+            )
+        )
     if f.plan:
         stmt = stmt.where(Plan.code == f.plan)
     if f.state:
         stmt = stmt.where(Subscription.state == f.state)
     if f.q:
         pattern = f"%{escape_like(f.q.lower())}%"
-        stmt = stmt.where(or_(func.lower(User.email).like(pattern, escape="\\"),
-                              Subscription.paypal_id == f.q))
+        stmt = stmt.where(
+            or_(func.lower(User.email).like(pattern, escape="\\"), Subscription.paypal_id == f.q)
+        )
     column = SORTS[f.sort]
     order = column.desc().nulls_last() if f.desc else column.asc().nulls_last()
     tiebreak = Subscription.id.desc() if f.desc else Subscription.id.asc()
@@ -112,8 +133,7 @@ class Page:
 
 
 def paginate(stmt: Select, page: int, size: int) -> Page:
-    total = db.session.scalar(select(func.count()).select_from(
-        stmt.order_by(None).subquery())) or 0
+    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     pages = max(1, -(-total // size))
     items = db.session.scalars(stmt.limit(size).offset((page - 1) * size)).unique().all()
     return Page(items=list(items), page=page, pages=pages, total=total)

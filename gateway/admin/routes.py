@@ -1,21 +1,40 @@
 """The admin blueprint: subscriptions and members, the manual grant / extend / revoke, and
 the nested blueprints for plans, payments, PayPal messages and flags. Every view is
 admin-only: the guard runs before each of them, nested ones included."""
+
 from __future__ import annotations
 
 import csv
 import io
-from typing import Iterator
+from collections.abc import Iterator
 
-from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template,
-                   request, stream_with_context, url_for)
-from flask.typing import ResponseReturnValue
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 from wtforms import SelectChoice
 
-from models import (AuditEntry, Flag, Notification, Payment, Plan, Subscription,
-                    SubscriptionFact, User, db)
+from models import (
+    AuditEntry,
+    Flag,
+    Notification,
+    Payment,
+    Plan,
+    Subscription,
+    SubscriptionFact,
+    User,
+    db,
+)
 
 from ..access import admin_required
 from ..clock import now
@@ -23,8 +42,15 @@ from ..subscriptions import admin_actions
 from ..subscriptions.display import explanation, status_of
 from . import flags, messages, payments, plans
 from .forms import AttachForm, GrantForm, ReasonForm, UntilForm, end_of_day
-from .queries import (VIEWS, BadFilter, SubscriptionFilter, escape_like, paginate, parse_page,
-                      subscriptions)
+from .queries import (
+    VIEWS,
+    BadFilter,
+    SubscriptionFilter,
+    escape_like,
+    paginate,
+    parse_page,
+    subscriptions,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 for child in (plans.bp, payments.bp, messages.bp, flags.bp):
@@ -50,12 +76,31 @@ def subscriptions_list():
     stmt = subscriptions(f, now(), int(current_app.config["LAPSING_DAYS"]))
     page = paginate(stmt, f.page, int(current_app.config["ADMIN_PAGE_SIZE"]))
     plans = db.session.scalars(select(Plan).order_by(Plan.code)).all()
-    return render_template("admin/subscriptions.html", f=f, page=page, plans=plans,
-                           views=VIEWS, status=lambda s: status_of(s, now()))
+    return render_template(
+        "admin/subscriptions.html",
+        f=f,
+        page=page,
+        plans=plans,
+        views=VIEWS,
+        status=lambda s: status_of(s, now()),
+    )
 
 
-CSV_COLUMNS = ["id", "member", "plan", "role", "state", "status", "paypal_id", "started_at",
-               "paid_through", "grace_until", "access_until", "cancelled_at", "ended_at"]
+CSV_COLUMNS = [
+    "id",
+    "member",
+    "plan",
+    "role",
+    "state",
+    "status",
+    "paypal_id",
+    "started_at",
+    "paid_through",
+    "grace_until",
+    "access_until",
+    "cancelled_at",
+    "ended_at",
+]
 
 
 def csv_safe(value) -> str:
@@ -76,42 +121,80 @@ def subscriptions_csv():
         out.writerow(CSV_COLUMNS)
         result = db.session.execute(stmt.execution_options(yield_per=500)).scalars()
         for i, s in enumerate(result):
-            out.writerow([csv_safe(v) for v in (
-                s.id, s.user.email if s.user else "", s.plan.code, s.plan.role, s.state,
-                status_of(s, at), s.paypal_id, s.started_at, s.paid_through,
-                s.grace_until, s.access_until, s.cancelled_at, s.ended_at)])
+            out.writerow(
+                [
+                    csv_safe(v)
+                    for v in (
+                        s.id,
+                        s.user.email if s.user else "",
+                        s.plan.code,
+                        s.plan.role,
+                        s.state,
+                        status_of(s, at),
+                        s.paypal_id,
+                        s.started_at,
+                        s.paid_through,
+                        s.grace_until,
+                        s.access_until,
+                        s.cancelled_at,
+                        s.ended_at,
+                    )
+                ]
+            )
             if i % 200 == 0:
                 yield buf.getvalue()
                 buf.seek(0), buf.truncate()
         yield buf.getvalue()
 
     name = f"subscriptions-{f.view}-{at:%Y%m%d-%H%M}.csv"
-    return Response(stream_with_context(rows()), mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        stream_with_context(rows()),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 @bp.route("/subscriptions/<int:sub_id>")
 def subscription_detail(sub_id: int):
     sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
-    payments = db.session.scalars(select(Payment).where(Payment.subscription_id == sub.id)
-                                  .order_by(Payment.paid_at)).all()
-    facts = db.session.scalars(select(SubscriptionFact)
-                               .where(SubscriptionFact.subscription_id == sub.id)
-                               .order_by(SubscriptionFact.at, SubscriptionFact.id)).all()
-    audit = db.session.scalars(select(AuditEntry).where(
-        AuditEntry.subject_type == "subscription", AuditEntry.subject_id == sub.id)
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())).all()
-    notes = db.session.scalars(select(Notification).where(or_(
-        Notification.subscription_id == sub.id,
-        and_(Notification.subscr_id.is_not(None), Notification.subscr_id == sub.paypal_id)))
-        .order_by(Notification.received_at, Notification.id)).all()
+    payments = db.session.scalars(
+        select(Payment).where(Payment.subscription_id == sub.id).order_by(Payment.paid_at)
+    ).all()
+    facts = db.session.scalars(
+        select(SubscriptionFact)
+        .where(SubscriptionFact.subscription_id == sub.id)
+        .order_by(SubscriptionFact.at, SubscriptionFact.id)
+    ).all()
+    audit = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.subject_type == "subscription", AuditEntry.subject_id == sub.id)
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+    ).all()
+    notes = db.session.scalars(
+        select(Notification)
+        .where(
+            or_(
+                Notification.subscription_id == sub.id,
+                and_(Notification.subscr_id.is_not(None), Notification.subscr_id == sub.paypal_id),
+            )
+        )
+        .order_by(Notification.received_at, Notification.id)
+    ).all()
     flags = db.session.scalars(select(Flag).where(Flag.subscription_id == sub.id)).all()
-    return render_template("admin/subscription.html", sub=sub, payments=payments, facts=facts,
-                           audit=audit, status=status_of(sub, now()), notes=notes,
-                           flags=flags, why=explanation(sub),
-                           extend_form=UntilForm(prefix="extend"),
-                           revoke_form=ReasonForm(prefix="revoke"),
-                           attach_form=AttachForm(prefix="attach"))
+    return render_template(
+        "admin/subscription.html",
+        sub=sub,
+        payments=payments,
+        facts=facts,
+        audit=audit,
+        status=status_of(sub, now()),
+        notes=notes,
+        flags=flags,
+        why=explanation(sub),
+        extend_form=UntilForm(prefix="extend"),
+        revoke_form=ReasonForm(prefix="revoke"),
+        attach_form=AttachForm(prefix="attach"),
+    )
 
 
 @bp.route("/subscriptions/<int:sub_id>/attach", methods=["POST"])
@@ -120,8 +203,9 @@ def subscription_attach(sub_id: int):
     form = AttachForm(prefix="attach")
     if not form.validate_on_submit():
         return _form_error(form)
-    member = db.session.scalar(select(User).where(
-        User.email == User.normalise_email(form.email.data)))
+    member = db.session.scalar(
+        select(User).where(User.email == User.normalise_email(form.email.data))
+    )
     if member is None:
         abort(400, description=f"No member has the e-mail {form.email.data}.")
     try:
@@ -140,7 +224,9 @@ def subscription_extend(sub_id: int):
     if not form.validate_on_submit():
         return _form_error(form)
     try:
-        admin_actions.extend(current_user, sub, end_of_day(form.until.data), form.reason.data, now())
+        admin_actions.extend(
+            current_user, sub, end_of_day(form.until.data), form.reason.data, now()
+        )
     except ValueError as e:
         db.session.rollback()
         flash(str(e).capitalize() + ".", "error")
@@ -163,8 +249,11 @@ def subscription_revoke(sub_id: int):
 
 
 def _form_error(form):
-    messages = [f"{form[name].label.text}: {', '.join(errs)}" for name, errs in form.errors.items()
-                if name in form] + form.form_errors
+    messages = [
+        f"{form[name].label.text}: {', '.join(errs)}"
+        for name, errs in form.errors.items()
+        if name in form
+    ] + form.form_errors
     abort(400, description="; ".join(messages) or "The form was incomplete.")
 
 
@@ -186,15 +275,18 @@ def members():
 def member_detail(user_id: int):
     member = db.get_or_404(User, user_id, description="No such member.")
     form = GrantForm()
-    form.plan.choices = [SelectChoice(p.id, f"{p.name} ({p.code})") for p in
-                         db.session.scalars(select(Plan).order_by(Plan.code))]
+    form.plan.choices = [
+        SelectChoice(p.id, f"{p.name} ({p.code})")
+        for p in db.session.scalars(select(Plan).order_by(Plan.code))
+    ]
     status = 200
     if request.method == "POST":
         if form.validate_on_submit():
             plan = db.session.get(Plan, form.plan.data)
             try:
-                sub = admin_actions.grant(current_user, member, plan, end_of_day(form.until.data),
-                                    form.reason.data, now())
+                sub = admin_actions.grant(
+                    current_user, member, plan, end_of_day(form.until.data), form.reason.data, now()
+                )
             except ValueError as e:
                 db.session.rollback()
                 form.until.errors = [str(e)]
@@ -203,7 +295,15 @@ def member_detail(user_id: int):
                 flash(f"Granted {plan.name} to {member.email}.", "success")
                 return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
         status = 400
-    subs = db.session.scalars(select(Subscription).where(Subscription.user_id == member.id)
-                              .order_by(Subscription.id.desc())).all()
-    return render_template("admin/member.html", member=member, subs=subs, form=form,
-                           status=lambda s: status_of(s, now())), status
+    subs = db.session.scalars(
+        select(Subscription)
+        .where(Subscription.user_id == member.id)
+        .order_by(Subscription.id.desc())
+    ).all()
+    return render_template(
+        "admin/member.html",
+        member=member,
+        subs=subs,
+        form=form,
+        status=lambda s: status_of(s, now()),
+    ), status

@@ -1,4 +1,5 @@
 """Account forms (Flask-WTF: CSRF on every one)."""
+
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
@@ -8,8 +9,7 @@ def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
 
 
-PASSWORD_RULES = [DataRequired(), Length(min=10, max=200,
-                                         message="Use 10 to 200 characters.")]
+PASSWORD_RULES = [DataRequired(), Length(min=10, max=200, message="Use 10 to 200 characters.")]
 
 
 class LoginForm(FlaskForm):
@@ -18,15 +18,20 @@ class LoginForm(FlaskForm):
 
 
 class RegisterForm(FlaskForm):
-    email = EmailField("E-mail", filters=[_strip], validators=[
-        DataRequired(), Length(max=254), Email(check_deliverability=False)])
+    email = EmailField(
+        "E-mail",
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=254), Email(check_deliverability=False)],
+    )
     password = PasswordField("Password", validators=PASSWORD_RULES)
-    confirm = PasswordField("Repeat password",
-                            validators=[DataRequired(), EqualTo("password", "Passwords differ.")])
+    confirm = PasswordField(
+        "Repeat password", validators=[DataRequired(), EqualTo("password", "Passwords differ.")]
+    )
 
 
 class ChangePasswordForm(FlaskForm):
     current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
     password = PasswordField("New password", validators=PASSWORD_RULES)
-    confirm = PasswordField("Repeat new password",
-                            validators=[DataRequired(), EqualTo("password", "Passwords differ.")])
+    confirm = PasswordField(
+        "Repeat new password", validators=[DataRequired(), EqualTo("password", "Passwords differ.")]
+    )

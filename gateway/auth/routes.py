@@ -1,4 +1,5 @@
 """Account views: thin wrappers over forms, the user model and the throttle."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit
@@ -24,8 +25,13 @@ def _safe_next(target: str | None) -> str:
     if not target:
         return url_for("member.index")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+    if (
+        parts.scheme
+        or parts.netloc
+        or not target.startswith("/")
+        or target.startswith("//")
+        or "\\" in target
+    ):
         return url_for("member.index")
     return target
 
@@ -69,7 +75,8 @@ def login():
         wait = throttle.blocked_for(limits, now())
         if wait is not None:
             form.form_errors.append(
-                f"Too many failed log-ins. Try again in {wait} minute{'s' if wait > 1 else ''}.")
+                f"Too many failed log-ins. Try again in {wait} minute{'s' if wait > 1 else ''}."
+            )
             return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(select(User).where(User.email == email))
         if user is None or not user.check_password(form.password.data):
@@ -102,8 +109,9 @@ def change_password():
         if not current_user.check_password(form.current.data):
             form.current.errors.append("That is not your current password.")
         else:
-            current_user.set_password(form.password.data,
-                                      current_app.config["PASSWORD_HASH_METHOD"])
+            current_user.set_password(
+                form.password.data, current_app.config["PASSWORD_HASH_METHOD"]
+            )
             db.session.commit()
             flash("Password changed.", "success")
             return redirect(url_for("member.account"))

@@ -1,5 +1,6 @@
 """Failed-login throttling per account and per client address, stored in the database
 so every worker process sees the same counts."""
+
 from __future__ import annotations
 
 import math
@@ -15,8 +16,10 @@ from models import LoginFailure, db
 def scopes(email: str, address: str | None) -> dict[str, int]:
     """The counters a log-in attempt touches, with their limits."""
     cfg = current_app.config
-    return {f"email:{email}": int(cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
-            f"ip:{address or 'unknown'}": int(cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"])}
+    return {
+        f"email:{email}": int(cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
+        f"ip:{address or 'unknown'}": int(cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
+    }
 
 
 def _window() -> timedelta:
@@ -26,8 +29,11 @@ def _window() -> timedelta:
 def blocked_for(limits: dict[str, int], now: datetime) -> int | None:
     """Minutes until another attempt is allowed, or None if not blocked."""
     rows = db.session.scalars(select(LoginFailure).where(LoginFailure.scope.in_(limits)))
-    waits = [r.window_start + _window() - now for r in rows
-             if r.count >= limits[r.scope] and r.window_start + _window() > now]
+    waits = [
+        r.window_start + _window() - now
+        for r in rows
+        if r.count >= limits[r.scope] and r.window_start + _window() > now
+    ]
     if not waits:
         return None
     return max(1, math.ceil(max(waits).total_seconds() / 60))
@@ -35,8 +41,9 @@ def blocked_for(limits: dict[str, int], now: datetime) -> int | None:
 
 def record_failure(limits: dict[str, int], now: datetime) -> None:
     for scope in limits:
-        row = db.session.scalar(select(LoginFailure).where(LoginFailure.scope == scope)
-                                .with_for_update())
+        row = db.session.scalar(
+            select(LoginFailure).where(LoginFailure.scope == scope).with_for_update()
+        )
         if row is None:
             try:
                 with db.session.begin_nested():

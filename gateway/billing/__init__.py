@@ -3,11 +3,19 @@
 Nothing here imports Flask, the database or HTTP; every function takes `now`
 explicitly so tests can move time.
 """
+
+from .entitlements import Entitlement, Policy, Terms, compute, status_at
 from .facts import Fact, FactKind
 from .periods import PeriodUnit, add_period
-from .entitlements import Entitlement, Policy, Terms, compute, status_at
 
 __all__ = [
-    "Fact", "FactKind", "PeriodUnit", "add_period",
-    "Entitlement", "Policy", "Terms", "compute", "status_at",
+    "Fact",
+    "FactKind",
+    "PeriodUnit",
+    "add_period",
+    "Entitlement",
+    "Policy",
+    "Terms",
+    "compute",
+    "status_at",
 ]

@@ -1,18 +1,19 @@
 """Facts + plan terms + policy -> paid-through, grace and access_until (DESIGN.md "Access")."""
+
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Iterable
 
 from .facts import Fact, FactKind
 from .periods import PeriodUnit, add_period
 from .statuses import SubscriptionState as State
 
 
-class CancelPolicy(str, enum.Enum):
+class CancelPolicy(enum.StrEnum):
     END_OF_PERIOD = "end_of_period"
     IMMEDIATE = "immediate"
 
@@ -96,8 +97,9 @@ def _counted_payments(facts: list[Fact]) -> list[Fact]:
     return sorted((p for t, p in completed.items() if counts(t, p)), key=Fact.sort_key)
 
 
-def _chain(payments: list[Fact], terms: Terms, trial_until: datetime | None
-           ) -> tuple[datetime | None, list[Period]]:
+def _chain(
+    payments: list[Fact], terms: Terms, trial_until: datetime | None
+) -> tuple[datetime | None, list[Period]]:
     """Lay counted payments end to end on PayPal's billing cycle.
 
     A payment arriving before, or within one period after, the current paid-through
@@ -127,8 +129,9 @@ def compute(facts: Iterable[Fact], terms: Terms, policy: Policy = Policy()) -> E
         return next((f for f in ordered if f.kind is kind), None)
 
     started = first(FactKind.STARTED)
-    trial_until = max((f.until for f in ordered if f.kind is FactKind.TRIAL and f.until),
-                      default=None)
+    trial_until = max(
+        (f.until for f in ordered if f.kind is FactKind.TRIAL and f.until), default=None
+    )
     payments = _counted_payments(ordered)
     paid_through, periods = _chain(payments, terms, trial_until)
 
@@ -143,10 +146,17 @@ def compute(facts: Iterable[Fact], terms: Terms, policy: Policy = Policy()) -> E
     last_paid = max((p.at for p in payments), default=None)
     unresolved_failure = any(
         f.kind is FactKind.PAYMENT_FAILED and (last_paid is None or f.at > last_paid)
-        for f in ordered)
+        for f in ordered
+    )
     grace_until = None
-    if (unresolved_failure and paid_through is not None and not cancelled and not ended
-            and not suspended and policy.grace_days > 0):
+    if (
+        unresolved_failure
+        and paid_through is not None
+        and not cancelled
+        and not ended
+        and not suspended
+        and policy.grace_days > 0
+    ):
         grace_until = paid_through + timedelta(days=policy.grace_days)
 
     access_until = grace_until or paid_through
@@ -173,21 +183,32 @@ def compute(facts: Iterable[Fact], terms: Terms, policy: Policy = Policy()) -> E
         state = State.CANCELLED
     elif suspended:
         state = State.SUSPENDED
-    elif granted_until or trial_until or any(f.kind is FactKind.PAYMENT_COMPLETED
-                                             for f in ordered):
+    elif granted_until or trial_until or any(f.kind is FactKind.PAYMENT_COMPLETED for f in ordered):
         state = State.ACTIVE
     else:
         state = State.PENDING
 
-    started_at = min((f.at for f in ordered if f.kind in (
-        FactKind.STARTED, FactKind.TRIAL, FactKind.PAYMENT_COMPLETED, FactKind.GRANTED)),
-        default=started.at if started else None)
+    started_at = min(
+        (
+            f.at
+            for f in ordered
+            if f.kind
+            in (FactKind.STARTED, FactKind.TRIAL, FactKind.PAYMENT_COMPLETED, FactKind.GRANTED)
+        ),
+        default=started.at if started else None,
+    )
     return Entitlement(
-        state=state, started_at=started_at, trial_until=trial_until,
-        paid_through=paid_through, grace_until=grace_until, access_until=access_until,
+        state=state,
+        started_at=started_at,
+        trial_until=trial_until,
+        paid_through=paid_through,
+        grace_until=grace_until,
+        access_until=access_until,
         cancelled_at=cancelled.at if cancelled else None,
-        ended_at=ended.at if ended else None, revoked_at=revoked_at,
-        periods=tuple(periods))
+        ended_at=ended.at if ended else None,
+        revoked_at=revoked_at,
+        periods=tuple(periods),
+    )
 
 
 def status_at(ent: Entitlement, now: datetime) -> str:
@@ -198,8 +219,12 @@ def status_at(ent: Entitlement, now: datetime) -> str:
         return "expired"
     if ent.paid_through is not None and now >= ent.paid_through and ent.grace_until:
         return "grace"
-    if ent.state is State.ACTIVE and ent.trial_until and now < ent.trial_until and not any(
-            p.start < now for p in ent.periods):
+    if (
+        ent.state is State.ACTIVE
+        and ent.trial_until
+        and now < ent.trial_until
+        and not any(p.start < now for p in ent.periods)
+    ):
         return "trial"
     return ent.state.value
 
@@ -217,18 +242,23 @@ def explain(ent: Entitlement, policy: Policy = Policy()) -> list[str]:
     elif not ent.periods and ent.state is not State.PENDING:
         lines.append("No payment currently counts (none yet, or all refunded or reversed).")
     if ent.grace_until:
-        lines.append(f"A renewal failed: {policy.grace_days} days of grace, until "
-                     f"{ent.grace_until:{fmt}}.")
+        lines.append(
+            f"A renewal failed: {policy.grace_days} days of grace, until {ent.grace_until:{fmt}}."
+        )
     if ent.cancelled_at:
-        lines.append(f"Cancelled {ent.cancelled_at:{fmt}}: no renewals; access is kept to the "
-                     "paid-through date." if policy.cancel is CancelPolicy.END_OF_PERIOD else
-                     f"Cancelled {ent.cancelled_at:{fmt}}: access ended then (policy).")
+        lines.append(
+            f"Cancelled {ent.cancelled_at:{fmt}}: no renewals; access is kept to the "
+            "paid-through date."
+            if policy.cancel is CancelPolicy.END_OF_PERIOD
+            else f"Cancelled {ent.cancelled_at:{fmt}}: access ended then (policy)."
+        )
     if ent.ended_at:
         lines.append(f"Term ended {ent.ended_at:{fmt}}: no renewals, no grace.")
     if ent.revoked_at:
         lines.append(f"Revoked by an admin {ent.revoked_at:{fmt}}.")
-    if ent.access_until and (ent.paid_through is None or ent.access_until > (
-            ent.grace_until or ent.paid_through)):
+    if ent.access_until and (
+        ent.paid_through is None or ent.access_until > (ent.grace_until or ent.paid_through)
+    ):
         lines.append(f"An admin granted access until {ent.access_until:{fmt}}.")
     lines.append(f"Access until {ent.access_until:{fmt}}." if ent.access_until else "No access.")
     return lines

@@ -3,12 +3,12 @@
 Every channel's *interpret* turns its raw bytes into an `Interpretation`; the checks and
 the apply step read only this, never an IPN field or a webhook's JSON.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Optional
 
 from .facts import Fact
 
@@ -25,10 +25,10 @@ class Receiver:
 class Money:
     """An amount as the message reports it; tax is not part of the price."""
 
-    gross: Optional[Decimal]
+    gross: Decimal | None
     currency: str
     tax: Decimal = Decimal(0)
-    fee: Optional[Decimal] = None
+    fee: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class PaymentInfo:
     status: str
     amount: Decimal
     currency: str
-    fee: Optional[Decimal]
+    fee: Decimal | None
     at: datetime
 
 
@@ -67,11 +67,11 @@ class Interpretation:
     #: Our checkout token, echoed back by PayPal (custom / custom_id).
     member_token: str = ""
     #: None where the channel's verification already proves the receiver.
-    receiver: Optional[Receiver] = None
+    receiver: Receiver | None = None
     #: None where the channel has no sandbox marker.
-    is_test: Optional[bool] = None
-    money: Optional[Money] = None
-    payment: Optional[PaymentInfo] = None
+    is_test: bool | None = None
+    money: Money | None = None
+    payment: PaymentInfo | None = None
     facts: tuple[Fact, ...] = field(default_factory=tuple)
 
     @property

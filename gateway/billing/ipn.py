@@ -1,13 +1,14 @@
 """IPN messages, pure: decode the raw body in its charset, parse PayPal's dates, and turn
 each subscription message into a channel-neutral interpretation (docs/paypal.md §IPN)."""
+
 from __future__ import annotations
 
 import codecs
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
@@ -16,11 +17,17 @@ from .interpretation import Interpretation, Money, PaymentInfo, Receiver
 from .periods import PeriodUnit, add_period
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
-DEFAULT_CHARSET = "windows-1252"   # PayPal's default when the body names none
-MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
-DATE_RE = re.compile(r"^\s*(\d{1,2}):(\d{2}):(\d{2})\s+([A-Za-z]{3})\.?\s+(\d{1,2}),\s+(\d{4})"
-                     r"\s+(PST|PDT)\s*$")
+DEFAULT_CHARSET = "windows-1252"  # PayPal's default when the body names none
+MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1
+    )
+}
+DATE_RE = re.compile(
+    r"^\s*(\d{1,2}):(\d{2}):(\d{2})\s+([A-Za-z]{3})\.?\s+(\d{1,2}),\s+(\d{4})"
+    r"\s+(PST|PDT)\s*$"
+)
 
 
 def decode_body(raw: bytes) -> tuple[dict[str, str], str]:
@@ -43,7 +50,7 @@ def decode_body(raw: bytes) -> tuple[dict[str, str], str]:
     return dict(pairs), charset
 
 
-def parse_payment_date(text: Optional[str]) -> Optional[datetime]:
+def parse_payment_date(text: str | None) -> datetime | None:
     """`18:13:35 Apr 17, 2012 PDT` (also `Apr.`) in US Pacific -> aware UTC; `N/A` -> None.
 
     The zone word decides the repeated hour when daylight saving ends (fold).
@@ -57,10 +64,10 @@ def parse_payment_date(text: Optional[str]) -> Optional[datetime]:
     hh, mm, ss, mon, dd, yyyy, zone = m.groups()
     local = datetime(int(yyyy), MONTHS[mon.lower()], int(dd), int(hh), int(mm), int(ss))
     offset = timedelta(hours=-7 if zone == "PDT" else -8)
-    return (local - offset).replace(tzinfo=timezone.utc)
+    return (local - offset).replace(tzinfo=UTC)
 
 
-def _decimal(value: Optional[str]) -> Optional[Decimal]:
+def _decimal(value: str | None) -> Decimal | None:
     if value is None or value.strip() == "":
         return None
     try:
@@ -92,7 +99,7 @@ class IpnMessage:
         return self.get("custom") or self.get("rp_invoice_id")
 
     @property
-    def gross(self) -> Optional[Decimal]:
+    def gross(self) -> Decimal | None:
         return _decimal(self.fields.get("mc_gross"))
 
     @property
@@ -100,7 +107,7 @@ class IpnMessage:
         return _decimal(self.fields.get("tax")) or Decimal(0)
 
     @property
-    def fee(self) -> Optional[Decimal]:
+    def fee(self) -> Decimal | None:
         return _decimal(self.fields.get("mc_fee"))
 
     @property
@@ -115,7 +122,7 @@ class IpnMessage:
     def payment_status(self) -> str:
         return self.get("payment_status")
 
-    def date(self, *names: str) -> Optional[datetime]:
+    def date(self, *names: str) -> datetime | None:
         for name in names:
             value = parse_payment_date(self.fields.get(name))
             if value is not None:
@@ -124,16 +131,31 @@ class IpnMessage:
 
 
 PAYMENT_TYPES = {"subscr_payment", "recurring_payment"}
-MONEY_BACK = {"Refunded": FactKind.REFUNDED, "Reversed": FactKind.REVERSED,
-              "Canceled_Reversal": FactKind.REVERSAL_CANCELLED}
+MONEY_BACK = {
+    "Refunded": FactKind.REFUNDED,
+    "Reversed": FactKind.REVERSED,
+    "Canceled_Reversal": FactKind.REVERSAL_CANCELLED,
+}
 SUBSCRIPTION_TYPES = PAYMENT_TYPES | {
-    "subscr_signup", "subscr_modify", "subscr_failed", "subscr_cancel", "subscr_eot",
-    "recurring_payment_profile_created", "recurring_payment_skipped",
-    "recurring_payment_failed", "recurring_payment_suspended",
+    "subscr_signup",
+    "subscr_modify",
+    "subscr_failed",
+    "subscr_cancel",
+    "subscr_eot",
+    "recurring_payment_profile_created",
+    "recurring_payment_skipped",
+    "recurring_payment_failed",
+    "recurring_payment_suspended",
     "recurring_payment_suspended_due_to_max_failed_payment",
-    "recurring_payment_profile_cancel", "recurring_payment_expired"}
-PAYMENT_KINDS = {"Completed": FactKind.PAYMENT_COMPLETED, "Pending": FactKind.PAYMENT_PENDING,
-                 "Failed": FactKind.PAYMENT_FAILED, "Denied": FactKind.PAYMENT_FAILED}
+    "recurring_payment_profile_cancel",
+    "recurring_payment_expired",
+}
+PAYMENT_KINDS = {
+    "Completed": FactKind.PAYMENT_COMPLETED,
+    "Pending": FactKind.PAYMENT_PENDING,
+    "Failed": FactKind.PAYMENT_FAILED,
+    "Denied": FactKind.PAYMENT_FAILED,
+}
 
 
 def interpret_body(raw: bytes, received_at: datetime) -> Interpretation:
@@ -147,12 +169,17 @@ def interpret(msg: IpnMessage, received_at: datetime) -> Interpretation:
     Never raises on bad input: what cannot be read is said in `error`.
     """
     base = Interpretation(
-        summary="", event=msg.txn_type, txn_id=msg.get("txn_id"), status=msg.payment_status,
-        subscription_ref=msg.subscription_ref, member_token=msg.custom,
+        summary="",
+        event=msg.txn_type,
+        txn_id=msg.get("txn_id"),
+        status=msg.payment_status,
+        subscription_ref=msg.subscription_ref,
+        member_token=msg.custom,
         plan_refs=tuple(r for r in (msg.get("item_number"),) if r),
-        receiver=Receiver((msg.get("receiver_email"), msg.get("business")),
-                          msg.get("receiver_id")),
-        is_test=msg.is_test, money=Money(msg.gross, msg.currency, msg.tax, msg.fee))
+        receiver=Receiver((msg.get("receiver_email"), msg.get("business")), msg.get("receiver_id")),
+        is_test=msg.is_test,
+        money=Money(msg.gross, msg.currency, msg.tax, msg.fee),
+    )
     try:
         summary, facts, extra = _read(msg, received_at)
     except ValueError as e:
@@ -168,10 +195,14 @@ def _read(msg: IpnMessage, received_at: datetime) -> tuple[str, list[Fact], dict
     if status in MONEY_BACK and msg.get("parent_txn_id"):
         parent = msg.get("parent_txn_id")
         at = msg.date("payment_date") or received_at
-        fact = Fact(MONEY_BACK[status], at, key=f"{txn}:{status}:{t}", txn_id=parent,
-                    amount=msg.gross)
-        return (f"{status} {msg.gross} {msg.currency} of payment {parent}", [fact],
-                {"parent_txn_id": parent})
+        fact = Fact(
+            MONEY_BACK[status], at, key=f"{txn}:{status}:{t}", txn_id=parent, amount=msg.gross
+        )
+        return (
+            f"{status} {msg.gross} {msg.currency} of payment {parent}",
+            [fact],
+            {"parent_txn_id": parent},
+        )
     if t not in SUBSCRIPTION_TYPES:
         return f"not a subscription message (txn_type={t or 'none'})", [], {"relevant": False}
 
@@ -208,11 +239,14 @@ def _read(msg: IpnMessage, received_at: datetime) -> tuple[str, list[Fact], dict
     if t == "recurring_payment_suspended":
         return "suspended", [Fact(FactKind.SUSPENDED, received_at, key=f"{t}:{track}")], {}
     # subscr_eot, recurring_payment_expired, ..._suspended_due_to_max_failed_payment
-    return ("end of term: no renewals, no grace",
-            [Fact(FactKind.ENDED, received_at, key="ended")], {})
+    return (
+        "end of term: no renewals, no grace",
+        [Fact(FactKind.ENDED, received_at, key="ended")],
+        {},
+    )
 
 
-def _free_trial_until(msg: IpnMessage, start: datetime) -> Optional[datetime]:
+def _free_trial_until(msg: IpnMessage, start: datetime) -> datetime | None:
     amount = _decimal(msg.fields.get("mc_amount1") or msg.fields.get("amount1"))
     period = msg.get("period1").split()
     units = {u.value for u in PeriodUnit}

@@ -1,4 +1,5 @@
 """Calendar billing periods: `1 M` from 31 January ends on the last day of February."""
+
 from __future__ import annotations
 
 import calendar
@@ -6,7 +7,7 @@ import enum
 from datetime import datetime, timedelta
 
 
-class PeriodUnit(str, enum.Enum):
+class PeriodUnit(enum.StrEnum):
     """PayPal's period units (t1/t3 on a Standard button, interval_unit on REST)."""
 
     DAY = "D"

@@ -1,8 +1,9 @@
 """Pure role checks over the session's role cache: role -> access_until."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Mapping
 
 
 def has_role(roles: Mapping[str, datetime], role: str, now: datetime) -> bool:

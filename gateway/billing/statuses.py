@@ -3,6 +3,7 @@
 Pure (stdlib only) so that both the billing core and `models/` can use them
 (docs/architecture.md, "Boundaries").
 """
+
 from __future__ import annotations
 
 import enum
@@ -11,8 +12,8 @@ import enum
 class SubscriptionState(enum.StrEnum):
     """Renewal state: what the subscription will do next, independent of the clock."""
 
-    PENDING = "pending"        # known, nothing paid or granted yet
-    ACTIVE = "active"          # renews (or a manual grant)
+    PENDING = "pending"  # known, nothing paid or granted yet
+    ACTIVE = "active"  # renews (or a manual grant)
     SUSPENDED = "suspended"
     CANCELLED = "cancelled"
     ENDED = "ended"
@@ -32,10 +33,10 @@ class PaymentStatus(enum.StrEnum):
 class Channel(enum.StrEnum):
     """How a notification reached us; each channel supplies verify and interpret."""
 
-    IPN = "ipn"          # Instant Payment Notification (postback-verified)
+    IPN = "ipn"  # Instant Payment Notification (postback-verified)
     WEBHOOK = "webhook"  # REST webhook (signature-verified)
-    API = "api"          # what we learnt by asking PayPal ourselves
-    CSV = "csv"          # a row of an uploaded Activity report
+    API = "api"  # what we learnt by asking PayPal ourselves
+    CSV = "csv"  # a row of an uploaded Activity report
 
 
 class NotificationStatus(enum.StrEnum):
@@ -62,5 +63,5 @@ class CheckoutStatus(enum.StrEnum):
 class CheckoutFlow(enum.StrEnum):
     """Which PayPal product the checkout used."""
 
-    STANDARD = "standard"   # Payments Standard button + IPN
-    REST = "rest"           # Subscriptions API + webhooks
+    STANDARD = "standard"  # Payments Standard button + IPN
+    REST = "rest"  # Subscriptions API + webhooks

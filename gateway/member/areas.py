@@ -1,4 +1,5 @@
 """The gated areas of the site and the role each needs (the demo plans grant these)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

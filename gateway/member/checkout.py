@@ -3,10 +3,19 @@
 Ordinary member pages (CSRF on). Nothing here grants anything: the return URL and its
 query string are hints; access opens only when a verified message has been applied.
 """
+
 from __future__ import annotations
 
-from flask import (Blueprint, abort, current_app, jsonify, redirect, render_template, request,
-                   url_for)
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -29,13 +38,20 @@ def subscribe(code: str) -> ResponseReturnValue:
     if plan is None:
         abort(404, description="No such plan is on offer.")
     if plan.id in renewing_plan_ids(current_user.id, now()):
-        abort(409, description=f"You already have a renewing {plan.name} subscription; "
-                               "a second one would charge you twice.")
+        abort(
+            409,
+            description=f"You already have a renewing {plan.name} subscription; "
+            "a second one would charge you twice.",
+        )
     checkout = checkouts.open_checkout(current_user, plan, now())
     db.session.commit()
     fields = checkouts.button_fields(checkout, plan, _public_url())
-    return render_template("paypal/redirect.html", action=endpoints(current_app.config)["webscr"],
-                           fields=fields, plan=plan)
+    return render_template(
+        "paypal/redirect.html",
+        action=endpoints(current_app.config)["webscr"],
+        fields=fields,
+        plan=plan,
+    )
 
 
 @bp.route("/return")
@@ -52,13 +68,17 @@ def status(token: str) -> ResponseReturnValue:
     checkout = _own_checkout(token)
     if checkout is None:
         return jsonify(error="no such checkout"), 404
-    sub = db.session.get(Subscription, checkout.subscription_id) if checkout.subscription_id \
-        else None
+    sub = (
+        db.session.get(Subscription, checkout.subscription_id) if checkout.subscription_id else None
+    )
     open_ = bool(sub and sub.access_until and sub.access_until > now())
     until = sub.access_until if sub is not None and open_ else None
-    return jsonify(status=checkout.status.value, access=open_,
-                   access_until=until.isoformat() if until else None,
-                   access_until_text=f"{until:%Y-%m-%d %H:%M} UTC" if until else None)
+    return jsonify(
+        status=checkout.status.value,
+        access=open_,
+        access_until=until.isoformat() if until else None,
+        access_until_text=f"{until:%Y-%m-%d %H:%M} UTC" if until else None,
+    )
 
 
 @bp.route("/cancelled")
@@ -69,8 +89,9 @@ def cancelled() -> ResponseReturnValue:
 
 def _own_checkout(token: str) -> Checkout | None:
     """The current member's checkout with this token; another member's is not found."""
-    return db.session.scalar(select(Checkout).where(Checkout.token == token[:40],
-                                                    Checkout.user_id == current_user.id))
+    return db.session.scalar(
+        select(Checkout).where(Checkout.token == token[:40], Checkout.user_id == current_user.id)
+    )
 
 
 def _public_url() -> str:

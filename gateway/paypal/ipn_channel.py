@@ -1,4 +1,5 @@
 """The IPN channel: verify by posting the exact bytes back, interpret with the pure parser."""
+
 from __future__ import annotations
 
 from typing import Protocol
@@ -21,7 +22,8 @@ def ipn_verifier() -> Verifier:
     app = current_app
     if "ipn_verifier" not in app.extensions:
         app.extensions["ipn_verifier"] = PostbackVerifier(
-            endpoints(app.config)["postback"], float(app.config["PAYPAL_TIMEOUT"]))
+            endpoints(app.config)["postback"], float(app.config["PAYPAL_TIMEOUT"])
+        )
     verifier: Verifier = app.extensions["ipn_verifier"]
     return verifier
 

@@ -1,4 +1,5 @@
 """IPN verification: post the exact received bytes back to PayPal, prefixed with the cmd."""
+
 from __future__ import annotations
 
 import requests
@@ -17,9 +18,14 @@ class PostbackVerifier:
         """VERIFIED, INVALID, or a short description of whatever else happened."""
         try:
             response = self.http.post(
-                self.url, data=b"cmd=_notify-validate&" + raw, timeout=self.timeout,
-                headers={"Content-Type": "application/x-www-form-urlencoded",
-                         "User-Agent": USER_AGENT})
+                self.url,
+                data=b"cmd=_notify-validate&" + raw,
+                timeout=self.timeout,
+                headers={
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "User-Agent": USER_AGENT,
+                },
+            )
         except requests.Timeout:
             return f"no answer within {self.timeout:g} s"
         except requests.RequestException as e:

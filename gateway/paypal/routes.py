@@ -3,6 +3,7 @@
 Each view is CSRF-exempt on its own (PayPal cannot send our token); member pages live
 in `gateway.member` with ordinary CSRF protection.
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -26,7 +27,7 @@ MAX_IPN_BYTES = 64 * 1024
 @csrf.exempt
 def ipn() -> ResponseReturnValue:
     """Store the exact bytes first; 200 only once they are committed, 503 if they cannot be."""
-    raw = request.get_data(cache=False)          # before anything parses the stream
+    raw = request.get_data(cache=False)  # before anything parses the stream
     if len(raw) > MAX_IPN_BYTES:
         abort(413, description="An IPN is never this large.")
     try:
@@ -37,9 +38,13 @@ def ipn() -> ResponseReturnValue:
         return "", 503
     response = make_response("", 200)
     if current_app.config["IPN_PROCESS_INLINE"]:
-        response.call_on_close(partial(_process_after_answer,
-                                       current_app._get_current_object(),  # type: ignore[attr-defined]
-                                       note.id))
+        response.call_on_close(
+            partial(
+                _process_after_answer,
+                current_app._get_current_object(),  # type: ignore[attr-defined]
+                note.id,
+            )
+        )
     return response
 
 

@@ -4,6 +4,7 @@ and payments, recompute. Channel-neutral: it reads only the `Interpretation`.
 All effects go through unique keys in the database, so applying a message twice, or two
 copies at once, has one effect.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,8 +18,7 @@ from models import Checkout, Notification, Payment, Plan, Subscription, db
 
 from ..billing.checks import check_amount, check_receiver, check_sandbox
 from ..billing.interpretation import Interpretation, PaymentInfo
-from ..billing.statuses import CheckoutStatus, NotificationStatus, PaymentStatus
-from ..billing.statuses import SubscriptionState
+from ..billing.statuses import CheckoutStatus, NotificationStatus, PaymentStatus, SubscriptionState
 from ..flags import raise_flag
 from ..paypal_urls import accepts_test_messages
 from ..subscriptions import service
@@ -64,10 +64,13 @@ def run_checks(meaning: Interpretation) -> None:
     """Receiver and environment, for every message; raises Flagged."""
     cfg = current_app.config
     for kind, problem in (
-            ("receiver", check_receiver(meaning.receiver, cfg["PAYPAL_BUSINESS"],
-                                        cfg["PAYPAL_RECEIVER_ID"])),
-            ("sandbox", check_sandbox(meaning.is_test, accepts_test_messages(cfg))),
-            ("unreadable", meaning.error or None)):
+        (
+            "receiver",
+            check_receiver(meaning.receiver, cfg["PAYPAL_BUSINESS"], cfg["PAYPAL_RECEIVER_ID"]),
+        ),
+        ("sandbox", check_sandbox(meaning.is_test, accepts_test_messages(cfg))),
+        ("unreadable", meaning.error or None),
+    ):
         if problem:
             raise Flagged(kind, problem)
 
@@ -83,35 +86,44 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
         problem = check_amount(meaning.money, sub.plan.price, sub.plan.currency, sub.plan.code)
         if problem:
             raise Flagged("amount", problem)
-    new = tuple((f.kind.value, f.key) for f in meaning.facts
-                if service.record_fact(sub, f, source=note.channel.value, now=now,
-                                       notification_id=note.id))
+    new = tuple(
+        (f.kind.value, f.key)
+        for f in meaning.facts
+        if service.record_fact(sub, f, source=note.channel.value, now=now, notification_id=note.id)
+    )
     if meaning.payment is not None:
         _record_payment(sub, meaning.payment, now)
     service.recompute(sub, now)
     note.subscription_id = sub.id
     if meaning.payment is not None:  # refunds that came first can go now
-        db.session.execute(update(Notification).where(
-            Notification.waiting_for == meaning.payment.txn_id,
-            Notification.status == NotificationStatus.RETRY).values(next_attempt_at=now))
+        db.session.execute(
+            update(Notification)
+            .where(
+                Notification.waiting_for == meaning.payment.txn_id,
+                Notification.status == NotificationStatus.RETRY,
+            )
+            .values(next_attempt_at=now)
+        )
     applied = bool(new) or not meaning.facts
     until = f"{sub.access_until:%Y-%m-%d %H:%M} UTC" if sub.access_until else "none"
-    return Applied(f"{meaning.summary}{'' if applied else ' (already applied: no change)'}; "
-                   f"subscription {sub.id} {sub.state.value}, access until {until}",
-                   sub.id, new)
+    return Applied(
+        f"{meaning.summary}{'' if applied else ' (already applied: no change)'}; "
+        f"subscription {sub.id} {sub.state.value}, access until {until}",
+        sub.id,
+        new,
+    )
 
 
-def _subscription_for(meaning: Interpretation, note: Notification,
-                      now: datetime) -> Subscription:
+def _subscription_for(meaning: Interpretation, note: Notification, now: datetime) -> Subscription:
     if meaning.parent_txn_id:
-        payment = db.session.scalar(select(Payment).where(
-            Payment.txn_id == meaning.parent_txn_id))
+        payment = db.session.scalar(select(Payment).where(Payment.txn_id == meaning.parent_txn_id))
         if payment is None:
-            raise Deferred(f"waiting for payment {meaning.parent_txn_id} to arrive",
-                           meaning.parent_txn_id)
+            raise Deferred(
+                f"waiting for payment {meaning.parent_txn_id} to arrive", meaning.parent_txn_id
+            )
         note.waiting_for = None
         sub = db.session.get(Subscription, payment.subscription_id)
-        assert sub is not None   # a foreign key
+        assert sub is not None  # a foreign key
         return sub
     ref = meaning.subscription_ref
     if not ref:
@@ -120,8 +132,9 @@ def _subscription_for(meaning: Interpretation, note: Notification,
     return sub or _create_subscription(ref, meaning, note, now)
 
 
-def _create_subscription(ref: str, meaning: Interpretation, note: Notification,
-                         now: datetime) -> Subscription:
+def _create_subscription(
+    ref: str, meaning: Interpretation, note: Notification, now: datetime
+) -> Subscription:
     """The first message about a subscription creates its row, whichever message it is."""
     token = meaning.member_token
     checkout = None
@@ -134,20 +147,28 @@ def _create_subscription(ref: str, meaning: Interpretation, note: Notification,
     if plan is None:
         raise Flagged("plan", f"unknown plan: item_number {code!r} names no plan")
     if checkout is not None and checkout.plan_id != plan.id:
-        raise Flagged("plan", f"checkout {checkout.token} was for plan {checkout.plan.code}, "
-                              f"the message is for {plan.code}")
+        raise Flagged(
+            "plan",
+            f"checkout {checkout.token} was for plan {checkout.plan.code}, "
+            f"the message is for {plan.code}",
+        )
     if checkout is not None and checkout.subscription_id is not None:
-        checkout = None   # a token already used: do not let it claim a second subscription
+        checkout = None  # a token already used: do not let it claim a second subscription
         claim_problem = f"checkout token {token!r} already linked to another subscription"
     else:
         claim_problem = f"no open checkout for custom={token!r}" if checkout is None else ""
-    sub = Subscription(paypal_id=ref, plan_id=plan.id, state=SubscriptionState.PENDING,
-                       created_at=now, updated_at=now,
-                       user_id=checkout.user_id if checkout else None)
+    sub = Subscription(
+        paypal_id=ref,
+        plan_id=plan.id,
+        state=SubscriptionState.PENDING,
+        created_at=now,
+        updated_at=now,
+        user_id=checkout.user_id if checkout else None,
+    )
     try:
         with db.session.begin_nested():
             db.session.add(sub)
-    except IntegrityError:   # another worker created it a moment ago
+    except IntegrityError:  # another worker created it a moment ago
         existing = db.session.scalar(select(Subscription).where(Subscription.paypal_id == ref))
         assert existing is not None
         return existing
@@ -155,9 +176,13 @@ def _create_subscription(ref: str, meaning: Interpretation, note: Notification,
         checkout.status, checkout.completed_at = CheckoutStatus.COMPLETED, now
         checkout.subscription_id = sub.id
     else:
-        raise_flag("unclaimed", f"subscription {ref} could not be tied to a member "
-                                f"({claim_problem}); attach it to one", now,
-                   notification_id=note.id, subscription_id=sub.id)
+        raise_flag(
+            "unclaimed",
+            f"subscription {ref} could not be tied to a member ({claim_problem}); attach it to one",
+            now,
+            notification_id=note.id,
+            subscription_id=sub.id,
+        )
     return sub
 
 
@@ -167,10 +192,17 @@ def _record_payment(sub: Subscription, info: PaymentInfo, now: datetime) -> None
         return
     try:
         with db.session.begin_nested():
-            db.session.add(Payment(subscription_id=sub.id, txn_id=info.txn_id,
-                                   status=PaymentStatus(info.status), amount=abs(info.amount),
-                                   currency=info.currency or sub.plan.currency,
-                                   fee=abs(info.fee) if info.fee is not None else None,
-                                   paid_at=info.at, created_at=now))
+            db.session.add(
+                Payment(
+                    subscription_id=sub.id,
+                    txn_id=info.txn_id,
+                    status=PaymentStatus(info.status),
+                    amount=abs(info.amount),
+                    currency=info.currency or sub.plan.currency,
+                    fee=abs(info.fee) if info.fee is not None else None,
+                    paid_at=info.at,
+                    created_at=now,
+                )
+            )
     except IntegrityError:
         pass

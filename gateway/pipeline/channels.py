@@ -1,10 +1,12 @@
 """The channel seam: what each channel supplies, and the registry that finds it."""
+
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Mapping, Protocol
+from typing import Protocol
 
 from flask import Flask, current_app
 
@@ -24,9 +26,9 @@ class Received:
 
 
 class Outcome(enum.Enum):
-    VERIFIED = "verified"   # genuinely from PayPal: apply it
-    INVALID = "invalid"     # PayPal disowns it (or the signature is wrong): final, no effect
-    RETRY = "retry"         # could not tell now (PayPal down, odd answer): ask again later
+    VERIFIED = "verified"  # genuinely from PayPal: apply it
+    INVALID = "invalid"  # PayPal disowns it (or the signature is wrong): final, no effect
+    RETRY = "retry"  # could not tell now (PayPal down, odd answer): ask again later
 
 
 @dataclass(frozen=True)
@@ -36,15 +38,15 @@ class Verdict:
     detail: str
 
     @classmethod
-    def verified(cls, detail: str = "VERIFIED") -> "Verdict":
+    def verified(cls, detail: str = "VERIFIED") -> Verdict:
         return cls(Outcome.VERIFIED, detail)
 
     @classmethod
-    def invalid(cls, detail: str = "INVALID") -> "Verdict":
+    def invalid(cls, detail: str = "INVALID") -> Verdict:
         return cls(Outcome.INVALID, detail)
 
     @classmethod
-    def retry(cls, detail: str) -> "Verdict":
+    def retry(cls, detail: str) -> Verdict:
         return cls(Outcome.RETRY, detail)
 
 
@@ -67,6 +69,7 @@ class UnknownChannel(LookupError):
 def register_channels(app: Flask) -> None:
     """The channels this app speaks; tests and later issues add theirs to the same dict."""
     from ..paypal.ipn_channel import IpnChannel
+
     app.extensions["channels"] = {Channel.IPN: IpnChannel()}
 
 

@@ -1,20 +1,29 @@
 """Intake: store a notification's exact bytes before anyone answers PayPal."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Mapping
 
 from models import Notification, db
 
 from ..billing.statuses import Channel, NotificationStatus
 
 
-def store(channel: Channel, raw: bytes, headers: Mapping[str, str], remote_addr: str | None,
-          now: datetime) -> Notification:
+def store(
+    channel: Channel, raw: bytes, headers: Mapping[str, str], remote_addr: str | None, now: datetime
+) -> Notification:
     """Commit one notification as received; the caller answers 200 only after this returns."""
-    note = Notification(channel=channel, body=raw, headers=dict(headers),
-                        remote_addr=(remote_addr or "")[:64], received_at=now,
-                        status=NotificationStatus.PENDING, attempts=0, next_attempt_at=now)
+    note = Notification(
+        channel=channel,
+        body=raw,
+        headers=dict(headers),
+        remote_addr=(remote_addr or "")[:64],
+        received_at=now,
+        status=NotificationStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+    )
     db.session.add(note)
     db.session.commit()
     return note

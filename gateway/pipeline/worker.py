@@ -5,6 +5,7 @@ verified message keeps its verification and is never sent to PayPal again, howev
 often applying it has to be retried. No database transaction is held across a call
 to PayPal.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -45,8 +46,13 @@ def process_one(note_id: int) -> bool:
 
 
 def received(note: Notification) -> Received:
-    return Received(id=note.id, channel=note.channel, body=note.body,
-                    headers=note.headers or {}, received_at=note.received_at)
+    return Received(
+        id=note.id,
+        channel=note.channel,
+        body=note.body,
+        headers=note.headers or {},
+        received_at=note.received_at,
+    )
 
 
 def process(note_id: int) -> None:
@@ -66,26 +72,33 @@ def _verify(note_id: int) -> bool:
     try:
         adapter = adapter_for(note.channel)
         message = received(note)
-        db.session.commit()                      # hold no transaction across the HTTP call
+        db.session.commit()  # hold no transaction across the HTTP call
         verdict = adapter.verify(message)
-    except Exception as e:   # a bug in a channel: keep the message, retry, then flag
+    except Exception as e:  # a bug in a channel: keep the message, retry, then flag
         db.session.rollback()
         current_app.logger.exception("verifying notification %s failed", note_id)
-        _retry(_reload(note_id), f"verification: {type(e).__name__}: {e}", clock_now(),
-               flag_kind="verification")
+        _retry(
+            _reload(note_id),
+            f"verification: {type(e).__name__}: {e}",
+            clock_now(),
+            flag_kind="verification",
+        )
         return False
     note, now = _reload(note_id), clock_now()
     note.verification = verdict.detail[:200]
     if verdict.outcome is Outcome.INVALID:
-        _finish(note, NotificationStatus.INVALID,
-                f"PayPal answered {verdict.detail}: not sent by PayPal or altered; "
-                "kept, no effect", now)
+        _finish(
+            note,
+            NotificationStatus.INVALID,
+            f"PayPal answered {verdict.detail}: not sent by PayPal or altered; kept, no effect",
+            now,
+        )
         return False
     if verdict.outcome is Outcome.RETRY:
         _retry(note, f"postback: {verdict.detail}", now, flag_kind="postback")
         return False
     note.verification, note.verified_at = VERIFIED, now
-    note.attempts = 0            # applying gets its own budget
+    note.attempts = 0  # applying gets its own budget
     db.session.commit()
     return True
 
@@ -95,14 +108,15 @@ def _apply(note_id: int) -> None:
     note, now = _reload(note_id), clock_now()
     try:
         meaning = adapter_for(note.channel).interpret(received(note))
-        describe(note, meaning)   # keep type/ids for the admin log even if applying fails
+        describe(note, meaning)  # keep type/ids for the admin log even if applying fails
         db.session.commit()
         outcome = apply(note, meaning, now).outcome
     except Flagged as e:
         db.session.rollback()
         note = _reload(note_id)
-        raise_flag(e.kind, str(e), now, notification_id=note.id,
-                   subscription_id=note.subscription_id)
+        raise_flag(
+            e.kind, str(e), now, notification_id=note.id, subscription_id=note.subscription_id
+        )
         _finish(note, NotificationStatus.FLAGGED, f"flagged ({e.kind}): {e}; no effect", now)
         return
     except Deferred as e:
@@ -121,12 +135,11 @@ def _apply(note_id: int) -> None:
 
 def _reload(note_id: int) -> Notification:
     note = db.session.get(Notification, note_id)
-    assert note is not None   # notifications are never deleted
+    assert note is not None  # notifications are never deleted
     return note
 
 
-def _finish(note: Notification, status: NotificationStatus, outcome: str,
-            now: datetime) -> None:
+def _finish(note: Notification, status: NotificationStatus, outcome: str, now: datetime) -> None:
     note.status, note.outcome, note.processed_at = status, outcome, now
     release(note)
     db.session.commit()
@@ -139,8 +152,12 @@ def _retry(note: Notification, reason: str, now: datetime, flag_kind: str) -> No
     if note.attempts >= int(current_app.config["IPN_MAX_ATTEMPTS"]):
         note.status, note.processed_at = NotificationStatus.FLAGGED, now
         note.outcome = f"gave up after {note.attempts} attempts: {reason}"
-        raise_flag(flag_kind, f"message {note.id}: {reason} (after {note.attempts} attempts)",
-                   now, notification_id=note.id)
+        raise_flag(
+            flag_kind,
+            f"message {note.id}: {reason} (after {note.attempts} attempts)",
+            now,
+            notification_id=note.id,
+        )
     else:
         note.status, note.next_attempt_at = NotificationStatus.RETRY, now + backoff(note.attempts)
     db.session.commit()

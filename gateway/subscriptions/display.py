@@ -1,4 +1,5 @@
 """A subscription's state in words, for members and admins."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -12,9 +13,13 @@ from .service import facts_of, policy, terms
 
 def status_of(sub: Subscription, at: datetime) -> str:
     """The status word for a subscription at `at`, from its cached dates (no recompute)."""
-    ent = Entitlement(state=sub.state, trial_until=sub.trial_until,
-                      paid_through=sub.paid_through, grace_until=sub.grace_until,
-                      access_until=sub.access_until)
+    ent = Entitlement(
+        state=sub.state,
+        trial_until=sub.trial_until,
+        paid_through=sub.paid_through,
+        grace_until=sub.grace_until,
+        access_until=sub.access_until,
+    )
     return status_at(ent, at)
 
 

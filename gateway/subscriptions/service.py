@@ -3,10 +3,10 @@
 Every channel and every admin action changes a subscription only through `record_fact`
 followed by `recompute`.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -32,20 +32,46 @@ def terms(plan: Plan) -> Terms:
 
 def facts_of(sub: Subscription) -> list[Fact]:
     rows = db.session.scalars(
-        select(SubscriptionFact).where(SubscriptionFact.subscription_id == sub.id))
-    return [Fact(kind=FactKind(r.kind), at=r.at, key=r.key, txn_id=r.txn_id,
-                 amount=r.amount, until=r.until) for r in rows]
+        select(SubscriptionFact).where(SubscriptionFact.subscription_id == sub.id)
+    )
+    return [
+        Fact(
+            kind=FactKind(r.kind),
+            at=r.at,
+            key=r.key,
+            txn_id=r.txn_id,
+            amount=r.amount,
+            until=r.until,
+        )
+        for r in rows
+    ]
 
 
-def record_fact(sub: Subscription, fact: Fact, *, source: str, now: datetime,
-                actor: Optional[User] = None, note: Optional[str] = None,
-                notification_id: Optional[int] = None) -> bool:
+def record_fact(
+    sub: Subscription,
+    fact: Fact,
+    *,
+    source: str,
+    now: datetime,
+    actor: User | None = None,
+    note: str | None = None,
+    notification_id: int | None = None,
+) -> bool:
     """Insert a fact; False when the same (kind, key) is already known (a re-delivery)."""
     row = SubscriptionFact(
-        subscription_id=sub.id, kind=fact.kind.value, key=fact.key, at=fact.at,
-        txn_id=fact.txn_id, amount=fact.amount, until=fact.until, source=source,
-        actor_id=actor.id if actor else None, note=note, notification_id=notification_id,
-        recorded_at=now)
+        subscription_id=sub.id,
+        kind=fact.kind.value,
+        key=fact.key,
+        at=fact.at,
+        txn_id=fact.txn_id,
+        amount=fact.amount,
+        until=fact.until,
+        source=source,
+        actor_id=actor.id if actor else None,
+        note=note,
+        notification_id=notification_id,
+        recorded_at=now,
+    )
     try:
         with db.session.begin_nested():  # savepoint: a duplicate must not undo the caller's work
             db.session.add(row)
@@ -81,5 +107,6 @@ def recompute(sub: Subscription, now: datetime) -> Entitlement:
 
 def bump_access_version(user_id: int) -> None:
     """Make every session of this member recompute its roles on its next request."""
-    db.session.execute(update(User).where(User.id == user_id)
-                       .values(access_version=User.access_version + 1))
+    db.session.execute(
+        update(User).where(User.id == user_id).values(access_version=User.access_version + 1)
+    )

@@ -1,6 +1,7 @@
 """A real browser (Debian's Chromium, headless) walks the whole subscribe loop:
 log in through the CSRF-protected form, subscribe, approve at the stand-in, come back
 to the waiting page, and see access open once the verified IPN was applied."""
+
 from __future__ import annotations
 
 import os
@@ -12,15 +13,19 @@ from tests.servers import serve
 
 CHROMIUM = os.environ.get("GATEWAY_TEST_CHROMIUM", "/usr/bin/chromium")
 playwright = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM),
-                                reason="Debian's chromium is not installed")
+pytestmark = pytest.mark.skipif(
+    not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM),
+    reason="Debian's chromium is not installed",
+)
 
 
 @pytest.fixture
 def browser():
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         try:
             yield b
         finally:
@@ -31,8 +36,12 @@ def test_member_subscribes_in_a_browser(app, sim_app, browser, make_user, make_p
     """Login (CSRF on) -> Subscribe -> approve at PayPal -> waiting page -> access opens."""
     make_plan("premium-monthly", role="premium", price="9.00")
     make_user("browser@example.com")
-    app.config.update(WTF_CSRF_ENABLED=True, PAYPAL_SIM_URL=sim_app.base_url,
-                      IPN_PROCESS_INLINE=True, SERVER_NAME=None)
+    app.config.update(
+        WTF_CSRF_ENABLED=True,
+        PAYPAL_SIM_URL=sim_app.base_url,
+        IPN_PROCESS_INLINE=True,
+        SERVER_NAME=None,
+    )
     app.extensions.pop("ipn_verifier", None)
     sim = sim_app.extensions["paypal_sim"]
     with serve(app) as url:
@@ -49,15 +58,18 @@ def test_member_subscribes_in_a_browser(app, sim_app, browser, make_user, make_p
 
         page.goto(f"{url}/plans")
         page.click("text=Subscribe with PayPal >> nth=0")
-        page.wait_for_url(f"{sim_app.base_url}/cgi-bin/webscr")   # the script sent us on
+        page.wait_for_url(f"{sim_app.base_url}/cgi-bin/webscr")  # the script sent us on
         page.click("button[value=approve]")
         page.wait_for_url(f"{url}/checkout/return*")
         assert "Waiting for PayPal" in page.inner_text("#message")
 
-        sim.outbox.run_due()                    # PayPal delivers; the gateway verifies it
+        sim.outbox.run_due()  # PayPal delivers; the gateway verifies it
         page.wait_for_function(
-            "document.getElementById('message').textContent.includes('confirmed')")
-        page.screenshot(path=os.environ.get("GATEWAY_TEST_SCREENSHOT", str(tmp_path / "return.png")))
+            "document.getElementById('message').textContent.includes('confirmed')"
+        )
+        page.screenshot(
+            path=os.environ.get("GATEWAY_TEST_SCREENSHOT", str(tmp_path / "return.png"))
+        )
         page.goto(f"{url}/premium")
         assert page.inner_text("h1") == "Premium library"
         assert page.locator("nav a", has_text="Premium library").count() == 1

@@ -1,4 +1,5 @@
 """A live gateway and a live stand-in, talking over loopback HTTP as in production."""
+
 from __future__ import annotations
 
 import re
@@ -8,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from gateway.pipeline import worker as inbox
-from models import Notification, Plan, User
+from models import Notification
 from tests.servers import serve
 from tests.sim_session import SimSession
 
@@ -16,8 +17,7 @@ from tests.sim_session import SimSession
 @pytest.fixture
 def live(app, sim_app, db, clock, sim_clock):
     """The gateway served on a port, pointed at the stand-in; messages processed on demand."""
-    app.config.update(PAYPAL_SIM_URL=sim_app.base_url, IPN_PROCESS_INLINE=False,
-                      PAYPAL_TIMEOUT=2)
+    app.config.update(PAYPAL_SIM_URL=sim_app.base_url, IPN_PROCESS_INLINE=False, PAYPAL_TIMEOUT=2)
     app.extensions.pop("ipn_verifier", None)
     with serve(app) as url:
         app.config["PUBLIC_URL"] = url
@@ -56,18 +56,30 @@ class Live:
         html = page.data.decode()
         action = re.search(r'form id="paypal" method="post" action="([^"]+)"', html).group(1)
         import html as h
-        fields = {k: h.unescape(v) for k, v in
-                  re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)}
+
+        fields = {
+            k: h.unescape(v)
+            for k, v in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', html)
+        }
         fields.update(sim_form)
         approve = self.paypal.http.post(action, data=fields, timeout=5)
         assert approve.status_code == 200, approve.text
-        hidden = {k: h.unescape(v) for k, v in
-                  re.findall(r'name="(f_[a-z0-9_]+)" value="([^"]*)"', approve.text)}
-        back = self.paypal.http.post(self.paypal.url("/sim/checkout/standard"),
-                                     data={**hidden, "decision": "approve",
-                                           "email": "buyer@example.com",
-                                           "first_name": "José", "last_name": "Müller"},
-                                     allow_redirects=False, timeout=5)
+        hidden = {
+            k: h.unescape(v)
+            for k, v in re.findall(r'name="(f_[a-z0-9_]+)" value="([^"]*)"', approve.text)
+        }
+        back = self.paypal.http.post(
+            self.paypal.url("/sim/checkout/standard"),
+            data={
+                **hidden,
+                "decision": "approve",
+                "email": "buyer@example.com",
+                "first_name": "José",
+                "last_name": "Müller",
+            },
+            allow_redirects=False,
+            timeout=5,
+        )
         assert back.status_code == 303
         return fields["custom"], back.headers["Location"]
 

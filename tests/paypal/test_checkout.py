@@ -1,4 +1,5 @@
 """Checkouts: one open per member and plan (database-enforced), and the subscribe button."""
+
 from __future__ import annotations
 
 import re
@@ -15,15 +16,23 @@ def test_one_open_checkout_per_member_and_plan(app, db, make_user, make_plan, cl
     """Is a second open checkout for the same member and plan refused by the database?"""
     member, plan = make_user(), make_plan("premium-monthly")
     first = open_checkout(member, plan, clock.now())
-    assert open_checkout(member, plan, clock.now()).id == first.id     # reused
+    assert open_checkout(member, plan, clock.now()).id == first.id  # reused
     db.session.commit()
-    db.session.add(Checkout(token="dup", user_id=member.id, plan_id=plan.id, status="open",
-                            created_at=clock.now(), expires_at=clock.now()))
+    db.session.add(
+        Checkout(
+            token="dup",
+            user_id=member.id,
+            plan_id=plan.id,
+            status="open",
+            created_at=clock.now(),
+            expires_at=clock.now(),
+        )
+    )
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
     other = make_plan("pro-monthly", role="pro")
-    assert open_checkout(member, other, clock.now()).id != first.id    # another plan: fine
+    assert open_checkout(member, other, clock.now()).id != first.id  # another plan: fine
 
 
 def test_expired_checkout_is_replaced(app, db, make_user, make_plan, clock):
@@ -64,17 +73,22 @@ def test_subscribe_needs_login_csrf_and_a_real_plan(app, client, login_as, make_
     assert client.post("/checkout/subscribe/nope").status_code == 400
 
 
-def test_return_page_and_status_are_the_members_own(client, db, login_as, make_user,
-                                                    make_plan, clock):
+def test_return_page_and_status_are_the_members_own(
+    client, db, login_as, make_user, make_plan, clock
+):
     """Can a member see only their own checkout's status?"""
     owner, other = make_user(), make_user()
     checkout = open_checkout(owner, make_plan("premium-monthly"), clock.now())
     db.session.commit()
     login_as(other)
     assert client.get(f"/checkout/{checkout.token}/status").status_code == 404
-    assert b"could not find that checkout" in client.get(
-        "/checkout/return", query_string={"cm": checkout.token}).data
+    assert (
+        b"could not find that checkout"
+        in client.get("/checkout/return", query_string={"cm": checkout.token}).data
+    )
     login_as(owner)
     assert client.get(f"/checkout/{checkout.token}/status").json["status"] == "open"
-    assert b"Waiting for PayPal" in client.get("/checkout/return",
-                                               query_string={"cm": checkout.token}).data
+    assert (
+        b"Waiting for PayPal"
+        in client.get("/checkout/return", query_string={"cm": checkout.token}).data
+    )

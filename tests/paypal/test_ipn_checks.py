@@ -1,4 +1,5 @@
 """Every check before an effect: a failed one flags and never grants access."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,32 +11,53 @@ from models import Flag, Notification, Subscription
 
 def post_ipn(client, fields: list[tuple[str, str]], charset="windows-1252") -> Notification:
     from paypal_sim.formats import encode_form
+
     body = encode_form(fields, charset)
-    r = client.post("/paypal/ipn", data=body,
-                    content_type="application/x-www-form-urlencoded")
+    r = client.post("/paypal/ipn", data=body, content_type="application/x-www-form-urlencoded")
     assert r.status_code == 200 and r.data == b""
     return body
 
 
 def payment(**over) -> list[tuple[str, str]]:
-    base = {"txn_type": "subscr_payment", "subscr_id": "I-CHECKS00001",
-            "payment_date": "04:00:00 Jan 15, 2026 PST", "mc_gross": "9.00",
-            "mc_currency": "USD", "payment_status": "Completed", "txn_id": "TXNCHECKS00000001",
-            "item_number": "premium-monthly", "custom": "", "business": "merchant@example.com",
-            "receiver_email": "merchant@example.com", "receiver_id": "SIMMERCHANT01",
-            "test_ipn": "1", "charset": "windows-1252", "ipn_track_id": "abc123"}
+    base = {
+        "txn_type": "subscr_payment",
+        "subscr_id": "I-CHECKS00001",
+        "payment_date": "04:00:00 Jan 15, 2026 PST",
+        "mc_gross": "9.00",
+        "mc_currency": "USD",
+        "payment_status": "Completed",
+        "txn_id": "TXNCHECKS00000001",
+        "item_number": "premium-monthly",
+        "custom": "",
+        "business": "merchant@example.com",
+        "receiver_email": "merchant@example.com",
+        "receiver_id": "SIMMERCHANT01",
+        "test_ipn": "1",
+        "charset": "windows-1252",
+        "ipn_track_id": "abc123",
+    }
     base.update(over)
     return [(k, v) for k, v in base.items() if v is not None]
 
 
-@pytest.mark.parametrize("change,kind,text", [
-    ({"receiver_email": "thief@example.com", "business": "thief@example.com",
-      "receiver_id": "OTHER"}, "receiver", "receiver is not us"),
-    ({"mc_currency": "EUR"}, "amount", "currency EUR does not match plan premium-monthly"),
-    ({"mc_gross": "0.01"}, "amount", "amount 0.01 USD (tax 0) does not match"),
-    ({"item_number": "gold-plan"}, "plan", "unknown plan: item_number 'gold-plan'"),
-    ({"payment_date": "yesterday"}, "unreadable", "not a PayPal date"),
-])
+@pytest.mark.parametrize(
+    "change,kind,text",
+    [
+        (
+            {
+                "receiver_email": "thief@example.com",
+                "business": "thief@example.com",
+                "receiver_id": "OTHER",
+            },
+            "receiver",
+            "receiver is not us",
+        ),
+        ({"mc_currency": "EUR"}, "amount", "currency EUR does not match plan premium-monthly"),
+        ({"mc_gross": "0.01"}, "amount", "amount 0.01 USD (tax 0) does not match"),
+        ({"item_number": "gold-plan"}, "plan", "unknown plan: item_number 'gold-plan'"),
+        ({"payment_date": "yesterday"}, "unreadable", "not a PayPal date"),
+    ],
+)
 def test_failed_check_flags_without_access(client, db, make_plan, verified, change, kind, text):
     """Does each failed check raise a flag that says what did not match, and grant nothing?"""
     make_plan("premium-monthly", role="premium")
@@ -79,8 +101,14 @@ def test_invalid_postback_is_kept_without_effect(app, client, db, make_plan, ver
     assert inbox.process_due() == 0
 
 
-@pytest.mark.parametrize("answer", ["HTTP 200: '<html>Fatal Failure</html>'",
-                                    "no answer within 2 s", "connection failed: ConnectionError"])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "HTTP 200: '<html>Fatal Failure</html>'",
+        "no answer within 2 s",
+        "connection failed: ConnectionError",
+    ],
+)
 def test_unclear_postback_retries_then_flags(app, client, db, make_plan, verified, clock, answer):
     """Anything but VERIFIED/INVALID: retried with backoff, then flagged; never applied."""
     verified.answer = answer
@@ -89,7 +117,7 @@ def test_unclear_postback_retries_then_flags(app, client, db, make_plan, verifie
     inbox.process_due()
     note = db.session.scalar(select(Notification))
     assert note.status == "retry" and note.attempts == 1 and answer in note.error
-    assert inbox.process_due() == 0                      # not due before its backoff
+    assert inbox.process_due() == 0  # not due before its backoff
     for _ in range(app.config["IPN_MAX_ATTEMPTS"] - 1):
         clock.advance(hours=1)
         inbox.process_due()
@@ -98,7 +126,7 @@ def test_unclear_postback_retries_then_flags(app, client, db, make_plan, verifie
     assert note.status == "flagged" and note.attempts == app.config["IPN_MAX_ATTEMPTS"]
     assert db.session.scalar(select(Flag)).kind == "postback"
     assert db.session.scalar(select(Subscription)) is None
-    verified.answer = "VERIFIED"                          # PayPal is back: an admin re-processes
+    verified.answer = "VERIFIED"  # PayPal is back: an admin re-processes
     inbox.reprocess(note, clock.now())
     db.session.commit()
     inbox.process_due()
@@ -108,12 +136,23 @@ def test_unclear_postback_retries_then_flags(app, client, db, make_plan, verifie
 def test_long_fields_and_utf8_are_accepted(client, db, make_plan, verified):
     """Do very long fields and a UTF-8 body pass (no length rejects), names decoded right?"""
     make_plan("premium-monthly", role="premium")
-    post_ipn(client, payment(charset="UTF-8", address_street="Straße " * 60,
-                             memo="m" * 300, item_name="n" * 200, first_name="Zoë",
-                             custom="c" * 256), charset="utf-8")
+    post_ipn(
+        client,
+        payment(
+            charset="UTF-8",
+            address_street="Straße " * 60,
+            memo="m" * 300,
+            item_name="n" * 200,
+            first_name="Zoë",
+            custom="c" * 256,
+        ),
+        charset="utf-8",
+    )
     from gateway.pipeline import worker as inbox
+
     inbox.process_due()
     note = db.session.scalar(select(Notification))
     assert note.status == "processed", note.outcome
     from gateway.billing.ipn import decode_body
+
     assert decode_body(note.body)[0]["first_name"] == "Zoë"

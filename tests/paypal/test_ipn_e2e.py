@@ -1,4 +1,5 @@
 """End to end over real HTTP: member subscribes at the stand-in, IPNs arrive, access follows."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -22,8 +23,12 @@ def test_subscribe_ipn_opens_access(live, client, login_as, member, premium, db)
     assert b"Waiting for PayPal" in waiting.data
     assert client.get("/premium").status_code == 403
     status = client.get(f"/checkout/{token}/status").json
-    assert status == {"status": "open", "access": False, "access_until": None,
-                      "access_until_text": None}
+    assert status == {
+        "status": "open",
+        "access": False,
+        "access_until": None,
+        "access_until_text": None,
+    }
 
     live.settle()
     notes = live.notes()
@@ -58,11 +63,11 @@ def test_failed_renewal_grace_then_recovery(live, client, login_as, member, prem
     sub = sub_of(db, member)
     paid_through = sub.paid_through
     live.paypal.control(f"subscriptions/{sub.paypal_id}/fail-next")
-    live.advance(days=31, hours=1)                  # past paid-through: the renewal failed
+    live.advance(days=31, hours=1)  # past paid-through: the renewal failed
     sub = sub_of(db, member)
     assert sub.grace_until == paid_through + timedelta(days=3)
-    assert client.get("/premium").status_code == 200     # in grace
-    live.advance(days=3)                            # PayPal retries after 3 days: pays
+    assert client.get("/premium").status_code == 200  # in grace
+    live.advance(days=3)  # PayPal retries after 3 days: pays
     sub = sub_of(db, member)
     assert sub.grace_until is None and sub.paid_through > paid_through
     assert client.get("/premium").status_code == 200
@@ -91,7 +96,7 @@ def test_cancel_keeps_paid_through(live, client, login_as, member, premium, db):
     sub = sub_of(db, member)
     assert sub.state == "cancelled" and sub.access_until == sub.paid_through
     assert client.get("/premium").status_code == 200
-    live.advance(days=27)                            # past the paid month; subscr_eot too
+    live.advance(days=27)  # past the paid month; subscr_eot too
     assert sub_of(db, member).state == "ended"
     assert client.get("/premium").status_code == 403
 
@@ -109,8 +114,9 @@ def test_refund_revokes_at_once(live, client, login_as, member, premium, db):
     assert db.session.scalar(select(Payment)).status == "Refunded"
 
 
-def test_chargeback_revokes_and_cancelled_reversal_restores(live, client, login_as, member,
-                                                           premium, db):
+def test_chargeback_revokes_and_cancelled_reversal_restores(
+    live, client, login_as, member, premium, db
+):
     """Reversed -> 403 at once; Canceled_Reversal -> access back."""
     live.subscribe(client, login_as, member)
     live.settle()
@@ -171,12 +177,18 @@ def test_postback_answers_from_the_stand_in(live, client, login_as, member, prem
     assert client.get("/premium").status_code == 200
 
     forged = b"txn_type=subscr_payment&subscr_id=I-FORGED&mc_gross=9.00&txn_id=FAKE"
-    assert client.post("/paypal/ipn", data=forged,
-                       content_type="application/x-www-form-urlencoded").status_code == 200
+    assert (
+        client.post(
+            "/paypal/ipn", data=forged, content_type="application/x-www-form-urlencoded"
+        ).status_code
+        == 200
+    )
     live.settle()
     note = live.notes()[-1]
     assert note.status == "invalid" and note.body == forged
-    assert db.session.scalar(select(Subscription).where(Subscription.paypal_id == "I-FORGED")) is None
+    assert (
+        db.session.scalar(select(Subscription).where(Subscription.paypal_id == "I-FORGED")) is None
+    )
 
 
 def test_no_second_renewing_subscription(live, client, login_as, member, premium, db):

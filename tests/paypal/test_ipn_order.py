@@ -1,9 +1,10 @@
 """Any order, any repeats: the same messages always reach the same state (Hypothesis),
 and concurrent deliveries and workers have exactly one effect (PostgreSQL)."""
+
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -12,19 +13,26 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select
 
 from gateway.pipeline import worker as inbox
-from models import (AuditEntry, Checkout, Flag, Notification, Payment, Subscription,
-                    SubscriptionFact, db as _db)
+from models import AuditEntry, Checkout, Flag, Notification, Payment, Subscription, SubscriptionFact
+from models import db as _db
 from tests.paypal import ipn_builders as ipn
 from tests.servers import serve
 
-T = datetime(2026, 1, 10, 9, 30, tzinfo=timezone.utc)
+T = datetime(2026, 1, 10, 9, 30, tzinfo=UTC)
 SUB = "I-PROPERTY0001"
 
 
 def wipe(db) -> None:
     db.session.rollback()
-    for model in (Flag, SubscriptionFact, Payment, Checkout, AuditEntry, Notification,
-                  Subscription):
+    for model in (
+        Flag,
+        SubscriptionFact,
+        Payment,
+        Checkout,
+        AuditEntry,
+        Notification,
+        Subscription,
+    ):
         db.session.execute(delete(model))
     db.session.commit()
 
@@ -40,12 +48,13 @@ def deliver_all(client, bodies) -> None:
 def final_state(db):
     db.session.expire_all()
     sub = db.session.scalar(select(Subscription).where(Subscription.paypal_id == SUB))
-    pays = sorted((p.txn_id, p.status, p.period_start, p.period_end)
-                  for p in db.session.scalars(select(Payment)))
+    pays = sorted(
+        (p.txn_id, p.status, p.period_start, p.period_end)
+        for p in db.session.scalars(select(Payment))
+    )
     notes = db.session.scalars(select(Notification)).all()
     assert all(n.status == "processed" for n in notes), [(n.status, n.error) for n in notes]
-    return (sub.state, sub.paid_through, sub.grace_until, sub.access_until, sub.cancelled_at,
-            pays)
+    return (sub.state, sub.paid_through, sub.grace_until, sub.access_until, sub.cancelled_at, pays)
 
 
 @st.composite
@@ -68,8 +77,11 @@ def stories(draw):
     elif back.startswith("reversal"):
         msgs.append(ipn.money_back(victim, "RV" + victim[3:], end, "Reversed", "-9.00"))
         if back == "reversal+cancel":
-            msgs.append(ipn.money_back(victim, "CR" + victim[3:], end + timedelta(days=9),
-                                       "Canceled_Reversal", "9.00"))
+            msgs.append(
+                ipn.money_back(
+                    victim, "CR" + victim[3:], end + timedelta(days=9), "Canceled_Reversal", "9.00"
+                )
+            )
     if draw(st.booleans()):
         msgs.append(ipn.event(SUB, "subscr_cancel", end + timedelta(days=1)))
         if draw(st.booleans()):
@@ -77,8 +89,9 @@ def stories(draw):
     return msgs
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(story=stories(), rnd=st.randoms(use_true_random=False))
 def test_shuffled_duplicated_redelivered_same_state(ready, client, db, story, rnd):
     """Do shuffled, duplicated and re-delivered messages reach the in-order state?"""
@@ -90,7 +103,7 @@ def test_shuffled_duplicated_redelivered_same_state(ready, client, db, story, rn
     rnd.shuffle(delivered)
     half = rnd.randint(0, len(delivered))
     deliver_all(client, delivered[:half])
-    deliver_all(client, delivered[half:] + delivered[:rnd.randint(0, half)])  # re-deliveries
+    deliver_all(client, delivered[half:] + delivered[: rnd.randint(0, half)])  # re-deliveries
     assert final_state(db) == expected
 
 
@@ -105,9 +118,15 @@ def test_same_ipn_at_once_many_threads_many_workers(ready, db):
 
         def post(b):
             barrier.wait()
-            answers.append(requests.post(f"{url}/paypal/ipn", data=b, timeout=10,
-                                         headers={"Content-Type":
-                                                  "application/x-www-form-urlencoded"}).status_code)
+            answers.append(
+                requests.post(
+                    f"{url}/paypal/ipn",
+                    data=b,
+                    timeout=10,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"},
+                ).status_code
+            )
+
         threads = [threading.Thread(target=post, args=(b,)) for b in bodies * 8]
         [t.start() for t in threads]
         [t.join() for t in threads]
@@ -126,6 +145,7 @@ def test_same_ipn_at_once_many_threads_many_workers(ready, db):
                 errors.append(e)
             finally:
                 _db.session.remove()
+
     workers = [threading.Thread(target=work) for _ in range(4)]
     [w.start() for w in workers]
     [w.join() for w in workers]

@@ -1,10 +1,10 @@
 """Replay from raw messages, the worker command, the endpoint's guarantees, and the admin
 pages for messages, flags, timelines and unclaimed subscriptions."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import OperationalError
 
@@ -12,7 +12,7 @@ from gateway.pipeline import worker as inbox
 from models import Flag, Notification, Payment, Subscription, SubscriptionFact, User
 from tests.paypal import ipn_builders as ipn
 
-T = datetime(2026, 1, 10, 9, 30, tzinfo=timezone.utc)
+T = datetime(2026, 1, 10, 9, 30, tzinfo=UTC)
 
 
 def post(client, body):
@@ -22,8 +22,11 @@ def post(client, body):
 
 
 def story(client):
-    for b in (ipn.signup("I-REPLAY", T), ipn.payment("I-REPLAY", "TXNREPLAY0000001", T),
-              ipn.payment("I-REPLAY", "TXNREPLAY0000002", T + timedelta(days=31))):
+    for b in (
+        ipn.signup("I-REPLAY", T),
+        ipn.payment("I-REPLAY", "TXNREPLAY0000001", T),
+        ipn.payment("I-REPLAY", "TXNREPLAY0000002", T + timedelta(days=31)),
+    ):
         post(client, b)
     inbox.process_due()
 
@@ -31,8 +34,12 @@ def story(client):
 def test_endpoint_stores_exact_bytes_and_headers(ready, client, db):
     """Is the body stored byte for byte with headers, before any parsing?"""
     raw = ipn.payment("I-RAW", "TXNRAW0000000001", T) + b"&memo=caf%E9+%26+more"
-    client.post("/paypal/ipn", data=raw, content_type="application/x-www-form-urlencoded",
-                headers={"User-Agent": "PayPal IPN ( https://www.paypal.com/ipn )"})
+    client.post(
+        "/paypal/ipn",
+        data=raw,
+        content_type="application/x-www-form-urlencoded",
+        headers={"User-Agent": "PayPal IPN ( https://www.paypal.com/ipn )"},
+    )
     note = db.session.scalar(select(Notification))
     assert note.body == raw and note.status == "pending"
     assert note.headers["User-Agent"].startswith("PayPal IPN")
@@ -47,18 +54,24 @@ def test_endpoint_is_csrf_exempt(ready, client, db):
 
 def test_endpoint_answers_503_when_the_database_fails(ready, client, db, monkeypatch):
     """If the message cannot be stored, does PayPal get a 5xx (so it re-sends)?"""
+
     def broken():
         raise OperationalError("INSERT", {}, Exception("database is down"))
+
     monkeypatch.setattr(db.session, "commit", broken)
-    r = client.post("/paypal/ipn", data=ipn.signup("I-DOWN", T),
-                    content_type="application/x-www-form-urlencoded")
+    r = client.post(
+        "/paypal/ipn",
+        data=ipn.signup("I-DOWN", T),
+        content_type="application/x-www-form-urlencoded",
+    )
     assert r.status_code == 503
 
 
 def test_endpoint_refuses_huge_bodies(ready, client):
     """Is a body far larger than any IPN refused with 413?"""
-    r = client.post("/paypal/ipn", data=b"x=" + b"a" * 70000,
-                    content_type="application/x-www-form-urlencoded")
+    r = client.post(
+        "/paypal/ipn", data=b"x=" + b"a" * 70000, content_type="application/x-www-form-urlencoded"
+    )
     assert r.status_code == 413
 
 
@@ -73,8 +86,8 @@ def test_inline_processing_after_the_answer(ready, client, db):
 def test_expired_lease_is_claimed_again(ready, client, db, clock):
     """A worker that died mid-message: after its lease runs out, another takes it."""
     post(client, ipn.signup("I-LEASE", T))
-    assert inbox.claim(clock.now()) != []            # claimed, then the worker "crashes"
-    assert inbox.process_due() == 0                  # still leased
+    assert inbox.claim(clock.now()) != []  # claimed, then the worker "crashes"
+    assert inbox.process_due() == 0  # still leased
     clock.advance(seconds=ready.config["IPN_LEASE_SECONDS"] + 1)
     assert inbox.process_due() == 1
     assert db.session.scalar(select(Notification)).status == "processed"
@@ -114,7 +127,9 @@ def test_rebuild_reports_and_repairs(ready, client, db, runner):
     sub = db.session.scalar(select(Subscription))
     good = sub.access_until
     db.session.execute(update(Subscription).values(access_until=good + timedelta(days=99)))
-    db.session.execute(delete(SubscriptionFact).where(SubscriptionFact.txn_id == "TXNREPLAY0000002"))
+    db.session.execute(
+        delete(SubscriptionFact).where(SubscriptionFact.txn_id == "TXNREPLAY0000002")
+    )
     db.session.commit()
     result = runner.invoke(args=["rebuild"])
     assert result.exit_code == 1
@@ -135,21 +150,26 @@ def test_inbox_process_command(ready, client, db, runner):
 
 def test_admin_message_log_detail_and_reprocess(ready, client, db, login_as, admin, make_plan):
     """Can an admin filter messages, read the raw body, and re-process a flagged one?"""
-    post(client, ipn.signup("I-GOLD", T).replace(b"item_number=premium-monthly",
-                                                   b"item_number=gold"))
+    post(
+        client, ipn.signup("I-GOLD", T).replace(b"item_number=premium-monthly", b"item_number=gold")
+    )
     story(client)
     login_as(admin)
     page = client.get("/admin/messages", query_string={"status": "flagged"})
     assert page.status_code == 200 and b"I-GOLD" in page.data and b"I-REPLAY" not in page.data
-    assert b"subscr_payment" in client.get("/admin/messages",
-                                           query_string={"type": "subscr_payment"}).data
+    assert (
+        b"subscr_payment"
+        in client.get("/admin/messages", query_string={"type": "subscr_payment"}).data
+    )
     assert client.get("/admin/messages", query_string={"status": "bogus"}).status_code == 400
     note = db.session.scalar(select(Notification).where(Notification.subscr_id == "I-GOLD"))
     detail = client.get(f"/admin/messages/{note.id}")
     assert b"unknown plan" in detail.data and b"item_number=gold" in detail.data
     assert client.get(f"/admin/messages/{note.id}/raw").data == note.body
     make_plan("gold", role="gold", price="9.00")
-    assert client.post(f"/admin/messages/{note.id}/reprocess", data={"reason": ""}).status_code == 400
+    assert (
+        client.post(f"/admin/messages/{note.id}/reprocess", data={"reason": ""}).status_code == 400
+    )
     r = client.post(f"/admin/messages/{note.id}/reprocess", data={"reason": "plan created"})
     assert r.status_code == 303
     inbox.process_due()
@@ -170,21 +190,30 @@ def test_admin_flags_queue_and_attach(ready, client, db, login_as, admin, make_u
     detail = client.get(f"/admin/subscriptions/{sub.id}")
     assert b"Attach to a member" in detail.data and b"Timeline" in detail.data
     assert b"Payment TXNORPHAN0000001 paid" in detail.data
-    r = client.post(f"/admin/subscriptions/{sub.id}/attach",
-                    data={"attach-email": "nobody@example.com", "attach-reason": "support ticket"})
+    r = client.post(
+        f"/admin/subscriptions/{sub.id}/attach",
+        data={"attach-email": "nobody@example.com", "attach-reason": "support ticket"},
+    )
     assert r.status_code == 400
-    r = client.post(f"/admin/subscriptions/{sub.id}/attach",
-                    data={"attach-email": "LATE@example.com", "attach-reason": "support ticket 7"})
+    r = client.post(
+        f"/admin/subscriptions/{sub.id}/attach",
+        data={"attach-email": "LATE@example.com", "attach-reason": "support ticket 7"},
+    )
     assert r.status_code == 303
     db.session.expire_all()
     assert db.session.get(Subscription, sub.id).user_id == member.id
     assert db.session.get(User, member.id).access_version > 1
     flag = db.session.scalar(select(Flag))
     assert client.post(f"/admin/flags/{flag.id}/resolve", data={"reason": ""}).status_code == 400
-    assert client.post(f"/admin/flags/{flag.id}/resolve",
-                       data={"reason": "attached to late@"}).status_code == 303
-    assert client.post(f"/admin/flags/{flag.id}/resolve",
-                       data={"reason": "again"}).status_code == 409
+    assert (
+        client.post(
+            f"/admin/flags/{flag.id}/resolve", data={"reason": "attached to late@"}
+        ).status_code
+        == 303
+    )
+    assert (
+        client.post(f"/admin/flags/{flag.id}/resolve", data={"reason": "again"}).status_code == 409
+    )
     assert b"attached to late@" in client.get("/admin/flags?state=resolved").data
     assert b"No flags here" in client.get("/admin/flags").data
     assert client.get("/admin/flags?state=weird").status_code == 400
@@ -208,9 +237,17 @@ def test_admin_payments_list(ready, client, db, login_as, admin, make_user):
 def test_admin_pages_for_messages_are_admin_only(ready, client, login_as, make_user):
     """Are the message, payment and flag pages closed to members?"""
     login_as(make_user())
-    for url in ("/admin/messages", "/admin/messages/1", "/admin/messages/1/raw",
-                "/admin/payments", "/admin/flags"):
+    for url in (
+        "/admin/messages",
+        "/admin/messages/1",
+        "/admin/messages/1/raw",
+        "/admin/payments",
+        "/admin/flags",
+    ):
         assert client.get(url).status_code == 403
-    for url in ("/admin/messages/1/reprocess", "/admin/flags/1/resolve",
-                "/admin/subscriptions/1/attach"):
+    for url in (
+        "/admin/messages/1/reprocess",
+        "/admin/flags/1/resolve",
+        "/admin/subscriptions/1/attach",
+    ):
         assert client.post(url, data={"reason": "xxxx"}).status_code == 403

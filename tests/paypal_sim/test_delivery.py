@@ -1,4 +1,5 @@
 """IPN delivery like PayPal: doubling retries for about 4 days, and injected faults."""
+
 from __future__ import annotations
 
 import threading
@@ -31,7 +32,7 @@ def test_retry_schedule_doubles_then_caps_and_gives_up(paypal, listener, sim):
         paypal.deliver()
     offsets = [int((a.at - start).total_seconds()) for a in sim.outbox.log if a.message_id == 1]
     assert offsets == expected_ipn_offsets()
-    assert len(offsets) == 17                    # the first try and 16 re-sends
+    assert len(offsets) == 17  # the first try and 16 re-sends
     assert sim.outbox.messages[0].state == "failed"
     assert all(a.status == 500 for a in sim.outbox.log if a.message_id == 1)
 
@@ -40,9 +41,9 @@ def test_success_stops_retries(paypal, listener, sim):
     """Does a 200 after failures end the re-sends for that message?"""
     listener.answer(503, 500)
     paypal.subscribe_standard()
-    paypal.deliver()                                   # signup 503, payment 500
+    paypal.deliver()  # signup 503, payment 500
     paypal.control("clock/advance", seconds=10)
-    paypal.deliver()                                   # both 200 now
+    paypal.deliver()  # both 200 now
     paypal.control("clock/advance", days=1)
     paypal.deliver()
     assert [m.state for m in sim.outbox.messages] == ["delivered", "delivered"]
@@ -60,16 +61,20 @@ def test_a_hanging_listener_is_a_failed_attempt(paypal, sim, listener):
             slow.set()
             time.sleep(0.6)
         return original(path)
+
     listener.app.view_functions["hook"] = hang
     paypal.subscribe_standard()
     paypal.deliver()
     first = sim.outbox.log[0]
     assert first.status is None and "Timeout" in first.note
-    assert sim.outbox.messages[0].next_attempt == sim.outbox.messages[0].created + timedelta(seconds=10)
+    assert sim.outbox.messages[0].next_attempt == sim.outbox.messages[0].created + timedelta(
+        seconds=10
+    )
 
 
 def labels(listener):
     from urllib.parse import parse_qsl
+
     out = []
     for r in listener.received:
         f = dict(parse_qsl(r.body.decode("ascii"), encoding="windows-1252"))
@@ -136,5 +141,7 @@ def test_delivery_log_api(paypal, listener):
     paypal.deliver()
     log = paypal.http.get(paypal.url("/sim/api/deliveries"), timeout=5).json()
     assert [(a["label"], a["status"]) for a in log["attempts"]] == [
-        ("subscr_signup", 500), ("subscr_payment Completed", 200)]
+        ("subscr_signup", 500),
+        ("subscr_payment Completed", 200),
+    ]
     assert log["messages"][0]["state"] == "queued"

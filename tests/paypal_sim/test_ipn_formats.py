@@ -1,7 +1,8 @@
 """The stand-in's IPNs against PAYPAL.md: field sets, charset bytes, dates, postback."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 import pytest
@@ -9,14 +10,17 @@ import pytest
 from paypal_sim.formats import ipn_date
 
 
-@pytest.mark.parametrize("utc,expected", [
-    (datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc), "04:00:00 Jan 15, 2026 PST"),
-    (datetime(2026, 7, 1, 12, 0, 5, tzinfo=timezone.utc), "05:00:05 Jul 01, 2026 PDT"),
-    # The repeated hour when DST ends: same wall time, told apart only by PDT/PST.
-    (datetime(2026, 11, 1, 8, 30, tzinfo=timezone.utc), "01:30:00 Nov 01, 2026 PDT"),
-    (datetime(2026, 11, 1, 9, 30, tzinfo=timezone.utc), "01:30:00 Nov 01, 2026 PST"),
-    (datetime(2026, 3, 8, 10, 0, tzinfo=timezone.utc), "03:00:00 Mar 08, 2026 PDT"),
-])
+@pytest.mark.parametrize(
+    "utc,expected",
+    [
+        (datetime(2026, 1, 15, 12, 0, tzinfo=UTC), "04:00:00 Jan 15, 2026 PST"),
+        (datetime(2026, 7, 1, 12, 0, 5, tzinfo=UTC), "05:00:05 Jul 01, 2026 PDT"),
+        # The repeated hour when DST ends: same wall time, told apart only by PDT/PST.
+        (datetime(2026, 11, 1, 8, 30, tzinfo=UTC), "01:30:00 Nov 01, 2026 PDT"),
+        (datetime(2026, 11, 1, 9, 30, tzinfo=UTC), "01:30:00 Nov 01, 2026 PST"),
+        (datetime(2026, 3, 8, 10, 0, tzinfo=UTC), "03:00:00 Mar 08, 2026 PDT"),
+    ],
+)
 def test_payment_date_is_pacific_with_pst_pdt(utc, expected):
     """Is payment_date written as PayPal does, in Pacific time with the right zone word?"""
     assert ipn_date(utc) == expected
@@ -37,7 +41,7 @@ def test_signup_and_payment_field_sets(paypal, listener):
     signup, payment = ipns(paypal, listener)
     s, p = fields_of(signup.body), fields_of(payment.body)
     assert s["txn_type"] == "subscr_signup" and s["subscr_id"] == sub_id
-    assert "txn_id" not in s and "payment_status" not in s         # PAYPAL.md §2.1
+    assert "txn_id" not in s and "payment_status" not in s  # PAYPAL.md §2.1
     assert s["period3"] == "1 M" and s["mc_amount3"] == "9.00" and s["recurring"] == "1"
     assert p["txn_type"] == "subscr_payment" and p["payment_status"] == "Completed"
     assert len(p["txn_id"]) == 17 and p["mc_gross"] == "9.00" and p["mc_currency"] == "USD"
@@ -82,8 +86,12 @@ def test_trial_signup_has_period1_and_no_payment(paypal, listener):
 
 
 def post_back(paypal, body: bytes):
-    return paypal.http.post(paypal.url("/cgi-bin/webscr"), data=body, timeout=10,
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    return paypal.http.post(
+        paypal.url("/cgi-bin/webscr"),
+        data=body,
+        timeout=10,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
 
 
 def test_postback_verifies_only_exact_bytes(paypal, listener):
@@ -116,17 +124,26 @@ def test_postback_faults(paypal, listener):
     assert post_back(paypal, good).text == "INVALID"
     paypal.control("faults", kind="postback_hang", seconds=0.3)
     import time
+
     started = time.monotonic()
     assert post_back(paypal, good).text == "VERIFIED"
     assert time.monotonic() - started >= 0.3
-    assert post_back(paypal, good).text == "VERIFIED"      # faults are one-shot
+    assert post_back(paypal, good).text == "VERIFIED"  # faults are one-shot
 
 
 def test_bad_button_is_an_error_page(paypal):
     """Is a button for another business, or with a bad amount, refused clearly?"""
-    base = {"cmd": "_xclick-subscriptions", "business": "merchant@example.com",
-            "a3": "9.00", "p3": "1", "t3": "M"}
-    for change, text in [({"business": "thief@example.com"}, "unknown business"),
-                         ({"a3": "abc"}, "must be numbers"), ({"t3": "Q"}, "t3 must be")]:
+    base = {
+        "cmd": "_xclick-subscriptions",
+        "business": "merchant@example.com",
+        "a3": "9.00",
+        "p3": "1",
+        "t3": "M",
+    }
+    for change, text in [
+        ({"business": "thief@example.com"}, "unknown business"),
+        ({"a3": "abc"}, "must be numbers"),
+        ({"t3": "Q"}, "t3 must be"),
+    ]:
         r = paypal.http.post(paypal.url("/cgi-bin/webscr"), data={**base, **change}, timeout=5)
         assert r.status_code == 400 and text in r.text

@@ -1,4 +1,5 @@
 """Renewals on the stand-in's clock, failures, cancel, end of term, refunds, reversals."""
+
 from __future__ import annotations
 
 from urllib.parse import parse_qsl
@@ -6,8 +7,11 @@ from urllib.parse import parse_qsl
 
 def messages(paypal, listener) -> list[dict[str, str]]:
     paypal.deliver()
-    out = [dict(parse_qsl(r.body.decode("ascii"), encoding="windows-1252"))
-           for r in listener.received if r.path == "/ipn"]
+    out = [
+        dict(parse_qsl(r.body.decode("ascii"), encoding="windows-1252"))
+        for r in listener.received
+        if r.path == "/ipn"
+    ]
     listener.received.clear()
     return out
 
@@ -18,12 +22,12 @@ def kinds(msgs) -> list[str]:
 
 def test_renewals_follow_the_calendar(paypal, listener):
     """Does advancing the clock bill each month on its anchor date (31 Jan -> 28 Feb)?"""
-    paypal.control("clock/advance", days=16)          # 15 Jan + 16 d = 31 Jan
+    paypal.control("clock/advance", days=16)  # 15 Jan + 16 d = 31 Jan
     paypal.subscribe_standard()
     first = messages(paypal, listener)
     assert kinds(first) == ["subscr_signup", "subscr_payment"]
     assert first[1]["payment_date"].startswith("04:00:00 Jan 31, 2026")
-    paypal.control("clock/advance", days=59)           # to 31 March
+    paypal.control("clock/advance", days=59)  # to 31 March
     renewals = messages(paypal, listener)
     assert kinds(renewals) == ["subscr_payment", "subscr_payment"]
     assert renewals[0]["payment_date"].startswith("04:00:00 Feb 28, 2026")
@@ -64,7 +68,7 @@ def test_cancel_then_end_of_term_at_period_end(paypal, listener, sim):
     paypal.control("clock/advance", days=10)
     paypal.control(f"subscriptions/{sub_id}/cancel")
     assert kinds(messages(paypal, listener)) == ["subscr_cancel"]
-    paypal.control("clock/advance", days=20)           # 4 Feb: paid until 15 Feb
+    paypal.control("clock/advance", days=20)  # 4 Feb: paid until 15 Feb
     assert messages(paypal, listener) == []
     paypal.control("clock/advance", days=12)
     eot = messages(paypal, listener)
@@ -76,7 +80,11 @@ def test_limited_cycles_end_with_eot(paypal, listener):
     paypal.subscribe_standard(srt="2")
     paypal.control("clock/advance", days=100)
     assert kinds(messages(paypal, listener)) == [
-        "subscr_signup", "subscr_payment", "subscr_payment", "subscr_eot"]
+        "subscr_signup",
+        "subscr_payment",
+        "subscr_payment",
+        "subscr_eot",
+    ]
 
 
 def test_refund_reversal_and_cancelled_reversal(paypal, listener):
@@ -104,8 +112,11 @@ def test_partial_refund_and_overrefund(paypal, listener):
     paypal.subscribe_standard()
     pay = messages(paypal, listener)[1]
     paypal.control(f"transactions/{pay['txn_id']}/refund", amount="4.00")
-    r = paypal.http.post(paypal.url(f"/sim/api/transactions/{pay['txn_id']}/refund"),
-                         json={"amount": "6.00"}, timeout=5)
+    r = paypal.http.post(
+        paypal.url(f"/sim/api/transactions/{pay['txn_id']}/refund"),
+        json={"amount": "6.00"},
+        timeout=5,
+    )
     assert r.status_code == 409 and "exceeds" in r.json()["error"]
     assert messages(paypal, listener)[0]["mc_gross"] == "-4.00"
 
@@ -116,9 +127,13 @@ def test_recurring_payment_style(paypal, listener):
     paypal.control(f"subscriptions/{sub_id}/fail-next", count=3)
     paypal.control("clock/advance", days=31 + 3 + 3)
     msgs = messages(paypal, listener)
-    assert kinds(msgs) == ["recurring_payment_profile_created", "recurring_payment",
-                           "recurring_payment_skipped", "recurring_payment_failed",
-                           "recurring_payment_suspended_due_to_max_failed_payment"]
+    assert kinds(msgs) == [
+        "recurring_payment_profile_created",
+        "recurring_payment",
+        "recurring_payment_skipped",
+        "recurring_payment_failed",
+        "recurring_payment_suspended_due_to_max_failed_payment",
+    ]
     assert all(m["recurring_payment_id"] == sub_id for m in msgs)
     assert msgs[1]["payment_status"] == "Completed" and msgs[1]["period_type"] == " Regular"
 

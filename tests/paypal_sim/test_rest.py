@@ -1,4 +1,5 @@
 """REST: OAuth, Subscriptions API, approval, signed webhooks, refunds, reporting, CSV."""
+
 from __future__ import annotations
 
 import base64
@@ -18,22 +19,36 @@ RETURN = "http://merchant.invalid/checkout/return"
 
 
 def create_subscription(paypal, custom_id="chk-1", plan_id="P-MONTHLY"):
-    r = paypal.api("POST", "/v1/billing/subscriptions", json={
-        "plan_id": plan_id, "custom_id": custom_id,
-        "application_context": {"return_url": RETURN, "cancel_url": RETURN + "?cancel=1"}})
+    r = paypal.api(
+        "POST",
+        "/v1/billing/subscriptions",
+        json={
+            "plan_id": plan_id,
+            "custom_id": custom_id,
+            "application_context": {"return_url": RETURN, "cancel_url": RETURN + "?cancel=1"},
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
 def approve(paypal, sub):
-    link = next(l["href"] for l in sub["links"] if l["rel"] == "approve")
+    link = next(link["href"] for link in sub["links"] if link["rel"] == "approve")
     page = paypal.http.get(link, timeout=5)
     assert page.status_code == 200
     token = re.search(r'name="ba_token" value="([^"]+)"', page.text).group(1)
-    r = paypal.http.post(paypal.url("/sim/checkout/rest"), allow_redirects=False, timeout=5,
-                         data={"ba_token": token, "decision": "approve",
-                               "email": "buyer@example.com", "first_name": "Zoë",
-                               "last_name": "Ng"})
+    r = paypal.http.post(
+        paypal.url("/sim/checkout/rest"),
+        allow_redirects=False,
+        timeout=5,
+        data={
+            "ba_token": token,
+            "decision": "approve",
+            "email": "buyer@example.com",
+            "first_name": "Zoë",
+            "last_name": "Ng",
+        },
+    )
     assert r.status_code == 303
     return r.headers["Location"]
 
@@ -47,12 +62,19 @@ def webhooks(paypal, listener):
 
 def test_oauth_token_and_errors(paypal, sim):
     """Are tokens issued for the right credentials only, and do they expire?"""
-    bad = paypal.http.post(paypal.url("/v1/oauth2/token"), auth=("sim-client-id", "wrong"),
-                           data={"grant_type": "client_credentials"}, timeout=5)
+    bad = paypal.http.post(
+        paypal.url("/v1/oauth2/token"),
+        auth=("sim-client-id", "wrong"),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
+    )
     assert bad.status_code == 401 and bad.json()["error"] == "invalid_client"
-    good = paypal.http.post(paypal.url("/v1/oauth2/token"),
-                            auth=("sim-client-id", "sim-client-secret"),
-                            data={"grant_type": "client_credentials"}, timeout=5).json()
+    good = paypal.http.post(
+        paypal.url("/v1/oauth2/token"),
+        auth=("sim-client-id", "sim-client-secret"),
+        data={"grant_type": "client_credentials"},
+        timeout=5,
+    ).json()
     assert good["token_type"] == "Bearer" and good["expires_in"] == 32400
     assert "https://uri.paypal.com/services/subscriptions" in good["scope"]
     auth = {"Authorization": f"Bearer {good['access_token']}"}
@@ -79,8 +101,11 @@ def test_subscription_create_approve_get(paypal, listener):
     assert info["next_billing_time"] == "2026-02-15T12:00:00Z"
     assert info["failed_payments_count"] == 0
     events = [json.loads(w.body)["event_type"] for w in webhooks(paypal, listener)]
-    assert events == ["BILLING.SUBSCRIPTION.CREATED", "BILLING.SUBSCRIPTION.ACTIVATED",
-                      "PAYMENT.SALE.COMPLETED"]
+    assert events == [
+        "BILLING.SUBSCRIPTION.CREATED",
+        "BILLING.SUBSCRIPTION.ACTIVATED",
+        "PAYMENT.SALE.COMPLETED",
+    ]
 
 
 def test_api_errors_are_paypal_shaped(paypal):
@@ -90,8 +115,9 @@ def test_api_errors_are_paypal_shaped(paypal):
     assert r.json()["details"][0]["issue"] == "INVALID_RESOURCE_ID" and r.json()["debug_id"]
     r = paypal.api("POST", "/v1/billing/subscriptions", json={"plan_id": "P-NOPE"})
     assert r.status_code == 404
-    r = paypal.api("POST", "/v1/billing/subscriptions",
-                   json={"plan_id": "P-MONTHLY", "custom_id": "x" * 128})
+    r = paypal.api(
+        "POST", "/v1/billing/subscriptions", json={"plan_id": "P-MONTHLY", "custom_id": "x" * 128}
+    )
     assert r.status_code == 400 and r.json()["name"] == "INVALID_REQUEST"
 
 
@@ -108,8 +134,10 @@ def test_cancel_suspend_activate(paypal, listener):
     again = paypal.api("POST", path + "/cancel", json={})
     assert again.status_code == 422 and again.json()["name"] == "UNPROCESSABLE_ENTITY"
     assert [json.loads(w.body)["event_type"] for w in webhooks(paypal, listener)] == [
-        "BILLING.SUBSCRIPTION.SUSPENDED", "BILLING.SUBSCRIPTION.RE-ACTIVATED",
-        "BILLING.SUBSCRIPTION.CANCELLED"]
+        "BILLING.SUBSCRIPTION.SUSPENDED",
+        "BILLING.SUBSCRIPTION.RE-ACTIVATED",
+        "BILLING.SUBSCRIPTION.CANCELLED",
+    ]
 
 
 def test_rest_renewal_failure_suspends(paypal, listener):
@@ -120,17 +148,24 @@ def test_rest_renewal_failure_suspends(paypal, listener):
     paypal.control(f"subscriptions/{sub['id']}/fail-next", count=3)
     paypal.control("clock/advance", days=31 + 5 + 5)
     events = [json.loads(w.body)["event_type"] for w in webhooks(paypal, listener)]
-    assert events[-5:] == ["PAYMENT.SALE.COMPLETED", "BILLING.SUBSCRIPTION.PAYMENT.FAILED",
-                           "BILLING.SUBSCRIPTION.PAYMENT.FAILED",
-                           "BILLING.SUBSCRIPTION.PAYMENT.FAILED", "BILLING.SUBSCRIPTION.SUSPENDED"]
+    assert events[-5:] == [
+        "PAYMENT.SALE.COMPLETED",
+        "BILLING.SUBSCRIPTION.PAYMENT.FAILED",
+        "BILLING.SUBSCRIPTION.PAYMENT.FAILED",
+        "BILLING.SUBSCRIPTION.PAYMENT.FAILED",
+        "BILLING.SUBSCRIPTION.SUSPENDED",
+    ]
     got = paypal.api("GET", f"/v1/billing/subscriptions/{sub['id']}").json()
     assert got["status"] == "SUSPENDED" and got["billing_info"]["failed_payments_count"] == 3
-    txns = paypal.api("GET", f"/v1/billing/subscriptions/{sub['id']}/transactions",
-                      params={"start_time": "2026-01-01T00:00:00Z",
-                              "end_time": "2026-12-31T00:00:00Z"}).json()
+    txns = paypal.api(
+        "GET",
+        f"/v1/billing/subscriptions/{sub['id']}/transactions",
+        params={"start_time": "2026-01-01T00:00:00Z", "end_time": "2026-12-31T00:00:00Z"},
+    ).json()
     assert [t["status"] for t in txns["transactions"]] == ["COMPLETED", "COMPLETED"]
-    assert paypal.api("GET", f"/v1/billing/subscriptions/{sub['id']}/transactions"
-                      ).status_code == 400
+    assert (
+        paypal.api("GET", f"/v1/billing/subscriptions/{sub['id']}/transactions").status_code == 400
+    )
 
 
 def test_webhook_headers_and_signature_verify_with_the_standard_recipe(paypal, listener):
@@ -144,15 +179,21 @@ def test_webhook_headers_and_signature_verify_with_the_standard_recipe(paypal, l
     assert re.fullmatch(r"[0-9a-f-]{36}", h["Paypal-Transmission-Id"])
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", h["Paypal-Transmission-Time"])
     cert = x509.load_pem_x509_certificate(requests.get(h["Paypal-Cert-Url"], timeout=5).content)
-    message = (f"{h['Paypal-Transmission-Id']}|{h['Paypal-Transmission-Time']}|WH-SIM-DEFAULT|"
-               f"{zlib.crc32(sale.body) & 0xffffffff}").encode()
-    cert.public_key().verify(base64.b64decode(h["Paypal-Transmission-Sig"]), message,
-                             padding.PKCS1v15(), hashes.SHA256())   # raises if wrong
+    message = (
+        f"{h['Paypal-Transmission-Id']}|{h['Paypal-Transmission-Time']}|WH-SIM-DEFAULT|"
+        f"{zlib.crc32(sale.body) & 0xFFFFFFFF}"
+    ).encode()
+    cert.public_key().verify(
+        base64.b64decode(h["Paypal-Transmission-Sig"]), message, padding.PKCS1v15(), hashes.SHA256()
+    )  # raises if wrong
     event = json.loads(sale.body)
     assert event["id"].startswith("WH-") and event["resource_type"] == "sale"
     assert event["resource"]["billing_agreement_id"] == sub["id"]
-    assert event["resource"]["amount"] == {"total": "9.00", "currency": "USD",
-                                           "details": {"subtotal": "9.00"}}
+    assert event["resource"]["amount"] == {
+        "total": "9.00",
+        "currency": "USD",
+        "details": {"subtotal": "9.00"},
+    }
 
 
 def test_verify_webhook_signature_api(paypal, listener):
@@ -161,18 +202,27 @@ def test_verify_webhook_signature_api(paypal, listener):
     approve(paypal, sub)
     sale = webhooks(paypal, listener)[-1]
     h = sale.headers
-    body = {"auth_algo": h["Paypal-Auth-Algo"], "cert_url": h["Paypal-Cert-Url"],
-            "transmission_id": h["Paypal-Transmission-Id"],
-            "transmission_sig": h["Paypal-Transmission-Sig"],
-            "transmission_time": h["Paypal-Transmission-Time"], "webhook_id": "WH-SIM-DEFAULT",
-            "webhook_event": json.loads(sale.body)}
+    body = {
+        "auth_algo": h["Paypal-Auth-Algo"],
+        "cert_url": h["Paypal-Cert-Url"],
+        "transmission_id": h["Paypal-Transmission-Id"],
+        "transmission_sig": h["Paypal-Transmission-Sig"],
+        "transmission_time": h["Paypal-Transmission-Time"],
+        "webhook_id": "WH-SIM-DEFAULT",
+        "webhook_event": json.loads(sale.body),
+    }
     ok = paypal.api("POST", "/v1/notifications/verify-webhook-signature", json=body)
     assert ok.status_code == 200 and ok.json() == {"verification_status": "SUCCESS"}
     forged = json.loads(sale.body)
     forged["resource"]["amount"]["total"] = "0.01"
-    for change in ({"webhook_event": forged}, {"webhook_id": "WH-OTHER"},
-                   {"transmission_id": "00000000-0000-0000-0000-000000000000"}):
-        r = paypal.api("POST", "/v1/notifications/verify-webhook-signature", json={**body, **change})
+    for change in (
+        {"webhook_event": forged},
+        {"webhook_id": "WH-OTHER"},
+        {"transmission_id": "00000000-0000-0000-0000-000000000000"},
+    ):
+        r = paypal.api(
+            "POST", "/v1/notifications/verify-webhook-signature", json={**body, **change}
+        )
         assert r.status_code == 200 and r.json()["verification_status"] == "FAILURE"
     r = paypal.api("POST", "/v1/notifications/verify-webhook-signature", json={"auth_algo": "x"})
     assert r.status_code == 400
@@ -202,8 +252,12 @@ def test_refund_idempotency(paypal, listener):
     again = paypal.api("POST", f"/v1/payments/sale/{sale_id}/refund", json={}, headers=headers)
     assert first.status_code == 201 and again.status_code == 200
     assert first.json()["id"] == again.json()["id"] and first.json()["amount"]["total"] == "9.00"
-    other = paypal.api("POST", f"/v1/payments/sale/{sale_id}/refund", json={},
-                       headers={"PayPal-Request-Id": "refund-43"})
+    other = paypal.api(
+        "POST",
+        f"/v1/payments/sale/{sale_id}/refund",
+        json={},
+        headers={"PayPal-Request-Id": "refund-43"},
+    )
     assert other.status_code == 422
     refunds = [json.loads(w.body) for w in webhooks(paypal, listener)]
     assert [e["event_type"] for e in refunds] == ["PAYMENT.SALE.REFUNDED"]
@@ -221,11 +275,19 @@ def test_transaction_search_window_paging_and_lag(paypal, sim_app):
     info = body["transaction_details"][0]["transaction_info"]
     assert info["transaction_event_code"] == "T0002" and info["transaction_status"] == "S"
     assert info["paypal_reference_id_type"] == "SUB"
-    assert len(paypal.api("GET", "/v1/reporting/transactions",
-                          params={**q, "page_size": 2, "page": 2}).json()["transaction_details"]) == 1
-    too_long = paypal.api("GET", "/v1/reporting/transactions",
-                          params={"start_date": "2026-01-01T00:00:00Z",
-                                  "end_date": "2026-02-02T00:00:00Z"})
+    assert (
+        len(
+            paypal.api(
+                "GET", "/v1/reporting/transactions", params={**q, "page_size": 2, "page": 2}
+            ).json()["transaction_details"]
+        )
+        == 1
+    )
+    too_long = paypal.api(
+        "GET",
+        "/v1/reporting/transactions",
+        params={"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-02-02T00:00:00Z"},
+    )
     assert too_long.status_code == 400 and too_long.json()["name"] == "INVALID_REQUEST"
     sim_app.config["SIM_REPORTING_LAG_MINUTES"] = 180
     assert paypal.api("GET", "/v1/reporting/transactions", params=q).json()["total_items"] == 0

@@ -1,4 +1,5 @@
 """The channel seam: a new channel needs only a verify and an interpret."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -34,12 +35,25 @@ class FakeChannel:
         f = dict(part.split("=", 1) for part in received.body.decode().split(";"))
         at, amount = received.received_at, Decimal("9.00")
         return Interpretation(
-            summary=f"fake payment {f['txn']}", event="fake_payment", txn_id=f["txn"],
-            status="Completed", subscription_ref=f["sub"], plan_refs=(f["plan"],),
-            member_token=f.get("token", ""), money=Money(amount, "USD"),
+            summary=f"fake payment {f['txn']}",
+            event="fake_payment",
+            txn_id=f["txn"],
+            status="Completed",
+            subscription_ref=f["sub"],
+            plan_refs=(f["plan"],),
+            member_token=f.get("token", ""),
+            money=Money(amount, "USD"),
             payment=PaymentInfo(f["txn"], "Completed", amount, "USD", None, at),
-            facts=(Fact(FactKind.PAYMENT_COMPLETED, at, key=f"{f['txn']}:Completed",
-                        txn_id=f["txn"], amount=amount),))
+            facts=(
+                Fact(
+                    FactKind.PAYMENT_COMPLETED,
+                    at,
+                    key=f"{f['txn']}:Completed",
+                    txn_id=f["txn"],
+                    amount=amount,
+                ),
+            ),
+        )
 
 
 @pytest.fixture
@@ -50,8 +64,9 @@ def fake(app):
     return channel
 
 
-def test_a_new_channel_drives_the_real_pipeline_to_access(app, db, clock, fake, make_user,
-                                                          make_plan):
+def test_a_new_channel_drives_the_real_pipeline_to_access(
+    app, db, clock, fake, make_user, make_plan
+):
     """Does a channel made of a verify and an interpret reach a fact, a payment and access?"""
     member, plan = make_user(), make_plan("premium-monthly")
     checkout = open_checkout(member, plan, clock.now())
@@ -66,9 +81,10 @@ def test_a_new_channel_drives_the_real_pipeline_to_access(app, db, clock, fake, 
     assert note.txn_type == "fake_payment" and note.subscr_id == "I-FAKE1"
     sub = db.session.scalar(select(Subscription).where(Subscription.paypal_id == "I-FAKE1"))
     assert sub.user_id == member.id and sub.plan_id == plan.id
-    assert sub.access_until == clock.now() + timedelta(days=31)   # 15 Jan + 1 month
-    fact = db.session.scalar(select(SubscriptionFact).where(
-        SubscriptionFact.subscription_id == sub.id))
+    assert sub.access_until == clock.now() + timedelta(days=31)  # 15 Jan + 1 month
+    fact = db.session.scalar(
+        select(SubscriptionFact).where(SubscriptionFact.subscription_id == sub.id)
+    )
     assert fact.source == "api" and fact.notification_id == note.id
 
 
@@ -88,8 +104,9 @@ def test_verification_and_application_are_retried_apart(app, db, clock, fake, ma
     """Does a failing apply step retry without asking PayPal to verify again?"""
     make_plan("premium-monthly")
     fake.fail_interpret = 1
-    note = intake.store(Channel.API, b"sub=I-F2;txn=T-F2;plan=premium-monthly", {}, None,
-                        clock.now())
+    note = intake.store(
+        Channel.API, b"sub=I-F2;txn=T-F2;plan=premium-monthly", {}, None, clock.now()
+    )
     worker.process_due()
     db.session.expire_all()
     assert db.session.get(Notification, note.id).status is NotificationStatus.RETRY
@@ -98,15 +115,23 @@ def test_verification_and_application_are_retried_apart(app, db, clock, fake, ma
     db.session.expire_all()
     note = db.session.get(Notification, note.id)
     assert note.status is NotificationStatus.PROCESSED
-    assert fake.verified == [note.id]              # verified once, applied on the second try
+    assert fake.verified == [note.id]  # verified once, applied on the second try
 
 
 def test_a_poisoned_message_does_not_stall_its_batch(app, db, clock, fake, make_plan):
     """Does one message whose interpret blows up leave the rest of its batch processed?"""
     make_plan("premium-monthly")
     fake.fail_interpret = 1
-    notes = [intake.store(Channel.API, f"sub=I-B{i};txn=T-B{i};plan=premium-monthly".encode(),
-                          {}, None, clock.now()) for i in range(4)]
+    notes = [
+        intake.store(
+            Channel.API,
+            f"sub=I-B{i};txn=T-B{i};plan=premium-monthly".encode(),
+            {},
+            None,
+            clock.now(),
+        )
+        for i in range(4)
+    ]
     assert worker.process_due() == 4
     db.session.expire_all()
     statuses = [db.session.get(Notification, n.id).status for n in notes]

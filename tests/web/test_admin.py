@@ -1,23 +1,37 @@
 """Admin pages: access, subscription tables (views, filters, search, sort, paging, CSV),
 detail, manual grant / extend / revoke, members and the plan editor."""
+
 from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
-from gateway.billing import Fact, FactKind as K
+from gateway.billing import Fact
+from gateway.billing import FactKind as K
 from models import AuditEntry, Plan, Subscription
 
-ADMIN_GETS = ["/admin/", "/admin/subscriptions.csv", "/admin/members", "/admin/plans",
-              "/admin/plans/new", "/admin/subscriptions/1", "/admin/members/1",
-              "/admin/plans/1/edit"]
-ADMIN_POSTS = ["/admin/subscriptions/1/extend", "/admin/subscriptions/1/revoke",
-               "/admin/members/1", "/admin/plans/new", "/admin/plans/1/edit"]
+ADMIN_GETS = [
+    "/admin/",
+    "/admin/subscriptions.csv",
+    "/admin/members",
+    "/admin/plans",
+    "/admin/plans/new",
+    "/admin/subscriptions/1",
+    "/admin/members/1",
+    "/admin/plans/1/edit",
+]
+ADMIN_POSTS = [
+    "/admin/subscriptions/1/extend",
+    "/admin/subscriptions/1/revoke",
+    "/admin/members/1",
+    "/admin/plans/new",
+    "/admin/plans/1/edit",
+]
 
 
 @pytest.mark.parametrize("url", ADMIN_GETS)
@@ -41,39 +55,58 @@ def world(make_user, make_plan, make_subscription, clock):
     now = clock.now()
     monthly = make_plan("premium-monthly", role="premium")
     pro = make_plan("pro-monthly", role="pro", price="29.00")
-    pay = lambda txn, at: Fact(K.PAYMENT_COMPLETED, at, key=txn, txn_id=txn,  # noqa: E731
-                               amount=Decimal("9.00"))
+
+    def pay(txn, at):
+        return Fact(K.PAYMENT_COMPLETED, at, key=txn, txn_id=txn, amount=Decimal("9.00"))
+
     subs = {
-        "active": make_subscription(make_user("alice@example.com"), monthly,
-                                    [pay("A1", now - timedelta(days=2))], "I-ALICE"),
-        "lapsing": make_subscription(make_user("bob@example.com"), monthly,
-                                     [pay("B1", now - timedelta(days=27)),
-                                      Fact(K.CANCELLED, now - timedelta(days=1), key="c")],
-                                     "I-BOB"),
-        "grace": make_subscription(make_user("carol@example.com"), pro,
-                                   [pay("C1", now - timedelta(days=32)),
-                                    Fact(K.PAYMENT_FAILED, now - timedelta(days=1), key="f")],
-                                   "I-CAROL"),
-        "expired": make_subscription(make_user("dave@example.com"), pro,
-                                     [pay("D1", now - timedelta(days=90))], "I-DAVE"),
-        "pending": make_subscription(make_user("erin@example.com"), monthly,
-                                     [Fact(K.STARTED, now, key="s")], "I-ERIN"),
+        "active": make_subscription(
+            make_user("alice@example.com"), monthly, [pay("A1", now - timedelta(days=2))], "I-ALICE"
+        ),
+        "lapsing": make_subscription(
+            make_user("bob@example.com"),
+            monthly,
+            [
+                pay("B1", now - timedelta(days=27)),
+                Fact(K.CANCELLED, now - timedelta(days=1), key="c"),
+            ],
+            "I-BOB",
+        ),
+        "grace": make_subscription(
+            make_user("carol@example.com"),
+            pro,
+            [
+                pay("C1", now - timedelta(days=32)),
+                Fact(K.PAYMENT_FAILED, now - timedelta(days=1), key="f"),
+            ],
+            "I-CAROL",
+        ),
+        "expired": make_subscription(
+            make_user("dave@example.com"), pro, [pay("D1", now - timedelta(days=90))], "I-DAVE"
+        ),
+        "pending": make_subscription(
+            make_user("erin@example.com"), monthly, [Fact(K.STARTED, now, key="s")], "I-ERIN"
+        ),
     }
     return subs
 
 
 def ids_in(html: bytes) -> set[int]:
     import re
+
     return {int(m) for m in re.findall(rb'href="/admin/subscriptions/(\d+)"', html)}
 
 
-@pytest.mark.parametrize("view,expected", [
-    ("active", {"active", "lapsing", "grace"}),
-    ("lapsing", {"lapsing", "grace"}),
-    ("grace", {"grace"}),
-    ("expired", {"expired"}),
-    ("all", {"active", "lapsing", "grace", "expired", "pending"}),
-])
+@pytest.mark.parametrize(
+    "view,expected",
+    [
+        ("active", {"active", "lapsing", "grace"}),
+        ("lapsing", {"lapsing", "grace"}),
+        ("grace", {"grace"}),
+        ("expired", {"expired"}),
+        ("all", {"active", "lapsing", "grace", "expired", "pending"}),
+    ],
+)
 def test_views(client, admin, login_as, world, view, expected):
     """Does each admin view list exactly the subscriptions it names?"""
     login_as(admin)
@@ -90,17 +123,19 @@ def test_filters_and_search(client, admin, login_as, world):
     assert get(state="cancelled") == {world["lapsing"].id}
     assert get(q="CAROL@") == {world["grace"].id}
     assert get(q="I-DAVE") == {world["expired"].id}
-    assert get(q="%") == set()            # LIKE wildcards are literal
+    assert get(q="%") == set()  # LIKE wildcards are literal
     assert get(q="nobody") == set()
 
 
 def test_sort_and_pagination(app, client, admin, login_as, world):
     """Does sorting order the rows, and do pages split them without loss or repeats?"""
     login_as(admin)
-    page = client.get("/admin/", query_string={"view": "all", "sort": "member",
-                                               "dir": "desc"}).data.decode()
-    positions = [page.index(f"{name}@example.com") for name in
-                 ("erin", "dave", "carol", "bob", "alice")]      # raises if one is missing
+    page = client.get(
+        "/admin/", query_string={"view": "all", "sort": "member", "dir": "desc"}
+    ).data.decode()
+    positions = [
+        page.index(f"{name}@example.com") for name in ("erin", "dave", "carol", "bob", "alice")
+    ]  # raises if one is missing
     assert positions == sorted(positions)
 
     app.config["ADMIN_PAGE_SIZE"] = 2
@@ -115,14 +150,17 @@ def test_sort_and_pagination(app, client, admin, login_as, world):
     assert empty.status_code == 200 and b"No subscriptions match" in empty.data
 
 
-@pytest.mark.parametrize("query,message", [
-    ({"view": "bogus"}, b"Unknown view"),
-    ({"sort": "password_hash"}, b"Cannot sort by"),
-    ({"dir": "sideways"}, b"dir must be asc or desc"),
-    ({"page": "0"}, b"page must be a whole number"),
-    ({"page": "abc"}, b"page must be a whole number"),
-    ({"state": "weird"}, b"Unknown state"),
-])
+@pytest.mark.parametrize(
+    "query,message",
+    [
+        ({"view": "bogus"}, b"Unknown view"),
+        ({"sort": "password_hash"}, b"Cannot sort by"),
+        ({"dir": "sideways"}, b"dir must be asc or desc"),
+        ({"page": "0"}, b"page must be a whole number"),
+        ({"page": "abc"}, b"page must be a whole number"),
+        ({"state": "weird"}, b"Unknown state"),
+    ],
+)
 def test_bad_query_strings_are_400(client, admin, login_as, query, message):
     """Are bad query-string values a clear 400, never a 500?"""
     login_as(admin)
@@ -134,8 +172,9 @@ def test_bad_query_strings_are_400(client, admin, login_as, query, message):
 def test_csv_export_of_current_view(client, admin, login_as, world):
     """Does the CSV export hold exactly the rows of the filtered view, with a header?"""
     login_as(admin)
-    r = client.get("/admin/subscriptions.csv", query_string={"view": "active",
-                                                             "plan": "premium-monthly"})
+    r = client.get(
+        "/admin/subscriptions.csv", query_string={"view": "active", "plan": "premium-monthly"}
+    )
     assert r.status_code == 200 and r.mimetype == "text/csv"
     assert "attachment" in r.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(r.data.decode())))
@@ -145,12 +184,16 @@ def test_csv_export_of_current_view(client, admin, login_as, world):
     assert bob["access_until"] == world["lapsing"].access_until.isoformat()
 
 
-def test_csv_neutralises_formulas(client, admin, login_as, make_user, make_plan,
-                                  make_subscription, clock):
+def test_csv_neutralises_formulas(
+    client, admin, login_as, make_user, make_plan, make_subscription, clock
+):
     """Can a member e-mail starting with = not become a spreadsheet formula?"""
     plan = make_plan("p1")
-    make_subscription(make_user("=cmd@example.com"), plan,
-                      [Fact(K.GRANTED, clock.now(), key="g", until=clock.now() + timedelta(1))])
+    make_subscription(
+        make_user("=cmd@example.com"),
+        plan,
+        [Fact(K.GRANTED, clock.now(), key="g", until=clock.now() + timedelta(1))],
+    )
     login_as(admin)
     rows = list(csv.DictReader(io.StringIO(client.get("/admin/subscriptions.csv").data.decode())))
     assert rows[0]["member"] == "'=cmd@example.com"
@@ -161,9 +204,19 @@ def test_csv_streams_many_rows(client, admin, login_as, make_user, make_plan, db
     plan = make_plan("bulk")
     user = make_user()
     now = clock.now()
-    db.session.add_all([Subscription(user_id=user.id, plan_id=plan.id, state="active",
-                                     access_until=now + timedelta(days=i + 1),
-                                     created_at=now, updated_at=now) for i in range(450)])
+    db.session.add_all(
+        [
+            Subscription(
+                user_id=user.id,
+                plan_id=plan.id,
+                state="active",
+                access_until=now + timedelta(days=i + 1),
+                created_at=now,
+                updated_at=now,
+            )
+            for i in range(450)
+        ]
+    )
     db.session.commit()
     login_as(admin)
     body = client.get("/admin/subscriptions.csv").data.decode()
@@ -183,8 +236,7 @@ def test_detail_shows_payments_facts_and_audit(client, admin, login_as, world):
 def test_unknown_ids_are_404(client, admin, login_as):
     """Are unknown subscription, member and plan ids a clear 404?"""
     login_as(admin)
-    for url in ("/admin/subscriptions/999999", "/admin/members/999999",
-                "/admin/plans/999999/edit"):
+    for url in ("/admin/subscriptions/999999", "/admin/members/999999", "/admin/plans/999999/edit"):
         r = client.get(url)
         assert r.status_code == 404 and b"No such" in r.data
     assert client.get("/admin/subscriptions/abc").status_code == 404
@@ -196,14 +248,19 @@ def test_grant_from_member_page(client, db, admin, login_as, make_user, make_pla
     plan = make_plan("premium-monthly")
     login_as(admin)
     until = (clock.now() + timedelta(days=30)).date().isoformat()
-    r = client.post(f"/admin/members/{member.id}", data={"plan": plan.id, "until": until,
-                                                          "reason": ""})
+    r = client.post(
+        f"/admin/members/{member.id}", data={"plan": plan.id, "until": until, "reason": ""}
+    )
     assert r.status_code == 400 and b"A reason is required" in r.data
-    r = client.post(f"/admin/members/{member.id}", data={"plan": plan.id, "until": "2020-01-01",
-                                                          "reason": "comp"})
+    r = client.post(
+        f"/admin/members/{member.id}",
+        data={"plan": plan.id, "until": "2020-01-01", "reason": "comp"},
+    )
     assert r.status_code == 400 and b"must end in the future" in r.data
-    r = client.post(f"/admin/members/{member.id}", data={"plan": plan.id, "until": until,
-                                                          "reason": "conference speaker"})
+    r = client.post(
+        f"/admin/members/{member.id}",
+        data={"plan": plan.id, "until": until, "reason": "conference speaker"},
+    )
     assert r.status_code == 303
     sub = db.session.scalar(select(Subscription).where(Subscription.user_id == member.id))
     assert sub.access_until.date().isoformat() > until  # until the end of that day
@@ -219,22 +276,27 @@ def test_extend_and_revoke_need_reasons(client, db, admin, login_as, world, cloc
     later = (clock.now() + timedelta(days=90)).date().isoformat()
     assert client.post(url + "/extend", data={"extend-until": later}).status_code == 400
     assert client.post(url + "/revoke", data={"revoke-reason": ""}).status_code == 400
-    r = client.post(url + "/extend", data={"extend-until": later,
-                                           "extend-reason": "service outage"})
+    r = client.post(
+        url + "/extend", data={"extend-until": later, "extend-reason": "service outage"}
+    )
     assert r.status_code == 303
     db.session.expire_all()
     assert db.session.get(Subscription, sub.id).access_until.date().isoformat() > later
     earlier = (clock.now() + timedelta(days=3)).date().isoformat()
-    r = client.post(url + "/extend", data={"extend-until": earlier, "extend-reason": "oops"},
-                    follow_redirects=True)
+    r = client.post(
+        url + "/extend",
+        data={"extend-until": earlier, "extend-reason": "oops"},
+        follow_redirects=True,
+    )
     assert b"must be later than the current one" in r.data
     r = client.post(url + "/revoke", data={"revoke-reason": "chargeback"})
     assert r.status_code == 303
     db.session.expire_all()
     fresh = db.session.get(Subscription, sub.id)
     assert fresh.state == "revoked" and fresh.access_until == clock.now()
-    actions = db.session.scalars(select(AuditEntry.action).where(
-        AuditEntry.subject_id == sub.id).order_by(AuditEntry.id)).all()
+    actions = db.session.scalars(
+        select(AuditEntry.action).where(AuditEntry.subject_id == sub.id).order_by(AuditEntry.id)
+    ).all()
     assert actions == ["extend", "revoke"]
 
 
@@ -250,9 +312,20 @@ def test_members_list_search_and_paging(app, client, admin, login_as, make_user)
     assert client.get("/admin/members", query_string={"page": "x"}).status_code == 400
 
 
-PLAN = {"code": "gold", "name": "Gold", "role": "gold", "price": "12.50", "currency": "EUR",
-        "period_count": "3", "period_unit": "M", "trial_count": "", "trial_unit": "",
-        "paypal_plan_id": "", "seat_limit": "", "active": "y"}
+PLAN = {
+    "code": "gold",
+    "name": "Gold",
+    "role": "gold",
+    "price": "12.50",
+    "currency": "EUR",
+    "period_count": "3",
+    "period_unit": "M",
+    "trial_count": "",
+    "trial_unit": "",
+    "paypal_plan_id": "",
+    "seat_limit": "",
+    "active": "y",
+}
 
 
 def test_plan_editor_creates_and_edits(client, db, admin, login_as):
@@ -263,28 +336,33 @@ def test_plan_editor_creates_and_edits(client, db, admin, login_as):
     plan = db.session.scalar(select(Plan).where(Plan.code == "gold"))
     assert plan.price == Decimal("12.50") and plan.period_label == "3 months"
     assert plan.paypal_plan_id is None and plan.seat_limit is None
-    r = client.post(f"/admin/plans/{plan.id}/edit", data={**PLAN, "name": "Gold plus",
-                                                          "seat_limit": "10"})
+    r = client.post(
+        f"/admin/plans/{plan.id}/edit", data={**PLAN, "name": "Gold plus", "seat_limit": "10"}
+    )
     assert r.status_code == 303
     db.session.expire_all()
     assert db.session.get(Plan, plan.id).seat_limit == 10
-    audit = db.session.scalars(select(AuditEntry).where(AuditEntry.subject_type == "plan")
-                               .order_by(AuditEntry.id)).all()
+    audit = db.session.scalars(
+        select(AuditEntry).where(AuditEntry.subject_type == "plan").order_by(AuditEntry.id)
+    ).all()
     assert [a.action for a in audit] == ["plan_create", "plan_update"]
     assert audit[1].details == {"name": "Gold plus", "seat_limit": "10"}
     assert b"Gold plus" in client.get("/admin/plans").data
 
 
-@pytest.mark.parametrize("change,message", [
-    ({"code": "Has Spaces"}, b"Lower-case letters"),
-    ({"price": "-1"}, b"Number must be at least 0"),
-    ({"price": "abc"}, b"Not a valid decimal value"),
-    ({"currency": "euro"}, b"Three capital letters"),
-    ({"period_count": "0"}, b"Number must be between 1 and 365"),
-    ({"period_unit": "Q"}, b"Not a valid choice"),
-    ({"trial_count": "7"}, b"Give both a trial length and its unit"),
-    ({"seat_limit": "0"}, b"Number must be at least 1"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        ({"code": "Has Spaces"}, b"Lower-case letters"),
+        ({"price": "-1"}, b"Number must be at least 0"),
+        ({"price": "abc"}, b"Not a valid decimal value"),
+        ({"currency": "euro"}, b"Three capital letters"),
+        ({"period_count": "0"}, b"Number must be between 1 and 365"),
+        ({"period_unit": "Q"}, b"Not a valid choice"),
+        ({"trial_count": "7"}, b"Give both a trial length and its unit"),
+        ({"seat_limit": "0"}, b"Number must be at least 1"),
+    ],
+)
 def test_plan_editor_rejects_bad_input(client, admin, login_as, change, message):
     """Is every bad plan field a 400 with a clear message?"""
     login_as(admin)
@@ -302,10 +380,12 @@ def test_plan_code_must_be_unique(client, admin, login_as, make_plan):
 
 def test_audit_log_is_append_only(db, admin):
     """Can an audit entry be changed or deleted through the ORM? (It must not.)"""
-    from models.audit import AppendOnlyError
+    from datetime import datetime
+
     from gateway.audit import audit
-    from datetime import datetime, timezone
-    audit(admin, "test", "user", admin.id, now=datetime.now(timezone.utc), reason="r")
+    from models.audit import AppendOnlyError
+
+    audit(admin, "test", "user", admin.id, now=datetime.now(UTC), reason="r")
     db.session.commit()
     entry = db.session.scalar(select(AuditEntry))
     entry.reason = "rewritten"

@@ -1,4 +1,5 @@
 """Register, log in, log out, change password, safe next, throttling, CSRF."""
+
 from __future__ import annotations
 
 import re
@@ -13,24 +14,38 @@ PASSWORD = "correct horse battery"
 
 def test_register_logs_in_and_normalises_email(client, db):
     """Does registering create a hashed-password account and log the member in?"""
-    r = client.post("/auth/register", data={"email": "  New@Example.COM ",
-                                            "password": "a long password",
-                                            "confirm": "a long password"})
+    r = client.post(
+        "/auth/register",
+        data={
+            "email": "  New@Example.COM ",
+            "password": "a long password",
+            "confirm": "a long password",
+        },
+    )
     assert r.status_code == 302
     user = db.session.scalar(select(User).where(User.email == "new@example.com"))
     assert user is not None and user.password_hash != "a long password"
     assert client.get("/account").status_code == 200
 
 
-@pytest.mark.parametrize("data,message", [
-    ({"email": "not-an-email", "password": "a long password", "confirm": "a long password"},
-     b"Invalid email address"),
-    ({"email": "a@example.com", "password": "short", "confirm": "short"},
-     b"Use 10 to 200 characters"),
-    ({"email": "a@example.com", "password": "a long password", "confirm": "another one!"},
-     b"Passwords differ"),
-    ({"email": "", "password": "", "confirm": ""}, b"This field is required"),
-])
+@pytest.mark.parametrize(
+    "data,message",
+    [
+        (
+            {"email": "not-an-email", "password": "a long password", "confirm": "a long password"},
+            b"Invalid email address",
+        ),
+        (
+            {"email": "a@example.com", "password": "short", "confirm": "short"},
+            b"Use 10 to 200 characters",
+        ),
+        (
+            {"email": "a@example.com", "password": "a long password", "confirm": "another one!"},
+            b"Passwords differ",
+        ),
+        ({"email": "", "password": "", "confirm": ""}, b"This field is required"),
+    ],
+)
 def test_register_rejects_bad_input(client, data, message):
     """Is bad registration input answered with 400 and a clear message?"""
     r = client.post("/auth/register", data=data)
@@ -41,9 +56,14 @@ def test_register_rejects_bad_input(client, data, message):
 def test_register_duplicate_email(client, make_user):
     """Is a second account for the same e-mail refused clearly?"""
     make_user("taken@example.com")
-    r = client.post("/auth/register", data={"email": "TAKEN@example.com",
-                                            "password": "a long password",
-                                            "confirm": "a long password"})
+    r = client.post(
+        "/auth/register",
+        data={
+            "email": "TAKEN@example.com",
+            "password": "a long password",
+            "confirm": "a long password",
+        },
+    )
     assert r.status_code == 400
     assert b"already exists" in r.data
 
@@ -69,20 +89,26 @@ def test_wrong_password_is_401_with_message(client, make_user):
         assert b"Wrong e-mail or password." in r.data
 
 
-@pytest.mark.parametrize("target,expected", [
-    ("/premium", "/premium"),
-    ("/account?tab=1", "/account?tab=1"),
-    ("https://evil.example/", "/"),
-    ("//evil.example/", "/"),
-    ("/\\evil.example", "/"),
-    ("javascript:alert(1)", "/"),
-    ("", "/"),
-])
+@pytest.mark.parametrize(
+    "target,expected",
+    [
+        ("/premium", "/premium"),
+        ("/account?tab=1", "/account?tab=1"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        ("", "/"),
+    ],
+)
 def test_next_is_only_followed_on_site(client, make_user, target, expected):
     """Is `next` followed only to a path on this site?"""
     make_user("m@example.com")
-    r = client.post("/auth/login", query_string={"next": target},
-                    data={"email": "m@example.com", "password": PASSWORD})
+    r = client.post(
+        "/auth/login",
+        query_string={"next": target},
+        data={"email": "m@example.com", "password": PASSWORD},
+    )
     assert r.headers["Location"] == expected
 
 
@@ -91,17 +117,29 @@ def test_throttle_per_account(app, client, make_user, clock):
     make_user("m@example.com")
     limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
     for _ in range(limit):
-        assert client.post("/auth/login", data={"email": "m@example.com",
-                                                "password": "nope nope"}).status_code == 401
+        assert (
+            client.post(
+                "/auth/login", data={"email": "m@example.com", "password": "nope nope"}
+            ).status_code
+            == 401
+        )
     r = client.post("/auth/login", data={"email": "m@example.com", "password": PASSWORD})
     assert r.status_code == 429
     assert b"Too many failed log-ins. Try again in 15 minutes." in r.data
     clock.advance(minutes=14)
-    assert client.post("/auth/login", data={"email": "m@example.com",
-                                            "password": PASSWORD}).status_code == 429
+    assert (
+        client.post(
+            "/auth/login", data={"email": "m@example.com", "password": PASSWORD}
+        ).status_code
+        == 429
+    )
     clock.advance(minutes=1)
-    assert client.post("/auth/login", data={"email": "m@example.com",
-                                            "password": PASSWORD}).status_code == 302
+    assert (
+        client.post(
+            "/auth/login", data={"email": "m@example.com", "password": PASSWORD}
+        ).status_code
+        == 302
+    )
 
 
 def test_throttle_per_address(app, client, make_user):
@@ -114,8 +152,10 @@ def test_throttle_per_address(app, client, make_user):
     assert r.status_code == 429
     other = app.test_client()
     other.environ_base["REMOTE_ADDR"] = "10.9.9.9"
-    assert other.post("/auth/login", data={"email": "m@example.com",
-                                           "password": PASSWORD}).status_code == 302
+    assert (
+        other.post("/auth/login", data={"email": "m@example.com", "password": PASSWORD}).status_code
+        == 302
+    )
 
 
 def test_success_clears_account_counter(app, client, make_user):
@@ -128,19 +168,27 @@ def test_success_clears_account_counter(app, client, make_user):
     client.post("/auth/logout")
     for _ in range(limit - 1):
         client.post("/auth/login", data={"email": "m@example.com", "password": "nope nope"})
-    assert client.post("/auth/login", data={"email": "m@example.com",
-                                            "password": PASSWORD}).status_code == 302
+    assert (
+        client.post(
+            "/auth/login", data={"email": "m@example.com", "password": PASSWORD}
+        ).status_code
+        == 302
+    )
 
 
 def test_change_password(client, db, make_user, login_as):
     """Can a member change their password, only by giving the current one?"""
     user = make_user("m@example.com")
     login_as(user)
-    r = client.post("/auth/password", data={"current": "wrong one!", "password": "new password 1",
-                                            "confirm": "new password 1"})
+    r = client.post(
+        "/auth/password",
+        data={"current": "wrong one!", "password": "new password 1", "confirm": "new password 1"},
+    )
     assert r.status_code == 400 and b"not your current password" in r.data
-    r = client.post("/auth/password", data={"current": PASSWORD, "password": "new password 1",
-                                            "confirm": "new password 1"})
+    r = client.post(
+        "/auth/password",
+        data={"current": PASSWORD, "password": "new password 1", "confirm": "new password 1"},
+    )
     assert r.status_code == 302
     db.session.expire_all()
     assert db.session.get(User, user.id).check_password("new password 1")
@@ -155,8 +203,9 @@ def test_real_login_form_with_csrf(app, client, make_user):
     assert b"form expired" in r.data
     page = client.get("/auth/login").data.decode()
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-    r = client.post("/auth/login", data={"email": "m@example.com", "password": PASSWORD,
-                                         "csrf_token": token})
+    r = client.post(
+        "/auth/login", data={"email": "m@example.com", "password": PASSWORD, "csrf_token": token}
+    )
     assert r.status_code == 302
     assert client.get("/account").status_code == 200
     # Logging out also needs the token.

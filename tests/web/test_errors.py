@@ -1,4 +1,5 @@
 """Error pages: one renderer, clear messages, never a stack trace."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,13 +20,14 @@ def test_405_page(client):
 
 def test_unexpected_error_is_a_500_page_and_rolls_back(app, client, db, clock, caplog):
     """In production, does an exception give the 500 page, get logged, and roll back?"""
-    app.config["PROPAGATE_EXCEPTIONS"] = False   # what a deployed app does
+    app.config["PROPAGATE_EXCEPTIONS"] = False  # what a deployed app does
 
     @app.route("/boom")
     def boom():
-        db.session.add(User(email="half-done@example.com", password_hash="x",
-                            created_at=clock.now()))
-        db.session.flush()                   # written, then the view fails before commit
+        db.session.add(
+            User(email="half-done@example.com", password_hash="x", created_at=clock.now())
+        )
+        db.session.flush()  # written, then the view fails before commit
         raise RuntimeError("kaboom")
 
     r = client.get("/boom")
@@ -37,6 +39,7 @@ def test_unexpected_error_is_a_500_page_and_rolls_back(app, client, db, clock, c
 
 def test_a_failing_view_shows_its_real_traceback_in_tests(app, client):
     """Does a test see the view's own exception rather than a bare 500?"""
+
     @app.route("/boom")
     def boom():
         raise LookupError("the real cause")
@@ -51,11 +54,14 @@ def test_json_clients_get_json_errors(client):
     assert r.status_code == 404 and r.json["error"] == "Not found"
 
 
-@pytest.mark.parametrize("data", [
-    {"email": "x" * 300 + "@example.com", "password": "p"},
-    {"email": "a\x00b@example.com", "password": "pass\x00word"},
-    {},
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"email": "x" * 300 + "@example.com", "password": "p"},
+        {"email": "a\x00b@example.com", "password": "pass\x00word"},
+        {},
+    ],
+)
 def test_garbage_login_input_is_400(client, data):
     """Is junk in the login form a 400 page rather than a crash?"""
     assert client.post("/auth/login", data=data).status_code == 400
@@ -63,8 +69,11 @@ def test_garbage_login_input_is_400(client, data):
 
 def test_undecodable_form_bytes(client):
     """Are non-UTF-8 form bytes handled without a 500?"""
-    r = client.post("/auth/login", data=b"email=%ff%fe&password=%ff",
-                    content_type="application/x-www-form-urlencoded")
+    r = client.post(
+        "/auth/login",
+        data=b"email=%ff%fe&password=%ff",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert r.status_code in (400, 401)
 
 

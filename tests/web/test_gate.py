@@ -1,7 +1,8 @@
 """The access gate: login roles, 403 in an old session, revocation, links, query count."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import event
@@ -11,8 +12,9 @@ from models import User
 
 
 def grant(db, admin, member, plan, clock, days=30):
-    sub = admin_actions.grant(admin, member, plan, clock.now() + timedelta(days=days), "test grant",
-                        clock.now())
+    sub = admin_actions.grant(
+        admin, member, plan, clock.now() + timedelta(days=days), "test grant", clock.now()
+    )
     db.session.commit()
     return sub
 
@@ -43,8 +45,9 @@ def test_member_without_subscription_gets_403_with_reason(client, member, login_
     assert b'href="/plans"' in r.data
 
 
-def test_grant_opens_then_clock_closes_in_same_session(client, db, admin, member, premium,
-                                                       login_as, clock):
+def test_grant_opens_then_clock_closes_in_same_session(
+    client, db, admin, member, premium, login_as, clock
+):
     """Grant -> 200 and a visible link; clock past access_until -> 403, same session."""
     login_as(member)
     assert client.get("/premium").status_code == 403
@@ -65,8 +68,7 @@ def test_grant_opens_then_clock_closes_in_same_session(client, db, admin, member
     assert b'href="/premium"' not in client.get("/").data
 
 
-def test_revoke_closes_at_once_in_same_session(client, db, admin, member, premium, login_as,
-                                               clock):
+def test_revoke_closes_at_once_in_same_session(client, db, admin, member, premium, login_as, clock):
     """Does an admin revocation give 403 on the member's very next request?"""
     sub = grant(db, admin, member, premium, clock)
     login_as(member)
@@ -76,15 +78,17 @@ def test_revoke_closes_at_once_in_same_session(client, db, admin, member, premiu
     assert client.get("/premium").status_code == 403
 
 
-def test_revoke_by_admin_page_closes_member_session(client, db, admin, member, premium,
-                                                    login_as, new_client, clock):
+def test_revoke_by_admin_page_closes_member_session(
+    client, db, admin, member, premium, login_as, new_client, clock
+):
     """End to end: the admin revokes through the UI; the member's old session gets 403."""
     sub = grant(db, admin, member, premium, clock)
     login_as(member)
     assert client.get("/premium").status_code == 200
     admin_browser = login_as(admin, new_client())
-    r = admin_browser.post(f"/admin/subscriptions/{sub.id}/revoke",
-                           data={"revoke-reason": "fraud reported"})
+    r = admin_browser.post(
+        f"/admin/subscriptions/{sub.id}/revoke", data={"revoke-reason": "fraud reported"}
+    )
     assert r.status_code == 303
     assert client.get("/premium").status_code == 403
 
@@ -93,15 +97,23 @@ def test_grace_period_keeps_access_then_closes(client, db, member, premium, logi
     """With a failed renewal, is access kept for the grace days and no longer?"""
     from gateway.billing import Fact, FactKind
     from models import Subscription
-    sub = Subscription(user_id=member.id, plan_id=premium.id, paypal_id="I-GRACE",
-                       created_at=clock.now(), updated_at=clock.now())
+
+    sub = Subscription(
+        user_id=member.id,
+        plan_id=premium.id,
+        paypal_id="I-GRACE",
+        created_at=clock.now(),
+        updated_at=clock.now(),
+    )
     db.session.add(sub)
     db.session.flush()
     t = clock.now()
-    service.record_fact(sub, Fact(FactKind.PAYMENT_COMPLETED, t, key="T1", txn_id="T1"),
-                        source="test", now=t)
-    service.record_fact(sub, Fact(FactKind.PAYMENT_FAILED, t + timedelta(days=31), key="F1"),
-                        source="test", now=t)
+    service.record_fact(
+        sub, Fact(FactKind.PAYMENT_COMPLETED, t, key="T1", txn_id="T1"), source="test", now=t
+    )
+    service.record_fact(
+        sub, Fact(FactKind.PAYMENT_FAILED, t + timedelta(days=31), key="F1"), source="test", now=t
+    )
     service.recompute(sub, t)
     db.session.commit()
     login_as(member)
@@ -111,8 +123,7 @@ def test_grace_period_keeps_access_then_closes(client, db, member, premium, logi
     assert client.get("/premium").status_code == 403
 
 
-def test_extension_is_seen_without_logging_out(client, db, admin, member, premium, login_as,
-                                               clock):
+def test_extension_is_seen_without_logging_out(client, db, admin, member, premium, login_as, clock):
     """When access is extended, does the old session pick up the new date?"""
     sub = grant(db, admin, member, premium, clock, days=5)
     login_as(member)
@@ -126,16 +137,16 @@ def test_extension_is_seen_without_logging_out(client, db, admin, member, premiu
 def test_roles_are_computed_at_login(client, db, admin, member, premium, clock):
     """Does logging in through the form put the member's roles in the session?"""
     grant(db, admin, member, premium, clock)
-    r = client.post("/auth/login", data={"email": member.email,
-                                         "password": "correct horse battery"})
+    r = client.post(
+        "/auth/login", data={"email": member.email, "password": "correct horse battery"}
+    )
     assert r.status_code == 302
     with client.session_transaction() as sess:
         assert "premium" in sess["_roles"]["r"]
     assert client.get("/premium").status_code == 200
 
 
-def test_gate_costs_only_the_user_load(app, client, db, admin, member, premium, login_as,
-                                       clock):
+def test_gate_costs_only_the_user_load(app, client, db, admin, member, premium, login_as, clock):
     """Once roles are cached, does a gated request run just one query (the user load)?"""
     grant(db, admin, member, premium, clock)
     login_as(member)
@@ -161,8 +172,7 @@ def test_bumped_version_forces_recompute(client, db, admin, member, premium, log
     # Write a grant directly, without bumping: the cached (empty) roles stay in force...
     version = member.access_version
     grant(db, admin, member, premium, clock)
-    db.session.execute(db.update(User).where(User.id == member.id)
-                       .values(access_version=version))
+    db.session.execute(db.update(User).where(User.id == member.id).values(access_version=version))
     db.session.commit()
     assert client.get("/premium").status_code == 403
     # ...until the version moves.
@@ -171,8 +181,9 @@ def test_bumped_version_forces_recompute(client, db, admin, member, premium, log
     assert client.get("/premium").status_code == 200
 
 
-def test_expired_subscription_listed_separately(client, db, admin, member, premium, login_as,
-                                                clock):
+def test_expired_subscription_listed_separately(
+    client, db, admin, member, premium, login_as, clock
+):
     """Does "My subscriptions" split active and expired ones with time left?"""
     old = grant(db, admin, member, premium, clock, days=2)
     clock.advance(days=3)

@@ -9,7 +9,7 @@ SIM_PORT ?= 5001
 # A local PostgreSQL server for the second test run; override or empty it to skip.
 GATEWAY_TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql://postgres@127.0.0.1:5432/postgres)
 
-.PHONY: run test test-sqlite test-postgres install clean bench sim worker
+.PHONY: run test check test-sqlite test-postgres install clean bench sim worker
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +30,14 @@ run: install
 	  $(FLASK) inbox process --loop --quiet & \
 	  $(FLASK) run --host $(HOST) --port $(PORT)
 
-test: install test-sqlite test-postgres
+test: install check test-sqlite test-postgres
+
+# Style and types: ruff (lint + format) and mypy (strict on gateway/billing and models).
+check: install
+	@echo "== ruff and mypy"
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 test-sqlite: install
 	@echo "== SQLite"

@@ -36,7 +36,7 @@ def main() -> None:
     from flask_migrate import upgrade
 
     from gateway import create_app
-    from gateway.billing import Fact, FactKind, Terms, compute
+    from gateway.billing import Fact, FactKind, PeriodUnit, Terms, compute
     from gateway.subscriptions import admin_actions
     from models import Plan, User, db
 
@@ -101,7 +101,7 @@ def main() -> None:
         ]
 
     small, large = facts(10), facts(1000)
-    terms = Terms(1, "M")
+    terms = Terms(1, PeriodUnit.MONTH)
     c_small = per_call(lambda: compute(small, terms), 200)
     c_large = per_call(lambda: compute(large, terms), 20)
 

@@ -47,7 +47,9 @@ def open_checkout(user: User, plan: Plan, now: datetime) -> Checkout:
         with db.session.begin_nested():
             db.session.add(checkout)
     except IntegrityError:  # a parallel request opened it first
-        return _open(user, plan)
+        existing = _open(user, plan)
+        assert existing is not None  # the unique index refused ours because of it
+        return existing
     return checkout
 
 

@@ -18,7 +18,7 @@ class DefaultConfig:
     REMEMBER_COOKIE_HTTPONLY = True
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
 
-    # Access policy (DESIGN.md "Policies").
+    # Access policy (docs/architecture.md, "How access is decided").
     GRACE_DAYS = 3
     CANCEL_POLICY = "end_of_period"  # or "immediate"
     LAPSING_DAYS = 7  # admin "lapsing" view horizon

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -22,7 +23,7 @@ class AuditEntry(Model):
     subject_type: Mapped[str] = mapped_column(String(30))
     subject_id: Mapped[int]
     reason: Mapped[str | None] = mapped_column(Text)
-    details: Mapped[dict | None] = mapped_column(JSON)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     actor = relationship("User", lazy="joined")
 
@@ -33,5 +34,5 @@ class AppendOnlyError(RuntimeError):
 
 @event.listens_for(AuditEntry, "before_update")
 @event.listens_for(AuditEntry, "before_delete")
-def _refuse_change(mapper, connection, target) -> None:
+def _refuse_change(mapper: Any, connection: Any, target: Any) -> None:
     raise AppendOnlyError("the audit log is append-only")

@@ -26,7 +26,7 @@ class Notification(Model):
     channel: Mapped[Channel] = mapped_column(StatusColumn(Channel, "channel_known", 10))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     body: Mapped[bytes] = mapped_column(LargeBinary)
-    headers: Mapped[dict] = mapped_column(JSON)
+    headers: Mapped[dict[str, str]] = mapped_column(JSON)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[NotificationStatus] = mapped_column(
         StatusColumn(NotificationStatus, "status_known", 12), default=NotificationStatus.PENDING

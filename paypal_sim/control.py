@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, redirect, render_te
 
 from .engine import Sim
 from .formats import PACIFIC, money, parse_rfc3339, rfc3339
-from .state import NotFound, Refused, Webhook
+from .state import NotFound, Refused, Subscription, Webhook
 
 bp = Blueprint("control", __name__, url_prefix="/sim")
 
@@ -97,11 +97,17 @@ def refused(e):
     return jsonify(error=str(e)), 409 if isinstance(e, Refused) else 400
 
 
+def _created(sub: Subscription) -> datetime:
+    # Signup sets create_time on every subscription it makes.
+    assert sub.create_time is not None
+    return sub.create_time
+
+
 @bp.route("/")
 def page():
     sim = _sim()
     with sim.world.lock:
-        subs = sorted(sim.world.subscriptions.values(), key=lambda s: s.create_time, reverse=True)
+        subs = sorted(sim.world.subscriptions.values(), key=_created, reverse=True)
         txns = sorted(sim.world.transactions.values(), key=lambda t: t.time, reverse=True)
     return render_template(
         "sim/control.html",

@@ -45,7 +45,7 @@ def _tail(acct: Account) -> Fields:
 def _terms(sub: Subscription) -> Fields:
     terms: Fields = []
     if sub.trial_count and sub.trial_unit:
-        trial = money(sub.trial_amount or 0)
+        trial = money(sub.trial_amount or Decimal(0))
         terms += [
             ("amount1", trial),
             ("mc_amount1", trial),

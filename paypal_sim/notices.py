@@ -58,6 +58,9 @@ class Notices:
 
     # -- REST representation -------------------------------------------------
     def subscription_json(self, sub: Subscription) -> dict[str, Any]:
+        updated = sub.status_update_time or sub.create_time
+        # Signup sets create_time and status_update_time on every subscription it makes.
+        assert updated is not None
         data: dict[str, Any] = {
             "id": sub.id,
             "plan_id": sub.plan_id,
@@ -66,8 +69,8 @@ class Notices:
             "custom_id": sub.custom,
             "plan_overridden": False,
             "create_time": rfc3339(sub.create_time) if sub.create_time else None,
-            "update_time": rfc3339(sub.status_update_time or sub.create_time),
-            "status_update_time": rfc3339(sub.status_update_time or sub.create_time),
+            "update_time": rfc3339(updated),
+            "status_update_time": rfc3339(updated),
             "start_time": rfc3339(sub.start_time) if sub.start_time else None,
             "links": [
                 {

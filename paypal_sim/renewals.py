@@ -57,6 +57,9 @@ class Renewals(Notices):
             ):
                 self._end_of_term(sub, sub.eot_at)
             else:
+                # `due` holds sub for a renewal (ACTIVE with next_billing <= now), or for an
+                # end of term that a still-earlier next_billing precedes: either way it is set.
+                assert sub.next_billing is not None
                 self.charge(sub, sub.next_billing)
             done += 1
 

@@ -5,12 +5,22 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from . import ipn_messages as ipn
 from .formats import new_id
 from .renewals import Renewals, add_period
 from .state import Plan, Refused, Subscription
+
+
+class PayerFields(TypedDict):
+    """The buyer's details, named as the matching `Subscription` fields."""
+
+    payer_id: str
+    payer_email: str
+    first_name: str
+    last_name: str
+
 
 UNIT_OF = {"DAY": "D", "WEEK": "W", "MONTH": "M", "YEAR": "Y"}
 
@@ -127,7 +137,7 @@ class Signup(Renewals):
             self.charge(sub, now)
 
 
-def _payer_fields(payer: dict[str, str]) -> dict[str, str]:
+def _payer_fields(payer: dict[str, str]) -> PayerFields:
     return {
         "payer_id": payer.get("payer_id") or new_id("", 13),
         "payer_email": payer.get("email", ""),

@@ -53,8 +53,12 @@ class Signer:
         ).decode()
 
     def verify(self, message: bytes, signature_b64: str) -> bool:
+        key = self.cert.public_key()
+        # The certificate is built in __init__ from our own RSA key, so this always holds.
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise TypeError(f"webhook certificate holds a {type(key).__name__}, not an RSA key")
         try:
-            self.cert.public_key().verify(
+            key.verify(
                 base64.b64decode(signature_b64, validate=True),
                 message,
                 padding.PKCS1v15(),

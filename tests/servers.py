@@ -38,6 +38,8 @@ class Received:
 class Listener:
     """A merchant endpoint that records raw requests and answers scripted status codes."""
 
+    url: str  # its base URL, set by the `listener` fixture once it is served
+
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.statuses: deque[int] = deque()

@@ -12,7 +12,7 @@ class SimSession:
     def __init__(self, base: str) -> None:
         self.base = base
         self.http = requests.Session()
-        self._token = None
+        self._token: str | None = None
 
     def url(self, path: str) -> str:
         return self.base + path

@@ -57,7 +57,7 @@ def edit(plan_id: int | None = None) -> ResponseReturnValue:
         values["trial_unit"] = values["trial_unit"] or None
         values["paypal_plan_id"] = (values["paypal_plan_id"] or "").strip() or None
         creating = plan is None
-        if creating:
+        if plan is None:
             plan = Plan(created_at=now(), **values)
             db.session.add(plan)
         else:

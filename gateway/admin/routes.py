@@ -283,6 +283,8 @@ def member_detail(user_id: int):
     if request.method == "POST":
         if form.validate_on_submit():
             plan = db.session.get(Plan, form.plan.data)
+            if plan is None:  # deleted since the form was drawn
+                abort(400, description="That plan no longer exists.")
             try:
                 sub = admin_actions.grant(
                     current_user, member, plan, end_of_day(form.until.data), form.reason.data, now()

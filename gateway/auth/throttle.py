@@ -51,6 +51,7 @@ def record_failure(limits: dict[str, int], now: datetime) -> None:
                 continue
             except IntegrityError:  # another worker created it first
                 row = db.session.scalar(select(LoginFailure).where(LoginFailure.scope == scope))
+        assert row is not None  # it existed, or its creator's insert beat ours
         if row.window_start + _window() <= now:
             row.count, row.window_start = 1, now
         else:

@@ -1,4 +1,4 @@
-"""Facts + plan terms + policy -> paid-through, grace and access_until (DESIGN.md "Access")."""
+"""Facts + plan terms + policy -> paid-through, grace and access_until (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ class CancelPolicy(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Policy:
-    """Site policy; defaults are DESIGN.md's safe ones."""
+    """Site policy; defaults are the safe ones of docs/architecture.md."""
 
     grace_days: int = 3
     cancel: CancelPolicy = CancelPolicy.END_OF_PERIOD
@@ -110,11 +110,11 @@ def _chain(
     anchor, n = trial_until, 0
     periods: list[Period] = []
     for p in payments:
-        if paid_through is not None and p.at <= terms.after(paid_through):
+        if anchor is not None and paid_through is not None and p.at <= terms.after(paid_through):
             n += 1
         else:
             anchor, n = p.at, 1
-        paid_through = terms.after(anchor, n)  # type: ignore[arg-type]
+        paid_through = terms.after(anchor, n)
         periods.append(Period(p.txn_id or "", terms.after(anchor, n - 1), paid_through))
     return paid_through, periods
 

@@ -42,5 +42,5 @@ class Fact:
     amount: Decimal | None = None
     until: datetime | None = None
 
-    def sort_key(self) -> tuple:
+    def sort_key(self) -> tuple[datetime, int, str, str]:
         return (self.at, KIND_ORDER[self.kind], self.key, self.txn_id or "")

@@ -8,7 +8,7 @@ USER_AGENT = "Tollgate-IPN-Verifier/1.0"
 
 
 class PostbackVerifier:
-    """Asks the configured postback URL; never one chosen by the message (PAYPAL.md §7)."""
+    """Asks the configured postback URL; never one chosen by the message (docs/paypal.md §1)."""
 
     def __init__(self, url: str, timeout: float, session: requests.Session | None = None) -> None:
         self.url, self.timeout = url, timeout

@@ -31,7 +31,7 @@ def ipn() -> ResponseReturnValue:
     if len(raw) > MAX_IPN_BYTES:
         abort(413, description="An IPN is never this large.")
     try:
-        note = intake.store(Channel.IPN, raw, request.headers, request.remote_addr, now())
+        note = intake.store(Channel.IPN, raw, dict(request.headers), request.remote_addr, now())
     except SQLAlchemyError:
         db.session.rollback()
         current_app.logger.exception("could not store an IPN; PayPal will re-send it")

@@ -1,4 +1,5 @@
-"""DESIGN.md "Access" rules, table-driven, and independence from fact order and repeats."""
+"""The access rules of docs/architecture.md, table-driven, and independence from fact order
+and repeats."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.billing import Fact, Policy, Terms, compute, status_at
+from gateway.billing import Fact, PeriodUnit, Policy, Terms, compute, status_at
 from gateway.billing import FactKind as K
 from gateway.billing.entitlements import CancelPolicy, State
 
-MONTHLY = Terms(1, "M")
+MONTHLY = Terms(1, PeriodUnit.MONTH)
 
 
 def d(month, day, hour=0, year=2026):

@@ -71,6 +71,7 @@ def test_interpret_payment_and_keys():
     )
     [fact] = m.facts
     assert fact.kind is FactKind.PAYMENT_COMPLETED and fact.key == "T1:Completed:subscr_payment"
+    assert m.payment is not None
     assert m.payment.amount == Decimal("9.00") and fact.at.hour == 12
 
 

@@ -7,8 +7,8 @@ import pytest
 from gateway.billing import add_period
 
 
-def d(*args):
-    return datetime(*args, tzinfo=UTC)
+def d(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

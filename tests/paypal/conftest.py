@@ -54,7 +54,9 @@ class Live:
         page = client.post(f"/checkout/subscribe/{plan_code}")
         assert page.status_code == 200, page.data
         html = page.data.decode()
-        action = re.search(r'form id="paypal" method="post" action="([^"]+)"', html).group(1)
+        form = re.search(r'form id="paypal" method="post" action="([^"]+)"', html)
+        assert form is not None, html
+        action = form.group(1)
         import html as h
 
         fields = {
@@ -101,7 +103,8 @@ class StubVerifier:
     """Answers the postback with a set word (the real postback is tested against the sim)."""
 
     def __init__(self, answer: str = "VERIFIED") -> None:
-        self.answer, self.calls = answer, []
+        self.answer = answer
+        self.calls: list[bytes] = []
 
     def verify(self, raw: bytes) -> str:
         self.calls.append(raw)

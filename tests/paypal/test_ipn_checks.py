@@ -9,7 +9,7 @@ from gateway.pipeline import worker as inbox
 from models import Flag, Notification, Subscription
 
 
-def post_ipn(client, fields: list[tuple[str, str]], charset="windows-1252") -> Notification:
+def post_ipn(client, fields: list[tuple[str, str]], charset="windows-1252") -> bytes:
     from paypal_sim.formats import encode_form
 
     body = encode_form(fields, charset)

@@ -128,8 +128,10 @@ def test_same_ipn_at_once_many_threads_many_workers(ready, db):
             )
 
         threads = [threading.Thread(target=post, args=(b,)) for b in bodies * 8]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert answers == [200] * 16
 
     start = threading.Barrier(4)
@@ -147,8 +149,10 @@ def test_same_ipn_at_once_many_threads_many_workers(ready, db):
                 _db.session.remove()
 
     workers = [threading.Thread(target=work) for _ in range(4)]
-    [w.start() for w in workers]
-    [w.join() for w in workers]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
     assert errors == []
     db.session.expire_all()
     notes = db.session.scalars(select(Notification)).all()

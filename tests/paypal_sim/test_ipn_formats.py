@@ -1,4 +1,4 @@
-"""The stand-in's IPNs against PAYPAL.md: field sets, charset bytes, dates, postback."""
+"""The stand-in's IPNs against docs/paypal.md: field sets, charset bytes, dates, postback."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def test_signup_and_payment_field_sets(paypal, listener):
     signup, payment = ipns(paypal, listener)
     s, p = fields_of(signup.body), fields_of(payment.body)
     assert s["txn_type"] == "subscr_signup" and s["subscr_id"] == sub_id
-    assert "txn_id" not in s and "payment_status" not in s  # PAYPAL.md §2.1
+    assert "txn_id" not in s and "payment_status" not in s  # docs/paypal.md §4.1
     assert s["period3"] == "1 M" and s["mc_amount3"] == "9.00" and s["recurring"] == "1"
     assert p["txn_type"] == "subscr_payment" and p["payment_status"] == "Completed"
     assert len(p["txn_id"]) == 17 and p["mc_gross"] == "9.00" and p["mc_currency"] == "USD"

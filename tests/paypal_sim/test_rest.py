@@ -13,7 +13,7 @@ from datetime import timedelta
 import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 RETURN = "http://merchant.invalid/checkout/return"
 
@@ -36,7 +36,9 @@ def approve(paypal, sub):
     link = next(link["href"] for link in sub["links"] if link["rel"] == "approve")
     page = paypal.http.get(link, timeout=5)
     assert page.status_code == 200
-    token = re.search(r'name="ba_token" value="([^"]+)"', page.text).group(1)
+    found = re.search(r'name="ba_token" value="([^"]+)"', page.text)
+    assert found is not None, page.text
+    token = found.group(1)
     r = paypal.http.post(
         paypal.url("/sim/checkout/rest"),
         allow_redirects=False,
@@ -183,7 +185,9 @@ def test_webhook_headers_and_signature_verify_with_the_standard_recipe(paypal, l
         f"{h['Paypal-Transmission-Id']}|{h['Paypal-Transmission-Time']}|WH-SIM-DEFAULT|"
         f"{zlib.crc32(sale.body) & 0xFFFFFFFF}"
     ).encode()
-    cert.public_key().verify(
+    key = cert.public_key()
+    assert isinstance(key, rsa.RSAPublicKey)
+    key.verify(
         base64.b64decode(h["Paypal-Transmission-Sig"]), message, padding.PKCS1v15(), hashes.SHA256()
     )  # raises if wrong
     event = json.loads(sale.body)

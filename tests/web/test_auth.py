@@ -202,7 +202,9 @@ def test_real_login_form_with_csrf(app, client, make_user):
     assert r.status_code == 400
     assert b"form expired" in r.data
     page = client.get("/auth/login").data.decode()
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert found is not None, page
+    token = found.group(1)
     r = client.post(
         "/auth/login", data={"email": "m@example.com", "password": PASSWORD, "csrf_token": token}
     )

@@ -117,6 +117,7 @@ def test_grace_period_keeps_access_then_closes(client, db, member, premium, logi
     service.recompute(sub, t)
     db.session.commit()
     login_as(member)
+    assert sub.paid_through is not None
     clock.set(sub.paid_through + timedelta(days=2))
     assert client.get("/premium").status_code == 200
     clock.set(sub.paid_through + timedelta(days=3))

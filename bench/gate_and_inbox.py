@@ -45,7 +45,6 @@ def main() -> None:
             "TESTING": True,
             "SECRET_KEY": "bench-secret-key-0123456789",
             "WTF_CSRF_ENABLED": False,
-            "IPN_PROCESS_INLINE": False,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
         },
         instance_path=tmp,

@@ -70,6 +70,13 @@ def _check_config(app: Flask) -> None:
         raise ConfigError("GATEWAY_CANCEL_POLICY must be end_of_period or immediate")
     if app.config["PAYPAL_MODE"] not in ("sim", "sandbox", "live"):
         raise ConfigError("GATEWAY_PAYPAL_MODE must be sim, sandbox or live")
+    from .pipeline.worker import verify_budget
+
+    if int(app.config["IPN_LEASE_SECONDS"]) < verify_budget(app.config) + 60:
+        raise ConfigError(
+            "GATEWAY_IPN_LEASE_SECONDS must exceed a batch's verification time "
+            f"({verify_budget(app.config):g} s) by a minute, or messages would be verified twice"
+        )
     if app.debug or app.testing:
         return
     key = app.config.get("SECRET_KEY")

@@ -1,4 +1,4 @@
-"""Command-line tools: `flask --app app seed-demo | create-admin EMAIL`."""
+"""Command-line tools: seed-demo, create-admin, inbox process, rebuild (jobs: `jobs/cli.py`)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,10 @@ CREDENTIALS_FILE = "demo-credentials.txt"
 
 
 def register_commands(app: Flask) -> None:
+    from .jobs.cli import jobs_group, serve_demo
+
+    app.cli.add_command(jobs_group)
+    app.cli.add_command(serve_demo)
     app.cli.add_command(inbox_group)
     app.cli.add_command(rebuild_command)
     app.cli.add_command(seed_demo)
@@ -109,7 +113,7 @@ def inbox_group() -> None:
 
 @inbox_group.command("process")
 @click.option("--loop", is_flag=True, help="Keep processing until interrupted.")
-@click.option("--interval", default=5.0, show_default=True, help="Seconds between rounds.")
+@click.option("--interval", default=1.0, show_default=True, help="Seconds between idle rounds.")
 @click.option("--quiet", is_flag=True, help="Only report rounds that handled something.")
 def inbox_process(loop: bool, interval: float, quiet: bool) -> None:
     """Verify and apply every message that is due (safe to run in many processes)."""

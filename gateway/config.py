@@ -43,7 +43,8 @@ class DefaultConfig:
     PUBLIC_URL = ""
 
     # The IPN inbox.
-    IPN_PROCESS_INLINE = True  # process right after answering (no worker needed)
+    INBOX_BATCH_SIZE = 100  # messages a worker claims at once
+    INBOX_VERIFY_CONCURRENCY = 64  # postbacks in flight at once per worker process
     IPN_MAX_ATTEMPTS = 8  # postback/processing tries before a flag
     IPN_LEASE_SECONDS = 300  # a claimed message is retried after this if its worker died
     CHECKOUT_HOLD_MINUTES = 30

@@ -12,12 +12,16 @@ PostgreSQL enforces them (SQLite's default is not to).
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 from flask import Flask
-from sqlalchemy import Connection, Engine, event
+from sqlalchemy import Connection, Engine, Table, event, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from models import db
+from models.base import Model
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -47,3 +51,38 @@ def _sqlite(engine: Engine) -> None:
         raw = conn.connection.dbapi_connection
         if raw is not None and not raw.in_transaction:
             conn.exec_driver_sql("BEGIN")
+
+
+def insert_new(
+    model: type[Model],
+    rows: Sequence[dict[str, Any]],
+    unique: Sequence[str],
+    returning: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """INSERT ... ON CONFLICT (unique) DO NOTHING RETURNING ...: the rows that were new.
+
+    One statement for any number of rows, and no savepoint: a re-delivered fact or payment
+    is simply not inserted again, on SQLite and PostgreSQL alike.
+    """
+    if not rows:
+        return []
+    table = cast(Table, model.__table__)
+    dialect_insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        dialect_insert(table)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=list(unique))
+        .returning(*(table.c[name] for name in returning))
+    )
+    return [tuple(row) for row in db.session.execute(stmt)]
+
+
+def lock_key(key: str) -> None:
+    """Hold a transaction-scoped lock on `key` (PostgreSQL advisory lock; released at commit).
+
+    SQLite needs none: its single writer already serialises every write transaction.
+    """
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key}
+        )

@@ -8,6 +8,7 @@ from .audit import AuditEntry
 from .base import Base, db
 from .checkout import Checkout
 from .flag import Flag
+from .job import JobLease, JobRun
 from .notification import Notification
 from .payment import Payment
 from .plan import Plan
@@ -27,4 +28,6 @@ __all__ = [
     "Notification",
     "Flag",
     "Checkout",
+    "JobLease",
+    "JobRun",
 ]

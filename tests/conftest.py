@@ -141,6 +141,24 @@ def client(app):
 
 
 @pytest.fixture
+def scheduler(app):
+    """The real scheduler on a background thread, every job ticking every 0.05 s.
+
+    Jobs run once per window of the app's clock, so a test moves the clock to let each
+    job run again; it never sleeps on time itself.
+    """
+    from gateway.jobs import runner as job_runner
+    from gateway.jobs.registry import JOBS
+
+    app.config["JOB_INTERVALS"] = {job.id: 0.05 for job in JOBS}
+    background = job_runner.start_in_background(app)
+    try:
+        yield background
+    finally:
+        background.shutdown(wait=True)
+
+
+@pytest.fixture
 def runner(app):
     return app.test_cli_runner()
 

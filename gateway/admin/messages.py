@@ -23,7 +23,7 @@ from ..audit import audit
 from ..billing.ipn import decode_body
 from ..billing.statuses import NotificationStatus
 from ..clock import now
-from ..pipeline.worker import process_one, reprocess
+from ..pipeline.worker import reprocess
 from .forms import ReasonForm
 from .queries import BadFilter, escape_like, paginate, parse_page
 
@@ -114,7 +114,5 @@ def reprocess_message(note_id: int) -> ResponseReturnValue:
         return redirect(url_for(".detail", note_id=note.id)), 303
     audit(current_user, "reprocess", "notification", note.id, now=now(), reason=form.reason.data)
     db.session.commit()
-    if current_app.config["IPN_PROCESS_INLINE"]:
-        process_one(note.id)
-    flash("The message was queued again.", "success")
+    flash("The message was queued again; a worker will process it shortly.", "success")
     return redirect(url_for(".detail", note_id=note.id)), 303

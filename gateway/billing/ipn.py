@@ -41,13 +41,29 @@ def decode_body(raw: bytes) -> tuple[dict[str, str], str]:
     charset = DEFAULT_CHARSET
     for key, value in parse_qsl(text, keep_blank_values=True):
         if key == "charset" and value.strip():
-            charset = value.strip()
-    try:
-        codecs.lookup(charset)
-    except LookupError:
-        charset = DEFAULT_CHARSET
+            charset = text_charset(value.strip()) or DEFAULT_CHARSET
     pairs = parse_qsl(text, keep_blank_values=True, encoding=charset, errors="replace")
     return dict(pairs), charset
+
+
+#: Every byte value: a codec must turn them into text (with replacements) to be used.
+_ALL_BYTES = bytes(range(256))
+
+
+def text_charset(name: str) -> str | None:
+    """`name` if it is a real text encoding that can decode any bytes, else None.
+
+    Python's codec registry also holds bytes-to-bytes and str-to-str codecs (`rot13`,
+    `hex`, `base64`, `zlib`) and text codecs that refuse `errors="replace"` (`idna`);
+    anyone can put those names in a body, so they are refused here, once.
+    """
+    try:
+        if not codecs.lookup(name)._is_text_encoding:
+            return None
+        _ALL_BYTES.decode(name, errors="replace")
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        return None
+    return name
 
 
 def parse_payment_date(text: str | None) -> datetime | None:

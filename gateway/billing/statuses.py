@@ -40,17 +40,23 @@ class Channel(enum.StrEnum):
 
 
 class NotificationStatus(enum.StrEnum):
-    """pending -> (retry ->)* processed | invalid | flagged."""
+    """pending -> (retry | deferred ->)* processed | invalid | flagged."""
 
     PENDING = "pending"
     RETRY = "retry"
+    #: Waits, without an attempt budget, for a payment it refers to; woken when it arrives.
+    DEFERRED = "deferred"
     PROCESSED = "processed"
     INVALID = "invalid"
     FLAGGED = "flagged"
 
 
 #: Statuses a worker may still claim.
-OPEN_NOTIFICATION = (NotificationStatus.PENDING, NotificationStatus.RETRY)
+OPEN_NOTIFICATION = (
+    NotificationStatus.PENDING,
+    NotificationStatus.RETRY,
+    NotificationStatus.DEFERRED,
+)
 
 
 class CheckoutStatus(enum.StrEnum):
@@ -65,3 +71,9 @@ class CheckoutFlow(enum.StrEnum):
 
     STANDARD = "standard"  # Payments Standard button + IPN
     REST = "rest"  # Subscriptions API + webhooks
+
+
+class JobOutcome(enum.StrEnum):
+    RUNNING = "running"
+    OK = "ok"
+    FAILED = "failed"

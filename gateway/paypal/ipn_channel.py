@@ -22,7 +22,9 @@ def ipn_verifier() -> Verifier:
     app = current_app
     if "ipn_verifier" not in app.extensions:
         app.extensions["ipn_verifier"] = PostbackVerifier(
-            endpoints(app.config)["postback"], float(app.config["PAYPAL_TIMEOUT"])
+            endpoints(app.config)["postback"],
+            float(app.config["PAYPAL_TIMEOUT"]),
+            pool_size=int(app.config["INBOX_VERIFY_CONCURRENCY"]),
         )
     verifier: Verifier = app.extensions["ipn_verifier"]
     return verifier

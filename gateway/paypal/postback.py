@@ -10,9 +10,14 @@ USER_AGENT = "Tollgate-IPN-Verifier/1.0"
 class PostbackVerifier:
     """Asks the configured postback URL; never one chosen by the message (docs/paypal.md §1)."""
 
-    def __init__(self, url: str, timeout: float, session: requests.Session | None = None) -> None:
+    def __init__(self, url: str, timeout: float, pool_size: int = 10) -> None:
         self.url, self.timeout = url, timeout
-        self.http = session or requests.Session()
+        # One session shared by the worker's verify threads: keep-alive connections, as
+        # many as postbacks can be in flight (urllib3 would otherwise drop the surplus).
+        self.http = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=pool_size)
+        self.http.mount("https://", adapter)
+        self.http.mount("http://", adapter)
 
     def verify(self, raw: bytes) -> str:
         """VERIFIED, INVALID, or a short description of whatever else happened."""
@@ -30,7 +35,7 @@ class PostbackVerifier:
             return f"no answer within {self.timeout:g} s"
         except requests.RequestException as e:
             return f"connection failed: {type(e).__name__}"
-        text = response.text.strip()
+        text = response.content[:200].decode("latin-1").strip()
         if response.status_code == 200 and text in ("VERIFIED", "INVALID"):
             return text
         return f"HTTP {response.status_code}: {text[:120]!r}"

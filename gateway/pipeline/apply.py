@@ -12,13 +12,13 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
 from models import Checkout, Notification, Payment, Plan, Subscription, db
 
 from ..billing.checks import check_amount, check_receiver, check_sandbox
 from ..billing.interpretation import Interpretation, PaymentInfo
 from ..billing.statuses import CheckoutStatus, NotificationStatus, PaymentStatus, SubscriptionState
+from ..database import insert_new, lock_key
 from ..flags import raise_flag
 from ..paypal_urls import accepts_test_messages
 from ..subscriptions import service
@@ -76,7 +76,11 @@ def run_checks(meaning: Interpretation) -> None:
 
 
 def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied:
-    """Apply a verified message; returns what happened. Raises Flagged / Deferred."""
+    """Apply a verified message; returns what happened. Raises Flagged / Deferred.
+
+    The subscription's row is locked first, so messages about one subscription apply one
+    after the other however many workers run (PostgreSQL; SQLite has a single writer).
+    """
     run_checks(meaning)
     if not meaning.relevant:
         return Applied(meaning.summary)
@@ -86,56 +90,63 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
         problem = check_amount(meaning.money, sub.plan.price, sub.plan.currency, sub.plan.code)
         if problem:
             raise Flagged("amount", problem)
-    new = tuple(
-        (f.kind.value, f.key)
-        for f in meaning.facts
-        if service.record_fact(sub, f, source=note.channel.value, now=now, notification_id=note.id)
+    new = service.record_facts(
+        sub, meaning.facts, source=note.channel.value, now=now, notification_id=note.id
     )
     if meaning.payment is not None:
         _record_payment(sub, meaning.payment, now)
     service.recompute(sub, now)
     note.subscription_id = sub.id
-    if meaning.payment is not None:  # refunds that came first can go now
-        db.session.execute(
-            update(Notification)
-            .where(
-                Notification.waiting_for == meaning.payment.txn_id,
-                Notification.status == NotificationStatus.RETRY,
-            )
-            .values(next_attempt_at=now)
-        )
+    note.waiting_for = None
+    if meaning.payment is not None:
+        wake_waiting(meaning.payment.txn_id, now)
     applied = bool(new) or not meaning.facts
     until = f"{sub.access_until:%Y-%m-%d %H:%M} UTC" if sub.access_until else "none"
     return Applied(
         f"{meaning.summary}{'' if applied else ' (already applied: no change)'}; "
         f"subscription {sub.id} {sub.state.value}, access until {until}",
         sub.id,
-        new,
+        tuple(sorted(new)),
+    )
+
+
+def wake_waiting(txn_id: str, now: datetime) -> None:
+    """Refunds and reversals that came before this payment can be applied now."""
+    db.session.execute(
+        update(Notification)
+        .where(
+            Notification.waiting_for == txn_id,
+            Notification.status == NotificationStatus.DEFERRED,
+        )
+        .values(next_attempt_at=now)
     )
 
 
 def _subscription_for(meaning: Interpretation, note: Notification, now: datetime) -> Subscription:
     if meaning.parent_txn_id:
-        payment = db.session.scalar(select(Payment).where(Payment.txn_id == meaning.parent_txn_id))
-        if payment is None:
+        sub_id = db.session.scalar(
+            select(Payment.subscription_id).where(Payment.txn_id == meaning.parent_txn_id)
+        )
+        if sub_id is None:
             raise Deferred(
                 f"waiting for payment {meaning.parent_txn_id} to arrive", meaning.parent_txn_id
             )
-        note.waiting_for = None
-        sub = db.session.get(Subscription, payment.subscription_id)
-        assert sub is not None  # a foreign key
-        return sub
+        return service.lock(Subscription.id == sub_id)
     ref = meaning.subscription_ref
     if not ref:
         raise Flagged("unreadable", "the message names no subscription (subscr_id)")
-    sub = db.session.scalar(select(Subscription).where(Subscription.paypal_id == ref))
+    sub = service.lock(Subscription.paypal_id == ref, missing_ok=True)
     return sub or _create_subscription(ref, meaning, note, now)
 
 
 def _create_subscription(
     ref: str, meaning: Interpretation, note: Notification, now: datetime
 ) -> Subscription:
-    """The first message about a subscription creates its row, whichever message it is."""
+    """The first message about a subscription creates its row, whichever message it is.
+
+    Two first messages at once: the unique PayPal id lets one insert win; the other waits
+    for it, inserts nothing and then locks the winner's row.
+    """
     token = meaning.member_token
     checkout = None
     if token:
@@ -157,21 +168,24 @@ def _create_subscription(
         claim_problem = f"checkout token {token!r} already linked to another subscription"
     else:
         claim_problem = f"no open checkout for custom={token!r}" if checkout is None else ""
-    sub = Subscription(
-        paypal_id=ref,
-        plan_id=plan.id,
-        state=SubscriptionState.PENDING,
-        created_at=now,
-        updated_at=now,
-        user_id=checkout.user_id if checkout else None,
+    created = insert_new(
+        Subscription,
+        [
+            {
+                "paypal_id": ref,
+                "plan_id": plan.id,
+                "state": SubscriptionState.PENDING.value,
+                "created_at": now,
+                "updated_at": now,
+                "user_id": checkout.user_id if checkout else None,
+            }
+        ],
+        unique=("paypal_id",),
+        returning=("id",),
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(sub)
-    except IntegrityError:  # another worker created it a moment ago
-        existing = db.session.scalar(select(Subscription).where(Subscription.paypal_id == ref))
-        assert existing is not None
-        return existing
+    sub = service.lock(Subscription.paypal_id == ref)
+    if not created:  # another worker created it a moment ago
+        return sub
     if checkout is not None:
         checkout.status, checkout.completed_at = CheckoutStatus.COMPLETED, now
         checkout.subscription_id = sub.id
@@ -186,23 +200,32 @@ def _create_subscription(
     return sub
 
 
+def payment_key(txn_id: str) -> str:
+    """The lock a payment's arrival and a deferral waiting for it both take (no lost wake-up)."""
+    return f"payment:{txn_id}"
+
+
+def payment_exists(txn_id: str) -> bool:
+    return db.session.scalar(select(Payment.id).where(Payment.txn_id == txn_id)) is not None
+
+
 def _record_payment(sub: Subscription, info: PaymentInfo, now: datetime) -> None:
     """One row per PayPal transaction; its status is derived from facts in recompute."""
-    if db.session.scalar(select(Payment.id).where(Payment.txn_id == info.txn_id)) is not None:
-        return
-    try:
-        with db.session.begin_nested():
-            db.session.add(
-                Payment(
-                    subscription_id=sub.id,
-                    txn_id=info.txn_id,
-                    status=PaymentStatus(info.status),
-                    amount=abs(info.amount),
-                    currency=info.currency or sub.plan.currency,
-                    fee=abs(info.fee) if info.fee is not None else None,
-                    paid_at=info.at,
-                    created_at=now,
-                )
-            )
-    except IntegrityError:
-        pass
+    lock_key(payment_key(info.txn_id))
+    insert_new(
+        Payment,
+        [
+            {
+                "subscription_id": sub.id,
+                "txn_id": info.txn_id,
+                "status": PaymentStatus(info.status).value,
+                "amount": abs(info.amount),
+                "currency": info.currency or sub.plan.currency,
+                "fee": abs(info.fee) if info.fee is not None else None,
+                "paid_at": info.at,
+                "created_at": now,
+            }
+        ],
+        unique=("txn_id",),
+        returning=("id",),
+    )

@@ -9,15 +9,19 @@ from models import Notification, db
 
 from ..billing.statuses import Channel, NotificationStatus
 
+#: Never stored: a browser's or proxy's credentials have no business in PayPal's record.
+PRIVATE_HEADERS = {"cookie", "authorization", "proxy-authorization"}
+
 
 def store(
     channel: Channel, raw: bytes, headers: Mapping[str, str], remote_addr: str | None, now: datetime
 ) -> Notification:
     """Commit one notification as received; the caller answers 200 only after this returns."""
+    kept = {k: v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
     note = Notification(
         channel=channel,
         body=raw,
-        headers=dict(headers),
+        headers=kept,
         remote_addr=(remote_addr or "")[:64],
         received_at=now,
         status=NotificationStatus.PENDING,

@@ -1,16 +1,18 @@
 """Store facts and recompute: the billing core decides, this module loads and writes.
 
-Every channel and every admin action changes a subscription only through `record_fact`
-followed by `recompute`.
+Every channel and every admin action changes a subscription only through `record_facts`
+followed by `recompute`, with the subscription's row locked (`lock`), so concurrent
+messages about one subscription apply one after the other.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Literal, overload
 
 from flask import current_app
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, select, update
 
 from models import Payment, Plan, Subscription, SubscriptionFact, User, db
 
@@ -18,6 +20,7 @@ from ..billing import Entitlement, Fact, FactKind, Policy, Terms, compute
 from ..billing.entitlements import CancelPolicy
 from ..billing.payments import payment_status
 from ..billing.periods import PeriodUnit
+from ..database import insert_new
 
 
 def policy() -> Policy:
@@ -47,6 +50,46 @@ def facts_of(sub: Subscription) -> list[Fact]:
     ]
 
 
+def record_facts(
+    sub: Subscription,
+    facts: Iterable[Fact],
+    *,
+    source: str,
+    now: datetime,
+    actor: User | None = None,
+    note: str | None = None,
+    notification_id: int | None = None,
+) -> set[tuple[str, str]]:
+    """Insert facts in one statement; returns the (kind, key) of those not already known.
+
+    A re-delivered fact has the same (subscription, kind, key) and is not inserted again.
+    """
+    rows = [
+        {
+            "subscription_id": sub.id,
+            "kind": fact.kind.value,
+            "key": fact.key,
+            "at": fact.at,
+            "txn_id": fact.txn_id,
+            "amount": fact.amount,
+            "until": fact.until,
+            "source": source,
+            "actor_id": actor.id if actor else None,
+            "note": note,
+            "notification_id": notification_id,
+            "recorded_at": now,
+        }
+        for fact in facts
+    ]
+    new = insert_new(
+        SubscriptionFact,
+        rows,
+        unique=("subscription_id", "kind", "key"),
+        returning=("kind", "key"),
+    )
+    return {(kind, key) for kind, key in new}
+
+
 def record_fact(
     sub: Subscription,
     fact: Fact,
@@ -55,29 +98,31 @@ def record_fact(
     now: datetime,
     actor: User | None = None,
     note: str | None = None,
-    notification_id: int | None = None,
 ) -> bool:
-    """Insert a fact; False when the same (kind, key) is already known (a re-delivery)."""
-    row = SubscriptionFact(
-        subscription_id=sub.id,
-        kind=fact.kind.value,
-        key=fact.key,
-        at=fact.at,
-        txn_id=fact.txn_id,
-        amount=fact.amount,
-        until=fact.until,
-        source=source,
-        actor_id=actor.id if actor else None,
-        note=note,
-        notification_id=notification_id,
-        recorded_at=now,
+    """Insert one fact; False when the same (kind, key) is already known (a re-delivery)."""
+    return bool(record_facts(sub, [fact], source=source, now=now, actor=actor, note=note))
+
+
+@overload
+def lock(where: ColumnElement[bool], *, missing_ok: Literal[False] = False) -> Subscription: ...
+@overload
+def lock(where: ColumnElement[bool], *, missing_ok: Literal[True]) -> Subscription | None: ...
+def lock(where: ColumnElement[bool], *, missing_ok: bool = False) -> Subscription | None:
+    """The subscription matching `where`, its row locked until the transaction ends.
+
+    Read afresh (never from the session's cache), so facts and dates are read after any
+    other writer's commit. PostgreSQL locks the row; SQLite has a single writer anyway.
+    """
+    stmt = (
+        select(Subscription)
+        .where(where)
+        .with_for_update(of=Subscription)
+        .execution_options(populate_existing=True)
     )
-    try:
-        with db.session.begin_nested():  # savepoint: a duplicate must not undo the caller's work
-            db.session.add(row)
-    except IntegrityError:
-        return False
-    return True
+    sub = db.session.scalars(stmt).unique().one_or_none()
+    if sub is None and not missing_ok:
+        raise LookupError("no such subscription")
+    return sub
 
 
 def recompute(sub: Subscription, now: datetime) -> Entitlement:

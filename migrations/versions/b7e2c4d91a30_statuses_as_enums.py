@@ -34,7 +34,7 @@ CHECKS = [
         "notifications",
         "status",
         "status_known",
-        ("pending", "retry", "processed", "invalid", "flagged"),
+        ("pending", "retry", "deferred", "processed", "invalid", "flagged"),
     ),
     ("checkouts", "status", "status_known", ("open", "completed", "expired", "cancelled")),
     ("checkouts", "channel", "channel_known", ("standard", "rest")),

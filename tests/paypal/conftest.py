@@ -17,7 +17,7 @@ from tests.sim_session import SimSession
 @pytest.fixture
 def live(app, sim_app, db, clock, sim_clock):
     """The gateway served on a port, pointed at the stand-in; messages processed on demand."""
-    app.config.update(PAYPAL_SIM_URL=sim_app.base_url, IPN_PROCESS_INLINE=False, PAYPAL_TIMEOUT=2)
+    app.config.update(PAYPAL_SIM_URL=sim_app.base_url, PAYPAL_TIMEOUT=2)
     app.extensions.pop("ipn_verifier", None)
     with serve(app) as url:
         app.config["PUBLIC_URL"] = url
@@ -116,7 +116,6 @@ def verified(app):
     """Postbacks answer VERIFIED (changeable), and messages wait for an explicit process call."""
     stub = StubVerifier()
     app.extensions["ipn_verifier"] = stub
-    app.config["IPN_PROCESS_INLINE"] = False
     return stub
 
 

@@ -169,7 +169,8 @@ def test_postback_answers_from_the_stand_in(live, client, login_as, member, prem
     live.settle()
     notes = live.notes()
     assert [n.status for n in notes] == ["retry", "retry"]
-    assert "Fatal Failure" in notes[0].error and "no answer within 0.3 s" in notes[1].error
+    errors = sorted(n.error for n in notes)  # postbacks run concurrently: either may hang
+    assert "Fatal Failure" in errors[0] and "no answer within 0.3 s" in errors[1]
     assert client.get("/premium").status_code == 403
     live.clock.advance(minutes=2)
     live.settle()

@@ -75,12 +75,13 @@ def test_endpoint_refuses_huge_bodies(ready, client):
     assert r.status_code == 413
 
 
-def test_inline_processing_after_the_answer(ready, client, db):
-    """In single-process mode, is a message applied right after its 200?"""
-    ready.config["IPN_PROCESS_INLINE"] = True
-    post(client, ipn.signup("I-INLINE", T))
+def test_the_endpoint_never_asks_paypal(ready, verified, client, db):
+    """Does the web request only store (no postback, nothing applied) and answer at once?"""
+    post(client, ipn.signup("I-STORE-ONLY", T))
     db.session.expire_all()
-    assert db.session.scalar(select(Notification)).status == "processed"
+    note = db.session.scalar(select(Notification))
+    assert verified.calls == [] and note.status == "pending" and note.verification is None
+    assert inbox.process_due() == 1 and len(verified.calls) == 1
 
 
 def test_expired_lease_is_claimed_again(ready, client, db, clock):
@@ -93,12 +94,19 @@ def test_expired_lease_is_claimed_again(ready, client, db, clock):
     assert db.session.scalar(select(Notification)).status == "processed"
 
 
-def test_refund_before_payment_waits_then_applies(ready, client, db):
-    """A refund that arrives before its payment is kept waiting, then applied."""
+def test_refund_before_payment_waits_then_applies(ready, client, db, clock):
+    """A refund that arrives days before its payment waits, unflagged, then applies."""
     post(client, ipn.money_back("TXNLATE000000001", "RFLATE0000000001", T, "Refunded", "-9.00"))
     inbox.process_due()
     note = db.session.scalar(select(Notification))
-    assert note.status == "retry" and note.waiting_for == "TXNLATE000000001"
+    assert note.status == "deferred" and note.waiting_for == "TXNLATE000000001"
+    for _ in range(20):  # many re-checks over days: no attempt budget runs out
+        clock.advance(hours=7)
+        inbox.process_due()
+    db.session.expire_all()
+    note = db.session.scalar(select(Notification))
+    assert note.status == "deferred" and note.attempts == 0
+    assert db.session.scalar(select(Flag)) is None
     post(client, ipn.payment("I-LATE", "TXNLATE000000001", T))
     while inbox.process_due():
         pass

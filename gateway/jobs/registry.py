@@ -1,0 +1,65 @@
+"""The jobs, as data: id, interval, function, time limit. Later features add theirs here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from . import tasks
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    interval: timedelta
+    #: job(now) -> a one-line summary of what it did; runs inside an app context.
+    func: Callable[[datetime], str]
+    #: How long one run may hold the job's lease (a crashed runner's lease runs out).
+    timeout: timedelta
+    description: str
+
+
+JOBS: tuple[Job, ...] = (
+    Job(
+        "drain-inbox",
+        timedelta(seconds=2),
+        tasks.drain_inbox,
+        timedelta(minutes=5),
+        "verify and apply PayPal messages that are due: new, retries, woken deferrals",
+    ),
+    Job(
+        "expire-checkouts",
+        timedelta(minutes=1),
+        tasks.expire_checkouts,
+        timedelta(minutes=5),
+        "close checkout holds whose time ran out",
+    ),
+    Job(
+        "settle-lapsed",
+        timedelta(minutes=1),
+        tasks.settle_lapsed,
+        timedelta(minutes=5),
+        "recompute subscriptions whose access has lapsed since they were last computed",
+    ),
+)
+
+
+def jobs(config: Mapping[str, Any]) -> tuple[Job, ...]:
+    """JOBS with intervals overridden by JOB_INTERVALS ({"drain-inbox": 1, ...} seconds)."""
+    overrides: Mapping[str, float] = config.get("JOB_INTERVALS") or {}
+    unknown = set(overrides) - {j.id for j in JOBS}
+    if unknown:
+        raise ValueError(f"JOB_INTERVALS names unknown jobs: {', '.join(sorted(unknown))}")
+    return tuple(
+        replace(j, interval=timedelta(seconds=float(overrides[j.id]))) if j.id in overrides else j
+        for j in JOBS
+    )
+
+
+def job_named(config: Mapping[str, Any], name: str) -> Job:
+    for job in jobs(config):
+        if job.id == name:
+            return job
+    raise LookupError(f"no job named {name!r}; jobs: {', '.join(j.id for j in JOBS)}")

@@ -1,0 +1,64 @@
+"""What the scheduled jobs do. Each is safe to run twice and takes `now` explicitly."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select, update
+
+from models import Checkout, Subscription, db
+
+from ..billing.statuses import CheckoutStatus
+from ..pipeline.worker import process_due, verify_budget
+from ..subscriptions import service
+
+#: Subscriptions recomputed per run of settle-lapsed (the next run takes the rest).
+SETTLE_BATCH = 500
+
+
+def drain_inbox(now: datetime) -> str:
+    """Process due messages batch after batch until none is due or the time budget is used."""
+    budget = 4 * verify_budget(current_app.config)
+    start, handled = time.monotonic(), 0
+    while time.monotonic() - start < budget:
+        n = process_due()
+        handled += n
+        if n == 0:
+            break
+    return f"{handled} message(s) processed"
+
+
+def expire_checkouts(now: datetime) -> str:
+    """Open checkouts past their hold become expired (a later payment still links them)."""
+    result = db.session.execute(
+        update(Checkout)
+        .where(Checkout.status == CheckoutStatus.OPEN, Checkout.expires_at <= now)
+        .values(status=CheckoutStatus.EXPIRED)
+    )
+    db.session.commit()
+    return f"{result.rowcount} checkout hold(s) expired"  # type: ignore[attr-defined]
+
+
+def settle_lapsed(now: datetime) -> str:
+    """Recompute subscriptions whose access ended after they were last computed.
+
+    The stored state and the admin tables are then current without anyone's request, and
+    anything that follows a lapse (a seat freed, a notice) happens on time.
+    """
+    ids = list(
+        db.session.scalars(
+            select(Subscription.id)
+            .where(
+                Subscription.access_until <= now,
+                Subscription.updated_at < Subscription.access_until,
+            )
+            .order_by(Subscription.access_until)
+            .limit(SETTLE_BATCH)
+        )
+    )
+    for sub_id in ids:
+        service.recompute(service.lock(Subscription.id == sub_id), now)
+        db.session.commit()
+    return f"{len(ids)} lapsed subscription(s) settled"

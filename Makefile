@@ -9,7 +9,7 @@ SIM_PORT ?= 5001
 # A local PostgreSQL server for the second test run; override or empty it to skip.
 GATEWAY_TEST_DATABASE_URL ?= $(shell pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null && echo postgresql://postgres@127.0.0.1:5432/postgres)
 
-.PHONY: run test check test-sqlite test-postgres install clean bench sim worker
+.PHONY: run test check test-sqlite test-postgres install clean bench sim worker jobs
 
 $(BIN)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,7 @@ run: install
 	@trap 'kill 0' EXIT INT TERM; \
 	  export GATEWAY_PAYPAL_MODE=sim GATEWAY_PAYPAL_SIM_URL=http://$(HOST):$(SIM_PORT); \
 	  $(BIN)/flask --app paypal_sim run --host $(HOST) --port $(SIM_PORT) & \
-	  $(FLASK) inbox process --loop --quiet & \
-	  $(FLASK) run --host $(HOST) --port $(PORT)
+	  $(FLASK) serve-demo --host $(HOST) --port $(PORT)
 
 test: install check test-sqlite test-postgres
 
@@ -58,6 +57,9 @@ sim: install
 
 worker: install
 	$(FLASK) inbox process --loop
+
+jobs: install
+	$(FLASK) jobs run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -54,11 +54,13 @@ def text_charset(name: str) -> str | None:
     """`name` if it is a real text encoding that can decode any bytes, else None.
 
     Python's codec registry also holds bytes-to-bytes and str-to-str codecs (`rot13`,
-    `hex`, `base64`, `zlib`) and text codecs that refuse `errors="replace"` (`idna`);
-    anyone can put those names in a body, so they are refused here, once.
+    `hex`, `base64`, `zlib`), text codecs that refuse `errors="replace"` (`idna`) and
+    Python's escape codecs (`unicode_escape`); anyone can put those names in a body, so
+    they are refused here, once.
     """
     try:
-        if not codecs.lookup(name)._is_text_encoding:
+        info = codecs.lookup(name)
+        if not info._is_text_encoding or "escape" in info.name:  # escapes read Python syntax
             return None
         _ALL_BYTES.decode(name, errors="replace")
     except (LookupError, UnicodeError, ValueError, TypeError):

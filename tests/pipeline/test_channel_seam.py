@@ -14,7 +14,7 @@ from gateway.billing.statuses import Channel, NotificationStatus
 from gateway.checkouts import open_checkout
 from gateway.pipeline import intake, worker
 from gateway.pipeline.channels import Received, Verdict
-from models import Notification, Subscription, SubscriptionFact
+from models import Flag, Notification, Subscription, SubscriptionFact
 
 
 class FakeChannel:
@@ -135,3 +135,41 @@ def test_a_poisoned_message_does_not_stall_its_batch(app, db, clock, fake, make_
     db.session.expire_all()
     statuses = [db.session.get(Notification, n.id).status for n in notes]
     assert statuses == [NotificationStatus.RETRY] + [NotificationStatus.PROCESSED] * 3
+
+
+def test_a_poisoned_message_is_flagged_after_its_retries_and_harms_no_other(
+    app, db, clock, make_plan
+):
+    """A message whose interpret always raises: flagged in the end; its batch unharmed."""
+
+    class Poisoned(FakeChannel):
+        def interpret(self, received: Received) -> Interpretation:
+            if received.body.startswith(b"poison"):
+                raise ValueError("bytes nobody can read")
+            return super().interpret(received)
+
+    app.extensions["channels"][Channel.API] = Poisoned()
+    app.config["IPN_MAX_ATTEMPTS"] = 3
+    make_plan("premium-monthly")
+    poison = intake.store(Channel.API, b"poison", {}, None, clock.now())
+    good = [
+        intake.store(
+            Channel.API,
+            f"sub=I-P{i};txn=T-P{i};plan=premium-monthly".encode(),
+            {},
+            None,
+            clock.now(),
+        )
+        for i in range(3)
+    ]
+    worker.process_due()
+    for _ in range(3):
+        clock.advance(hours=1)
+        worker.process_due()
+    db.session.expire_all()
+    assert [db.session.get(Notification, n.id).status for n in good] == ["processed"] * 3
+    poisoned = db.session.get(Notification, poison.id)
+    assert poisoned.status is NotificationStatus.FLAGGED and poisoned.attempts == 3
+    assert "bytes nobody can read" in poisoned.outcome
+    flag = db.session.scalar(select(Flag).where(Flag.notification_id == poison.id))
+    assert flag is not None and flag.kind == "processing"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from sqlalchemy import select
+from werkzeug.serving import run_simple
 
 from models import JobLease, JobRun, db
 
@@ -68,9 +69,9 @@ def serve_demo(host: str, port: int) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     scheduler = runner.start_in_background(app)
     try:
-        app.run(host=host, port=port, threaded=True, use_reloader=False)
+        run_simple(host, port, app, threaded=True, use_reloader=False)
     finally:
-        scheduler.shutdown(wait=False)
+        scheduler.shutdown(wait=True)
 
 
 def _cfg() -> dict[str, object]:

@@ -119,17 +119,19 @@ def inbox_process(loop: bool, interval: float, quiet: bool) -> None:
     """Verify and apply every message that is due (safe to run in many processes)."""
     import time
 
-    from .pipeline.worker import process_due
+    from models import db
+
+    from .pipeline.worker import drain
 
     while True:
         handled = 0
         try:
-            while n := process_due():
-                handled += n
+            handled = drain()
         except Exception:  # keep the worker alive; leased messages are retried later
             if not loop:
                 raise
             current_app.logger.exception("inbox round failed; trying again")
+            db.session.rollback()
         if handled or not quiet:
             click.echo(f"processed {handled} message(s)")
         if not loop:

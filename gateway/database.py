@@ -70,11 +70,12 @@ def insert_new(
     dialect_insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
     stmt = (
         dialect_insert(table)
-        .values(list(rows))
         .on_conflict_do_nothing(index_elements=list(unique))
         .returning(*(table.c[name] for name in returning))
     )
-    return [tuple(row) for row in db.session.execute(stmt)]
+    # Parameters apart from the statement: its compiled form is cached and reused.
+    result = db.session.execute(stmt, list(rows) if len(rows) > 1 else rows[0])
+    return [tuple(row) for row in result]
 
 
 def lock_key(key: str) -> None:

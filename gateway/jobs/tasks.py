@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import datetime
 
 from flask import current_app
@@ -11,7 +10,7 @@ from sqlalchemy import select, update
 from models import Checkout, Subscription, db
 
 from ..billing.statuses import CheckoutStatus
-from ..pipeline.worker import process_due, verify_budget
+from ..pipeline.worker import drain, verify_budget
 from ..subscriptions import service
 
 #: Subscriptions recomputed per run of settle-lapsed (the next run takes the rest).
@@ -20,13 +19,7 @@ SETTLE_BATCH = 500
 
 def drain_inbox(now: datetime) -> str:
     """Process due messages batch after batch until none is due or the time budget is used."""
-    budget = 4 * verify_budget(current_app.config)
-    start, handled = time.monotonic(), 0
-    while time.monotonic() - start < budget:
-        n = process_due()
-        handled += n
-        if n == 0:
-            break
+    handled = drain(budget=4 * verify_budget(current_app.config))
     return f"{handled} message(s) processed"
 
 

@@ -93,13 +93,14 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
     new = service.record_facts(
         sub, meaning.facts, source=note.channel.value, now=now, notification_id=note.id
     )
-    if meaning.payment is not None:
-        _record_payment(sub, meaning.payment, now)
+    if meaning.payment is not None and _record_payment(sub, meaning.payment, now):
+        # Refunds that came first can go now. The lock pairs with the one a deferral takes
+        # (worker._defer): either it sees this payment, or this sees it waiting.
+        lock_key(payment_key(meaning.payment.txn_id))
+        wake_waiting(meaning.payment.txn_id, now)
     service.recompute(sub, now)
     note.subscription_id = sub.id
     note.waiting_for = None
-    if meaning.payment is not None:
-        wake_waiting(meaning.payment.txn_id, now)
     applied = bool(new) or not meaning.facts
     until = f"{sub.access_until:%Y-%m-%d %H:%M} UTC" if sub.access_until else "none"
     return Applied(
@@ -209,10 +210,10 @@ def payment_exists(txn_id: str) -> bool:
     return db.session.scalar(select(Payment.id).where(Payment.txn_id == txn_id)) is not None
 
 
-def _record_payment(sub: Subscription, info: PaymentInfo, now: datetime) -> None:
-    """One row per PayPal transaction; its status is derived from facts in recompute."""
-    lock_key(payment_key(info.txn_id))
-    insert_new(
+def _record_payment(sub: Subscription, info: PaymentInfo, now: datetime) -> bool:
+    """One row per PayPal transaction (True if this one is new); its status is derived
+    from facts in recompute."""
+    created = insert_new(
         Payment,
         [
             {
@@ -229,3 +230,4 @@ def _record_payment(sub: Subscription, info: PaymentInfo, now: datetime) -> None
         unique=("txn_id",),
         returning=("id",),
     )
+    return bool(created)

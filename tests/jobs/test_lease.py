@@ -59,7 +59,11 @@ def test_a_failing_job_is_recorded_and_runs_in_its_next_window(app, db, clock):
     assert run is not None and run.outcome.value == "failed"
     assert "the job broke" in (run.summary or "")
     row = db.session.get(JobLease, job.id)
-    assert row is not None and row.lease_owner is None and row.next_due_at == clock.now() + timedelta(minutes=1)
+    assert (
+        row is not None
+        and row.lease_owner is None
+        and row.next_due_at == clock.now() + timedelta(minutes=1)
+    )
     clock.advance(minutes=1)
     assert runner.tick(job, "a") is not None and len(calls) == 2
 

@@ -15,6 +15,13 @@ from gateway.checkouts import open_checkout
 from gateway.pipeline import intake, worker
 from gateway.pipeline.channels import Received, Verdict
 from models import Flag, Notification, Subscription, SubscriptionFact
+from models import db as _db
+
+
+def _stored(note_id: int) -> Notification:
+    note = _db.session.get(Notification, note_id)
+    assert note is not None
+    return note
 
 
 class FakeChannel:
@@ -71,7 +78,7 @@ def test_a_new_channel_drives_the_real_pipeline_to_access(
     checkout = open_checkout(member, plan, clock.now())
     db.session.commit()
     body = f"sub=I-FAKE1;txn=T-FAKE1;plan=premium-monthly;token={checkout.token}".encode()
-    note = intake.store(Channel.API, body, {"X-Fake": "1"}, "127.0.0.1", clock.now())
+    note = _stored(intake.store(Channel.API, body, {"X-Fake": "1"}, "127.0.0.1", clock.now()))
 
     assert worker.process_due() == 1
     db.session.expire_all()
@@ -90,7 +97,7 @@ def test_a_new_channel_drives_the_real_pipeline_to_access(
 def test_an_unregistered_channel_is_retried_then_flagged(app, db, clock):
     """Is a message of a channel nobody registered kept and flagged, not lost or crashed?"""
     app.config.update(IPN_MAX_ATTEMPTS=2)
-    note = intake.store(Channel.CSV, b"whatever", {}, None, clock.now())
+    note = _stored(intake.store(Channel.CSV, b"whatever", {}, None, clock.now()))
     worker.process_due()
     clock.advance(hours=2)
     worker.process_due()
@@ -103,8 +110,8 @@ def test_verification_and_application_are_retried_apart(app, db, clock, fake, ma
     """Does a failing apply step retry without asking PayPal to verify again?"""
     make_plan("premium-monthly")
     fake.fail_interpret = 1
-    note = intake.store(
-        Channel.API, b"sub=I-F2;txn=T-F2;plan=premium-monthly", {}, None, clock.now()
+    note = _stored(
+        intake.store(Channel.API, b"sub=I-F2;txn=T-F2;plan=premium-monthly", {}, None, clock.now())
     )
     worker.process_due()
     db.session.expire_all()
@@ -122,12 +129,14 @@ def test_a_poisoned_message_does_not_stall_its_batch(app, db, clock, fake, make_
     make_plan("premium-monthly")
     fake.fail_interpret = 1
     notes = [
-        intake.store(
-            Channel.API,
-            f"sub=I-B{i};txn=T-B{i};plan=premium-monthly".encode(),
-            {},
-            None,
-            clock.now(),
+        _stored(
+            intake.store(
+                Channel.API,
+                f"sub=I-B{i};txn=T-B{i};plan=premium-monthly".encode(),
+                {},
+                None,
+                clock.now(),
+            )
         )
         for i in range(4)
     ]
@@ -151,14 +160,16 @@ def test_a_poisoned_message_is_flagged_after_its_retries_and_harms_no_other(
     app.extensions["channels"][Channel.API] = Poisoned()
     app.config["IPN_MAX_ATTEMPTS"] = 3
     make_plan("premium-monthly")
-    poison = intake.store(Channel.API, b"poison", {}, None, clock.now())
+    poison = _stored(intake.store(Channel.API, b"poison", {}, None, clock.now()))
     good = [
-        intake.store(
-            Channel.API,
-            f"sub=I-P{i};txn=T-P{i};plan=premium-monthly".encode(),
-            {},
-            None,
-            clock.now(),
+        _stored(
+            intake.store(
+                Channel.API,
+                f"sub=I-P{i};txn=T-P{i};plan=premium-monthly".encode(),
+                {},
+                None,
+                clock.now(),
+            )
         )
         for i in range(3)
     ]
@@ -173,3 +184,21 @@ def test_a_poisoned_message_is_flagged_after_its_retries_and_harms_no_other(
     assert "bytes nobody can read" in poisoned.outcome
     flag = db.session.scalar(select(Flag).where(Flag.notification_id == poison.id))
     assert flag is not None and flag.kind == "processing"
+
+
+def test_drain_takes_batch_after_batch(app, db, clock, fake, make_plan):
+    """Does drain() empty an inbox larger than a batch, in batches, and stop?"""
+    app.config["INBOX_BATCH_SIZE"] = 7
+    make_plan("premium-monthly")
+    for i in range(30):
+        intake.store(
+            Channel.API,
+            f"sub=I-D{i};txn=T-D{i};plan=premium-monthly".encode(),
+            {},
+            None,
+            clock.now(),
+        )
+    assert worker.drain() == 30
+    assert worker.drain() == 0
+    statuses = db.session.scalars(select(Notification.status)).all()
+    assert statuses == [NotificationStatus.PROCESSED] * 30 and len(fake.verified) == 30

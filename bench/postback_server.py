@@ -1,0 +1,44 @@
+"""A PayPal postback stand-in for load tests: answers VERIFIED after a fixed delay.
+
+asyncio, HTTP/1.1 keep-alive, one process: thousands of postbacks can wait at once for
+almost no CPU, so the benchmark measures the gateway, not this server.
+Usage: python bench/postback_server.py PORT DELAY_MS
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+
+ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 8\r\n\r\nVERIFIED"
+
+
+async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            await reader.readexactly(length)
+            if delay:
+                await asyncio.sleep(delay)
+            writer.write(ANSWER)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+async def main(port: int, delay: float) -> None:
+    server = await asyncio.start_server(
+        lambda r, w: handle(r, w, delay), "127.0.0.1", port, backlog=1024
+    )
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    asyncio.run(main(int(sys.argv[1]), float(sys.argv[2]) / 1000))

@@ -51,6 +51,8 @@ test-postgres: install
 
 bench: install
 	$(BIN)/python bench/gate_and_inbox.py
+	@command -v wrk >/dev/null || { echo "bench/processing.py needs wrk (apt-get install wrk)"; exit 1; }
+	$(BIN)/python bench/processing.py
 
 sim: install
 	$(BIN)/flask --app paypal_sim run --host $(HOST) --port $(SIM_PORT)

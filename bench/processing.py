@@ -149,7 +149,7 @@ def seed(url: str, subscriptions: int) -> None:
         db.session.add(plan)
         db.session.flush()
         db.session.execute(
-            sa.insert(Subscription.__table__),
+            sa.insert(Subscription),
             [
                 {
                     "paypal_id": f"I-BENCH{i:08d}",
@@ -249,30 +249,31 @@ def intake(url: str, seconds: float) -> None:
     bare_port = free_port()
     with started(gunicorn("bench.bare_app:app", bare_port), dict(os.environ), bare_port):
         bare_rps, bare_p99 = wrk(bare_port, "/", body, seconds)
-    for delay in (0, 200, 1000):
+    for delay in (None, 0, 200, 1000):  # None: no inbox worker competing for the machine
         pb, site = free_port(), free_port()
         env = gateway_env(url, pb)
+        worker = [
+            str(BIN / "flask"),
+            "--app",
+            "app",
+            "inbox",
+            "process",
+            "--loop",
+            "--quiet",
+            "--interval",
+            "0.2",
+        ]
         with (
-            started([sys.executable, "bench/postback_server.py", str(pb), str(delay)], env, pb),
-            started(gunicorn("app:app", site), env, site),
             started(
-                [
-                    str(BIN / "flask"),
-                    "--app",
-                    "app",
-                    "inbox",
-                    "process",
-                    "--loop",
-                    "--quiet",
-                    "--interval",
-                    "0.2",
-                ],
-                env,
+                [sys.executable, "bench/postback_server.py", str(pb), str(delay or 0)], env, pb
             ),
+            started(gunicorn("app:app", site), env, site),
+            started(worker if delay is not None else ["sleep", "3600"], env),
         ):
             rps, p99 = wrk(site, "/paypal/ipn", body, seconds)
+        label = "no worker" if delay is None else f"{delay} ms"
         print(
-            f"{delay:>12} ms {bare_rps:>11.0f} {rps:>10.0f} {rps / bare_rps:>6.2f}"
+            f"{label:>15} {bare_rps:>11.0f} {rps:>10.0f} {rps / bare_rps:>6.2f}"
             f" {bare_p99:>7.1f}ms {p99:>7.1f}ms"
         )
 

@@ -209,7 +209,7 @@ def _end_transaction(known: Collection[object] = ()) -> None:
     """Commit, and forget the rows loaded since `known` was taken: every commit expires every
     loaded row, so a batch that kept them would grow slower with each message."""
     db.session.commit()
-    for key in [k for k in db.session.identity_map if k not in known]:
+    for key in [k for k in db.session.identity_map.keys() if k not in known]:  # noqa: SIM118
         obj = db.session.identity_map.get(key)
         if obj is not None:
             db.session.expunge(obj)

@@ -39,6 +39,7 @@ BIN = Path(sys.executable).parent
 SERVER = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+LOGS = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))  # each process's output, for a look after
 LUA = """wrk.method = "POST"
 wrk.body = "{body}"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -63,13 +64,9 @@ def wait_for_port(port: int, limit: float = 20.0) -> None:
 
 @contextlib.contextmanager
 def started(command: list[str], env: dict[str, str], port: int | None = None) -> Iterator[None]:
-    proc = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
+    log = open(LOGS / f"{Path(command[0]).name}-{len(list(LOGS.iterdir()))}.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(  # output to a file: an unread pipe would fill up and stall it
+        command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     try:
         if port is not None:
@@ -82,6 +79,7 @@ def started(command: list[str], env: dict[str, str], port: int | None = None) ->
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+        log.close()
 
 
 @contextlib.contextmanager
@@ -201,9 +199,15 @@ def gateway_env(url: str, postback_port: int) -> dict[str, str]:
 
 
 def wrk(port: int, path: str, body: bytes, seconds: float) -> tuple[float, float]:
-    """(requests/s, p99 ms) of POSTs with `body`: 2 threads, 32 connections."""
+    """(requests/s, p99 ms) of POSTs with `body`: 2 threads, 32 connections, after a
+    one-second warm-up (gunicorn's workers boot after its port opens)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(LUA.format(body=body.decode("latin-1")))
+    subprocess.run(
+        ["wrk", "-t2", "-c32", "-d1s", "-s", f.name, f"http://127.0.0.1:{port}{path}"],
+        capture_output=True,
+        check=True,
+    )
     out = subprocess.run(
         [
             "wrk",
@@ -338,6 +342,7 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (Debian: apt-get install wrk)")
+    print(f"process logs: {LOGS}")
     with database() as url:
         seed(url, args.messages)
         intake(url, args.seconds)

@@ -40,6 +40,18 @@ SERVER = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 LOGS = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))  # each process's output, for a look after
+#: An inbox worker, as deployed (README "Processes and deployment").
+WORKER = [
+    str(BIN / "flask"),
+    "--app",
+    "app",
+    "inbox",
+    "process",
+    "--loop",
+    "--quiet",
+    "--interval",
+    "0.1",
+]
 LUA = """wrk.method = "POST"
 wrk.body = "{body}"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -256,23 +268,12 @@ def intake(url: str, seconds: float) -> None:
     for delay in (None, 0, 200, 1000):  # None: no inbox worker competing for the machine
         pb, site = free_port(), free_port()
         env = gateway_env(url, pb)
-        worker = [
-            str(BIN / "flask"),
-            "--app",
-            "app",
-            "inbox",
-            "process",
-            "--loop",
-            "--quiet",
-            "--interval",
-            "0.2",
-        ]
         with (
             started(
                 [sys.executable, "bench/postback_server.py", str(pb), str(delay or 0)], env, pb
             ),
             started(gunicorn("app:app", site), env, site),
-            started(worker if delay is not None else ["sleep", "3600"], env),
+            started(WORKER if delay is not None else ["sleep", "3600"], env),
         ):
             rps, p99 = wrk(site, "/paypal/ipn", body, seconds)
         label = "no worker" if delay is None else f"{delay} ms"
@@ -297,22 +298,7 @@ def processing(url: str, n: int, limit: float) -> None:
                 contextlib.ExitStack() as stack,
             ):
                 for _ in range(workers):
-                    stack.enter_context(
-                        started(
-                            [
-                                str(BIN / "flask"),
-                                "--app",
-                                "app",
-                                "inbox",
-                                "process",
-                                "--loop",
-                                "--quiet",
-                                "--interval",
-                                "0.1",
-                            ],
-                            env,
-                        )
-                    )
+                    stack.enter_context(started(WORKER, env))
                 first = None
                 deadline = time.monotonic() + limit
                 while time.monotonic() < deadline:

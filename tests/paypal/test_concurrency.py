@@ -6,20 +6,17 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from gateway.pipeline import worker
 from models import (
-    AuditEntry,
-    Checkout,
-    Flag,
     Notification,
     Payment,
     Subscription,
-    SubscriptionFact,
 )
 from models import db as _db
 from tests.paypal import ipn_builders as ipn
+from tests.paypal.outcomes import final_state, wipe
 
 T = datetime(2026, 1, 10, 9, 30, tzinfo=UTC)
 SUB = "I-RACE00000001"
@@ -28,31 +25,11 @@ ROUNDS = 25
 pytestmark = pytest.mark.postgres_only
 
 
-def wipe(db) -> None:
-    db.session.rollback()
-    for model in (Flag, SubscriptionFact, Payment, Checkout, AuditEntry, Notification):
-        db.session.execute(delete(model))
-    db.session.execute(delete(Subscription))
-    db.session.commit()
-
-
 def post_all(client, bodies) -> list[int]:
     for b in bodies:
         r = client.post("/paypal/ipn", data=b, content_type="application/x-www-form-urlencoded")
         assert r.status_code == 200
     return list(_db.session.scalars(select(Notification.id).order_by(Notification.id)))
-
-
-def state(db) -> tuple:
-    db.session.expire_all()
-    sub = db.session.scalar(select(Subscription).where(Subscription.paypal_id == SUB))
-    pays = sorted(
-        (p.txn_id, p.status, p.period_start, p.period_end)
-        for p in db.session.scalars(select(Payment))
-    )
-    notes = db.session.scalars(select(Notification)).all()
-    assert all(n.status == "processed" for n in notes), [(n.status, n.error) for n in notes]
-    return (sub.state, sub.paid_through, sub.grace_until, sub.access_until, sub.cancelled_at, pays)
 
 
 def at_once(app, ids: list[int]) -> None:
@@ -94,13 +71,13 @@ def test_eight_different_messages_at_once_equal_the_sequential_result(ready, cli
     post_all(client, eight_messages())
     while worker.process_due():
         pass
-    expected = state(db)
+    expected = final_state(db, SUB)
     assert expected[3] is not None  # the story grants access: the comparison can tell
     for _ in range(ROUNDS):
         wipe(db)
         at_once(ready, post_all(client, eight_messages()))
         assert worker.process_due() == 0  # nothing was left waiting
-        assert state(db) == expected
+        assert final_state(db, SUB) == expected
 
 
 @pytest.mark.parametrize("policy", ["end_of_period", "immediate"])

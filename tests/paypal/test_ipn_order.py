@@ -10,31 +10,17 @@ import pytest
 import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from gateway.pipeline import worker as inbox
-from models import AuditEntry, Checkout, Flag, Notification, Payment, Subscription, SubscriptionFact
+from models import Notification, Payment, Subscription, SubscriptionFact
 from models import db as _db
 from tests.paypal import ipn_builders as ipn
+from tests.paypal.outcomes import final_state, wipe
 from tests.servers import serve
 
 T = datetime(2026, 1, 10, 9, 30, tzinfo=UTC)
 SUB = "I-PROPERTY0001"
-
-
-def wipe(db) -> None:
-    db.session.rollback()
-    for model in (
-        Flag,
-        SubscriptionFact,
-        Payment,
-        Checkout,
-        AuditEntry,
-        Notification,
-        Subscription,
-    ):
-        db.session.execute(delete(model))
-    db.session.commit()
 
 
 def deliver_all(client, bodies) -> None:
@@ -43,18 +29,6 @@ def deliver_all(client, bodies) -> None:
         assert r.status_code == 200
     while inbox.process_due():
         pass
-
-
-def final_state(db):
-    db.session.expire_all()
-    sub = db.session.scalar(select(Subscription).where(Subscription.paypal_id == SUB))
-    pays = sorted(
-        (p.txn_id, p.status, p.period_start, p.period_end)
-        for p in db.session.scalars(select(Payment))
-    )
-    notes = db.session.scalars(select(Notification)).all()
-    assert all(n.status == "processed" for n in notes), [(n.status, n.error) for n in notes]
-    return (sub.state, sub.paid_through, sub.grace_until, sub.access_until, sub.cancelled_at, pays)
 
 
 @st.composite
@@ -97,14 +71,14 @@ def test_shuffled_duplicated_redelivered_same_state(ready, client, db, story, rn
     """Do shuffled, duplicated and re-delivered messages reach the in-order state?"""
     wipe(db)
     deliver_all(client, story)
-    expected = final_state(db)
+    expected = final_state(db, SUB)
     wipe(db)
     delivered = story + [rnd.choice(story) for _ in range(rnd.randint(0, len(story)))]
     rnd.shuffle(delivered)
     half = rnd.randint(0, len(delivered))
     deliver_all(client, delivered[:half])
     deliver_all(client, delivered[half:] + delivered[: rnd.randint(0, half)])  # re-deliveries
-    assert final_state(db) == expected
+    assert final_state(db, SUB) == expected
 
 
 @pytest.mark.postgres_only

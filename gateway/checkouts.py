@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from models import Checkout, Plan, User, db
 
 from .billing.statuses import CheckoutStatus
+from .billing.terms import AgreedTerms
+from .subscriptions.terms import plan_terms
 
 
 def open_checkout(user: User, plan: Plan, now: datetime) -> Checkout:
@@ -31,9 +33,10 @@ def open_checkout(user: User, plan: Plan, now: datetime) -> Checkout:
         )
         .values(status=CheckoutStatus.EXPIRED)
     )
+    offer = plan_terms(plan).to_json()  # frozen: a later price change is not this offer
     current = _open(user, plan)
     if current is not None:
-        current.expires_at = now + hold
+        current.expires_at, current.offered_terms = now + hold, offer
         return current
     checkout = Checkout(
         token=secrets.token_urlsafe(18),
@@ -42,6 +45,7 @@ def open_checkout(user: User, plan: Plan, now: datetime) -> Checkout:
         status=CheckoutStatus.OPEN,
         created_at=now,
         expires_at=now + hold,
+        offered_terms=offer,
     )
     try:
         with db.session.begin_nested():
@@ -64,21 +68,32 @@ def _open(user: User, plan: Plan) -> Checkout | None:
 
 
 def button_fields(checkout: Checkout, plan: Plan, public_url: str) -> list[tuple[str, str]]:
-    """A PayPal Standard subscribe button for `plan`, carrying our token as `custom`."""
+    """A PayPal Standard subscribe button for the checkout's offer, carrying our token as
+    `custom`. Everything in it can be tampered with: the signup is checked against the
+    offer the checkout froze, not against these fields."""
     cfg = current_app.config
+    offer = (
+        AgreedTerms.from_json(checkout.offered_terms)
+        if checkout.offered_terms
+        else (plan_terms(plan))
+    )
     fields = [
         ("cmd", "_xclick-subscriptions"),
         ("business", cfg["PAYPAL_BUSINESS"]),
         ("item_name", plan.name),
         ("item_number", plan.code),
-        ("currency_code", plan.currency),
+        ("currency_code", offer.currency),
     ]
-    if plan.trial_count and plan.trial_unit:
-        fields += [("a1", "0.00"), ("p1", str(plan.trial_count)), ("t1", plan.trial_unit)]
+    if offer.trial_count and offer.trial_unit:
+        fields += [
+            ("a1", f"{offer.trial_price or 0:.2f}"),
+            ("p1", str(offer.trial_count)),
+            ("t1", offer.trial_unit.value),
+        ]
     fields += [
-        ("a3", f"{plan.price:.2f}"),
-        ("p3", str(plan.period_count)),
-        ("t3", plan.period_unit),
+        ("a3", f"{offer.price:.2f}"),
+        ("p3", str(offer.period_count)),
+        ("t3", offer.period_unit.value),
         ("src", "1"),
         ("sra", "1"),
         ("no_note", "1"),

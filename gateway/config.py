@@ -38,6 +38,9 @@ class DefaultConfig:
     PAYPAL_IPN_POSTBACK_URL = ""  # where IPNs are verified
     PAYPAL_BUSINESS = "merchant@example.com"  # our account's e-mail (button `business`)
     PAYPAL_RECEIVER_ID = ""  # our 13-character merchant id, if known
+    #: Earlier or secondary addresses and merchant ids that are also ours (JSON lists).
+    PAYPAL_RECEIVER_EMAILS: list[str] = []
+    PAYPAL_RECEIVER_IDS: list[str] = []
     PAYPAL_TIMEOUT = 10  # seconds for any call to PayPal
     #: Public base URL PayPal calls back (notify_url, return); empty = from the request.
     PUBLIC_URL = ""

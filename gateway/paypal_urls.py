@@ -28,8 +28,3 @@ def endpoints(config: Mapping) -> dict[str, str]:
         "webscr": config["PAYPAL_WEBSCR_URL"] or defaults["webscr"],
         "postback": config["PAYPAL_IPN_POSTBACK_URL"] or defaults["postback"],
     }
-
-
-def accepts_test_messages(config: Mapping) -> bool:
-    """test_ipn=1 is accepted only from the sandbox or the stand-in, never in live mode."""
-    return config["PAYPAL_MODE"] in ("sim", "sandbox")

@@ -12,7 +12,7 @@ from .job import JobLease, JobRun
 from .notification import Notification
 from .payment import Payment
 from .plan import Plan
-from .subscription import Subscription, SubscriptionFact
+from .subscription import Subscription, SubscriptionFact, SubscriptionTerms
 from .user import LoginFailure, User
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "Plan",
     "Subscription",
     "SubscriptionFact",
+    "SubscriptionTerms",
     "Payment",
     "AuditEntry",
     "Notification",

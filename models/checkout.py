@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import JSON, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.billing.statuses import CheckoutFlow, CheckoutStatus
@@ -42,5 +43,7 @@ class Checkout(Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    #: What this checkout offered (`AgreedTerms.to_json()`), frozen when it was opened.
+    offered_terms: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     plan = relationship("Plan", lazy="joined")

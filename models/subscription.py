@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.billing.statuses import SubscriptionState
+from gateway.billing.statuses import SubscriptionState, TermsSource
 
 from .base import Model
 from .types import Money, StatusColumn, UTCDateTime
@@ -76,5 +77,21 @@ class SubscriptionFact(Model):
     source: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     note: Mapped[str | None] = mapped_column(Text)
+    notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SubscriptionTerms(Model):
+    """The terms of one subscription as recorded at one moment (history is kept)."""
+
+    __tablename__ = "subscription_terms"
+    __table_args__ = (UniqueConstraint("subscription_id", "source", "effective_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"), index=True)
+    source: Mapped[TermsSource] = mapped_column(StatusColumn(TermsSource, "source_known", 10))
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: `gateway.billing.terms.AgreedTerms.to_json()`
+    terms: Mapped[dict[str, Any]] = mapped_column(JSON)
     notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from .facts import Fact
+from .terms import AgreedTerms
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,13 @@ class Interpretation:
     money: Money | None = None
     payment: PaymentInfo | None = None
     facts: tuple[Fact, ...] = field(default_factory=tuple)
+    #: The subscription's terms as PayPal reports them ("signup" or "change"), and since when.
+    terms: AgreedTerms | None = None
+    terms_event: str = ""
+    terms_at: datetime | None = None
+    #: What an admin should know although the message was applied (e.g. a date we
+    #: could not read and replaced by the receipt time).
+    warnings: tuple[str, ...] = ()
 
     @property
     def completes_payment(self) -> bool:

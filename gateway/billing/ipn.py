@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from .facts import Fact, FactKind
 from .interpretation import Interpretation, Money, PaymentInfo, Receiver
 from .periods import PeriodUnit, add_period
+from .terms import AgreedTerms
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 DEFAULT_CHARSET = "windows-1252"  # PayPal's default when the body names none
@@ -68,19 +69,55 @@ def text_charset(name: str) -> str | None:
     return name
 
 
-def parse_payment_date(text: str | None) -> datetime | None:
-    """`18:13:35 Apr 17, 2012 PDT` (also `Apr.`) in US Pacific -> aware UTC; `N/A` -> None.
+#: `18:13:35 17 Apr 2012 PDT`: day before month, as some PayPal tools write it.
+DAY_FIRST_RE = re.compile(
+    r"^\s*(\d{1,2}):(\d{2}):(\d{2})\s+(\d{1,2})\s+([A-Za-z]{3})\.?,?\s+(\d{4})\s+(PST|PDT)\s*$"
+)
+#: `Sun May 24 2015 14:32:31 GMT-0700 (PDT)`: the IPN simulator's JavaScript date, in the
+#: sender's own zone (the offset counts; the name in brackets is ignored).
+JS_RE = re.compile(
+    r"^\s*(?:[A-Za-z]{3}\s+)?([A-Za-z]{3})\s+(\d{1,2})\s+(\d{4})\s+(\d{1,2}):(\d{2}):(\d{2})"
+    r"\s+GMT([+-])(\d{2}):?(\d{2})(?:\s*\(.*\))?\s*$"
+)
 
-    The zone word decides the repeated hour when daylight saving ends (fold).
-    Locale-independent: month names are matched by hand.
+
+def parse_payment_date(text: str | None) -> datetime | None:
+    """A PayPal date -> aware UTC; `N/A` or nothing -> None; ValueError if unreadable.
+
+    `18:13:35 Apr 17, 2012 PDT` (also `Apr.`) and `18:13:35 17 Apr 2012 PDT` are US
+    Pacific, the zone word deciding the repeated hour when daylight saving ends;
+    `Sun May 24 2015 14:32:31 GMT-0700 (PDT)` carries its own offset. Month names are
+    matched by hand, so the server's locale does not matter.
     """
     if not text or text.strip().upper() == "N/A":
         return None
-    m = DATE_RE.match(text)
-    if not m or m.group(4).lower() not in MONTHS:
+    if m := DATE_RE.match(text):
+        hh, mm, ss, mon, dd, yyyy, zone = m.groups()
+        return _pacific(yyyy, mon, dd, hh, mm, ss, zone, text)
+    if m := DAY_FIRST_RE.match(text):
+        hh, mm, ss, dd, mon, yyyy, zone = m.groups()
+        return _pacific(yyyy, mon, dd, hh, mm, ss, zone, text)
+    if m := JS_RE.match(text):
+        mon, dd, yyyy, hh, mm, ss, sign, oh, om = m.groups()
+        local = _local(yyyy, mon, dd, hh, mm, ss, text)
+        offset = timedelta(hours=int(oh), minutes=int(om)) * (1 if sign == "+" else -1)
+        return (local - offset).replace(tzinfo=UTC)
+    raise ValueError(f"not a PayPal date: {text!r}")
+
+
+def _local(yyyy: str, mon: str, dd: str, hh: str, mm: str, ss: str, text: str) -> datetime:
+    if mon.lower() not in MONTHS:
         raise ValueError(f"not a PayPal date: {text!r}")
-    hh, mm, ss, mon, dd, yyyy, zone = m.groups()
-    local = datetime(int(yyyy), MONTHS[mon.lower()], int(dd), int(hh), int(mm), int(ss))
+    try:
+        return datetime(int(yyyy), MONTHS[mon.lower()], int(dd), int(hh), int(mm), int(ss))
+    except ValueError:
+        raise ValueError(f"not a PayPal date: {text!r}") from None
+
+
+def _pacific(
+    yyyy: str, mon: str, dd: str, hh: str, mm: str, ss: str, zone: str, text: str
+) -> datetime:
+    local = _local(yyyy, mon, dd, hh, mm, ss, text)
     offset = timedelta(hours=-7 if zone == "PDT" else -8)
     return (local - offset).replace(tzinfo=UTC)
 
@@ -99,6 +136,8 @@ class IpnMessage:
     """Typed access to the fields the gateway uses; everything else stays in `fields`."""
 
     fields: dict[str, str]
+    #: Dates that could not be read (the message is still applied, dated by its receipt).
+    unreadable: list[str] = field(default_factory=list)
 
     def get(self, name: str) -> str:
         return self.fields.get(name, "").strip()
@@ -141,8 +180,14 @@ class IpnMessage:
         return self.get("payment_status")
 
     def date(self, *names: str) -> datetime | None:
+        """The first of these fields that holds a date; an unreadable one is noted in
+        `unreadable` and skipped, so the caller falls back (to the receipt time)."""
         for name in names:
-            value = parse_payment_date(self.fields.get(name))
+            try:
+                value = parse_payment_date(self.fields.get(name))
+            except ValueError as e:
+                self.unreadable.append(f"{name}: {e}")
+                continue
             if value is not None:
                 return value
         return None
@@ -202,7 +247,8 @@ def interpret(msg: IpnMessage, received_at: datetime) -> Interpretation:
         summary, facts, extra = _read(msg, received_at)
     except ValueError as e:
         return replace(base, summary="unreadable", error=f"cannot read the message: {e}")
-    return replace(base, summary=summary, facts=tuple(facts), **extra)
+    warnings = tuple(f"unreadable date, dated by its receipt instead ({w})" for w in msg.unreadable)
+    return replace(base, summary=summary, facts=tuple(facts), warnings=warnings, **extra)
 
 
 def _read(msg: IpnMessage, received_at: datetime) -> tuple[str, list[Fact], dict[str, Any]]:
@@ -241,12 +287,15 @@ def _read(msg: IpnMessage, received_at: datetime) -> tuple[str, list[Fact], dict
         trial = _free_trial_until(msg, at)
         if trial is not None:
             facts.append(Fact(FactKind.TRIAL, at, key="trial", until=trial))
-        return "signup" + (" with a free trial" if trial else ""), facts, {}
+        terms = {"terms": reported_terms(msg), "terms_event": "signup", "terms_at": at}
+        return "signup" + (" with a free trial" if trial else ""), facts, terms
     if t == "recurring_payment_profile_created":
         at = msg.date("time_created") or received_at
         return "profile created", [Fact(FactKind.STARTED, at, key="profile_created")], {}
     if t == "subscr_modify":
-        return "modified at PayPal; no change to access", [], {}
+        at = msg.date("subscr_effective") or msg.date("subscr_date") or received_at
+        terms = {"terms": reported_terms(msg), "terms_event": "change", "terms_at": at}
+        return "terms changed at PayPal (applies to later payments)", [], terms
     if t in ("subscr_failed", "recurring_payment_skipped", "recurring_payment_failed"):
         at = msg.date("payment_date") or received_at
         key = f"{t}:{msg.get('payment_date') or track}"
@@ -261,6 +310,44 @@ def _read(msg: IpnMessage, received_at: datetime) -> tuple[str, list[Fact], dict
         "end of term: no renewals, no grace",
         [Fact(FactKind.ENDED, received_at, key="ended")],
         {},
+    )
+
+
+def _period(text: str) -> tuple[int, PeriodUnit] | None:
+    """`1 M` -> (1, MONTH); anything else -> None."""
+    parts = text.split()
+    units = {u.value for u in PeriodUnit}
+    if len(parts) != 2 or not parts[0].isdigit() or parts[1].upper() not in units:
+        return None
+    return int(parts[0]), PeriodUnit(parts[1].upper())
+
+
+def reported_terms(msg: IpnMessage) -> AgreedTerms | None:
+    """The terms a signup or modify message reports; None if it names no regular terms."""
+    price = _decimal(msg.fields.get("mc_amount3") or msg.fields.get("amount3"))
+    regular = _period(msg.get("period3"))
+    if price is None or regular is None:
+        return None
+    trial = _period(msg.get("period1"))
+    recurring = msg.get("recurring") == "1"
+    cycles = msg.get("recur_times")
+    second = msg.get("period2")
+    return AgreedTerms(
+        price=price,
+        currency=msg.currency,
+        period_count=regular[0],
+        period_unit=regular[1],
+        trial_count=trial[0] if trial else None,
+        trial_unit=trial[1] if trial else None,
+        trial_price=_decimal(msg.fields.get("mc_amount1") or msg.fields.get("amount1"))
+        if trial
+        else None,
+        cycles=int(cycles) if recurring and cycles.isdigit() and int(cycles) > 0 else None,
+        recurring=recurring,
+        second_trial=f"{_decimal(msg.fields.get('mc_amount2') or msg.fields.get('amount2'))} "
+        f"for {second}"
+        if second
+        else None,
     )
 
 

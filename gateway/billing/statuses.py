@@ -77,3 +77,11 @@ class JobOutcome(enum.StrEnum):
     RUNNING = "running"
     OK = "ok"
     FAILED = "failed"
+
+
+class TermsSource(enum.StrEnum):
+    """Where a subscription's recorded terms came from."""
+
+    OFFER = "offer"  # what our checkout (or the plan, without one) offered
+    SIGNUP = "signup"  # what PayPal reported at signup, matching the offer
+    CHANGE = "change"  # a later change reported by PayPal (subscr_modify, profile update)

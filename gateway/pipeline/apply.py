@@ -15,13 +15,20 @@ from sqlalchemy import select, update
 
 from models import Checkout, Notification, Payment, Plan, Subscription, db
 
-from ..billing.checks import check_amount, check_receiver, check_sandbox
+from ..billing.checks import check_amount, check_environment, check_receiver
 from ..billing.interpretation import Interpretation, PaymentInfo
-from ..billing.statuses import CheckoutStatus, NotificationStatus, PaymentStatus, SubscriptionState
+from ..billing.statuses import (
+    CheckoutStatus,
+    NotificationStatus,
+    PaymentStatus,
+    SubscriptionState,
+    TermsSource,
+)
+from ..billing.terms import AgreedTerms, differences, expected_amounts
 from ..database import insert_new, lock_key
 from ..flags import raise_flag
-from ..paypal_urls import accepts_test_messages
 from ..subscriptions import service
+from ..subscriptions import terms as agreed
 
 
 class Flagged(Exception):
@@ -66,9 +73,13 @@ def run_checks(meaning: Interpretation) -> None:
     for kind, problem in (
         (
             "receiver",
-            check_receiver(meaning.receiver, cfg["PAYPAL_BUSINESS"], cfg["PAYPAL_RECEIVER_ID"]),
+            check_receiver(
+                meaning.receiver,
+                [cfg["PAYPAL_BUSINESS"], *cfg["PAYPAL_RECEIVER_EMAILS"]],
+                [cfg["PAYPAL_RECEIVER_ID"], *cfg["PAYPAL_RECEIVER_IDS"]],
+            ),
         ),
-        ("sandbox", check_sandbox(meaning.is_test, accepts_test_messages(cfg))),
+        ("environment", check_environment(meaning.is_test, cfg["PAYPAL_MODE"])),
         ("unreadable", meaning.error or None),
     ):
         if problem:
@@ -86,8 +97,15 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
         return Applied(meaning.summary)
 
     sub = _subscription_for(meaning, note, now)
-    if meaning.completes_payment:
-        problem = check_amount(meaning.money, sub.plan.price, sub.plan.currency, sub.plan.code)
+    _check_terms(sub, meaning, note, now)
+    if meaning.completes_payment and meaning.payment is not None:
+        terms = agreed.in_force(sub, meaning.payment.at)
+        problem = check_amount(
+            meaning.money,
+            expected_amounts(terms, sub.started_at, meaning.payment.at),
+            terms.currency,
+            terms.describe(),
+        )
         if problem:
             raise Flagged("amount", problem)
     new = service.record_facts(
@@ -101,6 +119,8 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
     service.recompute(sub, now)
     note.subscription_id = sub.id
     note.waiting_for = None
+    for warning in meaning.warnings:
+        raise_flag("date", warning, now, notification_id=note.id, subscription_id=sub.id)
     applied = bool(new) or not meaning.facts
     until = f"{sub.access_until:%Y-%m-%d %H:%M} UTC" if sub.access_until else "none"
     return Applied(
@@ -109,6 +129,32 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
         sub.id,
         tuple(sorted(new)),
     )
+
+
+def _check_terms(
+    sub: Subscription, meaning: Interpretation, note: Notification, now: datetime
+) -> None:
+    """A signup must report exactly the terms we offered; a change is recorded, dated.
+
+    A tampered button (a trial added, a lower price, a longer period, another currency)
+    still gets a genuine, VERIFIED signup from PayPal: this is where it is caught.
+    """
+    if meaning.terms_event == "signup":
+        offer = agreed.offer_of(sub)
+        if meaning.terms is None:
+            raise Flagged("terms", "the signup reports no terms; nothing granted")
+        found = differences(offer, meaning.terms)
+        if found:
+            raise Flagged(
+                "terms",
+                f"signup terms differ from our offer ({offer.describe()}): "
+                f"{'; '.join(found)}; nothing granted",
+            )
+    if meaning.terms is not None and meaning.terms_event:
+        source = TermsSource.SIGNUP if meaning.terms_event == "signup" else TermsSource.CHANGE
+        agreed.record_terms(
+            sub, source, meaning.terms_at or now, meaning.terms, now, notification_id=note.id
+        )
 
 
 def wake_waiting(txn_id: str, now: datetime) -> None:
@@ -187,6 +233,12 @@ def _create_subscription(
     sub = service.lock(Subscription.paypal_id == ref)
     if not created:  # another worker created it a moment ago
         return sub
+    offer = (
+        AgreedTerms.from_json(checkout.offered_terms)
+        if checkout is not None and checkout.offered_terms
+        else agreed.plan_terms(plan)
+    )
+    agreed.record_terms(sub, TermsSource.OFFER, now, offer, now, notification_id=note.id)
     if checkout is not None:
         checkout.status, checkout.completed_at = CheckoutStatus.COMPLETED, now
         checkout.subscription_id = sub.id

@@ -8,7 +8,7 @@ from models import Subscription
 
 from ..billing import Entitlement, compute, status_at
 from ..billing.entitlements import explain
-from .service import facts_of, policy, terms
+from .service import billing_period, facts_of, policy
 
 
 def status_of(sub: Subscription, at: datetime) -> str:
@@ -26,4 +26,4 @@ def status_of(sub: Subscription, at: datetime) -> str:
 def explanation(sub: Subscription) -> list[str]:
     """Why this subscription gives access until when, recomputed from its facts."""
     pol = policy()
-    return explain(compute(facts_of(sub), terms(sub.plan), pol), pol)
+    return explain(compute(facts_of(sub), billing_period(sub), pol), pol)

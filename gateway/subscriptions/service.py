@@ -14,13 +14,13 @@ from typing import Literal, overload
 from flask import current_app
 from sqlalchemy import ColumnElement, select, update
 
-from models import Payment, Plan, Subscription, SubscriptionFact, User, db
+from models import Payment, Subscription, SubscriptionFact, User, db
 
 from ..billing import Entitlement, Fact, FactKind, Policy, Terms, compute
 from ..billing.entitlements import CancelPolicy
 from ..billing.payments import payment_status
-from ..billing.periods import PeriodUnit
 from ..database import insert_new
+from . import terms as agreed
 
 
 def policy() -> Policy:
@@ -29,8 +29,9 @@ def policy() -> Policy:
     return Policy(grace_days=int(cfg["GRACE_DAYS"]), cancel=CancelPolicy(cfg["CANCEL_POLICY"]))
 
 
-def terms(plan: Plan) -> Terms:
-    return Terms(plan.period_count, PeriodUnit(plan.period_unit))
+def billing_period(sub: Subscription) -> Terms:
+    """The period one payment buys: from the subscription's own terms, not its plan's."""
+    return agreed.in_force(sub).billing_period
 
 
 def facts_of(sub: Subscription) -> list[Fact]:
@@ -128,7 +129,7 @@ def lock(where: ColumnElement[bool], *, missing_ok: bool = False) -> Subscriptio
 def recompute(sub: Subscription, now: datetime) -> Entitlement:
     """Rewrite the subscription's cached dates from its facts; bump the member's access version."""
     facts = facts_of(sub)
-    ent = compute(facts, terms(sub.plan), policy())
+    ent = compute(facts, billing_period(sub), policy())
     before = (sub.access_until, sub.state)
     sub.state = ent.state
     sub.started_at = ent.started_at

@@ -30,6 +30,7 @@ def signup(sub: str, at: datetime) -> bytes:
             ("subscr_date", ipn_date(at)),
             ("mc_amount3", "9.00"),
             ("period3", "1 M"),
+            ("recurring", "1"),  # PayPal sends it for every renewing (src=1) button
             ("mc_currency", "USD"),
             ("ipn_track_id", f"sg{sub}"),
         ]

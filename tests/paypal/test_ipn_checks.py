@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import select
 
 from gateway.pipeline import worker as inbox
-from models import Flag, Notification, Subscription
+from models import Flag, Notification, Payment, Subscription
 
 
 def post_ipn(client, fields: list[tuple[str, str]], charset="windows-1252") -> bytes:
@@ -52,10 +54,9 @@ def payment(**over) -> list[tuple[str, str]]:
             "receiver",
             "receiver is not us",
         ),
-        ({"mc_currency": "EUR"}, "amount", "currency EUR does not match plan premium-monthly"),
+        ({"mc_currency": "EUR"}, "amount", "currency EUR does not match the terms (9.00 USD"),
         ({"mc_gross": "0.01"}, "amount", "amount 0.01 USD (tax 0) does not match"),
         ({"item_number": "gold-plan"}, "plan", "unknown plan: item_number 'gold-plan'"),
-        ({"payment_date": "yesterday"}, "unreadable", "not a PayPal date"),
     ],
 )
 def test_failed_check_flags_without_access(client, db, make_plan, verified, change, kind, text):
@@ -69,6 +70,45 @@ def test_failed_check_flags_without_access(client, db, make_plan, verified, chan
     assert flag.notification_id == note.id
     subs = db.session.scalars(select(Subscription)).all()
     assert all(s.access_until is None for s in subs)
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["Thu Jan 15 2026 04:00:00 GMT-0800 (PST)", "04:00:00 15 Jan 2026 PST"],
+)
+def test_other_paypal_date_formats_are_read(client, db, make_plan, verified, when):
+    """The IPN simulator's JavaScript date and the day-first form: read, no flag."""
+    make_plan("premium-monthly", role="premium")
+    post_ipn(client, payment(payment_date=when))
+    inbox.process_due()
+    pay = db.session.scalar(select(Payment))
+    assert pay.paid_at == datetime(2026, 1, 15, 12, tzinfo=UTC)
+    assert [f.kind for f in db.session.scalars(select(Flag))] == ["unclaimed"]  # no "date"
+
+
+def test_an_unreadable_date_still_applies_and_flags(client, db, make_plan, verified, clock):
+    """A payment and its refund with dates nobody can read: both applied, dated by receipt."""
+    make_plan("premium-monthly", role="premium")
+    post_ipn(client, payment(payment_date="yesterday-ish"))
+    refund = payment(
+        txn_type=None,
+        payment_date="??",
+        payment_status="Refunded",
+        mc_gross="-9.00",
+        parent_txn_id="TXNCHECKS00000001",
+        txn_id="RFCHECKS00000001",
+    )
+    post_ipn(client, refund)
+    while inbox.process_due():
+        pass
+    notes = db.session.scalars(select(Notification)).all()
+    assert [n.status for n in notes] == ["processed", "processed"]
+    assert db.session.scalar(select(Payment)).paid_at == clock.now()
+    assert db.session.scalar(select(Payment)).status == "Refunded"
+    assert db.session.scalar(select(Subscription)).access_until is None
+    flags = db.session.scalars(select(Flag).where(Flag.kind == "date").order_by(Flag.id)).all()
+    assert len(flags) == 2
+    assert "unreadable date" in flags[0].message and "yesterday-ish" in flags[0].message
 
 
 def test_tax_is_set_aside(client, db, make_plan, verified):
@@ -85,8 +125,23 @@ def test_sandbox_message_in_live_mode(app, client, db, make_plan, verified):
     make_plan("premium-monthly", role="premium")
     post_ipn(client, payment())
     inbox.process_due()
-    assert db.session.scalar(select(Flag)).kind == "sandbox"
+    flag = db.session.scalar(select(Flag))
+    assert flag.kind == "environment" and "reached the live site" in flag.message
     assert db.session.scalar(select(Subscription)) is None
+
+
+def test_live_message_in_sandbox_mode(app, client, db, make_plan, verified):
+    """In sandbox mode, is a live message (no test_ipn) flagged, with no effect?"""
+    app.config["PAYPAL_MODE"] = "sandbox"
+    make_plan("premium-monthly", role="premium")
+    post_ipn(client, payment(test_ipn=None))
+    inbox.process_due()
+    flag = db.session.scalar(select(Flag))
+    assert flag.kind == "environment" and "reached the sandbox site" in flag.message
+    assert db.session.scalar(select(Subscription)) is None
+    post_ipn(client, payment(txn_id="TXNSANDBOX000002"))  # a sandbox one is fine there
+    inbox.process_due()
+    assert db.session.scalar(select(Subscription)) is not None
 
 
 def test_invalid_postback_is_kept_without_effect(app, client, db, make_plan, verified):
@@ -156,3 +211,23 @@ def test_long_fields_and_utf8_are_accepted(client, db, make_plan, verified):
     from gateway.billing.ipn import decode_body
 
     assert decode_body(note.body)[0]["first_name"] == "Zoë"
+
+
+def test_an_earlier_receiver_address_or_id_is_still_ours(app, client, db, make_plan, verified):
+    """Payments to the merchant's old e-mail or second account id count once configured."""
+    make_plan("premium-monthly", role="premium")
+    old = {"receiver_email": "Old@Example.com", "business": "old@example.com", "receiver_id": "X"}
+    post_ipn(client, payment(**old))
+    inbox.process_due()
+    assert db.session.scalar(select(Flag).where(Flag.kind == "receiver")) is not None
+
+    app.config["PAYPAL_RECEIVER_EMAILS"] = ["old@example.com"]
+    post_ipn(client, payment(**old, txn_id="TXNCHECKS00000002"))
+    app.config["PAYPAL_RECEIVER_IDS"] = ["SECONDACCOUNT"]
+    other = {"receiver_email": "x@example.com", "business": "x@example.com"}
+    post_ipn(client, payment(**other, receiver_id="SECONDACCOUNT", txn_id="TXNCHECKS00000003"))
+    inbox.process_due()
+    statuses = [
+        n.status for n in db.session.scalars(select(Notification).order_by(Notification.id))
+    ]
+    assert statuses == ["flagged", "processed", "processed"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from models import Checkout, Flag, Payment, Subscription
@@ -203,3 +204,29 @@ def test_no_second_renewing_subscription(live, client, login_as, member, premium
     assert b"Subscribe with PayPal" not in page
     r = client.post("/checkout/subscribe/premium-monthly")
     assert r.status_code == 409 and b"charge you twice" in r.data
+
+
+@pytest.mark.parametrize(
+    "form,period_at_most",
+    [
+        ({"a1": "0.00", "p1": "5", "t1": "Y"}, None),  # a five-year free trial added
+        ({"a3": "1.00"}, None),  # the price lowered
+        ({"currency_code": "EUR"}, None),  # another currency
+        ({"p3": "1", "t3": "Y"}, timedelta(days=31)),  # a year for the price of a month
+    ],
+)
+def test_a_tampered_button_through_paypal_buys_nothing_extra(
+    live, client, login_as, member, premium, db, form, period_at_most
+):
+    """The member edits our button; PayPal honours it and reports genuine, VERIFIED
+    messages; the signup is flagged and access is at most what the offer sells."""
+    live.subscribe(client, login_as, member, **form)
+    live.settle()
+    flags = {f.kind for f in db.session.scalars(select(Flag))}
+    assert "terms" in flags
+    sub = sub_of(db, member)
+    if period_at_most is None:
+        assert sub is None or sub.access_until is None
+        assert client.get("/premium").status_code == 403
+    else:  # the 9.00 that PayPal collected buys what 9.00 buys here: one month
+        assert sub.access_until <= live.clock.now() + period_at_most

@@ -348,6 +348,8 @@ def test_plan_editor_creates_and_edits(client, db, admin, login_as):
     assert [a.action for a in audit] == ["plan_create", "plan_update"]
     assert audit[1].details == {"name": "Gold plus", "seat_limit": "10"}
     assert b"Gold plus" in client.get("/admin/plans").data
+    editor = client.get(f"/admin/plans/{plan.id}/edit").data
+    assert b"new checkouts only" in editor  # a price change never reprices subscribers
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from .flag import Flag
 from .job import JobLease, JobRun
 from .notification import Notification
 from .payment import Payment
-from .plan import Plan
+from .plan import Plan, PlanIdentifier
 from .subscription import Subscription, SubscriptionFact, SubscriptionTerms
 from .user import LoginFailure, User
 
@@ -21,6 +21,7 @@ __all__ = [
     "User",
     "LoginFailure",
     "Plan",
+    "PlanIdentifier",
     "Subscription",
     "SubscriptionFact",
     "SubscriptionTerms",

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, Integer, String
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from gateway.billing.statuses import PlanRefKind
+
 from .base import Model
-from .types import Money, UTCDateTime
+from .types import Money, StatusColumn, UTCDateTime
 
 
 class Plan(Model):
@@ -50,3 +52,18 @@ class Plan(Model):
 
     def __repr__(self) -> str:
         return f"<Plan {self.code}>"
+
+
+class PlanIdentifier(Model):
+    """Another name PayPal may use for a plan: a hosted button, an item number, a REST plan
+    or a recurring profile's description. Unique per kind, without regard to case."""
+
+    __tablename__ = "plan_identifiers"
+    __table_args__ = (UniqueConstraint("kind", "match_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"), index=True)
+    kind: Mapped[PlanRefKind] = mapped_column(StatusColumn(PlanRefKind, "kind_known", 12))
+    value: Mapped[str] = mapped_column(String(127))
+    #: `value` lower-cased with its spaces collapsed: what matching compares.
+    match_key: Mapped[str] = mapped_column(String(127))

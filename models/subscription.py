@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,6 +12,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from gateway.billing.statuses import SubscriptionState, TermsSource
 
 from .base import Model
+
+if TYPE_CHECKING:
+    from .plan import Plan
+    from .user import User
 from .types import Money, StatusColumn, UTCDateTime
 
 
@@ -31,8 +35,12 @@ class Subscription(Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    #: None while no identifier in PayPal's messages names one of our plans (flagged; an
+    #: admin assigns it, and access is then computed from every stored fact).
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
     paypal_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    #: The buyer's PayPal e-mail from the first message: a hint for an admin, never trusted.
+    payer_email: Mapped[str | None] = mapped_column(String(254))
     state: Mapped[SubscriptionState] = mapped_column(
         StatusColumn(SubscriptionState, "state_known", 20), default=SubscriptionState.PENDING
     )
@@ -46,8 +54,8 @@ class Subscription(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    user = relationship("User", lazy="joined")
-    plan = relationship("Plan", lazy="joined")
+    user: Mapped[User | None] = relationship(lazy="joined")
+    plan: Mapped[Plan | None] = relationship(lazy="joined")
 
     @property
     def renews(self) -> bool:

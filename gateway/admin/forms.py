@@ -92,8 +92,20 @@ class PlanForm(FlaskForm):
     trial_unit = SelectField("Trial unit", choices=[SelectChoice("", "—")] + UNITS, default="")
     paypal_plan_id = StringField("PayPal plan id (REST)", validators=[Optional(), Length(max=64)])
     seat_limit = IntegerField("Seat limit", validators=[Optional(), NumberRange(min=1)])
+    identifiers = TextAreaField(
+        "Other PayPal identifiers, one per line: item: NUMBER, button: HOSTED-BUTTON-ID, "
+        "rest: P-PLAN-ID, profile: DESCRIPTION",
+        validators=[Optional(), Length(max=5000)],
+    )
     active = BooleanField("Offered to members", default=True)
 
     def validate_trial_unit(self, field) -> None:
         if bool(self.trial_count.data) != bool(field.data):
             raise ValidationError("Give both a trial length and its unit, or neither.")
+
+
+class AssignForm(ReasonForm):
+    """A subscription's missing plan and/or member (either may be left as it is)."""
+
+    plan = SelectField("Plan", coerce=int, default=0)
+    email = StringField("Member e-mail", validators=[Optional(), Length(max=254)])

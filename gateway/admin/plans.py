@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Plan, Subscription, db
 
+from .. import plan_identity as identity
 from ..audit import audit
 from ..clock import now
 from .forms import PlanForm
@@ -52,7 +53,13 @@ def edit(plan_id: int | None = None) -> ResponseReturnValue:
     form = PlanForm(obj=plan)
     if request.method == "GET" and plan is not None:
         form.trial_unit.data = plan.trial_unit or ""
-    if form.validate_on_submit():
+        form.identifiers.data = identity.as_lines(plan)
+    valid = form.validate_on_submit()  # (validation resets each field's errors)
+    refs, problems = identity.parse_lines(form.identifiers.data or "")
+    if request.method == "POST":
+        problems += identity.conflicts(refs, plan.id if plan else None)
+        form.identifiers.errors = [*form.identifiers.errors, *problems]
+    if valid and not problems:
         values = {name: form[name].data for name in FIELDS}
         values["trial_unit"] = values["trial_unit"] or None
         values["paypal_plan_id"] = (values["paypal_plan_id"] or "").strip() or None
@@ -66,10 +73,15 @@ def edit(plan_id: int | None = None) -> ResponseReturnValue:
                 setattr(plan, k, v)
         try:
             db.session.flush()
+            before = identity.as_lines(plan)
+            identity.replace_identifiers(plan, refs)
+            db.session.flush()
         except IntegrityError:
             db.session.rollback()
             form.code.errors = ["This code or PayPal plan id is already used by another plan."]
         else:
+            if not creating and identity.as_lines(plan) != before:
+                changed["identifiers"] = identity.as_lines(plan)
             audit(
                 current_user,
                 "plan_create" if creating else "plan_update",

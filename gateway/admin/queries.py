@@ -87,7 +87,7 @@ def subscriptions(f: SubscriptionFilter, now: datetime, lapsing_days: int) -> Se
     """The subscriptions an admin asked for, sorted (without paging)."""
     stmt = (
         select(Subscription)
-        .join(Plan, Plan.id == Subscription.plan_id)
+        .outerjoin(Plan, Plan.id == Subscription.plan_id)
         .outerjoin(User, User.id == Subscription.user_id)
     )
     until = Subscription.access_until

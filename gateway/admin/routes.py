@@ -40,7 +40,7 @@ from ..access import admin_required
 from ..clock import now
 from ..subscriptions import admin_actions
 from ..subscriptions.display import explanation, status_of
-from . import flags, messages, payments, plans
+from . import assign, flags, messages, payments, plans
 from .forms import AttachForm, GrantForm, ReasonForm, UntilForm, end_of_day
 from .queries import (
     VIEWS,
@@ -53,7 +53,7 @@ from .queries import (
 )
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-for child in (plans.bp, payments.bp, messages.bp, flags.bp):
+for child in (plans.bp, payments.bp, messages.bp, flags.bp, assign.bp):
     bp.register_blueprint(child)
 
 
@@ -127,8 +127,8 @@ def subscriptions_csv():
                     for v in (
                         s.id,
                         s.user.email if s.user else "",
-                        s.plan.code,
-                        s.plan.role,
+                        s.plan.code if s.plan else "(unknown plan)",
+                        s.plan.role if s.plan else "",
                         s.state,
                         status_of(s, at),
                         s.paypal_id,
@@ -194,6 +194,8 @@ def subscription_detail(sub_id: int):
         extend_form=UntilForm(prefix="extend"),
         revoke_form=ReasonForm(prefix="revoke"),
         attach_form=AttachForm(prefix="attach"),
+        assign_form=assign.assign_form(sub),
+        candidates=assign.member_candidates(sub),
     )
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from .facts import Fact
+from .statuses import PlanRefKind
 from .terms import AgreedTerms
 
 
@@ -20,6 +21,19 @@ class Receiver:
 
     emails: tuple[str, ...]
     account_id: str = ""
+
+
+@dataclass(frozen=True)
+class PlanRef:
+    """One identifier a message gives for the plan (see `statuses.PlanRefKind`)."""
+
+    kind: PlanRefKind
+    value: str
+
+    @property
+    def key(self) -> str:
+        """PayPal treats these identifiers without regard to case or outer spaces."""
+        return " ".join(self.value.split()).lower()
 
 
 @dataclass(frozen=True)
@@ -63,8 +77,10 @@ class Interpretation:
     subscription_ref: str = ""
     #: Refunds and reversals name the payment they undo, not the subscription.
     parent_txn_id: str = ""
-    #: Identifiers naming the plan (item numbers, ...); empty when the message has none.
-    plan_refs: tuple[str, ...] = ()
+    #: Identifiers naming the plan, most specific first; empty when the message has none.
+    plan_refs: tuple[PlanRef, ...] = ()
+    #: The buyer's e-mail at PayPal (a hint for an admin matching a member, never trusted).
+    payer_email: str = ""
     #: Our checkout token, echoed back by PayPal (custom / custom_id).
     member_token: str = ""
     #: None where the channel's verification already proves the receiver.

@@ -13,8 +13,9 @@ from urllib.parse import parse_qsl
 from zoneinfo import ZoneInfo
 
 from .facts import Fact, FactKind
-from .interpretation import Interpretation, Money, PaymentInfo, Receiver
+from .interpretation import Interpretation, Money, PaymentInfo, PlanRef, Receiver
 from .periods import PeriodUnit, add_period
+from .statuses import PlanRefKind
 from .terms import AgreedTerms
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -238,7 +239,8 @@ def interpret(msg: IpnMessage, received_at: datetime) -> Interpretation:
         status=msg.payment_status,
         subscription_ref=msg.subscription_ref,
         member_token=msg.custom,
-        plan_refs=tuple(r for r in (msg.get("item_number"),) if r),
+        plan_refs=plan_refs(msg),
+        payer_email=msg.get("payer_email"),
         receiver=Receiver((msg.get("receiver_email"), msg.get("business")), msg.get("receiver_id")),
         is_test=msg.is_test,
         money=Money(msg.gross, msg.currency, msg.tax, msg.fee),
@@ -320,6 +322,24 @@ def _period(text: str) -> tuple[int, PeriodUnit] | None:
     if len(parts) != 2 or not parts[0].isdigit() or parts[1].upper() not in units:
         return None
     return int(parts[0]), PeriodUnit(parts[1].upper())
+
+
+def plan_refs(msg: IpnMessage) -> tuple[PlanRef, ...]:
+    """Everything in the message that can name a plan, most specific first.
+
+    Profile-style messages (recurring_payment*) carry no item_number; their product name
+    or description is what names the plan there.
+    """
+    refs = [
+        PlanRef(PlanRefKind.BUTTON, msg.get("btn_id") or msg.get("hosted_button_id")),
+        PlanRef(PlanRefKind.ITEM_NUMBER, msg.get("item_number")),
+    ]
+    if msg.txn_type.startswith("recurring_payment") or msg.get("recurring_payment_id"):
+        refs += [
+            PlanRef(PlanRefKind.PROFILE, msg.get("product_name")),
+            PlanRef(PlanRefKind.PROFILE, msg.get("item_name")),
+        ]
+    return tuple(r for r in refs if r.value)
 
 
 def reported_terms(msg: IpnMessage) -> AgreedTerms | None:

@@ -85,3 +85,12 @@ class TermsSource(enum.StrEnum):
     OFFER = "offer"  # what our checkout (or the plan, without one) offered
     SIGNUP = "signup"  # what PayPal reported at signup, matching the offer
     CHANGE = "change"  # a later change reported by PayPal (subscr_modify, profile update)
+
+
+class PlanRefKind(enum.StrEnum):
+    """The kinds of PayPal identifier that can name one of our plans."""
+
+    ITEM_NUMBER = "item_number"  # a Standard button's item_number (ours: the plan code)
+    BUTTON = "button"  # a hosted button created at PayPal (btn_id / hosted_button_id)
+    REST_PLAN = "rest_plan"  # a REST billing plan (P-...)
+    PROFILE = "profile"  # an Express Checkout profile's description / product name

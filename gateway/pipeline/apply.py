@@ -13,9 +13,10 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import select, update
 
-from models import Checkout, Notification, Payment, Plan, Subscription, db
+from models import Checkout, Notification, Payment, Subscription, db
 
 from ..billing.checks import check_amount, check_environment, check_receiver
+from ..billing.facts import Fact, FactKind
 from ..billing.interpretation import Interpretation, PaymentInfo
 from ..billing.statuses import (
     CheckoutStatus,
@@ -27,6 +28,7 @@ from ..billing.statuses import (
 from ..billing.terms import AgreedTerms, differences, expected_amounts
 from ..database import insert_new, lock_key
 from ..flags import raise_flag
+from ..plan_identity import find_plan
 from ..subscriptions import service
 from ..subscriptions import terms as agreed
 
@@ -97,9 +99,9 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
         return Applied(meaning.summary)
 
     sub = _subscription_for(meaning, note, now)
-    _check_terms(sub, meaning, note, now)
-    if meaning.completes_payment and meaning.payment is not None:
-        terms = agreed.in_force(sub, meaning.payment.at)
+    facts = _check_terms(sub, meaning, note, now)
+    terms = agreed.in_force(sub, meaning.payment.at) if meaning.payment else None
+    if meaning.completes_payment and meaning.payment is not None and terms is not None:
         problem = check_amount(
             meaning.money,
             expected_amounts(terms, sub.started_at, meaning.payment.at),
@@ -109,7 +111,7 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
         if problem:
             raise Flagged("amount", problem)
     new = service.record_facts(
-        sub, meaning.facts, source=note.channel.value, now=now, notification_id=note.id
+        sub, facts, source=note.channel.value, now=now, notification_id=note.id
     )
     if meaning.payment is not None and _record_payment(sub, meaning.payment, now):
         # Refunds that came first can go now. The lock pairs with the one a deferral takes
@@ -133,21 +135,27 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
 
 def _check_terms(
     sub: Subscription, meaning: Interpretation, note: Notification, now: datetime
-) -> None:
+) -> tuple[Fact, ...]:
     """A signup must report exactly the terms we offered; a change is recorded, dated.
+    Returns the message's facts that may be recorded.
 
     A tampered button (a trial added, a lower price, a longer period, another currency)
-    still gets a genuine, VERIFIED signup from PayPal: this is where it is caught.
+    still gets a genuine, VERIFIED signup from PayPal: this is where it is caught. With
+    no offer to compare (the plan is unknown) the reported terms are kept but no trial is
+    granted: assigning the plan compares them then (`admin_actions.assign`).
     """
+    facts = meaning.facts
     if meaning.terms_event == "signup":
         offer = agreed.offer_of(sub)
         if meaning.terms is None:
             raise Flagged("terms", "the signup reports no terms; nothing granted")
-        found = differences(offer, meaning.terms)
+        if offer is None:
+            facts = tuple(f for f in facts if f.kind is not FactKind.TRIAL)
+        found = differences(offer, meaning.terms) if offer is not None else []
         if found:
             raise Flagged(
                 "terms",
-                f"signup terms differ from our offer ({offer.describe()}): "
+                f"signup terms differ from our offer ({offer.describe() if offer else ''}): "
                 f"{'; '.join(found)}; nothing granted",
             )
     if meaning.terms is not None and meaning.terms_event:
@@ -155,6 +163,7 @@ def _check_terms(
         agreed.record_terms(
             sub, source, meaning.terms_at or now, meaning.terms, now, notification_id=note.id
         )
+    return facts
 
 
 def wake_waiting(txn_id: str, now: datetime) -> None:
@@ -191,6 +200,10 @@ def _create_subscription(
 ) -> Subscription:
     """The first message about a subscription creates its row, whichever message it is.
 
+    Money is never stranded: a row is created even when no identifier names a plan or no
+    checkout names a member; each gap is flagged for an admin, who assigns the plan or
+    the member, and access is then computed from everything already stored.
+
     Two first messages at once: the unique PayPal id lets one insert win; the other waits
     for it, inserts nothing and then locks the winner's row.
     """
@@ -198,29 +211,50 @@ def _create_subscription(
     checkout = None
     if token:
         checkout = db.session.scalar(select(Checkout).where(Checkout.token == token))
-    code = meaning.plan_refs[0] if meaning.plan_refs else ""
-    plan = db.session.scalar(select(Plan).where(Plan.code == code)) if code else None
-    if plan is None and not code and checkout is not None:
-        plan = checkout.plan
+    named = find_plan(meaning.plan_refs)
+    plan = checkout.plan if checkout is not None else named
+    problems = []
+    if checkout is not None and named is not None and named.id != checkout.plan_id:
+        problems.append(
+            (
+                "plan",
+                f"the message names plan {named.code}, but checkout {checkout.token} "
+                f"was for {checkout.plan.code}; the checkout's plan was kept",
+            )
+        )
     if plan is None:
-        raise Flagged("plan", f"unknown plan: item_number {code!r} names no plan")
-    if checkout is not None and checkout.plan_id != plan.id:
-        raise Flagged(
-            "plan",
-            f"checkout {checkout.token} was for plan {checkout.plan.code}, "
-            f"the message is for {plan.code}",
+        refs = ", ".join(f"{r.kind.value} {r.value!r}" for r in meaning.plan_refs) or "none"
+        problems.append(
+            (
+                "plan",
+                f"unknown plan: no plan is named by the message's identifiers ({refs}); "
+                "its payments are recorded; assign the plan to give access",
+            )
         )
     if checkout is not None and checkout.subscription_id is not None:
         checkout = None  # a token already used: do not let it claim a second subscription
-        claim_problem = f"checkout token {token!r} already linked to another subscription"
-    else:
-        claim_problem = f"no open checkout for custom={token!r}" if checkout is None else ""
+        problems.append(
+            (
+                "unclaimed",
+                f"subscription {ref}: checkout token {token!r} is already linked "
+                "to another subscription; assign a member",
+            )
+        )
+    elif checkout is None:
+        problems.append(
+            (
+                "unclaimed",
+                f"subscription {ref} could not be tied to a member (no open "
+                f"checkout for custom={token!r}); assign a member",
+            )
+        )
     created = insert_new(
         Subscription,
         [
             {
                 "paypal_id": ref,
-                "plan_id": plan.id,
+                "plan_id": plan.id if plan is not None else None,
+                "payer_email": meaning.payer_email[:254] or None,
                 "state": SubscriptionState.PENDING.value,
                 "created_at": now,
                 "updated_at": now,
@@ -237,19 +271,16 @@ def _create_subscription(
         AgreedTerms.from_json(checkout.offered_terms)
         if checkout is not None and checkout.offered_terms
         else agreed.plan_terms(plan)
+        if plan is not None
+        else None
     )
-    agreed.record_terms(sub, TermsSource.OFFER, now, offer, now, notification_id=note.id)
+    if offer is not None:
+        agreed.record_terms(sub, TermsSource.OFFER, now, offer, now, notification_id=note.id)
     if checkout is not None:
         checkout.status, checkout.completed_at = CheckoutStatus.COMPLETED, now
         checkout.subscription_id = sub.id
-    else:
-        raise_flag(
-            "unclaimed",
-            f"subscription {ref} could not be tied to a member ({claim_problem}); attach it to one",
-            now,
-            notification_id=note.id,
-            subscription_id=sub.id,
-        )
+    for kind, message in problems:
+        raise_flag(kind, message, now, notification_id=note.id, subscription_id=sub.id)
     return sub
 
 
@@ -273,7 +304,7 @@ def _record_payment(sub: Subscription, info: PaymentInfo, now: datetime) -> bool
                 "txn_id": info.txn_id,
                 "status": PaymentStatus(info.status).value,
                 "amount": abs(info.amount),
-                "currency": info.currency or sub.plan.currency,
+                "currency": info.currency or (sub.plan.currency if sub.plan else ""),
                 "fee": abs(info.fee) if info.fee is not None else None,
                 "paid_at": info.at,
                 "created_at": now,

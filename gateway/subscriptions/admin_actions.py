@@ -10,7 +10,10 @@ from models import Plan, Subscription, User, db
 
 from ..audit import audit
 from ..billing import Entitlement, Fact, FactKind
-from ..billing.statuses import SubscriptionState
+from ..billing.statuses import SubscriptionState, TermsSource
+from ..billing.terms import AgreedTerms, differences
+from ..flags import raise_flag, resolve_flags_of
+from . import terms as agreed
 from .service import bump_access_version, recompute, record_fact
 
 SOURCE = "admin"
@@ -112,3 +115,80 @@ def attach(actor: User, sub: Subscription, member: User, reason: str, now: datet
         reason=reason,
         details={"member": member.email, "paypal_id": sub.paypal_id},
     )
+
+
+def assign(
+    actor: User,
+    sub: Subscription,
+    plan: Plan | None,
+    member: User | None,
+    reason: str,
+    now: datetime,
+) -> list[str]:
+    """Give a subscription its missing plan and/or member; access is then computed from
+    every fact already stored. Returns notes for the admin (e.g. a signup whose terms do
+    not match the plan, which then gets no trial).
+
+    Only what is missing can be assigned: a known plan or member is never replaced here.
+    """
+    if plan is None and member is None:
+        raise ValueError("choose a plan, a member, or both")
+    if plan is not None and sub.plan_id is not None and sub.plan_id != plan.id:
+        raise ValueError("this subscription already has a plan")
+    if member is not None and sub.user_id is not None and sub.user_id != member.id:
+        raise ValueError("this subscription already belongs to a member")
+    notes: list[str] = []
+    if plan is not None and sub.plan_id is None:
+        sub.plan_id, sub.plan = plan.id, plan
+        notes += _adopt_plan_terms(sub, plan, now)
+    if member is not None and sub.user_id is None:
+        sub.user_id = member.id
+        bump_access_version(member.id)
+    recompute(sub, now)
+    settled = ({"plan"} if plan else set()) | ({"unclaimed"} if member else set())
+    resolve_flags_of(sub, settled, actor, f"assigned by an admin: {reason}", now)
+    audit(
+        actor,
+        "assign",
+        "subscription",
+        sub.id,
+        now=now,
+        reason=reason,
+        details={
+            "plan": plan.code if plan else None,
+            "member": member.email if member else None,
+            "paypal_id": sub.paypal_id,
+            "notes": notes,
+        },
+    )
+    return notes
+
+
+def _adopt_plan_terms(sub: Subscription, plan: Plan, now: datetime) -> list[str]:
+    """The plan's terms become the offer; a signup PayPal reported earlier is checked
+    against them now, as it would have been on arrival: only a match earns its trial."""
+    offer = agreed.plan_terms(plan)
+    agreed.record_terms(sub, TermsSource.OFFER, sub.created_at, offer, now)
+    signup = next((r for r in agreed.history(sub) if r.source is TermsSource.SIGNUP), None)
+    if signup is None:
+        return []
+    reported = AgreedTerms.from_json(signup.terms)
+    found = differences(offer, reported)
+    if found:
+        message = (
+            f"the signup's terms differ from plan {plan.code} ({offer.describe()}): "
+            f"{'; '.join(found)}; no trial granted"
+        )
+        raise_flag("terms", message, now, subscription_id=sub.id)
+        return [message]
+    trial_end = reported.trial_end(signup.effective_at)
+    if trial_end is not None:
+        record_fact(
+            sub,
+            Fact(FactKind.TRIAL, signup.effective_at, key="trial", until=trial_end),
+            source=SOURCE,
+            now=now,
+            actor=None,
+            note="trial of the signup, checked on assignment",
+        )
+    return []

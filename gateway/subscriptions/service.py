@@ -19,6 +19,7 @@ from models import Payment, Subscription, SubscriptionFact, User, db
 from ..billing import Entitlement, Fact, FactKind, Policy, Terms, compute
 from ..billing.entitlements import CancelPolicy
 from ..billing.payments import payment_status
+from ..billing.periods import PeriodUnit
 from ..database import insert_new
 from . import terms as agreed
 
@@ -29,9 +30,15 @@ def policy() -> Policy:
     return Policy(grace_days=int(cfg["GRACE_DAYS"]), cancel=CancelPolicy(cfg["CANCEL_POLICY"]))
 
 
+#: Only while neither a plan nor any terms are known: such a subscription grants no role,
+#: so this never decides access; it keeps the dates shown to the admin meaningful.
+UNKNOWN_PERIOD = Terms(1, PeriodUnit.MONTH)
+
+
 def billing_period(sub: Subscription) -> Terms:
     """The period one payment buys: from the subscription's own terms, not its plan's."""
-    return agreed.in_force(sub).billing_period
+    terms = agreed.in_force(sub)
+    return terms.billing_period if terms is not None else UNKNOWN_PERIOD
 
 
 def facts_of(sub: Subscription) -> list[Fact]:

@@ -70,21 +70,23 @@ def history(sub: Subscription) -> list[SubscriptionTerms]:
     )
 
 
-def offer_of(sub: Subscription) -> AgreedTerms:
-    """What we offered this subscription (its plan's terms if nothing was recorded)."""
+def offer_of(sub: Subscription) -> AgreedTerms | None:
+    """What we offered this subscription (its plan's terms if nothing was recorded; None
+    while its plan is unknown)."""
     for row in history(sub):
         if row.source is TermsSource.OFFER:
             return AgreedTerms.from_json(row.terms)
-    return plan_terms(sub.plan)
+    return plan_terms(sub.plan) if sub.plan is not None else None
 
 
-def in_force(sub: Subscription, at: datetime | None = None) -> AgreedTerms:
+def in_force(sub: Subscription, at: datetime | None = None) -> AgreedTerms | None:
     """The terms that applied at `at` (the latest if None): the last agreed or changed
-    terms effective by then, else the earliest recorded, else the plan's."""
+    terms effective by then, else the earliest recorded, else the plan's (None while the
+    plan is unknown and nothing was recorded)."""
     rows = history(sub)
     agreed = [r for r in rows if r.source is not TermsSource.OFFER] or rows
     if not agreed:
-        return plan_terms(sub.plan)
+        return plan_terms(sub.plan) if sub.plan is not None else None
     current = agreed[0]
     for row in agreed:
         if at is None or row.effective_at <= at:

@@ -156,10 +156,13 @@ def test_inbox_process_command(ready, client, db, runner):
     assert result.exit_code == 0 and "processed 1 message(s)" in result.output
 
 
-def test_admin_message_log_detail_and_reprocess(ready, client, db, login_as, admin, make_plan):
+def test_admin_message_log_detail_and_reprocess(ready, client, db, login_as, admin):
     """Can an admin filter messages, read the raw body, and re-process a flagged one?"""
     post(
-        client, ipn.signup("I-GOLD", T).replace(b"item_number=premium-monthly", b"item_number=gold")
+        client,
+        ipn.signup("I-GOLD", T)
+        .replace(b"receiver_email=merchant%40example.com", b"receiver_email=old%40example.com")
+        .replace(b"business=merchant%40example.com", b"business=old%40example.com"),
     )
     story(client)
     login_as(admin)
@@ -172,13 +175,13 @@ def test_admin_message_log_detail_and_reprocess(ready, client, db, login_as, adm
     assert client.get("/admin/messages", query_string={"status": "bogus"}).status_code == 400
     note = db.session.scalar(select(Notification).where(Notification.subscr_id == "I-GOLD"))
     detail = client.get(f"/admin/messages/{note.id}")
-    assert b"unknown plan" in detail.data and b"item_number=gold" in detail.data
+    assert b"receiver is not us" in detail.data and b"old%40example.com" in detail.data
     assert client.get(f"/admin/messages/{note.id}/raw").data == note.body
-    make_plan("gold", role="gold", price="9.00")
+    ready.config["PAYPAL_RECEIVER_EMAILS"] = ["old@example.com"]  # our former address
     assert (
         client.post(f"/admin/messages/{note.id}/reprocess", data={"reason": ""}).status_code == 400
     )
-    r = client.post(f"/admin/messages/{note.id}/reprocess", data={"reason": "plan created"})
+    r = client.post(f"/admin/messages/{note.id}/reprocess", data={"reason": "our old e-mail"})
     assert r.status_code == 303
     inbox.process_due()
     db.session.expire_all()

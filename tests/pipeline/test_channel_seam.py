@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from gateway.billing import Fact, FactKind
-from gateway.billing.interpretation import Interpretation, Money, PaymentInfo
-from gateway.billing.statuses import Channel, NotificationStatus
+from gateway.billing.interpretation import Interpretation, Money, PaymentInfo, PlanRef
+from gateway.billing.statuses import Channel, NotificationStatus, PlanRefKind
 from gateway.checkouts import open_checkout
 from gateway.pipeline import intake, worker
 from gateway.pipeline.channels import Received, Verdict
@@ -47,7 +47,7 @@ class FakeChannel:
             txn_id=f["txn"],
             status="Completed",
             subscription_ref=f["sub"],
-            plan_refs=(f["plan"],),
+            plan_refs=(PlanRef(PlanRefKind.ITEM_NUMBER, f["plan"]),),
             member_token=f.get("token", ""),
             money=Money(amount, "USD"),
             payment=PaymentInfo(f["txn"], "Completed", amount, "USD", None, at),

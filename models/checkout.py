@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.billing.statuses import CheckoutFlow, CheckoutStatus
@@ -45,5 +45,7 @@ class Checkout(Model):
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
     #: What this checkout offered (`AgreedTerms.to_json()`), frozen when it was opened.
     offered_terms: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: Why PayPal's answer to this checkout gave no access, in words for the member.
+    problem: Mapped[str | None] = mapped_column(Text)
 
     plan = relationship("Plan", lazy="joined")

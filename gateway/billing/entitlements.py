@@ -59,6 +59,7 @@ class Entitlement:
     cancelled_at: datetime | None = None
     ended_at: datetime | None = None
     revoked_at: datetime | None = None
+    money_back_at: datetime | None = None
     periods: tuple[Period, ...] = field(default_factory=tuple)
 
     def has_access(self, now: datetime) -> bool:
@@ -183,10 +184,17 @@ def compute(facts: Iterable[Fact], terms: Terms, policy: Policy = Policy()) -> E
         state = State.CANCELLED
     elif suspended:
         state = State.SUSPENDED
-    elif granted_until or trial_until or any(f.kind is FactKind.PAYMENT_COMPLETED for f in ordered):
+    elif granted_until or trial_until or payments:
         state = State.ACTIVE
+    elif any(f.kind is FactKind.PAYMENT_COMPLETED for f in ordered):
+        # Paid once, but PayPal took every payment back: not "active", and saying how.
+        refunded = any(f.kind is FactKind.REFUNDED for f in ordered)
+        state = State.REFUNDED if refunded else State.CHARGED_BACK
     else:
         state = State.PENDING
+    money_back_at = max(
+        (f.at for f in ordered if f.kind in (FactKind.REFUNDED, FactKind.REVERSED)), default=None
+    )
 
     started_at = min(
         (
@@ -205,8 +213,11 @@ def compute(facts: Iterable[Fact], terms: Terms, policy: Policy = Policy()) -> E
         grace_until=grace_until,
         access_until=access_until,
         cancelled_at=cancelled.at if cancelled else None,
-        ended_at=ended.at if ended else None,
+        # PayPal's end-of-term message carries no date of its own; the end of what was paid
+        # for is the same whichever copy of it arrived first.
+        ended_at=(paid_through or trial_until or ended.at) if ended else None,
         revoked_at=revoked_at,
+        money_back_at=money_back_at,
         periods=tuple(periods),
     )
 
@@ -214,7 +225,7 @@ def compute(facts: Iterable[Fact], terms: Terms, policy: Policy = Policy()) -> E
 def status_at(ent: Entitlement, now: datetime) -> str:
     """The word a member or admin sees: trial, active, grace, cancelled, ... or expired."""
     if not ent.has_access(now):
-        if ent.state in (State.PENDING, State.REVOKED):
+        if ent.state in (State.PENDING, State.REVOKED, State.REFUNDED, State.CHARGED_BACK):
             return ent.state.value
         return "expired"
     if ent.paid_through is not None and now >= ent.paid_through and ent.grace_until:

@@ -18,6 +18,8 @@ class SubscriptionState(enum.StrEnum):
     CANCELLED = "cancelled"
     ENDED = "ended"
     REVOKED = "revoked"
+    REFUNDED = "refunded"  # every payment was refunded: nothing is paid for
+    CHARGED_BACK = "charged_back"  # every payment was reversed (a chargeback)
 
 
 class PaymentStatus(enum.StrEnum):

@@ -6,12 +6,12 @@ from flask import Blueprint, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from models import Plan, Subscription, db
+from models import Checkout, Plan, Subscription, db
 
 from ..access import role_required
 from ..billing.statuses import SubscriptionState
 from ..clock import now
-from ..subscriptions.display import status_of
+from ..subscriptions.display import reason_of, status_of
 from ..subscriptions.queries import renewing_plan_ids
 
 bp = Blueprint("member", __name__)
@@ -48,8 +48,20 @@ def account():
         or s.state is SubscriptionState.PENDING
     ]
     past = [s for s in subs if s not in current]
+    refused = db.session.scalars(
+        select(Checkout).where(
+            Checkout.user_id == current_user.id,
+            Checkout.problem.is_not(None),
+            Checkout.subscription_id.is_(None),
+        )
+    ).all()
     return render_template(
-        "member/account.html", current=current, past=past, status=lambda s: status_of(s, at)
+        "member/account.html",
+        current=current,
+        past=past,
+        refused=refused,
+        status=lambda s: status_of(s, at),
+        reason=lambda s: reason_of(s, at),
     )
 
 

@@ -34,11 +34,12 @@ from ..subscriptions import terms as agreed
 
 
 class Flagged(Exception):
-    """A check failed: no effect, and a flag for an admin."""
+    """A check failed: no effect, and a flag for an admin (and, where there is one, a word
+    for the member whose checkout it was)."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, member_message: str = "") -> None:
         super().__init__(message)
-        self.kind = kind
+        self.kind, self.member_message = kind, member_message
 
 
 class Deferred(Exception):
@@ -157,6 +158,8 @@ def _check_terms(
                 "terms",
                 f"signup terms differ from our offer ({offer.describe() if offer else ''}): "
                 f"{'; '.join(found)}; nothing granted",
+                member_message="Your PayPal signup did not match the terms we offered, so it "
+                "gives no access. Please contact us: we will sort it out with you.",
             )
     if meaning.terms is not None and meaning.terms_event:
         source = TermsSource.SIGNUP if meaning.terms_event == "signup" else TermsSource.CHANGE

@@ -21,9 +21,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from models import Notification, db
+from models import Checkout, Notification, db
 
 from ..billing.interpretation import Interpretation
 from ..billing.statuses import OPEN_NOTIFICATION, NotificationStatus
@@ -232,6 +232,12 @@ def _apply(note_id: int, known: Collection[object]) -> None:
         raise_flag(
             e.kind, str(e), now, notification_id=note.id, subscription_id=note.subscription_id
         )
+        if e.member_message and meaning is not None and meaning.member_token:
+            db.session.execute(
+                update(Checkout)
+                .where(Checkout.token == meaning.member_token)
+                .values(problem=e.member_message)
+            )
         _finish(note, NotificationStatus.FLAGGED, f"flagged ({e.kind}): {e}; no effect", now)
     except Deferred as e:
         note = _restart(note_id, meaning)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from models import Subscription
+from sqlalchemy import func, select
 
-from ..billing import Entitlement, compute, status_at
+from models import Subscription, SubscriptionFact, db
+
+from ..billing import Entitlement, FactKind, compute, status_at
 from ..billing.entitlements import explain
+from ..billing.reasons import reason
 from .service import billing_period, facts_of, policy
 
 
@@ -27,3 +30,41 @@ def explanation(sub: Subscription) -> list[str]:
     """Why this subscription gives access until when, recomputed from its facts."""
     pol = policy()
     return explain(compute(facts_of(sub), billing_period(sub), pol), pol)
+
+
+def reason_of(sub: Subscription, at: datetime) -> str:
+    """The sentence the member page shows, e.g. "Refunded on 3 Feb 2026; nothing is paid
+    for." or why a signup was refused."""
+    if sub.plan_id is None:
+        return "Your payment is recorded; we are matching it to a plan. Contact us if this lasts."
+    revoked = db.session.execute(
+        select(SubscriptionFact.note, SubscriptionFact.at)
+        .where(
+            SubscriptionFact.subscription_id == sub.id,
+            SubscriptionFact.kind == FactKind.REVOKED.value,
+        )
+        .order_by(SubscriptionFact.at.desc())
+        .limit(1)
+    ).first()
+    ent = Entitlement(
+        state=sub.state,
+        trial_until=sub.trial_until,
+        paid_through=sub.paid_through,
+        grace_until=sub.grace_until,
+        access_until=sub.access_until,
+        cancelled_at=sub.cancelled_at,
+        ended_at=sub.ended_at,
+        revoked_at=revoked.at if revoked is not None else None,
+        money_back_at=_money_back_at(sub),
+    )
+    note = revoked.note if revoked is not None and revoked.note else ""
+    return reason(ent, at, revoke_note=note, renews=sub.renews)
+
+
+def _money_back_at(sub: Subscription) -> datetime | None:
+    return db.session.scalar(
+        select(func.max(SubscriptionFact.at)).where(
+            SubscriptionFact.subscription_id == sub.id,
+            SubscriptionFact.kind.in_((FactKind.REFUNDED.value, FactKind.REVERSED.value)),
+        )
+    )

@@ -21,7 +21,16 @@ CHECKS = [
         "subscriptions",
         "state",
         "state_known",
-        ("pending", "active", "suspended", "cancelled", "ended", "revoked"),
+        (
+            "pending",
+            "active",
+            "suspended",
+            "cancelled",
+            "ended",
+            "revoked",
+            "refunded",
+            "charged_back",
+        ),
     ),
     (
         "payments",

@@ -127,12 +127,21 @@ CASES = [
             fact(K.REFUNDED, d(1, 3), "A", "-4.00"),
             fact(K.REFUNDED, d(1, 4), "A", "-5.00"),
         ],
-        (State.ACTIVE, None, None, None),
+        (State.REFUNDED, None, None, None),  # honest: nothing is paid for any more
     ),
     (
         "a reversal removes the period",
         [pay("A", d(1, 1)), fact(K.REVERSED, d(1, 5), "A", "-9.00")],
-        (State.ACTIVE, None, None, None),
+        (State.CHARGED_BACK, None, None, None),
+    ),
+    (
+        "a trial still running keeps a refunded subscription active",
+        [
+            fact(K.TRIAL, d(1, 1), until=d(3, 1)),
+            pay("A", d(1, 1)),
+            fact(K.REFUNDED, d(1, 5), "A", "-9.00"),
+        ],
+        (State.ACTIVE, d(3, 1), None, d(3, 1)),
     ),
     (
         "a cancelled reversal restores it",

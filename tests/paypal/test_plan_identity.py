@@ -115,7 +115,8 @@ def test_a_recurring_profile_links_by_its_description(client, db, premium, verif
 
 def test_a_rest_plan_id_names_its_plan(app, db, premium):
     """P-... ids (the REST channel's) find the plan whose PayPal plan id it is."""
-    assert find_plan([PlanRef(PlanRefKind.REST_PLAN, "p-5ml4271")]).id == premium.id
+    found = find_plan([PlanRef(PlanRefKind.REST_PLAN, "p-5ml4271")])
+    assert found is not None and found.id == premium.id
     assert find_plan([PlanRef(PlanRefKind.REST_PLAN, "P-OTHER")]) is None
 
 
@@ -209,6 +210,7 @@ def test_the_plan_editor_edits_identifiers_and_refuses_duplicates(
         data={**form, "identifiers": "button: PRO-BTN\nprofile:  Pro   plan "},
     )
     assert ok.status_code == 303, re.findall(rb"<li>[^<]*</li>", ok.data)
-    assert find_plan([PlanRef(PlanRefKind.PROFILE, "pro plan")]).id == other.id
+    found = find_plan([PlanRef(PlanRefKind.PROFILE, "pro plan")])
+    assert found is not None and found.id == other.id
     page = client.get(f"/admin/plans/{other.id}/edit").data
     assert b"button: PRO-BTN" in page and b"profile: Pro plan" in page

@@ -89,7 +89,7 @@ def offer(db, clock, make_user, make_plan, verified):
 
 
 @pytest.mark.parametrize("variant", TAMPERED)
-def test_a_tampered_signup_is_flagged_and_grants_nothing(client, db, offer, variant):
+def test_a_tampered_signup_is_flagged_and_grants_nothing(client, db, offer, variant, login_as):
     """Each way of editing the button: the genuine signup is flagged; no access, no trial."""
     has_trial = variant == "trial lengthened"
     member, checkout = offer(trial=has_trial)
@@ -101,6 +101,8 @@ def test_a_tampered_signup_is_flagged_and_grants_nothing(client, db, offer, vari
     assert db.session.scalar(select(SubscriptionFact)) is None
     sub = db.session.scalar(select(Subscription))
     assert sub is None or sub.access_until is None
+    login_as(member)
+    assert "did not match the terms we offered" in client.get("/account").data.decode()
 
 
 def test_the_honest_signup_records_its_terms(client, db, offer):

@@ -1,0 +1,80 @@
+"""Honest states: every subscription says why it is where it is, on the member's page."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+
+from gateway.billing import Fact
+from gateway.billing import FactKind as K
+from gateway.subscriptions import admin_actions
+
+
+def pay(txn, at):
+    return Fact(K.PAYMENT_COMPLETED, at, key=txn, txn_id=txn, amount=Decimal("9.00"))
+
+
+@pytest.mark.parametrize(
+    "story,state,sentence",
+    [
+        (
+            lambda t: [
+                pay("A", t),
+                Fact(
+                    K.REFUNDED, t + timedelta(days=2), key="r", txn_id="A", amount=Decimal("-9.00")
+                ),
+            ],
+            "refunded",
+            "Refunded on 17 Jan 2026",
+        ),
+        (
+            lambda t: [
+                pay("A", t),
+                Fact(
+                    K.REVERSED, t + timedelta(days=3), key="v", txn_id="A", amount=Decimal("-9.00")
+                ),
+            ],
+            "charged_back",
+            "Charged back on 18 Jan 2026",
+        ),
+        (
+            lambda t: [
+                pay("A", t - timedelta(days=31)),
+                Fact(K.PAYMENT_FAILED, t - timedelta(hours=1), key="f"),
+            ],
+            "active",
+            "A renewal payment failed; PayPal retries until 18 Jan 2026",
+        ),
+        (
+            lambda t: [pay("A", t), Fact(K.CANCELLED, t + timedelta(days=1), key="c")],
+            "cancelled",
+            "Cancelled on 16 Jan 2026; access until 15 Feb 2026",
+        ),
+        (lambda t: [pay("A", t)], "active", "Access until 15 Feb 2026"),
+    ],
+)
+def test_the_member_page_says_why(
+    client, clock, login_as, make_user, make_plan, make_subscription, story, state, sentence
+):
+    """Refunded, charged back, failing, cancelled: each reads as what happened, when."""
+    member = make_user()
+    sub = make_subscription(member, make_plan("premium-monthly"), story(clock.now()))
+    assert sub.state == state
+    login_as(member)
+    page = client.get("/account").data.decode()
+    assert sentence in page
+
+
+def test_a_revocation_gives_the_admins_reason(
+    client, clock, db, admin, login_as, make_user, make_plan, make_subscription
+):
+    """Revoked: the member reads when and why."""
+    member = make_user()
+    sub = make_subscription(member, make_plan("premium-monthly"), [pay("A", clock.now())])
+    admin_actions.revoke(admin, sub, "chargeback by the card issuer", clock.now())
+    db.session.commit()
+    login_as(member)
+    page = client.get("/account").data.decode()
+    assert "Revoked by an administrator on 15 Jan 2026: chargeback by the card issuer" in page

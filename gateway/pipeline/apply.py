@@ -101,7 +101,8 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
 
     sub = _subscription_for(meaning, note, now)
     facts = _check_terms(sub, meaning, note, now)
-    terms = agreed.in_force(sub, meaning.payment.at) if meaning.payment else None
+    history = agreed.history(sub)
+    terms = agreed.in_force(sub, meaning.payment.at, history) if meaning.payment else None
     if meaning.completes_payment and meaning.payment is not None and terms is not None:
         problem = check_amount(
             meaning.money,
@@ -119,7 +120,7 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
         # (worker._defer): either it sees this payment, or this sees it waiting.
         lock_key(payment_key(meaning.payment.txn_id))
         wake_waiting(meaning.payment.txn_id, now)
-    service.recompute(sub, now)
+    service.recompute(sub, now, history)
     note.subscription_id = sub.id
     note.waiting_for = None
     for warning in meaning.warnings:

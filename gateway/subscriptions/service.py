@@ -14,7 +14,7 @@ from typing import Literal, overload
 from flask import current_app
 from sqlalchemy import ColumnElement, select, update
 
-from models import Payment, Subscription, SubscriptionFact, User, db
+from models import Payment, Subscription, SubscriptionFact, SubscriptionTerms, User, db
 
 from ..billing import Entitlement, Fact, FactKind, Policy, Terms, compute
 from ..billing.entitlements import CancelPolicy
@@ -35,9 +35,9 @@ def policy() -> Policy:
 UNKNOWN_PERIOD = Terms(1, PeriodUnit.MONTH)
 
 
-def billing_period(sub: Subscription) -> Terms:
+def billing_period(sub: Subscription, rows: list[SubscriptionTerms] | None = None) -> Terms:
     """The period one payment buys: from the subscription's own terms, not its plan's."""
-    terms = agreed.in_force(sub)
+    terms = agreed.in_force(sub, rows=rows)
     return terms.billing_period if terms is not None else UNKNOWN_PERIOD
 
 
@@ -133,10 +133,15 @@ def lock(where: ColumnElement[bool], *, missing_ok: bool = False) -> Subscriptio
     return sub
 
 
-def recompute(sub: Subscription, now: datetime) -> Entitlement:
-    """Rewrite the subscription's cached dates from its facts; bump the member's access version."""
+def recompute(
+    sub: Subscription, now: datetime, terms_rows: list[SubscriptionTerms] | None = None
+) -> Entitlement:
+    """Rewrite the subscription's cached dates from its facts; bump the member's access version.
+
+    `terms_rows`: the subscription's terms history, when the caller has just loaded it.
+    """
     facts = facts_of(sub)
-    ent = compute(facts, billing_period(sub), policy())
+    ent = compute(facts, billing_period(sub, terms_rows), policy())
     before = (sub.access_until, sub.state)
     sub.state = ent.state
     sub.started_at = ent.started_at

@@ -79,11 +79,13 @@ def offer_of(sub: Subscription) -> AgreedTerms | None:
     return plan_terms(sub.plan) if sub.plan is not None else None
 
 
-def in_force(sub: Subscription, at: datetime | None = None) -> AgreedTerms | None:
+def in_force(
+    sub: Subscription, at: datetime | None = None, rows: list[SubscriptionTerms] | None = None
+) -> AgreedTerms | None:
     """The terms that applied at `at` (the latest if None): the last agreed or changed
     terms effective by then, else the earliest recorded, else the plan's (None while the
-    plan is unknown and nothing was recorded)."""
-    rows = history(sub)
+    plan is unknown and nothing was recorded). `rows`: the history, if already loaded."""
+    rows = history(sub) if rows is None else rows
     agreed = [r for r in rows if r.source is not TermsSource.OFFER] or rows
     if not agreed:
         return plan_terms(sub.plan) if sub.plan is not None else None

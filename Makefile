@@ -26,6 +26,7 @@ run: install
 	@echo "Tollgate on http://$(HOST):$(PORT)/ ; PayPal stand-in on http://$(HOST):$(SIM_PORT)/sim/  (Ctrl-C stops both)"
 	@trap 'kill 0' EXIT INT TERM; \
 	  export GATEWAY_PAYPAL_MODE=sim GATEWAY_PAYPAL_SIM_URL=http://$(HOST):$(SIM_PORT); \
+	  export GATEWAY_SESSION_COOKIE_SECURE=false GATEWAY_REMEMBER_COOKIE_SECURE=false; \
 	  $(BIN)/flask --app paypal_sim run --host $(HOST) --port $(SIM_PORT) & \
 	  $(FLASK) serve-demo --host $(HOST) --port $(PORT)
 

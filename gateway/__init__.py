@@ -33,6 +33,7 @@ def create_app(
     from .clock import SystemClock
     from .errors import register_errorhandlers
     from .pipeline.channels import register_channels
+    from .security import register_security
 
     instance_path = (
         instance_path or os.environ.get("GATEWAY_INSTANCE_PATH") or str(ROOT / "instance")
@@ -57,6 +58,7 @@ def create_app(
     register_errorhandlers(app)
     register_commands(app)
     register_channels(app)
+    register_security(app)
     return app
 
 
@@ -90,6 +92,7 @@ def _check_config(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from models import User, db
 
+    from .auth import sessions
     from .database import configure_engine
     from .extensions import csrf, login_manager, migrate
 
@@ -104,8 +107,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.session_protection = "strong"
 
     @login_manager.user_loader
-    def load_user(user_id: str) -> User | None:
-        return db.session.get(User, int(user_id)) if user_id.isdigit() else None
+    def load_user(session_id: str) -> User | None:
+        return sessions.load(session_id)
 
 
 def register_blueprints(app: Flask) -> None:

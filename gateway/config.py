@@ -15,7 +15,14 @@ class DefaultConfig:
     MAX_CONTENT_LENGTH = 1024 * 1024  # no form or PayPal message comes near 1 MiB
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    #: None: Secure outside debug/testing (set false only for a plain-http demo).
+    SESSION_COOKIE_SECURE: bool | None = None
     REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_SECURE: bool | None = None
+    #: Behind a reverse proxy: how many of each X-Forwarded-* to trust, e.g.
+    #: {"x_for": 1, "x_proto": 1}. Empty: trust none (anyone can send those headers).
+    PROXY_FIX: dict[str, int] = {}
     WTF_CSRF_TIME_LIMIT = None  # tokens live as long as the session
 
     # Access policy (docs/architecture.md, "How access is decided").
@@ -24,9 +31,12 @@ class DefaultConfig:
     LAPSING_DAYS = 7  # admin "lapsing" view horizon
 
     # Failed-login throttling: per account and per client address, in a sliding window.
-    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
-    LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+    # Log-in throttling: attempts per window before increasing delays (never a lock).
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5  # one account, from one address
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 20  # one address, over all accounts
+    LOGIN_MAX_FAILURES_PER_ACCOUNT_ALL_ADDRESSES = 50  # one account, from everywhere
     LOGIN_WINDOW_MINUTES = 15
+    LOGIN_MAX_DELAY_MINUTES = 15
 
     ADMIN_PAGE_SIZE = 50
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
@@ -23,7 +24,13 @@ class User(UserMixin, Model):
     #: Bumped whenever this member's access changes; a session holding an older
     #: value recomputes its roles on the next request.
     access_version: Mapped[int] = mapped_column(Integer, default=1)
+    #: Part of the session id (`get_id`): a new one ends every existing session.
+    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(24))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    def get_id(self) -> str:
+        """What Flask-Login keeps in the session and the remember-me cookie."""
+        return f"{self.id}:{self.session_token}"
 
     @staticmethod
     def normalise_email(email: str) -> str:
@@ -40,7 +47,7 @@ class User(UserMixin, Model):
 
 
 class LoginFailure(Model):
-    """Failed log-ins in the current window, per account ("email:...") or address ("ip:...")."""
+    """Log-in attempts in the current window, per scope (see gateway/auth/throttle.py)."""
 
     __tablename__ = "login_failures"
     __table_args__ = (UniqueConstraint("scope"),)
@@ -49,3 +56,5 @@ class LoginFailure(Model):
     scope: Mapped[str] = mapped_column(String(300))
     count: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: No attempt in this scope before then (the increasing delay past the limit).
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -25,6 +25,8 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from ..member.areas import AREAS, ROLES
+
 UNITS = [
     SelectChoice("D", "day(s)"),
     SelectChoice("W", "week(s)"),
@@ -65,12 +67,13 @@ class PlanForm(FlaskForm):
         ],
     )
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    role = StringField(
-        "Role granted",
-        validators=[
-            DataRequired(),
-            Length(max=40),
-            Regexp(r"^[a-z][a-z0-9_-]*$", message="Lower-case letters, digits, - and _ only."),
+    #: Only roles some gated area requires (gateway/member/areas.py): a plan that unlocks
+    #: nothing cannot be sold.
+    role = SelectField(
+        "Role granted (the areas it opens)",
+        choices=[
+            SelectChoice(r, f"{r}: " + ", ".join(a.title for a in AREAS if a.role == r))
+            for r in ROLES
         ],
     )
     price = DecimalField("Price", places=2, validators=[InputRequired(), NumberRange(min=0)])

@@ -5,25 +5,26 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from models import User, db
 
-from ..access import remember_roles
 from ..clock import now
 from ..forms import EmptyForm
 from . import throttle
 from .forms import ChangePasswordForm, LoginForm, RegisterForm
+from .sessions import end_other_sessions, password_matches, start_session
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site relative paths; anything else goes home."""
+def _safe_next(target: str | None, default: str | None = None) -> str:
+    """Only same-site relative paths; anything else goes home (or to `default`)."""
+    home = default or url_for("member.index")
     if not target:
-        return url_for("member.index")
+        return home
     parts = urlsplit(target)
     if (
         parts.scheme
@@ -32,7 +33,7 @@ def _safe_next(target: str | None) -> str:
         or target.startswith("//")
         or "\\" in target
     ):
-        return url_for("member.index")
+        return home
     return target
 
 
@@ -56,8 +57,7 @@ def register():
             db.session.rollback()
             form.email.errors.append("An account with this e-mail already exists.")
         else:
-            login_user(user)
-            remember_roles(user)
+            start_session(user)
             flash("Welcome! Your account is ready.", "success")
             return redirect(url_for("member.plans"))
     return render_template("auth/register.html", form=form), _status(form)
@@ -72,22 +72,21 @@ def login():
     if form.validate_on_submit():
         email = User.normalise_email(form.email.data)
         limits = throttle.scopes(email, request.remote_addr)
-        wait = throttle.blocked_for(limits, now())
+        wait = throttle.reserve(limits, now())
         if wait is not None:
             form.form_errors.append(
                 f"Too many failed log-ins. Try again in {wait} minute{'s' if wait > 1 else ''}."
             )
             return render_template("auth/login.html", form=form), 429
         user = db.session.scalar(select(User).where(User.email == email))
-        if user is None or not user.check_password(form.password.data):
-            throttle.record_failure(limits, now())
+        if not password_matches(user, form.password.data) or user is None:
             form.form_errors.append("Wrong e-mail or password.")
             status = 401
         else:
-            throttle.clear(f"email:{email}")
-            login_user(user)
-            remember_roles(user)
-            return redirect(_safe_next(request.args.get("next")))
+            throttle.succeeded(limits)
+            start_session(user)
+            default = url_for("admin.subscriptions_list") if user.is_admin else None
+            return redirect(_safe_next(request.args.get("next"), default))
     elif form.errors:
         status = 400
     return render_template("auth/login.html", form=form), status
@@ -101,6 +100,17 @@ def logout():
     return redirect(url_for("member.index"))
 
 
+@bp.route("/logout-everywhere", methods=["POST"])
+@login_required
+def logout_everywhere():
+    """End every session of this member: other browsers, copied cookies, and this one."""
+    if EmptyForm().validate_on_submit():
+        end_other_sessions(current_user._get_current_object(), keep_this_one=False)
+        logout_user()
+        flash("You are logged out everywhere.", "info")
+    return redirect(url_for("member.index"))
+
+
 @bp.route("/password", methods=["GET", "POST"])
 @login_required
 def change_password():
@@ -109,10 +119,9 @@ def change_password():
         if not current_user.check_password(form.current.data):
             form.current.errors.append("That is not your current password.")
         else:
-            current_user.set_password(
-                form.password.data, current_app.config["PASSWORD_HASH_METHOD"]
-            )
-            db.session.commit()
-            flash("Password changed.", "success")
+            user = current_user._get_current_object()
+            user.set_password(form.password.data, current_app.config["PASSWORD_HASH_METHOD"])
+            end_other_sessions(user)  # a stolen cookie dies with the old password
+            flash("Password changed; every other session of yours has ended.", "success")
             return redirect(url_for("member.account"))
     return render_template("auth/password.html", form=form), _status(form)

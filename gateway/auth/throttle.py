@@ -1,64 +1,108 @@
-"""Failed-login throttling per account and per client address, stored in the database
-so every worker process sees the same counts."""
+"""Log-in throttling that bounds guessing without letting anyone lock an owner out.
+
+Three counters per attempt: this account from this address (strict), this address over
+all accounts, and this account over all addresses (generous: a distributed attack). Past
+a counter's limit, each further attempt waits an increasing delay (1, 2, 4 ... minutes,
+at most LOGIN_MAX_DELAY_MINUTES) instead of the account being locked: an owner on their
+own address keeps logging in while strangers guess from elsewhere.
+
+Every attempt is *reserved* before the password is checked, by one conditional UPDATE
+that also sets the next delay, so a burst of simultaneous guesses gets exactly as many
+password checks as the limit allows, on every worker and host. The counters live in the
+database.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, case, delete, or_, update
 
 from models import LoginFailure, db
 
+from ..database import insert_new
 
-def scopes(email: str, address: str | None) -> dict[str, int]:
+
+@dataclass(frozen=True)
+class Scope:
+    key: str
+    limit: int
+
+
+def scopes(email: str, address: str | None) -> list[Scope]:
     """The counters a log-in attempt touches, with their limits."""
     cfg = current_app.config
-    return {
-        f"email:{email}": int(cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]),
-        f"ip:{address or 'unknown'}": int(cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]),
-    }
+    ip = address or "unknown"
+    return [
+        Scope(f"pair:{email}|{ip}", int(cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"])),
+        Scope(f"ip:{ip}", int(cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"])),
+        Scope(f"email:{email}", int(cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT_ALL_ADDRESSES"])),
+    ]
 
 
 def _window() -> timedelta:
     return timedelta(minutes=int(current_app.config["LOGIN_WINDOW_MINUTES"]))
 
 
-def blocked_for(limits: dict[str, int], now: datetime) -> int | None:
-    """Minutes until another attempt is allowed, or None if not blocked."""
-    rows = db.session.scalars(select(LoginFailure).where(LoginFailure.scope.in_(limits)))
-    waits = [
-        r.window_start + _window() - now
-        for r in rows
-        if r.count >= limits[r.scope] and r.window_start + _window() > now
-    ]
-    if not waits:
-        return None
-    return max(1, math.ceil(max(waits).total_seconds() / 60))
+def delay(over: int) -> timedelta:
+    """The wait after the `over`-th attempt past a limit (0: the attempt that reached it)."""
+    cap = int(current_app.config["LOGIN_MAX_DELAY_MINUTES"])
+    return timedelta(minutes=min(2**over, cap))
 
 
-def record_failure(limits: dict[str, int], now: datetime) -> None:
-    for scope in limits:
-        row = db.session.scalar(
-            select(LoginFailure).where(LoginFailure.scope == scope).with_for_update()
-        )
-        if row is None:
-            try:
-                with db.session.begin_nested():
-                    db.session.add(LoginFailure(scope=scope, count=1, window_start=now))
-                continue
-            except IntegrityError:  # another worker created it first
-                row = db.session.scalar(select(LoginFailure).where(LoginFailure.scope == scope))
-        assert row is not None  # it existed, or its creator's insert beat ours
-        if row.window_start + _window() <= now:
-            row.count, row.window_start = 1, now
-        else:
-            row.count += 1
+def reserve(limits: list[Scope], now: datetime) -> int | None:
+    """Count this attempt on every counter, or refuse it: None when it may go ahead,
+    else the minutes to wait. Commits either way."""
+    insert_new(
+        LoginFailure,
+        [{"scope": s.key, "count": 0, "window_start": now} for s in limits],
+        unique=("scope",),
+        returning=("id",),
+    )
+    floor = now - _window()
+    for s in limits:
+        fresh = LoginFailure.window_start <= floor
+        taken = db.session.execute(
+            update(LoginFailure)
+            .where(
+                LoginFailure.scope == s.key,
+                or_(
+                    fresh,
+                    LoginFailure.count < s.limit,
+                    and_(
+                        LoginFailure.blocked_until.is_not(None),
+                        LoginFailure.blocked_until <= now,
+                    ),
+                ),
+            )
+            .values(
+                count=case((fresh, 1), else_=LoginFailure.count + 1),
+                window_start=case((fresh, now), else_=LoginFailure.window_start),
+            )
+            .returning(LoginFailure.count)
+        ).scalar_one_or_none()
+        if taken is None:
+            wait = db.session.scalar(
+                db.select(LoginFailure.blocked_until).where(LoginFailure.scope == s.key)
+            )
+            db.session.rollback()
+            seconds = (wait - now).total_seconds() if wait is not None else 60
+            return max(1, math.ceil(seconds / 60))
+        if taken >= s.limit:  # the next attempt waits, decided before this one is checked
+            db.session.execute(
+                update(LoginFailure)
+                .where(LoginFailure.scope == s.key)
+                .values(blocked_until=now + delay(taken - s.limit))
+            )
     db.session.commit()
+    return None
 
 
-def clear(scope: str) -> None:
-    db.session.execute(delete(LoginFailure).where(LoginFailure.scope == scope))
+def succeeded(limits: list[Scope]) -> None:
+    """The right password: this account's counters start again (the address's does not)."""
+    keys = [s.key for s in limits if not s.key.startswith("ip:")]
+    db.session.execute(delete(LoginFailure).where(LoginFailure.scope.in_(keys)))
     db.session.commit()

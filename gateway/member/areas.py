@@ -16,3 +16,6 @@ AREAS = (
     Area("member.premium", "Premium library", "premium"),
     Area("member.pro", "Pro workshop", "pro"),
 )
+
+#: Every role a plan may grant: exactly those some area requires, in the order declared.
+ROLES = tuple(dict.fromkeys(a.role for a in AREAS))

@@ -66,9 +66,8 @@ def test_member_subscribes_in_a_browser(
 
         sim.outbox.run_due()  # PayPal delivers; the scheduler's inbox job verifies it
         clock.advance(seconds=1)  # a new window: the jobs may run again
-        page.wait_for_function(
-            "document.getElementById('message').textContent.includes('confirmed')"
-        )
+        # A locator, not wait_for_function: the site's CSP forbids eval, even the test's.
+        page.locator("#message", has_text="confirmed").wait_for()
         page.screenshot(
             path=os.environ.get("GATEWAY_TEST_SCREENSHOT", str(tmp_path / "return.png"))
         )

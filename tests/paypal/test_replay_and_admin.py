@@ -262,3 +262,22 @@ def test_admin_pages_for_messages_are_admin_only(ready, client, login_as, make_u
         "/admin/subscriptions/1/attach",
     ):
         assert client.post(url, data={"reason": "xxxx"}).status_code == 403
+
+
+def test_credentials_sent_with_a_message_are_not_stored(ready, client, db):
+    """Cookie and Authorization headers never reach the stored record of a message."""
+    r = client.post(
+        "/paypal/ipn",
+        data=ipn.signup("I-HEADERS", T),
+        content_type="application/x-www-form-urlencoded",
+        headers={
+            "Cookie": "session=stolen",
+            "Authorization": "Basic c2VjcmV0",
+            "Proxy-Authorization": "Basic eA==",
+            "User-Agent": "PayPal IPN ( https://www.paypal.com/ipn )",
+        },
+    )
+    assert r.status_code == 200
+    stored = {k.lower(): v for k, v in db.session.scalar(select(Notification)).headers.items()}
+    assert "cookie" not in stored and "authorization" not in stored
+    assert "proxy-authorization" not in stored and stored["user-agent"].startswith("PayPal IPN")

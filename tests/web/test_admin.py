@@ -315,7 +315,7 @@ def test_members_list_search_and_paging(app, client, admin, login_as, make_user)
 PLAN = {
     "code": "gold",
     "name": "Gold",
-    "role": "gold",
+    "role": "premium",
     "price": "12.50",
     "currency": "EUR",
     "period_count": "3",
@@ -398,3 +398,12 @@ def test_audit_log_is_append_only(db, admin):
     with pytest.raises(AppendOnlyError):
         db.session.commit()
     db.session.rollback()
+
+
+def test_a_plan_can_only_grant_a_role_some_area_needs(client, admin, login_as):
+    """The editor offers the gated areas' roles only: a plan that opens nothing is refused."""
+    login_as(admin)
+    page = client.get("/admin/plans/new").data
+    assert b"premium: Premium library" in page and b"pro: Pro workshop" in page
+    r = client.post("/admin/plans/new", data={**PLAN, "role": "gold"})
+    assert r.status_code == 400 and b"Not a valid choice" in r.data

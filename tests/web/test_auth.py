@@ -112,34 +112,40 @@ def test_next_is_only_followed_on_site(client, make_user, target, expected):
     assert r.headers["Location"] == expected
 
 
-def test_throttle_per_account(app, client, make_user, clock):
-    """After N failures an account is locked for the window, even with the right password."""
+def test_throttle_delays_guessing_but_never_locks_the_owner_out(app, client, make_user, clock):
+    """Past N failures from one address, that address waits 1, 2, 4 ... minutes (even with
+    the right password); the owner on their own address logs in meanwhile."""
     make_user("m@example.com")
     limit = app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+
+    def attempt(browser, password):
+        return browser.post("/auth/login", data={"email": "m@example.com", "password": password})
+
     for _ in range(limit):
-        assert (
-            client.post(
-                "/auth/login", data={"email": "m@example.com", "password": "nope nope"}
-            ).status_code
-            == 401
-        )
-    r = client.post("/auth/login", data={"email": "m@example.com", "password": PASSWORD})
-    assert r.status_code == 429
-    assert b"Too many failed log-ins. Try again in 15 minutes." in r.data
-    clock.advance(minutes=14)
-    assert (
-        client.post(
-            "/auth/login", data={"email": "m@example.com", "password": PASSWORD}
-        ).status_code
-        == 429
-    )
+        assert attempt(client, "nope nope").status_code == 401
+    r = attempt(client, PASSWORD)
+    assert r.status_code == 429 and b"Try again in 1 minute." in r.data
+    owner = app.test_client()
+    owner.environ_base["REMOTE_ADDR"] = "10.1.2.3"
+    assert attempt(owner, PASSWORD).status_code == 302  # not locked out
     clock.advance(minutes=1)
-    assert (
-        client.post(
-            "/auth/login", data={"email": "m@example.com", "password": PASSWORD}
-        ).status_code
-        == 302
-    )
+    assert attempt(client, "nope nope").status_code == 401  # one more guess, then longer
+    assert b"Try again in 2 minutes." in attempt(client, PASSWORD).data
+    clock.advance(minutes=2)
+    assert attempt(client, PASSWORD).status_code == 302
+
+
+def test_delays_grow_to_a_cap(app, client, make_user, clock):
+    """The delay doubles per refused guess but never exceeds LOGIN_MAX_DELAY_MINUTES."""
+    make_user("m@example.com")
+    app.config.update(LOGIN_MAX_FAILURES_PER_ACCOUNT=1, LOGIN_MAX_DELAY_MINUTES=5)
+    waits = []
+    for _ in range(5):
+        client.post("/auth/login", data={"email": "m@example.com", "password": "nope nope"})
+        r = client.post("/auth/login", data={"email": "m@example.com", "password": "nope nope"})
+        waits.append(int(re.search(rb"Try again in (\d+) minute", r.data).group(1)))
+        clock.advance(minutes=waits[-1])
+    assert waits == [1, 2, 4, 5, 5]
 
 
 def test_throttle_per_address(app, client, make_user):

@@ -1,0 +1,133 @@
+"""Every route, walked as anonymous, member A, member B and an admin: who gets what.
+A new route without an entry here fails the walk, so nothing ships unreviewed."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from gateway.checkouts import open_checkout
+from gateway.subscriptions import admin_actions
+
+# (method, path template) -> expected status for anonymous, member A, member B, admin.
+# "login" = sent to the log-in page; A owns the subscription and the checkout.
+LOGIN = "login"
+EXPECTED = {
+    ("GET", "/"): (200, 200, 200, 200),
+    ("GET", "/plans"): (200, 200, 200, 200),
+    ("GET", "/account"): (LOGIN, 200, 200, 200),
+    ("GET", "/premium"): (LOGIN, 200, 403, 403),
+    ("GET", "/pro"): (LOGIN, 403, 403, 403),
+    ("GET", "/checkout/{token}/status"): (LOGIN, 200, 404, 404),
+    ("GET", "/checkout/return"): (LOGIN, 200, 200, 200),
+    ("GET", "/checkout/cancelled"): (LOGIN, 302, 302, 302),
+    ("POST", "/checkout/subscribe/{plan}"): (LOGIN, 409, 200, 200),
+    ("GET", "/auth/login"): (200, 302, 302, 302),
+    ("GET", "/auth/register"): (200, 302, 302, 302),
+    ("GET", "/auth/password"): (LOGIN, 200, 200, 200),
+    ("POST", "/auth/logout"): (302, 302, 302, 302),
+    ("POST", "/auth/logout-everywhere"): (LOGIN, 302, 302, 302),
+    ("POST", "/paypal/ipn"): (200, 200, 200, 200),
+    ("GET", "/static/site.css"): (200, 200, 200, 200),
+}
+ADMIN_ONLY = [
+    ("GET", "/admin/"),
+    ("GET", "/admin/flags"),
+    ("POST", "/admin/flags/{flag}/resolve"),
+    ("GET", "/admin/members"),
+    ("GET", "/admin/members/{member}"),
+    ("GET", "/admin/messages"),
+    ("GET", "/admin/messages/{note}"),
+    ("GET", "/admin/messages/{note}/raw"),
+    ("POST", "/admin/messages/{note}/reprocess"),
+    ("GET", "/admin/payments"),
+    ("GET", "/admin/plans"),
+    ("GET", "/admin/plans/{plan_id}/edit"),
+    ("GET", "/admin/plans/new"),
+    ("GET", "/admin/subscriptions.csv"),
+    ("GET", "/admin/subscriptions/{sub}"),
+    ("POST", "/admin/subscriptions/{sub}/assign"),
+    ("POST", "/admin/subscriptions/{sub}/attach"),
+    ("POST", "/admin/subscriptions/{sub}/extend"),
+    ("POST", "/admin/subscriptions/{sub}/revoke"),
+]
+
+
+@pytest.fixture
+def world(app, db, clock, admin, make_user, make_plan, login_as):
+    premium = make_plan("premium-monthly", role="premium")
+    make_plan("pro-monthly", role="pro", price="29.00")
+    a, b = make_user("a@example.com"), make_user("b@example.com")
+    sub = admin_actions.grant(admin, a, premium, clock.now() + timedelta(days=30), "t", clock.now())
+    sub.paypal_id = "I-WALK"  # a renewing PayPal subscription: A may not buy it twice
+    checkout = open_checkout(a, premium, clock.now())
+    db.session.commit()
+    return {
+        "a": a,
+        "b": b,
+        "admin": admin,
+        "sub": sub,
+        "token": checkout.token,
+        "plan": premium.code,
+        "plan_id": premium.id,
+    }
+
+
+def status_of(app, login_as, who, method, path):
+    browser = app.test_client()
+    if who is not None:
+        login_as(who, browser=browser)
+    r = browser.open(path, method=method, data={})
+    location = r.headers.get("Location", "")
+    return LOGIN if r.status_code == 302 and "/auth/login" in location else r.status_code
+
+
+def test_every_route_is_in_the_walk(app):
+    """Is each route of the app (and method) listed here, member-facing or admin-only?"""
+    shape = re.compile(r"<[^>]+>|\{[^}]+\}")
+    listed = {(m, shape.sub("*", p)) for m, p in list(EXPECTED) + ADMIN_ONLY}
+    listed.add(("GET", "/static/*"))
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/_test/"):
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            if (
+                (method, shape.sub("*", rule.rule)) not in listed
+                and method == "POST"
+                and ("GET", shape.sub("*", rule.rule)) in listed
+            ):
+                continue  # a form's POST beside its GET page: walked through the GET
+            assert (method, shape.sub("*", rule.rule)) in listed, (method, rule.rule)
+
+
+def test_member_routes_answer_each_principal_as_expected(app, world, login_as):
+    """No cross-member access: B never sees A's checkout; areas follow roles."""
+    fill = {"token": world["token"], "plan": world["plan"]}
+    for (method, template), expected in EXPECTED.items():
+        path = template.format(**fill)
+        got = tuple(
+            status_of(app, login_as, who, method, path)
+            for who in (None, world["a"], world["b"], world["admin"])
+        )
+        assert got == expected, (method, path, got)
+
+
+def test_admin_routes_are_for_admins_only(app, world, login_as):
+    """Anonymous -> log-in page; members -> 403; the admin gets an answer, never a 500."""
+    fill = {
+        "flag": 1,
+        "member": world["a"].id,
+        "note": 1,
+        "plan_id": world["plan_id"],
+        "sub": world["sub"].id,
+    }
+    for method, template in ADMIN_ONLY:
+        path = template.format(**fill)
+        anon, a, b, admin = (
+            status_of(app, login_as, who, method, path)
+            for who in (None, world["a"], world["b"], world["admin"])
+        )
+        assert (anon, a, b) == (LOGIN, 403, 403), (method, path)
+        assert admin in (200, 303, 400, 404, 409), (method, path, admin)

@@ -14,6 +14,10 @@ from .base import Model
 from .types import UTCDateTime
 
 
+def new_session_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
 class User(UserMixin, Model):
     __tablename__ = "users"
 
@@ -25,7 +29,7 @@ class User(UserMixin, Model):
     #: value recomputes its roles on the next request.
     access_version: Mapped[int] = mapped_column(Integer, default=1)
     #: Part of the session id (`get_id`): a new one ends every existing session.
-    session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(24))
+    session_token: Mapped[str] = mapped_column(String(64), default=lambda: new_session_token())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     def get_id(self) -> str:

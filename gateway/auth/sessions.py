@@ -13,12 +13,9 @@ from flask_login import login_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from models import User, db
+from models.user import new_session_token
 
 from ..access import remember_roles
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(24)
 
 
 def load(session_id: str) -> User | None:
@@ -56,7 +53,7 @@ def start_session(user: User) -> None:
 def end_other_sessions(user: User, keep_this_one: bool = True) -> None:
     """Every session of `user` (every browser, every copied cookie) ends at its next
     request; this one goes on with the new token if `keep_this_one`."""
-    user.session_token = new_token()
+    user.session_token = new_session_token()
     db.session.commit()
     if keep_this_one:
         start_session(user)

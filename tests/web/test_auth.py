@@ -143,7 +143,9 @@ def test_delays_grow_to_a_cap(app, client, make_user, clock):
     for _ in range(5):
         client.post("/auth/login", data={"email": "m@example.com", "password": "nope nope"})
         r = client.post("/auth/login", data={"email": "m@example.com", "password": "nope nope"})
-        waits.append(int(re.search(rb"Try again in (\d+) minute", r.data).group(1)))
+        found = re.search(rb"Try again in (\d+) minute", r.data)
+        assert found is not None, r.data
+        waits.append(int(found.group(1)))
         clock.advance(minutes=waits[-1])
     assert waits == [1, 2, 4, 5, 5]
 

@@ -62,3 +62,14 @@ class DefaultConfig:
     IPN_LEASE_SECONDS = 300  # a claimed message is retried after this if its worker died
     CHECKOUT_HOLD_MINUTES = 30
     PASSWORD_HASH_METHOD = "scrypt"
+    RESET_LINK_MINUTES = 60  # a password-reset link works once, within this time
+
+    # Outgoing mail (empty MAIL_SERVER: mails stay in the admin's outbox page).
+    MAIL_SERVER = ""
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False  # STARTTLS
+    MAIL_USE_SSL = False  # SMTPS
+    MAIL_USERNAME = ""
+    MAIL_PASSWORD = ""
+    MAIL_FROM = "Tollgate <no-reply@localhost>"
+    MAIL_TIMEOUT = 10

@@ -10,6 +10,7 @@ from .checkout import Checkout
 from .flag import Flag
 from .job import JobLease, JobRun
 from .notification import Notification
+from .outbox import OutboxMail
 from .payment import Payment
 from .plan import Plan, PlanIdentifier
 from .subscription import Subscription, SubscriptionFact, SubscriptionTerms
@@ -28,6 +29,7 @@ __all__ = [
     "Payment",
     "AuditEntry",
     "Notification",
+    "OutboxMail",
     "Flag",
     "Checkout",
     "JobLease",

@@ -29,6 +29,17 @@ class RegisterForm(FlaskForm):
     )
 
 
+class ResetRequestForm(FlaskForm):
+    email = EmailField("E-mail", filters=[_strip], validators=[DataRequired(), Length(max=254)])
+
+
+class ResetForm(FlaskForm):
+    password = PasswordField("New password", validators=PASSWORD_RULES)
+    confirm = PasswordField(
+        "Repeat new password", validators=[DataRequired(), EqualTo("password", "Passwords differ.")]
+    )
+
+
 class ChangePasswordForm(FlaskForm):
     current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
     password = PasswordField("New password", validators=PASSWORD_RULES)

@@ -13,8 +13,8 @@ from models import User, db
 
 from ..clock import now
 from ..forms import EmptyForm
-from . import throttle
-from .forms import ChangePasswordForm, LoginForm, RegisterForm
+from . import reset, throttle
+from .forms import ChangePasswordForm, LoginForm, RegisterForm, ResetForm, ResetRequestForm
 from .sessions import end_other_sessions, password_matches, start_session
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -125,3 +125,35 @@ def change_password():
             flash("Password changed; every other session of yours has ended.", "success")
             return redirect(url_for("member.account"))
     return render_template("auth/password.html", form=form), _status(form)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+def request_reset():
+    """Ask for a reset link. The answer is the same whether the account exists or not."""
+    form = ResetRequestForm()
+    if form.validate_on_submit():
+        reset.send_link(form.email.data, now())
+        flash(
+            "If an account exists for that address, a link to choose a new password is on "
+            "its way. It works once, within the hour.",
+            "info",
+        )
+        return redirect(url_for("auth.login"))
+    return render_template("auth/reset_request.html", form=form), _status(form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Choose a new password from a mailed link: once, before it expires, always allowed."""
+    user = reset.user_for(token)
+    if user is None:
+        flash("That link has expired or was already used. Ask for a new one.", "error")
+        return redirect(url_for("auth.request_reset"))
+    form = ResetForm()
+    if form.validate_on_submit():
+        user.set_password(form.password.data, current_app.config["PASSWORD_HASH_METHOD"])
+        throttle.succeeded(throttle.scopes(user.email, request.remote_addr))
+        end_other_sessions(user)  # every old session ends; this one starts fresh
+        flash("Your password is set, and every other session of yours has ended.", "success")
+        return redirect(url_for("member.account"))
+    return render_template("auth/reset.html", form=form), _status(form)

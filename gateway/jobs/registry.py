@@ -37,6 +37,13 @@ JOBS: tuple[Job, ...] = (
         "close checkout holds whose time ran out",
     ),
     Job(
+        "send-mail",
+        timedelta(seconds=30),
+        tasks.send_mail,
+        timedelta(minutes=10),
+        "send the outbox over SMTP (retried with backoff)",
+    ),
+    Job(
         "settle-lapsed",
         timedelta(minutes=1),
         tasks.settle_lapsed,

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 
 from models import Checkout, Subscription, db
 
+from .. import mail
 from ..billing.statuses import CheckoutStatus
 from ..pipeline.worker import drain, verify_budget
 from ..subscriptions import service
@@ -21,6 +22,11 @@ def drain_inbox(now: datetime) -> str:
     """Process due messages batch after batch until none is due or the time budget is used."""
     handled = drain(budget=4 * verify_budget(current_app.config))
     return f"{handled} message(s) processed"
+
+
+def send_mail(now: datetime) -> str:
+    """Send the outbox (see gateway/mail.py)."""
+    return mail.send_due(now)
 
 
 def expire_checkouts(now: datetime) -> str:

@@ -27,6 +27,8 @@ EXPECTED = {
     ("GET", "/auth/login"): (200, 302, 302, 302),
     ("GET", "/auth/register"): (200, 302, 302, 302),
     ("GET", "/auth/password"): (LOGIN, 200, 200, 200),
+    ("GET", "/auth/reset"): (200, 200, 200, 200),
+    ("GET", "/auth/reset/{forged}"): (302, 302, 302, 302),  # back to asking for a link
     ("POST", "/auth/logout"): (302, 302, 302, 302),
     ("POST", "/auth/logout-everywhere"): (LOGIN, 302, 302, 302),
     ("POST", "/paypal/ipn"): (200, 200, 200, 200),
@@ -42,6 +44,7 @@ ADMIN_ONLY = [
     ("GET", "/admin/messages/{note}"),
     ("GET", "/admin/messages/{note}/raw"),
     ("POST", "/admin/messages/{note}/reprocess"),
+    ("GET", "/admin/outbox"),
     ("GET", "/admin/payments"),
     ("GET", "/admin/plans"),
     ("GET", "/admin/plans/{plan_id}/edit"),
@@ -104,7 +107,7 @@ def test_every_route_is_in_the_walk(app):
 
 def test_member_routes_answer_each_principal_as_expected(app, world, login_as):
     """No cross-member access: B never sees A's checkout; areas follow roles."""
-    fill = {"token": world["token"], "plan": world["plan"]}
+    fill = {"token": world["token"], "plan": world["plan"], "forged": "not-a-token"}
     for (method, template), expected in EXPECTED.items():
         path = template.format(**fill)
         got = tuple(

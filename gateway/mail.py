@@ -1,0 +1,98 @@
+"""E-mail: queued in the outbox with its cause, sent over SMTP by the `send-mail` job.
+
+Without MAIL_SERVER (the demo) mails stay in the outbox, readable on the admin's outbox
+page. Each mail has a unique key, so a notice is queued once however often its cause is
+seen; sending retries with backoff and never sends a mail twice on success.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
+
+from flask import current_app, render_template
+from sqlalchemy import select
+
+from models import OutboxMail, db
+
+from .database import insert_new
+
+BATCH = 50
+
+
+def queue(key: str, to: str, template: str, now: datetime, **context: Any) -> bool:
+    """Render `mail/<template>.txt|.html` (the text's first line is the subject) and queue
+    it under `key`; False if that key was queued before. The caller commits."""
+    text = render_template(f"mail/{template}.txt", **context)
+    subject, _, body = text.partition("\n")
+    html = render_template(f"mail/{template}.html", **context)
+    return bool(
+        insert_new(
+            OutboxMail,
+            [
+                {
+                    "key": key[:200],
+                    "to_addr": to,
+                    "subject": subject.removeprefix("Subject:").strip()[:200],
+                    "text_body": body.strip() + "\n",
+                    "html_body": html,
+                    "created_at": now,
+                    "next_attempt_at": now,
+                    "attempts": 0,
+                }
+            ],
+            unique=("key",),
+            returning=("id",),
+        )
+    )
+
+
+def send_due(now: datetime) -> str:
+    """The job: send what is due; failures wait 1, 2, 4 ... minutes (at most an hour)."""
+    cfg = current_app.config
+    if not cfg["MAIL_SERVER"]:
+        return "no MAIL_SERVER configured: mails stay in the outbox"
+    due = db.session.scalars(
+        select(OutboxMail)
+        .where(OutboxMail.sent_at.is_(None), OutboxMail.next_attempt_at <= now)
+        .order_by(OutboxMail.id)
+        .limit(BATCH)
+    ).all()
+    sent = 0
+    for mail in due:
+        try:
+            _send(mail)
+        except (OSError, smtplib.SMTPException) as e:
+            mail.attempts += 1
+            mail.last_error = f"{type(e).__name__}: {e}"[:2000]
+            mail.next_attempt_at = now + min(
+                timedelta(minutes=2 ** (mail.attempts - 1)), timedelta(hours=1)
+            )
+        else:
+            mail.sent_at, mail.last_error, sent = now, None, sent + 1
+        db.session.commit()  # each mail's outcome on its own: a crash resends at most one
+    return f"{sent} of {len(due)} mail(s) sent"
+
+
+def _send(mail: OutboxMail) -> None:
+    cfg = current_app.config
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = (
+        cfg["MAIL_FROM"],
+        mail.to_addr,
+        mail.subject,
+    )
+    message["Message-ID"] = f"<outbox-{mail.id}@{cfg['MAIL_FROM'].rpartition('@')[2].strip('>')}>"
+    message.set_content(mail.text_body)
+    message.add_alternative(mail.html_body, subtype="html")
+    timeout = float(cfg["MAIL_TIMEOUT"])
+    smtp_class = smtplib.SMTP_SSL if cfg["MAIL_USE_SSL"] else smtplib.SMTP
+    with smtp_class(cfg["MAIL_SERVER"], int(cfg["MAIL_PORT"]), timeout=timeout) as smtp:
+        if cfg["MAIL_USE_TLS"] and not cfg["MAIL_USE_SSL"]:
+            smtp.starttls(context=ssl.create_default_context())
+        if cfg["MAIL_USERNAME"]:
+            smtp.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"])
+        smtp.send_message(message)

@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from models import Checkout, Notification, Payment, Subscription, db
 
+from .. import notices
 from ..billing.checks import check_amount, check_environment, check_receiver
 from ..billing.facts import Fact, FactKind
 from ..billing.interpretation import Interpretation, PaymentInfo
@@ -121,6 +122,7 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
         lock_key(payment_key(meaning.payment.txn_id))
         wake_waiting(meaning.payment.txn_id, now)
     service.recompute(sub, now, history)
+    notices.notify(sub, facts, new, now)  # after recompute: the mail states the new dates
     note.subscription_id = sub.id
     note.waiting_for = None
     for warning in meaning.warnings:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import socket
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -12,23 +11,7 @@ from sqlalchemy import select
 from gateway.jobs import tasks
 from models import OutboxMail
 from tests.factories import PASSWORD
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Inbox:
-    """aiosmtpd handler: keeps every message it is handed."""
-
-    def __init__(self) -> None:
-        self.messages: list[bytes] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-        self.messages.append(envelope.content)
-        return "250 OK"
+from tests.smtp import Inbox, free_port
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from ..access import admin_required
 from ..clock import now
 from ..subscriptions import admin_actions
 from ..subscriptions.display import explanation, status_of
-from . import assign, flags, messages, outbox, payments, plans
+from . import accounts, assign, flags, messages, outbox, payments, plans
 from .forms import AttachForm, GrantForm, ReasonForm, UntilForm, end_of_day
 from .queries import (
     VIEWS,
@@ -53,7 +53,7 @@ from .queries import (
 )
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-for child in (plans.bp, payments.bp, messages.bp, flags.bp, assign.bp, outbox.bp):
+for child in (plans.bp, payments.bp, messages.bp, flags.bp, assign.bp, outbox.bp, accounts.bp):
     bp.register_blueprint(child)
 
 

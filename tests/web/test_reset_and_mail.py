@@ -138,3 +138,40 @@ def test_without_smtp_mails_stay_readable_in_the_outbox(
     login_as(admin)
     page = client.get("/admin/outbox").data.decode()
     assert "Reset your Tollgate password" in page and "/auth/reset/" in page
+
+
+def test_an_admin_can_send_a_reset_link_and_lift_delays(
+    app, client, db, admin, login_as, make_user, new_client
+):
+    """From the member's admin page: a reset link is mailed; the log-in delays are lifted."""
+    member = make_user("m@example.com")
+    guesser = new_client()
+    for _ in range(app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"] + 1):
+        guesser.post("/auth/login", data={"email": "m@example.com", "password": "nope nope"})
+    assert (
+        guesser.post(
+            "/auth/login", data={"email": "m@example.com", "password": PASSWORD}
+        ).status_code
+        == 429
+    )
+    login_as(admin)
+    assert (
+        client.post(
+            f"/admin/members/{member.id}/reset-link", data={"account-reason": ""}
+        ).status_code
+        == 400
+    )  # a reason is required
+    r = client.post(
+        f"/admin/members/{member.id}/reset-link",
+        data={"account-reason": "member phoned, locked out"},
+    )
+    assert r.status_code == 303
+    assert [m.to_addr for m in db.session.scalars(select(OutboxMail))] == ["m@example.com"]
+    r = client.post(f"/admin/members/{member.id}/unlock", data={"account-reason": "verified"})
+    assert r.status_code == 303
+    assert (
+        guesser.post(
+            "/auth/login", data={"email": "m@example.com", "password": PASSWORD}
+        ).status_code
+        == 302
+    )

@@ -40,6 +40,8 @@ ADMIN_ONLY = [
     ("POST", "/admin/flags/{flag}/resolve"),
     ("GET", "/admin/members"),
     ("GET", "/admin/members/{member}"),
+    ("POST", "/admin/members/{member}/reset-link"),
+    ("POST", "/admin/members/{member}/unlock"),
     ("GET", "/admin/messages"),
     ("GET", "/admin/messages/{note}"),
     ("GET", "/admin/messages/{note}/raw"),

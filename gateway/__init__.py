@@ -32,7 +32,6 @@ def create_app(
     from .cli import register_commands
     from .clock import SystemClock
     from .errors import register_errorhandlers
-    from .pipeline.channels import register_channels
     from .security import register_security
 
     instance_path = (
@@ -109,6 +108,15 @@ def register_extensions(app: Flask) -> None:
     @login_manager.user_loader
     def load_user(session_id: str) -> User | None:
         return sessions.load(session_id)
+
+
+def register_channels(app: Flask) -> None:
+    """The channels this app speaks (pipeline/channels.py); tests and later channels add
+    theirs to the same dict."""
+    from .billing.statuses import Channel
+    from .paypal.ipn_channel import IpnChannel
+
+    app.extensions["channels"] = {Channel.IPN: IpnChannel()}
 
 
 def register_blueprints(app: Flask) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from flask import Flask, current_app
+from flask import current_app
 
 from ..billing.interpretation import Interpretation
 from ..billing.statuses import Channel
@@ -64,13 +64,6 @@ class ChannelAdapter(Protocol):
 
 class UnknownChannel(LookupError):
     """A stored notification names a channel this app has no adapter for."""
-
-
-def register_channels(app: Flask) -> None:
-    """The channels this app speaks; tests and later issues add theirs to the same dict."""
-    from ..paypal.ipn_channel import IpnChannel
-
-    app.extensions["channels"] = {Channel.IPN: IpnChannel()}
 
 
 def adapter_for(channel: Channel) -> ChannelAdapter:

@@ -28,3 +28,12 @@ def endpoints(config: Mapping) -> dict[str, str]:
         "webscr": config["PAYPAL_WEBSCR_URL"] or defaults["webscr"],
         "postback": config["PAYPAL_IPN_POSTBACK_URL"] or defaults["postback"],
     }
+
+
+def manage_url(config: Mapping) -> str:
+    """Where a member manages (and cancels) a Standard subscription: PayPal's own page."""
+    mode = config["PAYPAL_MODE"]
+    if mode == "sim":
+        return f"{config['PAYPAL_SIM_URL'].rstrip('/')}/sim/"
+    host = "www.sandbox.paypal.com" if mode == "sandbox" else "www.paypal.com"
+    return f"https://{host}/myaccount/autopay/"

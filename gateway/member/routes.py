@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, current_app, render_template
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from models import Checkout, Plan, Subscription, db
+from models import Checkout, Payment, Plan, Subscription, db
 
 from ..access import role_required
 from ..billing.statuses import SubscriptionState
 from ..clock import now
-from ..subscriptions.display import reason_of, status_of
+from ..paypal_urls import manage_url
+from ..subscriptions.display import next_charge, past_due, reason_of, status_of
 from ..subscriptions.queries import renewing_plan_ids
 
 bp = Blueprint("member", __name__)
@@ -55,14 +56,39 @@ def account():
             Checkout.subscription_id.is_(None),
         )
     ).all()
+    payments = db.session.scalars(
+        select(Payment)
+        .join(Subscription, Subscription.id == Payment.subscription_id)
+        .where(Subscription.user_id == current_user.id)
+        .order_by(Payment.paid_at.desc())
+    ).all()
     return render_template(
         "member/account.html",
         current=current,
         past=past,
         refused=refused,
+        payments=payments,
+        late=[s for s in subs if past_due(s, at)],
+        manage_url=manage_url(current_app.config),
         status=lambda s: status_of(s, at),
         reason=lambda s: reason_of(s, at),
+        next_charge=lambda s: next_charge(s, at),
     )
+
+
+@bp.route("/account/receipts/<int:payment_id>")
+@login_required
+def receipt(payment_id: int):
+    """A printable receipt for one of the member's own payments (anyone else's: 404)."""
+    payment = db.session.scalar(
+        select(Payment)
+        .join(Subscription, Subscription.id == Payment.subscription_id)
+        .where(Payment.id == payment_id, Subscription.user_id == current_user.id)
+    )
+    if payment is None:
+        abort(404, description="No such receipt.")
+    sub = db.session.get(Subscription, payment.subscription_id)
+    return render_template("member/receipt.html", payment=payment, sub=sub)
 
 
 @bp.route("/premium")

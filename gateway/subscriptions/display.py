@@ -11,6 +11,7 @@ from models import Subscription, SubscriptionFact, db
 from ..billing import Entitlement, FactKind, compute, status_at
 from ..billing.entitlements import explain
 from ..billing.reasons import reason
+from . import terms as agreed
 from .service import billing_period, facts_of, policy
 
 
@@ -68,3 +69,18 @@ def _money_back_at(sub: Subscription) -> datetime | None:
             SubscriptionFact.kind.in_((FactKind.REFUNDED.value, FactKind.REVERSED.value)),
         )
     )
+
+
+def next_charge(sub: Subscription, at: datetime) -> str:
+    """When PayPal will charge next and how much, from the subscription's own terms; "" if
+    it will not (cancelled, ended, manual, or already past due)."""
+    if not sub.renews or sub.paid_through is None or sub.paid_through <= at:
+        return ""
+    terms = agreed.in_force(sub)
+    amount = f"{terms.price} {terms.currency}" if terms else "the agreed amount"
+    return f"{amount} on {sub.paid_through:%d %b %Y}"
+
+
+def past_due(sub: Subscription, at: datetime) -> bool:
+    """A renewal failed and PayPal is still retrying: access runs on grace."""
+    return bool(sub.grace_until and sub.paid_through and sub.paid_through <= at < sub.grace_until)

@@ -78,3 +78,54 @@ def test_a_revocation_gives_the_admins_reason(
     login_as(member)
     page = client.get("/account").data.decode()
     assert "Revoked by an administrator on 15 Jan 2026: chargeback by the card issuer" in page
+
+
+def test_the_account_page_is_a_customer_portal(
+    client, clock, db, login_as, make_user, make_plan, make_subscription, new_client
+):
+    """Next charge and its amount, the payment history with receipts, how to cancel."""
+    from models import Payment
+
+    member = make_user()
+    sub = make_subscription(
+        member, make_plan("premium-monthly"), [pay("TXNPORTAL", clock.now())], paypal_id="I-PORTAL"
+    )
+    db.session.add(
+        Payment(
+            subscription_id=sub.id,
+            txn_id="TXNPORTAL",
+            status="Completed",
+            amount=Decimal("9.00"),
+            currency="USD",
+            paid_at=clock.now(),
+            created_at=clock.now(),
+        )
+    )
+    db.session.commit()
+    payment = db.session.scalar(db.select(Payment))
+    login_as(member)
+    page = client.get("/account").data.decode()
+    assert "9.00 USD on 15 Feb 2026" in page  # next charge, from the subscription's terms
+    assert f"/account/receipts/{payment.id}" in page and "automatic payments at PayPal" in page
+    receipt = client.get(f"/account/receipts/{payment.id}").data.decode()
+    assert "TXNPORTAL" in receipt and "9.00 USD" in receipt and "I-PORTAL" in receipt
+    stranger = login_as(make_user(), browser=new_client())
+    assert stranger.get(f"/account/receipts/{payment.id}").status_code == 404
+
+
+def test_a_failed_renewal_shows_a_past_due_banner(
+    client, clock, login_as, make_user, make_plan, make_subscription
+):
+    """After a failed renewal the member sees what to do and until when access lasts."""
+    member = make_user()
+    t = clock.now()
+    make_subscription(
+        member,
+        make_plan("premium-monthly"),
+        [pay("A", t - timedelta(days=31)), Fact(K.PAYMENT_FAILED, t - timedelta(hours=1), key="f")],
+        paypal_id="I-LATE",
+    )
+    login_as(member)
+    page = client.get("/account").data.decode()
+    assert "Your last renewal of" in page and "failed" in page
+    assert "Your access continues until 2026-01-18" in page

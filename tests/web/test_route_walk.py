@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
+from gateway.billing.statuses import PaymentStatus
 from gateway.checkouts import open_checkout
 from gateway.subscriptions import admin_actions
+from models import Payment
 
 # (method, path template) -> expected status for anonymous, member A, member B, admin.
 # "login" = sent to the log-in page; A owns the subscription and the checkout.
@@ -18,6 +21,7 @@ EXPECTED = {
     ("GET", "/"): (200, 200, 200, 200),
     ("GET", "/plans"): (200, 200, 200, 200),
     ("GET", "/account"): (LOGIN, 200, 200, 200),
+    ("GET", "/account/receipts/{payment}"): (LOGIN, 200, 404, 404),
     ("GET", "/premium"): (LOGIN, 200, 403, 403),
     ("GET", "/pro"): (LOGIN, 403, 403, 403),
     ("GET", "/checkout/{token}/status"): (LOGIN, 200, 404, 404),
@@ -68,6 +72,16 @@ def world(app, db, clock, admin, make_user, make_plan, login_as):
     sub = admin_actions.grant(admin, a, premium, clock.now() + timedelta(days=30), "t", clock.now())
     sub.paypal_id = "I-WALK"  # a renewing PayPal subscription: A may not buy it twice
     checkout = open_checkout(a, premium, clock.now())
+    payment = Payment(
+        subscription_id=sub.id,
+        txn_id="TXNWALK",
+        status=PaymentStatus.COMPLETED,
+        amount=Decimal("9.00"),
+        currency="USD",
+        paid_at=clock.now(),
+        created_at=clock.now(),
+    )
+    db.session.add(payment)
     db.session.commit()
     return {
         "a": a,
@@ -77,6 +91,7 @@ def world(app, db, clock, admin, make_user, make_plan, login_as):
         "token": checkout.token,
         "plan": premium.code,
         "plan_id": premium.id,
+        "payment": payment.id,
     }
 
 
@@ -109,7 +124,12 @@ def test_every_route_is_in_the_walk(app):
 
 def test_member_routes_answer_each_principal_as_expected(app, world, login_as):
     """No cross-member access: B never sees A's checkout; areas follow roles."""
-    fill = {"token": world["token"], "plan": world["plan"], "forged": "not-a-token"}
+    fill = {
+        "token": world["token"],
+        "plan": world["plan"],
+        "forged": "not-a-token",
+        "payment": world["payment"],
+    }
     for (method, template), expected in EXPECTED.items():
         path = template.format(**fill)
         got = tuple(

@@ -62,6 +62,7 @@ class DefaultConfig:
     IPN_LEASE_SECONDS = 300  # a claimed message is retried after this if its worker died
     CHECKOUT_HOLD_MINUTES = 30
     PASSWORD_HASH_METHOD = "scrypt"
+    NOTICE_DAYS = 3  # "your access ends soon" this many days before; "ended" within as long after
     RESET_LINK_MINUTES = 60  # a password-reset link works once, within this time
 
     # Outgoing mail (empty MAIL_SERVER: mails stay in the admin's outbox page).

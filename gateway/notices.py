@@ -8,14 +8,16 @@ messages.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app, has_request_context, request
+from sqlalchemy import or_, select
 
-from models import Subscription
+from models import Subscription, db
 
 from . import mail
 from .billing.facts import Fact, FactKind
+from .billing.statuses import SubscriptionState
 
 TEMPLATES = {
     FactKind.PAYMENT_COMPLETED: "payment_received",
@@ -52,3 +54,53 @@ def notify(
             account_url=f"{site_url()}/account",
         )
     return queued
+
+
+def access_notices(now: datetime) -> str:
+    """The job: tell members whose access is about to end (cancelled, ended or failing,
+    NOTICE_DAYS before) or has just ended. Keyed by the end date: each once, and again
+    only if the end moves (a renewal that came after all)."""
+    days = int(current_app.config["NOTICE_DAYS"])
+    ending = db.session.scalars(
+        select(Subscription).where(
+            Subscription.user_id.is_not(None),
+            Subscription.access_until > now,
+            Subscription.access_until <= now + timedelta(days=days),
+            or_(
+                Subscription.state.in_(
+                    (
+                        SubscriptionState.CANCELLED,
+                        SubscriptionState.ENDED,
+                        SubscriptionState.SUSPENDED,
+                    )
+                ),
+                Subscription.grace_until.is_not(None),
+            ),
+        )
+    ).all()
+    ended = db.session.scalars(
+        select(Subscription).where(
+            Subscription.user_id.is_not(None),
+            Subscription.access_until <= now,
+            Subscription.access_until > now - timedelta(days=days),
+            # A renewing subscription whose payment is merely late is not "ended" yet.
+            or_(
+                Subscription.state != SubscriptionState.ACTIVE,
+                Subscription.grace_until.is_not(None),
+            ),
+        )
+    ).all()
+    queued = 0
+    for template, subs in (("access_ending", ending), ("access_ended", ended)):
+        for sub in subs:
+            assert sub.user is not None and sub.access_until is not None
+            queued += mail.queue(
+                f"{template}:{sub.id}:{sub.access_until:%Y%m%d%H%M}",
+                sub.user.email,
+                template,
+                now,
+                sub=sub,
+                account_url=f"{site_url()}/account",
+            )
+    db.session.commit()
+    return f"{queued} notice(s) queued"

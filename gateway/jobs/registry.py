@@ -44,6 +44,13 @@ JOBS: tuple[Job, ...] = (
         "send the outbox over SMTP (retried with backoff)",
     ),
     Job(
+        "access-notices",
+        timedelta(hours=1),
+        tasks.access_notices,
+        timedelta(minutes=10),
+        "mail members whose access is about to end, or has just ended",
+    ),
+    Job(
         "settle-lapsed",
         timedelta(minutes=1),
         tasks.settle_lapsed,

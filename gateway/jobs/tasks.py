@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from models import Checkout, Subscription, db
 
-from .. import mail
+from .. import mail, notices
 from ..billing.statuses import CheckoutStatus
 from ..pipeline.worker import drain, verify_budget
 from ..subscriptions import service
@@ -27,6 +27,11 @@ def drain_inbox(now: datetime) -> str:
 def send_mail(now: datetime) -> str:
     """Send the outbox (see gateway/mail.py)."""
     return mail.send_due(now)
+
+
+def access_notices(now: datetime) -> str:
+    """Notices about access ending soon or just ended (see gateway/notices.py)."""
+    return notices.access_notices(now)
 
 
 def expire_checkouts(now: datetime) -> str:

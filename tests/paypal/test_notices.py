@@ -106,3 +106,43 @@ def test_each_notice_once_whatever_the_order(
     assert plain is not None
     text = plain.get_content()
     assert "TXNNOTICE0000001" in text and "https://members.test/account" in text
+
+
+def test_access_ending_and_ended_notices_go_once(
+    app, db, clock, make_user, make_plan, make_subscription
+):
+    """A cancelled subscription: "ends on" NOTICE_DAYS before, "has ended" after; once each."""
+    from decimal import Decimal
+
+    from gateway.billing import Fact, FactKind
+
+    member, t = make_user("m@example.com"), clock.now()
+    make_subscription(
+        member,
+        make_plan("premium-monthly"),
+        [
+            Fact(FactKind.PAYMENT_COMPLETED, t, key="p", txn_id="T1", amount=Decimal("9.00")),
+            Fact(FactKind.CANCELLED, t + timedelta(days=2), key="c"),
+        ],
+    )
+    renewing = make_user("r@example.com")
+    make_subscription(
+        renewing,
+        make_plan("pro-monthly", role="pro"),
+        [Fact(FactKind.PAYMENT_COMPLETED, t, key="p2", txn_id="T2", amount=Decimal("9.00"))],
+        paypal_id="I-RENEWS",
+    )
+
+    def subjects():
+        return sorted(m.subject for m in db.session.scalars(select(OutboxMail)))
+
+    assert tasks.access_notices(clock.now()) == "0 notice(s) queued"  # a month to go
+    clock.advance(days=29)  # access ends 15 Feb: within three days now
+    assert tasks.access_notices(clock.now()) == "1 notice(s) queued"
+    assert tasks.access_notices(clock.now()) == "0 notice(s) queued"
+    clock.advance(days=3)
+    tasks.access_notices(clock.now())
+    tasks.access_notices(clock.now())
+    assert subjects() == ["Your access ends on 15 Feb 2026", "Your access has ended"]
+    # the renewing member's payment is merely late: no "ended" notice for them
+    assert [m.to_addr for m in db.session.scalars(select(OutboxMail))] == ["m@example.com"] * 2

@@ -29,6 +29,15 @@ class RegisterForm(FlaskForm):
     )
 
 
+class EmailChangeForm(FlaskForm):
+    email = EmailField(
+        "New e-mail",
+        filters=[_strip],
+        validators=[DataRequired(), Length(max=254), Email(check_deliverability=False)],
+    )
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=200)])
+
+
 class ResetRequestForm(FlaskForm):
     email = EmailField("E-mail", filters=[_strip], validators=[DataRequired(), Length(max=254)])
 

@@ -13,8 +13,15 @@ from models import User, db
 
 from ..clock import now
 from ..forms import EmptyForm
-from . import reset, throttle
-from .forms import ChangePasswordForm, LoginForm, RegisterForm, ResetForm, ResetRequestForm
+from . import email_change, reset, throttle
+from .forms import (
+    ChangePasswordForm,
+    EmailChangeForm,
+    LoginForm,
+    RegisterForm,
+    ResetForm,
+    ResetRequestForm,
+)
 from .sessions import end_other_sessions, password_matches, start_session
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -157,3 +164,34 @@ def reset_password(token: str):
         flash("Your password is set, and every other session of yours has ended.", "success")
         return redirect(url_for("member.account"))
     return render_template("auth/reset.html", form=form), _status(form)
+
+
+@bp.route("/email", methods=["GET", "POST"])
+@login_required
+def change_email():
+    """Ask to change the address: a link goes to the new one; nothing changes until then."""
+    form = EmailChangeForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        if not user.check_password(form.current.data):
+            form.current.errors.append("That is not your current password.")
+        elif problem := email_change.request_change(user, form.email.data, now()):
+            form.email.errors.append(problem)
+        else:
+            flash(f"A link is on its way to {form.email.data}; open it to confirm.", "info")
+            return redirect(url_for("member.account"))
+    return render_template("auth/email.html", form=form), _status(form)
+
+
+@bp.route("/email/<token>")
+@login_required
+def confirm_email(token: str):
+    """Open the link from the new address's mailbox: the address changes, other sessions end."""
+    user = current_user._get_current_object()
+    new_email = email_change.confirm(user, token)
+    if new_email is None:
+        flash("That link has expired, was already used, or is for another account.", "error")
+        return redirect(url_for("auth.change_email"))
+    end_other_sessions(user)
+    flash(f"Your e-mail is now {new_email}.", "success")
+    return redirect(url_for("member.account"))

@@ -175,3 +175,32 @@ def test_an_admin_can_send_a_reset_link_and_lift_delays(
         ).status_code
         == 302
     )
+
+
+def test_an_e_mail_change_is_confirmed_at_the_new_address(
+    client, db, make_user, login_as, new_client
+):
+    """The address changes only when the link mailed to the new one is opened, once."""
+    member = make_user("old@example.com")
+    login_as(member)
+    other = login_as(member, browser=new_client())
+    wrong = client.post("/auth/email", data={"email": "new@example.com", "current": "nope"})
+    assert wrong.status_code == 400
+    make_user("taken@example.com")
+    taken = client.post("/auth/email", data={"email": "taken@example.com", "current": PASSWORD})
+    assert taken.status_code == 400 and b"Another account uses that address" in taken.data
+    r = client.post("/auth/email", data={"email": "new@example.com", "current": PASSWORD})
+    assert r.status_code == 302
+    mail = db.session.scalars(select(OutboxMail).order_by(OutboxMail.id.desc())).first()
+    assert mail is not None and mail.to_addr == "new@example.com"
+    found = re.search(r"https?://\S+/auth/email/\S+", mail.text_body)
+    assert found is not None
+    link = found.group(0).split("localhost")[1]
+    db.session.expire_all()
+    assert db.session.get(type(member), member.id).email == "old@example.com"  # not yet
+    assert client.get(link).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(type(member), member.id).email == "new@example.com"
+    assert other.get("/account").status_code == 302  # the other session ended
+    again = client.get(link, follow_redirects=True).data.decode()
+    assert "expired, was already used" in again

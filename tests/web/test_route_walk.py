@@ -32,6 +32,8 @@ EXPECTED = {
     ("GET", "/auth/register"): (200, 302, 302, 302),
     ("GET", "/auth/password"): (LOGIN, 200, 200, 200),
     ("GET", "/auth/reset"): (200, 200, 200, 200),
+    ("GET", "/auth/email"): (LOGIN, 200, 200, 200),
+    ("GET", "/auth/email/{forged}"): (LOGIN, 302, 302, 302),
     ("GET", "/auth/reset/{forged}"): (302, 302, 302, 302),  # back to asking for a link
     ("POST", "/auth/logout"): (302, 302, 302, 302),
     ("POST", "/auth/logout-everywhere"): (LOGIN, 302, 302, 302),

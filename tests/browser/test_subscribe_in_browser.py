@@ -5,31 +5,8 @@ to the waiting page, and see access open once the verified IPN was applied."""
 from __future__ import annotations
 
 import os
-import shutil
-
-import pytest
 
 from tests.servers import serve
-
-CHROMIUM = os.environ.get("GATEWAY_TEST_CHROMIUM", "/usr/bin/chromium")
-playwright = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(
-    not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM),
-    reason="Debian's chromium is not installed",
-)
-
-
-@pytest.fixture
-def browser():
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def test_member_subscribes_in_a_browser(

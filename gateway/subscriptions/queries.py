@@ -34,3 +34,43 @@ def renewing_plan_ids(user_id: int, now: datetime) -> set[int]:
             )
         )
     )
+
+
+def renewing_by_role(user_id: int, now: datetime) -> dict[str, Subscription]:
+    """Role -> the member's renewing PayPal subscription granting it (the latest one)."""
+    subs = db.session.scalars(
+        select(Subscription)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(
+            Subscription.user_id == user_id,
+            Subscription.state == SubscriptionState.ACTIVE,
+            Subscription.paypal_id.is_not(None),
+            Subscription.access_until > now,
+        )
+        .order_by(Subscription.created_at)
+    ).all()
+    return {sub.plan.role: sub for sub in subs if sub.plan is not None}
+
+
+def double_billed(user_id: int, now: datetime) -> list[Subscription]:
+    """Older renewing subscriptions whose role a newer renewing one already grants: after
+    a switch, the member should cancel these at PayPal, or be charged twice."""
+    subs = db.session.scalars(
+        select(Subscription)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(
+            Subscription.user_id == user_id,
+            Subscription.state == SubscriptionState.ACTIVE,
+            Subscription.paypal_id.is_not(None),
+            Subscription.access_until > now,
+        )
+        .order_by(Subscription.created_at.desc(), Subscription.id.desc())
+    ).all()
+    seen: set[str] = set()
+    older = []
+    for sub in subs:
+        role = sub.plan.role if sub.plan else ""
+        if role in seen:
+            older.append(sub)
+        seen.add(role)
+    return older

@@ -48,13 +48,17 @@ def test_the_same_answer_for_known_and_unknown_addresses(client, db, make_user):
     assert [m.to_addr for m in db.session.scalars(select(OutboxMail))] == ["m@example.com"]
 
 
-def test_a_link_works_once(client, db, make_user):
-    """The link sets a new password and logs in; used again, it is refused."""
-    make_user("m@example.com")
+def test_a_link_works_once(client, db, make_user, login_as, new_client):
+    """The link sets a new password, logs in and ends every older session (a copied
+    cookie included); used again, it is refused."""
+    member = make_user("m@example.com")
+    elsewhere = login_as(member, browser=new_client())  # e.g. a stolen session
+    assert elsewhere.get("/account").status_code == 200
     ask_for_link(client, "m@example.com")
     link = the_link(db)
     r = client.post(link, data={"password": "a brand new one", "confirm": "a brand new one"})
     assert r.status_code == 302 and client.get("/account").status_code == 200
+    assert elsewhere.get("/account").status_code == 302  # that session has ended
     again = client.get(link, follow_redirects=True).data.decode()
     assert "expired or was already used" in again
     client.post("/auth/logout")

@@ -49,10 +49,6 @@ class UntilForm(ReasonForm):
     until = DateField("Access until the end of (UTC)", validators=[DataRequired()])
 
 
-class AttachForm(ReasonForm):
-    email = StringField("Member e-mail", validators=[DataRequired(), Length(max=254)])
-
-
 class GrantForm(UntilForm):
     plan = SelectField("Plan", coerce=int, validators=[DataRequired()])
 

@@ -41,7 +41,7 @@ from ..clock import now
 from ..subscriptions import admin_actions
 from ..subscriptions.display import explanation, status_of
 from . import accounts, assign, flags, messages, outbox, payments, plans
-from .forms import AttachForm, GrantForm, ReasonForm, UntilForm, end_of_day
+from .forms import GrantForm, ReasonForm, UntilForm, end_of_day
 from .queries import (
     VIEWS,
     BadFilter,
@@ -193,30 +193,9 @@ def subscription_detail(sub_id: int):
         why=explanation(sub),
         extend_form=UntilForm(prefix="extend"),
         revoke_form=ReasonForm(prefix="revoke"),
-        attach_form=AttachForm(prefix="attach"),
         assign_form=assign.assign_form(sub),
         candidates=assign.member_candidates(sub),
     )
-
-
-@bp.route("/subscriptions/<int:sub_id>/attach", methods=["POST"])
-def subscription_attach(sub_id: int):
-    sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
-    form = AttachForm(prefix="attach")
-    if not form.validate_on_submit():
-        return _form_error(form)
-    member = db.session.scalar(
-        select(User).where(User.email == User.normalise_email(form.email.data))
-    )
-    if member is None:
-        abort(400, description=f"No member has the e-mail {form.email.data}.")
-    try:
-        admin_actions.attach(current_user, sub, member, form.reason.data, now())
-    except ValueError as e:
-        abort(409, description=str(e).capitalize() + ".")
-    db.session.commit()
-    flash(f"Subscription attached to {member.email}.", "success")
-    return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
 
 
 @bp.route("/subscriptions/<int:sub_id>/extend", methods=["POST"])

@@ -25,7 +25,7 @@ from models import Checkout, Plan, Subscription, db
 from .. import checkouts
 from ..clock import now
 from ..paypal_urls import endpoints
-from ..subscriptions.queries import renewing_by_role, renewing_plan_ids
+from ..subscriptions.queries import renewing, renewing_by_role, renewing_plan_ids
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
@@ -37,7 +37,8 @@ def subscribe(code: str) -> ResponseReturnValue:
     plan = db.session.scalar(select(Plan).where(Plan.code == code, Plan.active.is_(True)))
     if plan is None:
         abort(404, description="No such plan is on offer.")
-    current = renewing_by_role(current_user.id, now()).get(plan.role)
+    subs = renewing(current_user.id, now())
+    current = renewing_by_role(subs).get(plan.role)
     if current is not None and current.plan_id != plan.id and request.form.get("switch") != "1":
         abort(
             409,
@@ -45,7 +46,7 @@ def subscribe(code: str) -> ResponseReturnValue:
             f"already opens these areas. Use 'Switch' on the plans page: paying for both "
             "would charge you twice.",
         )
-    if plan.id in renewing_plan_ids(current_user.id, now()):
+    if plan.id in renewing_plan_ids(subs):
         abort(
             409,
             description=f"You already have a renewing {plan.name} subscription; "

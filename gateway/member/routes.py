@@ -13,7 +13,12 @@ from ..billing.statuses import SubscriptionState
 from ..clock import now
 from ..paypal_urls import manage_url
 from ..subscriptions.display import next_charge, past_due, reason_of, status_of
-from ..subscriptions.queries import double_billed, renewing_by_role, renewing_plan_ids
+from ..subscriptions.queries import (
+    double_billed,
+    renewing,
+    renewing_by_role,
+    renewing_plan_ids,
+)
 
 bp = Blueprint("member", __name__)
 
@@ -28,10 +33,13 @@ def plans():
     rows = db.session.scalars(
         select(Plan).where(Plan.active.is_(True)).order_by(Plan.role, Plan.price)
     ).all()
-    logged_in = current_user.is_authenticated
-    renewing = renewing_plan_ids(current_user.id, now()) if logged_in else set()
-    by_role = renewing_by_role(current_user.id, now()) if logged_in else {}
-    return render_template("member/plans.html", plans=rows, renewing=renewing, by_role=by_role)
+    subs = renewing(current_user.id, now()) if current_user.is_authenticated else []
+    return render_template(
+        "member/plans.html",
+        plans=rows,
+        renewing=renewing_plan_ids(subs),
+        by_role=renewing_by_role(subs),
+    )
 
 
 @bp.route("/account")
@@ -71,7 +79,7 @@ def account():
         refused=refused,
         payments=payments,
         late=[s for s in subs if past_due(s, at)],
-        twice=double_billed(current_user.id, at),
+        twice=double_billed(renewing(current_user.id, at)),
         manage_url=manage_url(current_app.config),
         status=lambda s: status_of(s, at),
         reason=lambda s: reason_of(s, at),

@@ -1,4 +1,4 @@
-"""The admin's manual actions on access: grant, extend, revoke, attach. Each is audited
+"""The admin's manual actions on access: grant, extend, revoke, assign. Each is audited
 and each refusal is a ValueError whose text the admin sees."""
 
 from __future__ import annotations
@@ -97,24 +97,6 @@ def revoke(actor: User, sub: Subscription, reason: str, now: datetime) -> Entitl
     ent = recompute(sub, now)  # the state becomes "revoked", so this bumps the member's version
     audit(actor, "revoke", "subscription", sub.id, now=now, reason=reason)
     return ent
-
-
-def attach(actor: User, sub: Subscription, member: User, reason: str, now: datetime) -> None:
-    """Give an unclaimed subscription to a member (audited)."""
-    if sub.user_id is not None:
-        raise ValueError("this subscription already belongs to a member")
-    sub.user_id = member.id
-    recompute(sub, now)
-    bump_access_version(member.id)
-    audit(
-        actor,
-        "attach",
-        "subscription",
-        sub.id,
-        now=now,
-        reason=reason,
-        details={"member": member.email, "paypal_id": sub.paypal_id},
-    )
 
 
 def assign(

@@ -22,55 +22,34 @@ def roles_for(user_id: int) -> dict[str, datetime]:
     return {role: until for role, until in rows if until is not None}
 
 
-def renewing_plan_ids(user_id: int, now: datetime) -> set[int]:
-    """Plans the member already pays for and that will renew (a second one would double-bill)."""
-    return set(
+def renewing(user_id: int, now: datetime) -> list[Subscription]:
+    """The member's PayPal subscriptions that give access now and will renew, oldest first."""
+    return list(
         db.session.scalars(
-            select(Subscription.plan_id).where(
+            select(Subscription)
+            .where(
                 Subscription.user_id == user_id,
                 Subscription.state == SubscriptionState.ACTIVE,
                 Subscription.paypal_id.is_not(None),
                 Subscription.access_until > now,
             )
+            .order_by(Subscription.created_at, Subscription.id)
         )
     )
 
 
-def renewing_by_role(user_id: int, now: datetime) -> dict[str, Subscription]:
-    """Role -> the member's renewing PayPal subscription granting it (the latest one)."""
-    subs = db.session.scalars(
-        select(Subscription)
-        .join(Plan, Plan.id == Subscription.plan_id)
-        .where(
-            Subscription.user_id == user_id,
-            Subscription.state == SubscriptionState.ACTIVE,
-            Subscription.paypal_id.is_not(None),
-            Subscription.access_until > now,
-        )
-        .order_by(Subscription.created_at)
-    ).all()
-    return {sub.plan.role: sub for sub in subs if sub.plan is not None}
+def renewing_plan_ids(subs: list[Subscription]) -> set[int]:
+    """Plans already paid for and renewing (buying one again would double-bill)."""
+    return {s.plan_id for s in subs if s.plan_id is not None}
 
 
-def double_billed(user_id: int, now: datetime) -> list[Subscription]:
+def renewing_by_role(subs: list[Subscription]) -> dict[str, Subscription]:
+    """Role -> the newest renewing subscription granting it."""
+    return {s.plan.role: s for s in subs if s.plan is not None}
+
+
+def double_billed(subs: list[Subscription]) -> list[Subscription]:
     """Older renewing subscriptions whose role a newer renewing one already grants: after
     a switch, the member should cancel these at PayPal, or be charged twice."""
-    subs = db.session.scalars(
-        select(Subscription)
-        .join(Plan, Plan.id == Subscription.plan_id)
-        .where(
-            Subscription.user_id == user_id,
-            Subscription.state == SubscriptionState.ACTIVE,
-            Subscription.paypal_id.is_not(None),
-            Subscription.access_until > now,
-        )
-        .order_by(Subscription.created_at.desc(), Subscription.id.desc())
-    ).all()
-    seen: set[str] = set()
-    older = []
-    for sub in subs:
-        role = sub.plan.role if sub.plan else ""
-        if role in seen:
-            older.append(sub)
-        seen.add(role)
-    return older
+    newest = renewing_by_role(subs)
+    return [s for s in subs if s.plan is not None and newest[s.plan.role] is not s]

@@ -121,7 +121,7 @@ def test_a_rest_plan_id_names_its_plan(app, db, premium):
 
 
 def test_an_unnamed_subscription_is_kept_flagged_and_assigned_by_an_admin(
-    client, db, premium, verified, admin, login_as, make_user
+    client, db, premium, verified, admin, login_as, make_user, make_plan
 ):
     """No identifier at all: the row and payment are kept, flagged; an admin assigns the
     plan and the member in the UI; access is then exactly what the stored payment bought."""
@@ -157,7 +157,14 @@ def test_an_unnamed_subscription_is_kept_flagged_and_assigned_by_an_admin(
         f"/admin/subscriptions/{sub.id}/assign",
         data={"assign-plan": str(premium.id), "assign-reason": "twice"},
     )
-    assert again.status_code == 403  # members may not; and for admins a known plan stays
+    assert again.status_code == 403  # members may not assign anything
+    login_as(admin)
+    other = make_plan("premium-other", role="premium", price="9.00")
+    replace = client.post(
+        f"/admin/subscriptions/{sub.id}/assign",
+        data={"assign-plan": str(other.id), "assign-reason": "try to swap the plan"},
+    )
+    assert replace.status_code == 409 and b"already has a plan" in replace.data
 
 
 def test_assigning_a_plan_checks_the_signup_terms_it_reported(

@@ -188,8 +188,9 @@ def test_admin_message_log_detail_and_reprocess(ready, client, db, login_as, adm
     assert db.session.get(Notification, note.id).status == "processed"
 
 
-def test_admin_flags_queue_and_attach(ready, client, db, login_as, admin, make_user):
-    """Unclaimed subscription: flagged, attached by an admin, flag resolved with a note."""
+def test_admin_flags_queue_and_assigning_a_member(ready, client, db, login_as, admin, make_user):
+    """Unclaimed subscription: flagged; an admin assigns the member, which resolves that flag;
+    another flag is resolved by hand with a note."""
     member = make_user("late@example.com")
     post(client, ipn.signup("I-ORPHAN", T))
     post(client, ipn.payment("I-ORPHAN", "TXNORPHAN0000001", T))
@@ -199,22 +200,30 @@ def test_admin_flags_queue_and_attach(ready, client, db, login_as, admin, make_u
     assert b"could not be tied to a member" in flags_page.data
     sub = db.session.scalar(select(Subscription))
     detail = client.get(f"/admin/subscriptions/{sub.id}")
-    assert b"Attach to a member" in detail.data and b"Timeline" in detail.data
+    assert b"Assign member" in detail.data and b"Timeline" in detail.data
     assert b"Payment TXNORPHAN0000001 paid" in detail.data
     r = client.post(
-        f"/admin/subscriptions/{sub.id}/attach",
-        data={"attach-email": "nobody@example.com", "attach-reason": "support ticket"},
+        f"/admin/subscriptions/{sub.id}/assign",
+        data={"assign-email": "nobody@example.com", "assign-reason": "support ticket"},
     )
     assert r.status_code == 400
     r = client.post(
-        f"/admin/subscriptions/{sub.id}/attach",
-        data={"attach-email": "LATE@example.com", "attach-reason": "support ticket 7"},
+        f"/admin/subscriptions/{sub.id}/assign",
+        data={"assign-email": "LATE@example.com", "assign-reason": "support ticket 7"},
     )
     assert r.status_code == 303
     db.session.expire_all()
     assert db.session.get(Subscription, sub.id).user_id == member.id
     assert db.session.get(User, member.id).access_version > 1
-    flag = db.session.scalar(select(Flag))
+    unclaimed = db.session.scalar(select(Flag).where(Flag.kind == "unclaimed"))
+    assert unclaimed.resolved_at is not None and "support ticket 7" in unclaimed.resolution
+
+    post(
+        client,
+        ipn.payment("I-ORPHAN", "TXNORPHAN0000002", T).replace(b"mc_gross=9.00", b"mc_gross=0.01"),
+    )  # a wrong amount: flagged for a human
+    inbox.process_due()
+    flag = db.session.scalar(select(Flag).where(Flag.kind == "amount"))
     assert client.post(f"/admin/flags/{flag.id}/resolve", data={"reason": ""}).status_code == 400
     assert (
         client.post(
@@ -259,7 +268,7 @@ def test_admin_pages_for_messages_are_admin_only(ready, client, login_as, make_u
     for url in (
         "/admin/messages/1/reprocess",
         "/admin/flags/1/resolve",
-        "/admin/subscriptions/1/attach",
+        "/admin/subscriptions/1/assign",
     ):
         assert client.post(url, data={"reason": "xxxx"}).status_code == 403
 

@@ -60,7 +60,6 @@ ADMIN_ONLY = [
     ("GET", "/admin/subscriptions.csv"),
     ("GET", "/admin/subscriptions/{sub}"),
     ("POST", "/admin/subscriptions/{sub}/assign"),
-    ("POST", "/admin/subscriptions/{sub}/attach"),
     ("POST", "/admin/subscriptions/{sub}/extend"),
     ("POST", "/admin/subscriptions/{sub}/revoke"),
 ]

@@ -13,6 +13,7 @@ from .notification import Notification
 from .outbox import OutboxMail
 from .payment import Payment
 from .plan import Plan, PlanIdentifier
+from .seat import SeatHold
 from .subscription import Subscription, SubscriptionFact, SubscriptionTerms
 from .user import LoginFailure, User
 
@@ -23,6 +24,7 @@ __all__ = [
     "LoginFailure",
     "Plan",
     "PlanIdentifier",
+    "SeatHold",
     "Subscription",
     "SubscriptionFact",
     "SubscriptionTerms",

@@ -45,6 +45,9 @@ class Checkout(Model):
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
     #: What this checkout offered (`AgreedTerms.to_json()`), frozen when it was opened.
     offered_terms: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: The REST subscription (I-...) this checkout's member returned with and we checked with
+    #: PayPal. Unique: an id one member has claimed can never be claimed by another.
+    paypal_subscription_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     #: Why PayPal's answer to this checkout gave no access, in words for the member.
     problem: Mapped[str | None] = mapped_column(Text)
 

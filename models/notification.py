@@ -20,6 +20,7 @@ class Notification(Model):
         Index("ix_notifications_subscr", "subscr_id"),
         Index("ix_notifications_txn", "txn_id"),
         Index("ix_notifications_waiting", "waiting_for"),
+        Index("ix_notifications_event", "channel", "event_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -47,5 +48,7 @@ class Notification(Model):
     payment_status: Mapped[str | None] = mapped_column(String(32))
     subscr_id: Mapped[str | None] = mapped_column(String(64))
     subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    #: The sender's own id for the message (a webhook event's `id`): repeats are found by it.
+    event_id: Mapped[str | None] = mapped_column(String(128))
     #: A refund that arrived before its payment waits for that txn id.
     waiting_for: Mapped[str | None] = mapped_column(String(64))

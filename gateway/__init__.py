@@ -71,6 +71,8 @@ def _check_config(app: Flask) -> None:
         raise ConfigError("GATEWAY_CANCEL_POLICY must be end_of_period or immediate")
     if app.config["PAYPAL_MODE"] not in ("sim", "sandbox", "live"):
         raise ConfigError("GATEWAY_PAYPAL_MODE must be sim, sandbox or live")
+    if app.config["PAYPAL_WEBHOOK_VERIFY"] not in ("auto", "offline", "api"):
+        raise ConfigError("GATEWAY_PAYPAL_WEBHOOK_VERIFY must be auto, offline or api")
     from .pipeline.worker import verify_budget
 
     if int(app.config["IPN_LEASE_SECONDS"]) < verify_budget(app.config) + 60:
@@ -115,18 +117,25 @@ def register_channels(app: Flask) -> None:
     theirs to the same dict."""
     from .billing.statuses import Channel
     from .paypal.ipn_channel import IpnChannel
+    from .paypal.webhook_channel import WebhookChannel
+    from .pipeline.api_channel import ApiChannel
 
-    app.extensions["channels"] = {Channel.IPN: IpnChannel()}
+    app.extensions["channels"] = {
+        Channel.IPN: IpnChannel(),
+        Channel.WEBHOOK: WebhookChannel(),
+        Channel.API: ApiChannel(),
+    }
 
 
 def register_blueprints(app: Flask) -> None:
     from .admin.routes import bp as admin_bp
     from .auth.routes import bp as auth_bp
     from .member.checkout import bp as checkout_bp
+    from .member.rest_checkout import bp as rest_checkout_bp
     from .member.routes import bp as member_bp
     from .paypal.routes import bp as paypal_bp
 
-    for bp in (paypal_bp, auth_bp, member_bp, checkout_bp, admin_bp):
+    for bp in (paypal_bp, auth_bp, member_bp, checkout_bp, rest_checkout_bp, admin_bp):
         app.register_blueprint(bp)
 
 

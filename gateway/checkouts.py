@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Checkout, Plan, User, db
 
+from . import seats
 from .billing.statuses import CheckoutStatus
 from .billing.terms import AgreedTerms
 from .subscriptions.terms import plan_terms
@@ -20,7 +21,9 @@ def open_checkout(user: User, plan: Plan, now: datetime) -> Checkout:
     """The member's open checkout for this plan, reused while it holds; else a new one.
 
     The database allows one open checkout per member and plan (a partial unique index),
-    so two clicks at once still make one.
+    so two clicks at once still make one. For a plan with a seat limit the checkout holds
+    a seat until it expires (a reused one keeps its seat); raises `seats.SoldOut` when no
+    seat is free, and the caller rolls back.
     """
     hold = timedelta(minutes=int(current_app.config["CHECKOUT_HOLD_MINUTES"]))
     db.session.execute(
@@ -37,6 +40,7 @@ def open_checkout(user: User, plan: Plan, now: datetime) -> Checkout:
     current = _open(user, plan)
     if current is not None:
         current.expires_at, current.offered_terms = now + hold, offer
+        seats.hold(current, now)
         return current
     checkout = Checkout(
         token=secrets.token_urlsafe(18),
@@ -50,10 +54,12 @@ def open_checkout(user: User, plan: Plan, now: datetime) -> Checkout:
     try:
         with db.session.begin_nested():
             db.session.add(checkout)
-    except IntegrityError:  # a parallel request opened it first
+    except IntegrityError:  # a parallel request opened it first (and took its seat)
         existing = _open(user, plan)
         assert existing is not None  # the unique index refused ours because of it
+        seats.hold(existing, now)
         return existing
+    seats.hold(checkout, now)
     return checkout
 
 

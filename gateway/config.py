@@ -52,6 +52,21 @@ class DefaultConfig:
     PAYPAL_RECEIVER_EMAILS: list[str] = []
     PAYPAL_RECEIVER_IDS: list[str] = []
     PAYPAL_TIMEOUT = 10  # seconds for any call to PayPal
+    # REST: Subscriptions API and webhooks. Empty credentials in sim mode: the stand-in's.
+    PAYPAL_API_URL = ""  # default by mode: api-m.paypal.com / api-m.sandbox.paypal.com
+    PAYPAL_CLIENT_ID = ""
+    PAYPAL_CLIENT_SECRET = ""
+    PAYPAL_API_RETRIES = 3  # further tries of a call on 5xx / 429 / no answer, with backoff
+    #: The id PayPal gave our webhook (developer dashboard); signatures are checked with it.
+    PAYPAL_WEBHOOK_ID = ""
+    #: "offline" (signature and certificate chain checked here), "api" (PayPal's verify
+    #: call), or "auto": offline against the stand-in, or when PAYPAL_WEBHOOK_CA_FILE
+    #: names PayPal's issuing CAs; else api (PayPal may serve its leaf certificate alone).
+    PAYPAL_WEBHOOK_VERIFY = "auto"
+    #: PEM file of the CA certificates webhook certificates must chain to; empty: certifi.
+    PAYPAL_WEBHOOK_CA_FILE = ""
+    #: Ask PayPal about a subscription whose renewal is this overdue with nothing heard.
+    PAYPAL_ASK_AFTER_HOURS = 6
     #: Public base URL PayPal calls back (notify_url, return); empty = from the request.
     PUBLIC_URL = ""
 

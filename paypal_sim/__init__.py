@@ -17,6 +17,7 @@ from flask import Flask, request
 from .clock import SimClock
 from .delivery import DeliveryThread, Outbox
 from .engine import Sim
+from .formats import flag
 from .state import Webhook
 from .webhooks import Signer
 
@@ -34,6 +35,7 @@ DEFAULTS = {
     "CLIENT_SECRET": "sim-client-secret",
     "TOKEN_LIFETIME": 32400,
     "NOTIFY_URL": "",  # the account's profile IPN URL
+    "REST_IPN": False,  # REST payments, refunds and reversals are also sent as IPNs
     "WEBHOOK_URL": "",  # register one webhook at start-up
     "WEBHOOK_ID": "WH-SIM-DEFAULT",
     "REPORTING_LAG_MINUTES": 180,  # Transaction Search shows rows after up to 3 hours
@@ -63,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     acct.sandbox, acct.notify_url = bool(cfg["SANDBOX"]), cfg["NOTIFY_URL"]
     acct.client_id, acct.client_secret = cfg["CLIENT_ID"], cfg["CLIENT_SECRET"]
     acct.token_lifetime = int(cfg["TOKEN_LIFETIME"])
+    acct.rest_ipn = flag(cfg["REST_IPN"])
     if cfg["WEBHOOK_URL"]:
         sim.world.webhooks[cfg["WEBHOOK_ID"]] = Webhook(cfg["WEBHOOK_ID"], cfg["WEBHOOK_URL"])
     from .rest import create_plan_from

@@ -1,5 +1,6 @@
 """Control of the stand-in for tests and demos: clock, renewals, failures, refunds,
-reversals, delivery faults, the delivery log, and the Activity Download CSV."""
+reversals, delivery faults, the delivery log, the Activity Download CSV, and a REST
+subscription created and approved as the JS SDK's popup would, without a browser."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
 
+from .delivery import FAULTS
 from .engine import Sim
-from .formats import PACIFIC, money, parse_rfc3339, rfc3339
+from .formats import PACIFIC, flag, money, parse_rfc3339, rfc3339
+from .signup import USER_ACTIONS, custom_id_problem
 from .state import NotFound, Refused, Subscription, Webhook
 
 bp = Blueprint("control", __name__, url_prefix="/sim")
@@ -116,6 +119,8 @@ def page():
         txns=txns,
         log=list(reversed(sim.outbox.log[-200:])),
         now=sim.clock.now(),
+        faults=sorted(FAULTS),
+        plans=list(sim.world.plans.values()),
     )
 
 
@@ -159,6 +164,7 @@ def deliveries():
                 "label": m.label,
                 "url": m.url,
                 "state": m.state,
+                "fault": m.fault,
                 "attempts": m.attempts,
                 "next_attempt": rfc3339(m.next_attempt),
                 "body": m.body.decode("latin-1"),
@@ -180,7 +186,8 @@ def faults():
 
 @bp.route("/api/account", methods=["POST"])
 def account():
-    """Change the merchant account: charset, sandbox (test_ipn), profile notify URL."""
+    """Change the merchant account: charset, sandbox (test_ipn), profile notify URL, and
+    rest_ipn (REST payments reported by IPN too)."""
     sim, args = _sim(), _args()
     acct = sim.world.account
     with sim.world.lock:
@@ -190,8 +197,9 @@ def account():
             except LookupError:
                 raise ValueError(f"unknown charset {args['charset']!r}") from None
             acct.charset = args["charset"]
-        if "sandbox" in args:
-            acct.sandbox = str(args["sandbox"]).lower() in ("1", "true", "yes", "on")
+        for key in ("sandbox", "rest_ipn"):
+            if key in args:
+                setattr(acct, key, flag(args[key]))
         for key in ("notify_url", "business", "receiver_id"):
             if key in args:
                 setattr(acct, key, args[key])
@@ -201,6 +209,7 @@ def account():
             "sandbox": acct.sandbox,
             "notify_url": acct.notify_url,
             "business": acct.business,
+            "rest_ipn": acct.rest_ipn,
         }
     )
 
@@ -217,12 +226,57 @@ def add_webhook():
     return _answer({"id": hook.id, "url": hook.url})
 
 
+@bp.route("/api/rest/subscriptions", methods=["POST"])
+def rest_subscription():
+    """`actions.subscription.create` and the buyer's popup, without a browser: a REST
+    subscription, approved unless `approve` is false (then APPROVAL_PENDING); with
+    `activate` false the buyer's approval leaves it APPROVED, unbilled, until activated.
+    `user_action` (SUBSCRIBE_NOW or CONTINUE) is recorded as the API would."""
+    sim, args = _sim(), _args()
+    plan = sim.world.plans.get(str(args.get("plan_id", "")))
+    if plan is None:
+        raise NotFound(f"plan {args.get('plan_id')!r} does not exist")
+    custom_id = str(args.get("custom_id", ""))
+    problem = custom_id_problem(custom_id)
+    if problem:
+        raise ValueError(problem)
+    start = parse_rfc3339(str(args["start_time"])) if args.get("start_time") else None
+    user_action = str(args.get("user_action") or "SUBSCRIBE_NOW")
+    if user_action not in USER_ACTIONS:
+        raise ValueError("user_action must be SUBSCRIBE_NOW or CONTINUE")
+    with sim.world.lock:
+        subscriber = {"email_address": str(args["email"])} if args.get("email") else {}
+        sub = sim.create_rest(plan, custom_id, "", "", subscriber, start, user_action)
+        if flag(args.get("approve", True)):
+            sim.approve_rest(sub, _buyer(args), _activate(args))
+        state = sim.subscription_json(sub)
+    return _answer(state, 201)
+
+
+def _buyer(args: dict[str, Any]) -> dict[str, str]:
+    """The buyer in the approval popup; the defaults are the approve page's."""
+    return {
+        "email": str(args.get("email") or "buyer@example.com"),
+        "first_name": str(args.get("first_name") or "José"),
+        "last_name": str(args.get("last_name") or "Müller"),
+    }
+
+
+def _activate(args: dict[str, Any]) -> bool | None:
+    """`activate` if given, else None: the subscription's own user_action decides."""
+    return flag(args["activate"]) if args.get("activate") not in (None, "") else None
+
+
 @bp.route("/api/subscriptions/<sub_id>/<action>", methods=["POST"])
 def subscription_action(sub_id: str, action: str):
+    """fail-next (count), cancel, suspend, activate (a SUSPENDED or APPROVED one), modify
+    (Standard), approve (a pending REST one, as its buyer; `activate` false: APPROVED)."""
     sim, args = _sim(), _args()
     with sim.world.lock:
         sub = sim.world.subscription(sub_id)
-        if action == "fail-next":
+        if action == "approve":
+            sim.approve_rest(sub, _buyer(args), _activate(args))
+        elif action == "fail-next":
             sub.fail_next += int(args.get("count") or 1)
         elif action == "cancel":
             sim.cancel(sub)

@@ -23,8 +23,21 @@ WEBHOOK_GIVE_UP = timedelta(days=3)  # webhooks: up to 25 tries over 3 days
 WEBHOOK_MAX_ATTEMPTS = 25
 WEBHOOK_MAX_INTERVAL = timedelta(hours=5)  # 25 tries then span just under 3 days
 
-DELIVERY_FAULTS = {"drop", "duplicate", "delay", "reorder", "concurrent"}
+DELIVERY_FAULTS = {"drop", "duplicate", "delay", "reorder", "concurrent", "ipn_drop"}
+# A webhook that is sent but would not verify; the outbox asks the sender to forge it.
+WEBHOOK_FORGERIES = {
+    "webhook_bad_signature",
+    "webhook_wrong_webhook_id",
+    "webhook_tampered",
+    "webhook_foreign_cert",
+}
+WEBHOOK_FAULTS = {"webhook_drop"} | WEBHOOK_FORGERIES
 POSTBACK_FAULTS = {"postback_html", "postback_hang", "postback_invalid"}
+FAULTS = DELIVERY_FAULTS | WEBHOOK_FAULTS | POSTBACK_FAULTS
+DROPS = {"drop", "ipn_drop", "webhook_drop"}
+
+# Given a forgery's name, the webhook's (body, headers) as that forgery sends them.
+Forge = Callable[[str], tuple[bytes, dict[str, str]]]
 
 
 def retry_interval(kind: str, failures: int) -> timedelta:
@@ -47,6 +60,7 @@ class Message:
     attempts: int = 0
     state: str = "queued"  # queued | delivered | failed | dropped | held
     concurrent: bool = False
+    fault: str = ""  # the injected fault this message carries, if any
 
 
 @dataclass
@@ -60,12 +74,18 @@ class Attempt:
     status: int | None
     error: str = ""
     note: str = ""
+    fault: str = ""
 
 
 @dataclass
 class Fault:
     kind: str
     seconds: float = 0.0
+
+    def fits(self, kind: str) -> bool:
+        """ipn_* and webhook_* faults wait for a message of their kind; others take the next."""
+        prefix = self.kind.split("_", 1)[0]
+        return prefix not in ("ipn", "webhook") or prefix == kind
 
 
 class Outbox:
@@ -89,7 +109,7 @@ class Outbox:
 
     # -- faults --------------------------------------------------------------
     def add_fault(self, kind: str, count_: int = 1, seconds: float = 0.0) -> None:
-        if kind not in DELIVERY_FAULTS | POSTBACK_FAULTS:
+        if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r}")
         queue = self.postback_faults if kind in POSTBACK_FAULTS else self.faults
         with self._lock:
@@ -99,16 +119,51 @@ class Outbox:
         with self._lock:
             return self.postback_faults.popleft() if self.postback_faults else None
 
+    def take_event_fault(self) -> Fault | None:
+        """The webhook_* fault a webhook would take next, if that is what it would take.
+
+        It is the event's: the caller gives it to every registered webhook's copy.
+        """
+        with self._lock:
+            for fault in self.faults:
+                if fault.fits("webhook"):
+                    if fault.kind not in WEBHOOK_FAULTS:
+                        return None  # an older, general fault comes first
+                    self.faults.remove(fault)
+                    return fault
+            return None
+
+    def _take_fault(self, kind: str, forgeable: bool) -> Fault | None:
+        """The first queued fault that applies to this message (lock held)."""
+        for fault in self.faults:
+            if fault.fits(kind) and (forgeable or fault.kind not in WEBHOOK_FORGERIES):
+                self.faults.remove(fault)
+                return fault
+        return None
+
     # -- queueing ------------------------------------------------------------
     def enqueue(
-        self, kind: str, label: str, url: str, body: bytes, headers: dict[str, str]
+        self,
+        kind: str,
+        label: str,
+        url: str,
+        body: bytes,
+        headers: dict[str, str],
+        forge: Forge | None = None,
+        fault: Fault | None = None,
     ) -> Message | None:
+        """Queue a message; `fault` is one already taken for it, else the next that fits."""
         if not url:
             return None
         now = self.clock.now()
         with self._lock:
+            if fault is None:
+                fault = self._take_fault(kind, forge is not None)
+            if fault is not None and forge is not None and fault.kind in WEBHOOK_FORGERIES:
+                body, headers = forge(fault.kind)
             msg_id = next(self._ids)
             msg = Message(msg_id, kind, label, url, body, headers, now, now, float(msg_id))
+            msg.fault = fault.kind if fault else ""
             if kind == "ipn":
                 self.sent_ipn_bodies.add(body)
             self.messages.append(msg)
@@ -116,16 +171,16 @@ class Outbox:
                 self._held.seq, self._held.state = msg.seq + 0.5, "queued"
                 self._held.next_attempt = now
                 self._held = None
-            fault = self.faults.popleft() if self.faults else None
             if fault is None:
                 return msg
-            if fault.kind == "drop":
+            if fault.kind in DROPS:
                 msg.state = "dropped"
-                self._record(msg, None, note="dropped by fault: never sent")
+                self._record(msg, None, note=f"dropped by fault {fault.kind}: never sent")
             elif fault.kind == "duplicate":
                 twin = Message(
                     next(self._ids), kind, label, url, body, headers, now, now, msg.seq + 0.25
                 )
+                twin.fault = fault.kind
                 self.messages.append(twin)
             elif fault.kind == "delay":
                 msg.next_attempt = now + timedelta(seconds=fault.seconds)
@@ -224,6 +279,7 @@ class Outbox:
                 status,
                 error,
                 note,
+                msg.fault,
             )
         )
 

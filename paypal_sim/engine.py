@@ -1,8 +1,8 @@
 """What PayPal does: subscriptions start, renew on the clock, fail, cancel, refund, reverse,
 and every change is announced by IPN (Standard) or signed webhook (REST).
 
-`Sim` is assembled from one class per responsibility: `Signup` (signup.py) on top of
-`Renewals` (renewals.py), `Lifecycle` (lifecycle.py) and `MoneyBack` (money_back.py), all
+`Sim` is assembled from one class per responsibility: `Signup` (signup.py) and `Lifecycle`
+(lifecycle.py), both on top of `Renewals` (renewals.py), and `MoneyBack` (money_back.py), all
 sharing `Notices` (notices.py), which sends the messages and holds the engine's state.
 """
 

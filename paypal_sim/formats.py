@@ -1,4 +1,5 @@
-"""PayPal's wire formats: ids, money, Pacific-time dates, form encoding in a charset."""
+"""PayPal's wire formats: ids, money, Pacific-time dates, form encoding in a charset; and
+the stand-in's own yes/no settings."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import secrets
 import string
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
@@ -46,3 +48,10 @@ def encode_form(fields: list[tuple[str, str]], charset: str) -> bytes:
     return "&".join(
         f"{quote_plus(k, encoding=charset)}={quote_plus(v, encoding=charset)}" for k, v in fields
     ).encode("ascii")
+
+
+def flag(value: Any) -> bool:
+    """A yes/no from JSON, a form field or the environment ("1", "true", "on", true ...)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)

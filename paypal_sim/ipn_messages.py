@@ -172,6 +172,8 @@ def recurring(
         ("outstanding_balance", "0.00"),
         ("rp_invoice_id", sub.custom),
     ]
+    if sub.style == "rest":
+        fields.append(("custom", sub.custom))  # a REST subscription's custom_id rides along
     if sub.next_billing is not None:
         fields.append(("next_payment_date", ipn_date(sub.next_billing)))
     fields += _payer(sub)

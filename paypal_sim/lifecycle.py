@@ -1,13 +1,14 @@
-"""Merchant and buyer actions on a running subscription: cancel, modify, suspend, activate."""
+"""Merchant and buyer actions on a subscription: cancel, modify, suspend, activate (which
+also starts a REST subscription the buyer left APPROVED)."""
 
 from __future__ import annotations
 
 from . import ipn_messages as ipn
-from .notices import Notices
+from .renewals import Renewals
 from .state import Refused, Subscription
 
 
-class Lifecycle(Notices):
+class Lifecycle(Renewals):
     """Status changes asked for by the merchant (API, control page) or the buyer."""
 
     def cancel(self, sub: Subscription, reason: str = "") -> None:
@@ -57,8 +58,12 @@ class Lifecycle(Notices):
             )
 
     def activate(self, sub: Subscription) -> None:
+        """Resume a SUSPENDED subscription, or start one the buyer left APPROVED."""
+        if sub.status == "APPROVED":
+            self.start_rest(sub)
+            return
         if sub.status != "SUSPENDED":
-            raise Refused(f"subscription is {sub.status}, not SUSPENDED")
+            raise Refused(f"subscription is {sub.status}, not SUSPENDED or APPROVED")
         now = self.clock.now()
         sub.status, sub.status_update_time = "ACTIVE", now
         if sub.next_billing is None or sub.next_billing < now:

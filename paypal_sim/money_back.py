@@ -84,14 +84,13 @@ class MoneyBack(Notices):
         )
         self.world.transactions[txn.id] = txn
         payment.status, payment.updated = parent_status, now
-        if sub.style == "rest":
-            if event_type:
-                self.send_webhook(
-                    event_type,
-                    "refund" if kind == "refund" else "sale",
-                    wh.sale_resource(txn, sub, self.base_url),
-                    f"{status} {abs(amount)} {txn.currency}",
-                )
-        else:
+        if sub.style == "rest" and event_type:
+            self.send_webhook(
+                event_type,
+                "refund" if kind == "refund" else "sale",
+                wh.sale_resource(txn, sub, self.base_url),
+                f"{status} {abs(amount)} {txn.currency}",
+            )
+        if sub.style != "rest" or self.world.account.rest_ipn:
             self.send_ipn(sub, f"payment {status}", ipn.money_back(self.world.account, sub, txn))
         return txn

@@ -3,6 +3,7 @@ subscription JSON those events (and the API) carry."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from . import ipn_messages as ipn
@@ -35,10 +36,17 @@ class Notices:
         self, event_type: str, resource_type: str, resource: dict[str, Any], summary: str
     ) -> None:
         at = self.clock.now()
-        for hook in list(self.world.webhooks.values()):
-            if "*" not in hook.event_types and event_type not in hook.event_types:
-                continue
+        hooks = [
+            hook
+            for hook in self.world.webhooks.values()
+            if "*" in hook.event_types or event_type in hook.event_types
+        ]
+        # A webhook_* fault is the event's: every webhook's copy of it carries the fault.
+        fault = self.outbox.take_event_fault() if hooks else None
+        for hook in hooks:
             event = wh.envelope(event_type, resource_type, resource, summary, at, self.base_url)
+            # Listed by /v1/notifications/webhooks-events whatever becomes of its delivery.
+            self.world.events.append(event)
             body = wh.encode(event)
             self.outbox.enqueue(
                 "webhook",
@@ -46,6 +54,15 @@ class Notices:
                 hook.url,
                 body,
                 wh.headers_for(self.signer, self.base_url, hook.id, body, at),
+                forge=partial(
+                    wh.forge,
+                    signer=self.signer,
+                    base_url=self.base_url,
+                    webhook_id=hook.id,
+                    body=body,
+                    at=at,
+                ),
+                fault=fault,
             )
 
     def _sub_event(self, sub: Subscription, event_type: str) -> None:
@@ -99,15 +116,7 @@ class Notices:
         if sub.status != "APPROVAL_PENDING":
             info: dict[str, Any] = {
                 "outstanding_balance": {"currency_code": sub.currency, "value": "0.00"},
-                "cycle_executions": [
-                    {
-                        "tenure_type": "REGULAR",
-                        "sequence": 1,
-                        "cycles_completed": sub.cycles_completed,
-                        "cycles_remaining": max(sub.total_cycles - sub.cycles_completed, 0),
-                        "total_cycles": sub.total_cycles,
-                    }
-                ],
+                "cycle_executions": _cycle_executions(sub),
                 "failed_payments_count": sub.failed_payments,
             }
             if sub.last_payment:
@@ -122,3 +131,32 @@ class Notices:
                 info["next_billing_time"] = rfc3339(sub.next_billing)
             data["billing_info"] = info
         return data
+
+
+def _cycle_executions(sub: Subscription) -> list[dict[str, Any]]:
+    """TRIAL (if any) then REGULAR, as the plan lists them. A cycle counts as executed when it
+    starts (that is when PayPal bills it), so the one trial cycle is done once billing began."""
+    cycles: list[dict[str, Any]] = []
+    if sub.trial_count and sub.trial_unit:
+        begun = int(sub.anchor is not None)
+        cycles.append(
+            {
+                "tenure_type": "TRIAL",
+                "sequence": 1,
+                "cycles_completed": begun,
+                "cycles_remaining": 1 - begun,
+                "current_pricing_scheme_version": 1,
+                "total_cycles": 1,
+            }
+        )
+    cycles.append(
+        {
+            "tenure_type": "REGULAR",
+            "sequence": len(cycles) + 1,
+            "cycles_completed": sub.cycles_completed,
+            "cycles_remaining": max(sub.total_cycles - sub.cycles_completed, 0),
+            "current_pricing_scheme_version": 1,
+            "total_cycles": sub.total_cycles,
+        }
+    )
+    return cycles

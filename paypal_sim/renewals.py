@@ -63,6 +63,22 @@ class Renewals(Notices):
                 self.charge(sub, sub.next_billing)
             done += 1
 
+    def start_rest(self, sub: Subscription) -> None:
+        """A REST subscription becomes ACTIVE: announce it, then bill (or begin the trial)."""
+        now = self.clock.now()
+        sub.status, sub.status_update_time = "ACTIVE", now
+        self._sub_event(sub, "BILLING.SUBSCRIPTION.ACTIVATED")
+        self.first_charge(sub, max(now, sub.start_time or now))
+
+    def first_charge(self, sub: Subscription, now: datetime) -> None:
+        if sub.trial_count and sub.trial_unit:
+            sub.anchor = add_period(now, sub.trial_count, sub.trial_unit)
+            sub.next_billing = sub.anchor
+        else:
+            sub.anchor = now
+            sub.next_billing = now
+            self.charge(sub, now)
+
     def charge(self, sub: Subscription, at: datetime) -> Transaction | None:
         if sub.fail_next > 0:
             sub.fail_next -= 1
@@ -99,7 +115,10 @@ class Renewals(Notices):
                 wh.sale_resource(txn, sub, self.base_url),
                 f"Payment completed for {txn.amount} {txn.currency}",
             )
-        elif sub.ipn_style == "recurring":
+            if not acct.rest_ipn:
+                return txn
+            # Both channels on: the same charge is also a recurring_payment IPN (same txn_id).
+        if sub.style == "rest" or sub.ipn_style == "recurring":
             self.send_ipn(
                 sub, "recurring_payment", ipn.recurring(acct, sub, "recurring_payment", at, txn)
             )

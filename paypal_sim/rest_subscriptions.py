@@ -1,19 +1,28 @@
-"""REST Subscriptions API: create, get, cancel/suspend/activate, and transactions."""
+"""REST Subscriptions API: create, get, cancel/suspend/activate, and transactions.
+
+`activate` resumes a SUSPENDED subscription, or starts one created with
+`application_context.user_action` CONTINUE that the buyer has approved (APPROVED).
+"""
 
 from __future__ import annotations
 
-from flask import Response, jsonify
+from flask import Response, jsonify, request
 
 from .errors import api_error
 from .formats import money, parse_rfc3339, rfc3339
 from .rest_base import bp, current_sim, json_body, time_window
 from .rest_oauth import bearer
+from .signup import USER_ACTIONS, custom_id_problem
 
 
 @bp.route("/v1/billing/subscriptions", methods=["POST"])
 @bearer
 def subscriptions_create():
     sim, body = current_sim(), json_body()
+    request_id = request.headers.get("PayPal-Request-Id", "")
+    if request_id in sim.world.create_requests:  # idempotent, as PayPal is
+        done = sim.world.subscription(sim.world.create_requests[request_id])
+        return jsonify(sim.subscription_json(done)), 201
     plan = sim.world.plans.get(body.get("plan_id", ""))
     if plan is None:
         return api_error(
@@ -23,13 +32,9 @@ def subscriptions_create():
             "/plan_id",
         )
     custom_id = str(body.get("custom_id", ""))
-    if len(custom_id) > 127 or any(not (32 <= ord(c) < 127) for c in custom_id):
-        return api_error(
-            "INVALID_REQUEST",
-            "INVALID_STRING_LENGTH",
-            "custom_id: at most 127 printable ASCII characters",
-            "/custom_id",
-        )
+    problem = custom_id_problem(custom_id)
+    if problem:
+        return api_error("INVALID_REQUEST", "INVALID_STRING_LENGTH", problem, "/custom_id")
     start = None
     if body.get("start_time"):
         try:
@@ -42,6 +47,14 @@ def subscriptions_create():
                 "/start_time",
             )
     ctx = body.get("application_context") or {}
+    user_action = ctx.get("user_action", "SUBSCRIBE_NOW")
+    if user_action not in USER_ACTIONS:
+        return api_error(
+            "INVALID_REQUEST",
+            "INVALID_PARAMETER_VALUE",
+            "user_action must be SUBSCRIBE_NOW or CONTINUE",
+            "/application_context/user_action",
+        )
     sub = sim.create_rest(
         plan,
         custom_id,
@@ -49,7 +62,10 @@ def subscriptions_create():
         ctx.get("cancel_url", ""),
         body.get("subscriber") or {},
         start,
+        user_action,
     )
+    if request_id:
+        sim.world.create_requests[request_id] = sub.id
     return jsonify(sim.subscription_json(sub)), 201
 
 

@@ -9,7 +9,7 @@ from typing import Any, TypedDict
 
 from . import ipn_messages as ipn
 from .formats import new_id
-from .renewals import Renewals, add_period
+from .renewals import Renewals
 from .state import Plan, Refused, Subscription
 
 
@@ -23,6 +23,14 @@ class PayerFields(TypedDict):
 
 
 UNIT_OF = {"DAY": "D", "WEEK": "W", "MONTH": "M", "YEAR": "Y"}
+USER_ACTIONS = ("SUBSCRIBE_NOW", "CONTINUE")
+
+
+def custom_id_problem(custom_id: str) -> str:
+    """Why PayPal would refuse this custom_id, or "" if it is fine."""
+    if len(custom_id) > 127 or any(not (32 <= ord(c) < 127) for c in custom_id):
+        return "custom_id: at most 127 printable ASCII characters"
+    return ""
 
 
 class Signup(Renewals):
@@ -74,7 +82,7 @@ class Signup(Renewals):
                 "subscr_signup",
                 ipn.subscription_event(self.world.account, sub, "subscr_signup", now),
             )
-        self._first_charge(sub, now)
+        self.first_charge(sub, now)
         return sub
 
     def create_rest(
@@ -85,6 +93,7 @@ class Signup(Renewals):
         cancel_url: str,
         subscriber: dict[str, Any],
         start_time: datetime | None,
+        user_action: str = "SUBSCRIBE_NOW",
     ) -> Subscription:
         now = self.clock.now()
         sub = Subscription(
@@ -108,6 +117,7 @@ class Signup(Renewals):
             start_time=start_time or now,
             status_update_time=now,
             payer_email=(subscriber or {}).get("email_address", ""),
+            user_action=user_action,
         )
         if plan.trial_unit and plan.trial_count:
             sub.trial_amount, sub.trial_count = Decimal(0), plan.trial_count
@@ -116,25 +126,25 @@ class Signup(Renewals):
         self._sub_event(sub, "BILLING.SUBSCRIPTION.CREATED")
         return sub
 
-    def approve_rest(self, sub: Subscription, payer: dict[str, str]) -> None:
+    def approve_rest(
+        self, sub: Subscription, payer: dict[str, str], activate: bool | None = None
+    ) -> None:
+        """The buyer agreed. ACTIVE and billed at once, unless the subscription was created
+        with user_action CONTINUE (or `activate` is False): then APPROVED, nothing billed,
+        until the merchant activates it."""
         if sub.status != "APPROVAL_PENDING":
             raise Refused(f"subscription is {sub.status}, not APPROVAL_PENDING")
         now = self.clock.now()
         for k, v in _payer_fields(payer).items():
             if v:
                 setattr(sub, k, v)
-        sub.status, sub.status_update_time = "ACTIVE", now
-        self._sub_event(sub, "BILLING.SUBSCRIPTION.ACTIVATED")
-        self._first_charge(sub, max(now, sub.start_time or now))
-
-    def _first_charge(self, sub: Subscription, now: datetime) -> None:
-        if sub.trial_count and sub.trial_unit:
-            sub.anchor = add_period(now, sub.trial_count, sub.trial_unit)
-            sub.next_billing = sub.anchor
-        else:
-            sub.anchor = now
-            sub.next_billing = now
-            self.charge(sub, now)
+        if activate is None:
+            activate = sub.user_action != "CONTINUE"
+        if not activate:
+            # PayPal has no webhook for this step; the merchant learns it from the API.
+            sub.status, sub.status_update_time = "APPROVED", now
+            return
+        self.start_rest(sub)
 
 
 def _payer_fields(payer: dict[str, str]) -> PayerFields:

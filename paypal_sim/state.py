@@ -10,6 +10,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from .formats import new_id
 
@@ -26,6 +27,7 @@ class Account:
     client_secret: str = "sim-client-secret"
     token_lifetime: int = 32400  # seconds
     notify_url: str = ""  # profile IPN URL (a button's notify_url wins)
+    rest_ipn: bool = False  # REST payments are also reported by IPN (both channels on)
     fee_rate: Decimal = Decimal("0.029")
     fee_fixed: Decimal = Decimal("0.30")
 
@@ -55,7 +57,7 @@ class Subscription:
 
     id: str
     style: str  # "standard" | "rest"
-    status: str  # APPROVAL_PENDING | ACTIVE | SUSPENDED | CANCELLED | EXPIRED
+    status: str  # APPROVAL_PENDING | APPROVED | ACTIVE | SUSPENDED | CANCELLED | EXPIRED
     item_name: str
     item_number: str
     amount: Decimal
@@ -82,6 +84,9 @@ class Subscription:
     first_name: str = ""
     last_name: str = ""
     approval_token: str = ""
+    # REST user_action: SUBSCRIBE_NOW activates on approval; CONTINUE leaves it APPROVED
+    # until the merchant activates it.
+    user_action: str = "SUBSCRIBE_NOW"
     create_time: datetime | None = None
     start_time: datetime | None = None
     anchor: datetime | None = None  # billing-cycle anchor (first regular charge)
@@ -126,6 +131,9 @@ class World:
     webhooks: dict[str, Webhook] = field(default_factory=dict)
     tokens: dict[str, datetime] = field(default_factory=dict)  # access token -> expiry
     refund_requests: dict[str, str] = field(default_factory=dict)  # PayPal-Request-Id -> refund txn
+    #: PayPal-Request-Id -> subscription id: a retried create returns the same subscription.
+    create_requests: dict[str, str] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)  # every webhook envelope made
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def subscription(self, sub_id: str) -> Subscription:

@@ -24,6 +24,10 @@ from .formats import money, new_id, rfc3339
 from .state import Subscription, Transaction
 
 CERT_ID = "CERT-360caa42-fca2a594-sim0001"
+# What the forging faults put in: a webhook id that was never registered, and a certificate
+# host that is neither PayPal's nor the stand-in's (nothing listens; it must not be fetched).
+FOREIGN_WEBHOOK_ID = "WH-SIM-FOREIGN"
+FOREIGN_CERT_URL = "http://127.0.0.2:9/evil-cert.pem"
 
 
 class Signer:
@@ -41,7 +45,9 @@ class Signer:
             .issuer_name(name)
             .public_key(self.key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - timedelta(days=1))
+            # Valid long before any test clock: the gateway checks a certificate at the
+            # time the message was received, and tests run their clocks in the past.
+            .not_valid_before(datetime(2000, 1, 1, tzinfo=UTC))
             .not_valid_after(now + timedelta(days=3650))
             .sign(self.key, hashes.SHA256())
         )
@@ -92,6 +98,46 @@ def headers_for(
         "PAYPAL-AUTH-ALGO": "SHA256withRSA",
         "User-Agent": "PayPal/AUHD-214.0-58844035",
     }
+
+
+def forge(
+    kind: str, signer: Signer, base_url: str, webhook_id: str, body: bytes, at: datetime
+) -> tuple[bytes, dict[str, str]]:
+    """The (body, headers) of a webhook that must fail verification, as the fault `kind` says."""
+    if kind == "webhook_wrong_webhook_id":
+        return body, headers_for(signer, base_url, FOREIGN_WEBHOOK_ID, body, at)
+    headers = headers_for(signer, base_url, webhook_id, body, at)
+    if kind == "webhook_bad_signature":
+        # Our own key and this transmission's id and time, but another body's CRC.
+        headers["PAYPAL-TRANSMISSION-SIG"] = signer.sign(
+            signed_message(
+                headers["PAYPAL-TRANSMISSION-ID"],
+                headers["PAYPAL-TRANSMISSION-TIME"],
+                webhook_id,
+                body + b" ",
+            )
+        )
+    elif kind == "webhook_tampered":
+        body = tampered(body)
+    elif kind == "webhook_foreign_cert":
+        headers["PAYPAL-CERT-URL"] = FOREIGN_CERT_URL
+    else:
+        raise ValueError(f"no webhook forgery {kind!r}")
+    return body, headers
+
+
+def tampered(body: bytes) -> bytes:
+    """The event after signing, with a sale's amount (else a subscription's custom_id) edited."""
+    event = json.loads(body)
+    resource = event["resource"]
+    amount = resource.get("amount")
+    if isinstance(amount, dict) and "total" in amount:
+        amount["total"] = "0.01" if amount["total"] != "0.01" else "1000.00"
+        if isinstance(amount.get("details"), dict):
+            amount["details"]["subtotal"] = amount["total"]
+    else:
+        resource["custom_id"] = "tampered-" + str(resource.get("custom_id", ""))
+    return encode(event)
 
 
 def envelope(

@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from models import Plan, Subscription, db
 
 from .. import plan_identity as identity
+from .. import seats
 from ..audit import audit
 from ..clock import now
 from .forms import PlanForm
@@ -43,7 +44,8 @@ def index() -> ResponseReturnValue:
         ).all()
     )
     rows = db.session.scalars(select(Plan).order_by(Plan.active.desc(), Plan.code)).all()
-    return render_template("admin/plans.html", plans=rows, counts=counts)
+    usage = seats.usage([p.id for p in rows], now())
+    return render_template("admin/plans.html", plans=rows, counts=counts, seats=usage)
 
 
 @bp.route("/new", methods=["GET", "POST"])

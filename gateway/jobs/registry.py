@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from . import tasks
+from .ask_paypal import ask_paypal
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,13 @@ JOBS: tuple[Job, ...] = (
         tasks.settle_lapsed,
         timedelta(minutes=5),
         "recompute subscriptions whose access has lapsed since they were last computed",
+    ),
+    Job(
+        "ask-paypal",
+        timedelta(minutes=15),
+        ask_paypal,
+        timedelta(minutes=10),
+        "ask PayPal's API about REST checkouts and renewals we heard nothing of",
     ),
 )
 

@@ -9,7 +9,7 @@ from sqlalchemy import select, update
 
 from models import Checkout, Subscription, db
 
-from .. import mail, notices
+from .. import mail, notices, seats
 from ..billing.statuses import CheckoutStatus
 from ..pipeline.worker import drain, verify_budget
 from ..subscriptions import service
@@ -35,14 +35,17 @@ def access_notices(now: datetime) -> str:
 
 
 def expire_checkouts(now: datetime) -> str:
-    """Open checkouts past their hold become expired (a later payment still links them)."""
+    """Open checkouts past their hold become expired (a later payment still links them),
+    and the seats they held are free again."""
     result = db.session.execute(
         update(Checkout)
         .where(Checkout.status == CheckoutStatus.OPEN, Checkout.expires_at <= now)
         .values(status=CheckoutStatus.EXPIRED)
     )
+    freed = seats.release_lapsed(now)
     db.session.commit()
-    return f"{result.rowcount} checkout hold(s) expired"  # type: ignore[attr-defined]
+    expired = result.rowcount  # type: ignore[attr-defined]
+    return f"{expired} checkout hold(s) expired, {freed} seat(s) released"
 
 
 def settle_lapsed(now: datetime) -> str:
@@ -65,4 +68,6 @@ def settle_lapsed(now: datetime) -> str:
     for sub_id in ids:
         service.recompute(service.lock(Subscription.id == sub_id), now)
         db.session.commit()
-    return f"{len(ids)} lapsed subscription(s) settled"
+    freed = seats.release_lapsed(now)
+    db.session.commit()
+    return f"{len(ids)} lapsed subscription(s) settled, {freed} seat(s) freed"

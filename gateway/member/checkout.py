@@ -22,9 +22,12 @@ from sqlalchemy import select
 
 from models import Checkout, Plan, Subscription, db
 
-from .. import checkouts
+from .. import checkouts, rest_checkout
 from ..clock import now
+from ..flags import raise_flag
+from ..paypal.api import ApiError
 from ..paypal_urls import endpoints
+from ..seats import SoldOut
 from ..subscriptions.queries import renewing, renewing_by_role, renewing_plan_ids
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
@@ -52,7 +55,13 @@ def subscribe(code: str) -> ResponseReturnValue:
             description=f"You already have a renewing {plan.name} subscription; "
             "a second one would charge you twice.",
         )
-    checkout = checkouts.open_checkout(current_user, plan, now())
+    try:
+        checkout = checkouts.open_checkout(current_user, plan, now())
+    except SoldOut:
+        db.session.rollback()
+        return render_template("member/sold_out.html", plan=plan), 409
+    if rest_checkout.uses_rest(plan):
+        return _to_rest_approval(checkout, plan)
     db.session.commit()
     fields = checkouts.button_fields(checkout, plan, _public_url())
     return render_template(
@@ -61,6 +70,30 @@ def subscribe(code: str) -> ResponseReturnValue:
         fields=fields,
         plan=plan,
     )
+
+
+def _to_rest_approval(checkout: Checkout, plan: Plan) -> ResponseReturnValue:
+    """Create the subscription at PayPal (Subscriptions API) and send the member to approve
+    it. The checkout and its seat are committed first: PayPal may create the subscription
+    even if its answer is lost, and a retry with the same token gets the same one back."""
+    db.session.commit()
+    try:
+        approve = rest_checkout.begin(checkout, plan, _public_url())
+    except ApiError as e:
+        db.session.rollback()
+        current_app.logger.warning("creating a REST subscription failed: %s", e.for_admin())
+        if not e.retryable:  # a refusal is a configuration problem an admin must see
+            raise_flag(
+                "api", f"PayPal refused a subscription for plan {plan.code}: {e.for_admin()}", now()
+            )
+            db.session.commit()
+        abort(
+            503,
+            description="PayPal could not start your subscription just now; nothing was "
+            "charged. Please try again in a minute.",
+        )
+    db.session.commit()
+    return redirect(approve, 303)
 
 
 @bp.route("/return")

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from models import Checkout, Payment, Plan, Subscription, db
 
+from .. import seats
 from ..access import role_required
 from ..billing.statuses import SubscriptionState
 from ..clock import now
@@ -22,6 +23,9 @@ from ..subscriptions.queries import (
 
 bp = Blueprint("member", __name__)
 
+#: The plans page says how many seats are left once this few remain.
+FEW_SEATS = 5
+
 
 @bp.route("/")
 def index():
@@ -33,12 +37,16 @@ def plans():
     rows = db.session.scalars(
         select(Plan).where(Plan.active.is_(True)).order_by(Plan.role, Plan.price)
     ).all()
-    subs = renewing(current_user.id, now()) if current_user.is_authenticated else []
+    at = now()
+    subs = renewing(current_user.id, at) if current_user.is_authenticated else []
     return render_template(
         "member/plans.html",
         plans=rows,
         renewing=renewing_plan_ids(subs),
         by_role=renewing_by_role(subs),
+        seats=seats.usage([p.id for p in rows], at),
+        holding=seats.held_by(current_user.id, at) if current_user.is_authenticated else set(),
+        few_seats=FEW_SEATS,
     )
 
 

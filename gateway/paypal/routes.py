@@ -16,12 +16,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from models import db
 
 from ..billing.statuses import Channel
+from ..billing.webhook_events import event_id
 from ..clock import now
 from ..extensions import csrf
 from ..pipeline import intake
 
 bp = Blueprint("paypal", __name__, url_prefix="/paypal")
 MAX_IPN_BYTES = 64 * 1024
+#: PayPal's webhook events carry the whole resource; a subscription is a few KB.
+MAX_WEBHOOK_BYTES = 256 * 1024
 
 
 @bp.route("/ipn", methods=["POST"])
@@ -36,5 +39,29 @@ def ipn() -> ResponseReturnValue:
     except SQLAlchemyError:
         db.session.rollback()
         current_app.logger.exception("could not store an IPN; PayPal will re-send it")
+        return "", 503
+    return "", 200
+
+
+@bp.route("/webhook", methods=["POST"])
+@csrf.exempt
+def webhook() -> ResponseReturnValue:
+    """Store the exact bytes and headers (the signature covers them) first; 200 once
+    committed. Verification, de-duplication and applying happen in the inbox worker."""
+    raw = request.get_data(cache=False)
+    if len(raw) > MAX_WEBHOOK_BYTES:
+        abort(413, description="A PayPal webhook event is never this large.")
+    try:
+        intake.store(
+            Channel.WEBHOOK,
+            raw,
+            dict(request.headers),
+            request.remote_addr,
+            now(),
+            event_id=event_id(raw) or None,
+        )
+    except SQLAlchemyError:
+        db.session.rollback()
+        current_app.logger.exception("could not store a webhook; PayPal will re-send it")
         return "", 503
     return "", 200

@@ -13,9 +13,9 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import select, update
 
-from models import Checkout, Notification, Payment, Subscription, db
+from models import Checkout, Notification, Payment, Plan, Subscription, db
 
-from .. import notices
+from .. import notices, seats
 from ..billing.checks import check_amount, check_environment, check_receiver
 from ..billing.facts import Fact, FactKind
 from ..billing.interpretation import Interpretation, PaymentInfo
@@ -285,9 +285,30 @@ def _create_subscription(
     if checkout is not None:
         checkout.status, checkout.completed_at = CheckoutStatus.COMPLETED, now
         checkout.subscription_id = sub.id
+    if plan is not None:
+        problems += _take_seat(checkout, sub, plan, now)
     for kind, message in problems:
         raise_flag(kind, message, now, notification_id=note.id, subscription_id=sub.id)
     return sub
+
+
+def _take_seat(
+    checkout: Checkout | None, sub: Subscription, plan: Plan, now: datetime
+) -> list[tuple[str, str]]:
+    """Confirm the subscription's seat on a limited plan. A payment whose hold lapsed while
+    the plan sold out is still taken (an overflow seat): the admin refunds or honours it."""
+    seat, overflow = seats.confirm(checkout, sub, plan, now)
+    if seat is None or not overflow:
+        return []
+    came = "came after its checkout's seat hold had lapsed" if checkout else "names no checkout"
+    return [
+        (
+            "seats",
+            f"plan {plan.code} is sold out ({plan.seat_limit} seats): subscription {sub.paypal_id} "
+            f"{came}, and took overflow seat {seat.seat_no}. Refund it, or honour it "
+            "(resolving this flag honours it: the plan stays over its limit until a seat frees)",
+        )
+    ]
 
 
 def payment_key(txn_id: str) -> str:

@@ -13,6 +13,9 @@ from flask import current_app
 from ..billing.interpretation import Interpretation
 from ..billing.statuses import Channel
 
+#: The stored verification of a message proven to be PayPal's (whatever the channel).
+VERIFIED = "VERIFIED"
+
 
 @dataclass(frozen=True)
 class Received:

@@ -17,7 +17,12 @@ PRIVATE_HEADERS = {"cookie", "authorization", "proxy-authorization"}
 
 
 def store(
-    channel: Channel, raw: bytes, headers: Mapping[str, str], remote_addr: str | None, now: datetime
+    channel: Channel,
+    raw: bytes,
+    headers: Mapping[str, str],
+    remote_addr: str | None,
+    now: datetime,
+    event_id: str | None = None,
 ) -> int:
     """Commit one notification as received; returns its id. Answer 200 only after this.
 
@@ -37,6 +42,7 @@ def store(
             status=NotificationStatus.PENDING.value,
             attempts=0,
             next_attempt_at=now,
+            event_id=(event_id or "")[:128] or None,
         )
         .returning(table.c.id)
     ).scalar_one()

@@ -26,15 +26,15 @@ from sqlalchemy import select, update
 from models import Checkout, Notification, db
 
 from ..billing.interpretation import Interpretation
-from ..billing.statuses import OPEN_NOTIFICATION, NotificationStatus
+from ..billing.statuses import OPEN_NOTIFICATION, Channel, NotificationStatus
 from ..clock import now as clock_now
 from ..database import lock_key
 from ..flags import raise_flag
 from .apply import Deferred, Flagged, apply, describe, payment_exists, payment_key
-from .channels import Outcome, Received, Verdict, adapter_for
+from .channels import VERIFIED, Outcome, Received, Verdict, adapter_for
 from .leases import claim, release
+from .repeats import repeat_of
 
-VERIFIED = "VERIFIED"
 #: A deferred message is woken by its parent; this re-check is only a safety net.
 DEFERRED_RECHECK = timedelta(hours=6)
 
@@ -192,17 +192,27 @@ def _record_verdicts(verdicts: dict[int, Verdict], known: Collection[object]) ->
             ready.append(note.id)
         elif verdict.outcome is Outcome.INVALID:
             note.verification = verdict.detail[:200]
-            _finish(
-                note,
-                NotificationStatus.INVALID,
-                f"PayPal answered {verdict.detail}: not sent by PayPal or altered; kept, no effect",
-                now,
-            )
+            _finish(note, NotificationStatus.INVALID, _invalid_outcome(note, verdict), now)
+            if note.channel is not Channel.IPN:
+                # A bad signature is an attack or a misconfigured webhook id: an admin looks.
+                # (Invalid IPNs are common junk and stay in the log without a flag.)
+                raise_flag(
+                    "signature",
+                    f"{note.channel.value} message {note.id} rejected: {verdict.detail}",
+                    now,
+                    notification_id=note.id,
+                )
         else:
             note.verification = verdict.detail[:200]
             _retry(note, f"postback: {verdict.detail}", now, flag_kind="postback")
     _end_transaction(known)
     return ready
+
+
+def _invalid_outcome(note: Notification, verdict: Verdict) -> str:
+    if note.channel is Channel.IPN:
+        return f"PayPal answered {verdict.detail}: not sent by PayPal or altered; kept, no effect"
+    return f"rejected ({verdict.detail}): not proven to come from PayPal; kept, no effect"
 
 
 def _end_transaction(known: Collection[object] = ()) -> None:
@@ -226,7 +236,7 @@ def _apply(note_id: int, known: Collection[object]) -> None:
         with db.session.no_autoflush:  # one UPDATE per row at commit, not one per query
             meaning = adapter_for(note.channel).interpret(received(note))
             describe(note, meaning)
-            outcome = apply(note, meaning, now).outcome
+            outcome = repeat_of(note) or apply(note, meaning, now).outcome
     except Flagged as e:
         note = _restart(note_id, meaning)
         raise_flag(

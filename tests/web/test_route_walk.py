@@ -38,6 +38,10 @@ EXPECTED = {
     ("POST", "/auth/logout"): (302, 302, 302, 302),
     ("POST", "/auth/logout-everywhere"): (LOGIN, 302, 302, 302),
     ("POST", "/paypal/ipn"): (200, 200, 200, 200),
+    ("POST", "/paypal/webhook"): (200, 200, 200, 200),  # stored; judged by the worker
+    ("GET", "/checkout/rest/return"): (LOGIN, 404, 404, 404),  # no checkout named
+    ("GET", "/checkout/rest/{token}/waiting"): (LOGIN, 200, 404, 404),
+    ("POST", "/checkout/rest/{token}/approved"): (LOGIN, 409, 404, 404),  # no id: refused
     ("GET", "/static/site.css"): (200, 200, 200, 200),
 }
 ADMIN_ONLY = [

@@ -27,6 +27,9 @@ run: install
 	@trap 'kill 0' EXIT INT TERM; \
 	  export GATEWAY_PAYPAL_MODE=sim GATEWAY_PAYPAL_SIM_URL=http://$(HOST):$(SIM_PORT); \
 	  export GATEWAY_SESSION_COOKIE_SECURE=false GATEWAY_REMEMBER_COOKIE_SECURE=false; \
+	  export GATEWAY_PAYPAL_WEBHOOK_ID=WH-SIM-DEFAULT PAYPAL_SIM_WEBHOOK_ID=WH-SIM-DEFAULT; \
+	  export PAYPAL_SIM_WEBHOOK_URL=http://$(HOST):$(PORT)/paypal/webhook; \
+	  export PAYPAL_SIM_PLANS='[{"id": "P-DEMO-PRO-MONTHLY", "name": "Pro, monthly", "price": "29.00", "interval_unit": "MONTH"}]'; \
 	  $(BIN)/flask --app paypal_sim run --host $(HOST) --port $(SIM_PORT) & \
 	  $(FLASK) serve-demo --host $(HOST) --port $(PORT)
 

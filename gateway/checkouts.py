@@ -107,7 +107,7 @@ def button_fields(checkout: Checkout, plan: Plan, public_url: str) -> list[tuple
         ("charset", "utf-8"),
         ("notify_url", f"{public_url}/paypal/ipn"),
         ("return", f"{public_url}/checkout/return"),
-        ("cancel_return", f"{public_url}/plans"),
+        ("cancel_return", f"{public_url}/checkout/cancelled?cm={checkout.token}"),
         ("rm", "1"),
     ]
     return fields

@@ -20,6 +20,9 @@ DEMO_PLANS = [
     ("premium-yearly", "Premium, yearly", "premium", "90.00", 1, "Y", 7, "D"),
     ("pro-monthly", "Pro, monthly", "pro", "29.00", 1, "M", None, None),
 ]
+#: The demo sells Pro through the Subscriptions API (the stand-in creates this REST plan:
+#: see the Makefile's `run`), with a limited number of seats.
+DEMO_REST_PLANS = {"pro-monthly": ("P-DEMO-PRO-MONTHLY", 25)}
 DEMO_ADMIN = "admin@example.com"
 CREDENTIALS_FILE = "demo-credentials.txt"
 
@@ -58,6 +61,8 @@ def seed_demo(if_new: bool) -> None:
                     period_unit=unit,
                     trial_count=tcount,
                     trial_unit=tunit,
+                    paypal_plan_id=DEMO_REST_PLANS.get(code, (None, None))[0],
+                    seat_limit=DEMO_REST_PLANS.get(code, (None, None))[1],
                     active=True,
                     created_at=at,
                 )

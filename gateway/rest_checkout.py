@@ -20,6 +20,7 @@ from models import Checkout, Plan, Subscription, db
 
 from .billing.statuses import CheckoutFlow
 from .flags import raise_flag
+from .paypal import rest_cancel
 from .paypal.api import ApiError, api_client
 from .paypal.asking import ask
 from .pipeline.worker import process_one
@@ -68,7 +69,7 @@ def begin(checkout: Checkout, plan: Plan, public_url: str) -> str:
         plan.paypal_plan_id,
         checkout.token,
         return_url=f"{public_url}/checkout/rest/return?cm={checkout.token}",
-        cancel_url=f"{public_url}/checkout/cancelled",
+        cancel_url=f"{public_url}/checkout/cancelled?cm={checkout.token}",
         # A new key when the previous subscription was cancelled or expired at PayPal.
         request_id=f"tollgate-{checkout.token}-{checkout.paypal_subscription_id or 'first'}",
     )
@@ -109,6 +110,10 @@ def confirm(checkout: Checkout, subscription_id: str, now: datetime) -> None:
     ids = _ask(checkout, subscription_id, now)
     for note_id in ids:  # apply now, so the member's waiting page opens at once
         process_one(note_id)
+    try:  # a switch: the plan this one replaces stops renewing (else: the job's next run)
+        rest_cancel.cancel_replaced(checkout.user_id, now)
+    except ApiError as e:
+        current_app.logger.warning("cancelling a replaced subscription failed: %s", e)
 
 
 def _check_and_claim(checkout: Checkout, subscription_id: str, now: datetime) -> None:

@@ -355,3 +355,27 @@ def test_member_plans_page_shows_sold_out_and_seats_left(
     client.post("/auth/logout")
     anonymous = card(client.get("/plans").data.decode(), "seated")
     assert "Sold out" in anonymous and "Log in to subscribe" not in anonymous
+
+
+def test_turning_back_at_paypal_frees_the_seat(app, db, clock, make_user, seated, login_as):
+    """PayPal's cancel link closes the member's checkout and releases its seat at once;
+    another member's token in that link does nothing."""
+    a, b = make_user("a@example.com"), make_user("b@example.com")
+    checkout = open_checkout(a, seated, clock.now())
+    db.session.commit()
+    with pytest.raises(seats.SoldOut):
+        open_checkout(b, seated, clock.now())
+    db.session.rollback()
+
+    other = app.test_client()
+    login_as(b, browser=other)
+    other.get(f"/checkout/cancelled?cm={checkout.token}")  # not B's checkout: nothing
+    db.session.expire_all()
+    assert db.session.get(Checkout, checkout.id).status == "open"
+
+    browser = login_as(a, browser=app.test_client())
+    assert browser.get(f"/checkout/cancelled?cm={checkout.token}").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Checkout, checkout.id).status == "cancelled"
+    assert db.session.scalar(select(func.count()).select_from(SeatHold)) == 0
+    assert open_checkout(b, seated, clock.now()).status == "open"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from flask import (
     Blueprint,
     Response,
@@ -21,7 +23,7 @@ from models import Flag, Notification, SubscriptionFact, db
 
 from ..audit import audit
 from ..billing.ipn import decode_body
-from ..billing.statuses import NotificationStatus
+from ..billing.statuses import Channel, NotificationStatus
 from ..clock import now
 from ..pipeline.worker import reprocess
 from .forms import ReasonForm
@@ -74,7 +76,11 @@ def index() -> ResponseReturnValue:
 @bp.route("/<int:note_id>")
 def detail(note_id: int) -> ResponseReturnValue:
     note = db.get_or_404(Notification, note_id, description="No such message.")
-    fields, charset = decode_body(note.body)
+    if note.channel is Channel.IPN:
+        fields, charset = decode_body(note.body)
+        document = None
+    else:  # webhooks and API answers are JSON: shown indented, as PayPal sent them
+        fields, charset, document = {}, "UTF-8 JSON", _indented(note.body)
     facts = db.session.scalars(
         select(SubscriptionFact).where(SubscriptionFact.notification_id == note.id)
     ).all()
@@ -84,11 +90,19 @@ def detail(note_id: int) -> ResponseReturnValue:
         note=note,
         fields=fields,
         charset=charset,
-        raw=note.body.decode("latin-1"),
+        document=document,
+        raw=note.body.decode("utf-8" if document is not None else "latin-1", errors="replace"),
         facts=facts,
         flags=flags,
         form=ReasonForm(),
     )
+
+
+def _indented(body: bytes) -> str | None:
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:  # not JSON (a forgery, say): the raw body below is all there is
+        return None
 
 
 @bp.route("/<int:note_id>/raw")

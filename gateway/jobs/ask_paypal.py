@@ -12,11 +12,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from models import Checkout, Subscription, db
+from models import Checkout, Plan, Subscription, db
 
 from ..billing.statuses import CheckoutFlow, CheckoutStatus, SubscriptionState
+from ..paypal import rest_cancel
 from ..paypal.api import ApiError, api_client
 from ..paypal.asking import ask
 
@@ -42,10 +43,38 @@ def ask_paypal(now: datetime) -> str:
             failed += 1
             errors.append(f"{paypal_id}: {e.for_admin()}")
         db.session.commit()
+    replaced = 0
+    for user_id in _members_paying_twice(now):
+        try:
+            replaced += len(rest_cancel.cancel_replaced(user_id, now))
+        except ApiError as e:
+            failed += 1
+            errors.append(f"cancelling a replaced subscription of member {user_id}: {e}")
+        db.session.commit()
     if errors:
         current_app.logger.warning("ask-paypal: %s", "; ".join(errors[:5]))
-    summary = f"asked about {min(len(targets), BATCH)} subscription(s), {stored} new answer(s)"
+    summary = (
+        f"asked about {min(len(targets), BATCH)} subscription(s), {stored} new answer(s), "
+        f"{replaced} replaced subscription(s) cancelled"
+    )
     return summary + (f", {failed} failed ({errors[0]})" if failed else "")
+
+
+def _members_paying_twice(now: datetime) -> list[int]:
+    """Members with two renewing subscriptions granting one role (after a switch)."""
+    rows = db.session.execute(
+        select(Subscription.user_id)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(
+            Subscription.user_id.is_not(None),
+            Subscription.state == SubscriptionState.ACTIVE,
+            Subscription.paypal_id.is_not(None),
+            Subscription.access_until > now,
+        )
+        .group_by(Subscription.user_id, Plan.role)
+        .having(func.count() > 1)
+    ).all()
+    return sorted({user_id for (user_id,) in rows if user_id is not None})
 
 
 def _unlinked_checkouts(now: datetime) -> list[tuple[str, datetime]]:

@@ -10,6 +10,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
     jsonify,
     redirect,
     render_template,
@@ -22,12 +23,12 @@ from sqlalchemy import select
 
 from models import Checkout, Plan, Subscription, db
 
-from .. import checkouts, rest_checkout
+from .. import checkouts, rest_checkout, seats
+from ..billing.statuses import CheckoutStatus
 from ..clock import now
 from ..flags import raise_flag
 from ..paypal.api import ApiError
 from ..paypal_urls import endpoints
-from ..seats import SoldOut
 from ..subscriptions.queries import renewing, renewing_by_role, renewing_plan_ids
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
@@ -57,7 +58,7 @@ def subscribe(code: str) -> ResponseReturnValue:
         )
     try:
         checkout = checkouts.open_checkout(current_user, plan, now())
-    except SoldOut:
+    except seats.SoldOut:
         db.session.rollback()
         return render_template("member/sold_out.html", plan=plan), 409
     if rest_checkout.uses_rest(plan):
@@ -126,6 +127,14 @@ def status(token: str) -> ResponseReturnValue:
 @bp.route("/cancelled")
 @login_required
 def cancelled() -> ResponseReturnValue:
+    """The member turned back at PayPal: the checkout closes and its seat is free again.
+    A payment PayPal still reports for it later is linked all the same (by its token)."""
+    checkout = _own_checkout(request.args.get("cm", ""))
+    if checkout is not None and checkout.status is CheckoutStatus.OPEN:
+        checkout.status = CheckoutStatus.CANCELLED
+        seats.release_checkout(checkout)
+        db.session.commit()
+        flash("You cancelled at PayPal; nothing was charged.", "info")
     return redirect(url_for("member.plans"))
 
 

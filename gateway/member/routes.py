@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -12,6 +12,8 @@ from .. import seats
 from ..access import role_required
 from ..billing.statuses import SubscriptionState
 from ..clock import now
+from ..paypal import rest_cancel
+from ..paypal.api import ApiError
 from ..paypal_urls import manage_url
 from ..subscriptions.display import next_charge, past_due, reason_of, status_of
 from ..subscriptions.queries import (
@@ -89,10 +91,44 @@ def account():
         late=[s for s in subs if past_due(s, at)],
         twice=double_billed(renewing(current_user.id, at)),
         manage_url=manage_url(current_app.config),
+        cancellable={
+            s.id for s in current if s.state is SubscriptionState.ACTIVE and rest_cancel.is_rest(s)
+        },
         status=lambda s: status_of(s, at),
         reason=lambda s: reason_of(s, at),
         next_charge=lambda s: next_charge(s, at),
     )
+
+
+@bp.route("/account/subscriptions/<int:sub_id>/cancel", methods=["POST"])
+@login_required
+def cancel(sub_id: int):
+    """Cancel one of the member's own REST subscriptions at PayPal (by API); access stays
+    until its paid-through date. Standard ones are cancelled at PayPal by the member."""
+    sub = db.session.scalar(
+        select(Subscription).where(
+            Subscription.id == sub_id, Subscription.user_id == current_user.id
+        )
+    )
+    if sub is None:
+        abort(404, description="No such subscription.")
+    if not rest_cancel.is_rest(sub):
+        abort(409, description="This subscription is cancelled at PayPal: see the Cancel section.")
+    try:
+        rest_cancel.cancel(sub, "Cancelled by the member", now())
+    except ApiError as e:
+        current_app.logger.warning("member cancel of %s failed: %s", sub.paypal_id, e)
+        abort(503, description="PayPal could not be reached; nothing changed. Please try again.")
+    db.session.commit()
+    db.session.refresh(sub)
+    flash(
+        f"Cancelled at PayPal: no more renewals. Your access stays until "
+        f"{sub.access_until:%Y-%m-%d %H:%M} UTC."
+        if sub.access_until
+        else "Cancelled at PayPal.",
+        "info",
+    )
+    return redirect(url_for("member.account"))
 
 
 @bp.route("/account/receipts/<int:payment_id>")

@@ -22,12 +22,15 @@ from .api import PayPalApi
 
 #: How far before the last known payment the transactions are asked for.
 LOOK_BACK = timedelta(days=2)
+LOOK_AHEAD = timedelta(minutes=1)
 
 
 def ask(api: PayPalApi, subscription_id: str, since: datetime, now: datetime) -> list[int]:
     """Ask PayPal about one subscription; returns the ids of the new notifications."""
     subscription = api.get_subscription(subscription_id)
-    transactions = api.transactions(subscription_id, since - LOOK_BACK, now)
+    # The end is a little ahead: times are sent in whole seconds, and a payment made this
+    # very second (the first charge, at approval) must be inside the window.
+    transactions = api.transactions(subscription_id, since - LOOK_BACK, now + LOOK_AHEAD)
     return record_answers(subscription, transactions, now)
 
 

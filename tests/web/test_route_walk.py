@@ -22,6 +22,8 @@ EXPECTED = {
     ("GET", "/plans"): (200, 200, 200, 200),
     ("GET", "/account"): (LOGIN, 200, 200, 200),
     ("GET", "/account/receipts/{payment}"): (LOGIN, 200, 404, 404),
+    # A's subscription is an admin grant, not a REST one: refused for A, not found for others.
+    ("POST", "/account/subscriptions/{sub}/cancel"): (LOGIN, 409, 404, 404),
     ("GET", "/premium"): (LOGIN, 200, 403, 403),
     ("GET", "/pro"): (LOGIN, 403, 403, 403),
     ("GET", "/checkout/{token}/status"): (LOGIN, 200, 404, 404),
@@ -134,6 +136,7 @@ def test_member_routes_answer_each_principal_as_expected(app, world, login_as):
         "plan": world["plan"],
         "forged": "not-a-token",
         "payment": world["payment"],
+        "sub": world["sub"].id,
     }
     for (method, template), expected in EXPECTED.items():
         path = template.format(**fill)

@@ -9,6 +9,8 @@ from sqlalchemy import select
 
 from models import Flag, Subscription, User, db
 
+from .database import insert_new
+
 
 def raise_flag(
     kind: str,
@@ -17,16 +19,23 @@ def raise_flag(
     *,
     notification_id: int | None = None,
     subscription_id: int | None = None,
-) -> Flag:
-    flag = Flag(
-        kind=kind,
-        message=message,
-        created_at=now,
-        notification_id=notification_id,
-        subscription_id=subscription_id,
-    )
-    db.session.add(flag)
-    return flag
+    key: str | None = None,
+) -> Flag | None:
+    """A new flag; with a `key`, only if no flag with that key was ever raised (returns
+    None then: a cause found again, e.g. by every reconciliation run, is flagged once)."""
+    values = {
+        "kind": kind,
+        "message": message,
+        "created_at": now,
+        "notification_id": notification_id,
+        "subscription_id": subscription_id,
+    }
+    if key is None:
+        flag = Flag(**values)
+        db.session.add(flag)
+        return flag
+    created = insert_new(Flag, [{**values, "key": key[:200]}], unique=("key",), returning=("id",))
+    return db.session.get(Flag, created[0][0]) if created else None
 
 
 def resolve(flag: Flag, admin: User, note: str, now: datetime) -> None:

@@ -13,6 +13,7 @@ from .notification import Notification
 from .outbox import OutboxMail
 from .payment import Payment
 from .plan import Plan, PlanIdentifier
+from .refund import RefundOperation
 from .seat import SeatHold
 from .subscription import Subscription, SubscriptionFact, SubscriptionTerms
 from .user import LoginFailure, User
@@ -25,6 +26,7 @@ __all__ = [
     "Plan",
     "PlanIdentifier",
     "SeatHold",
+    "RefundOperation",
     "Subscription",
     "SubscriptionFact",
     "SubscriptionTerms",

@@ -24,5 +24,8 @@ class Flag(Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     resolution: Mapped[str | None] = mapped_column(Text)
+    #: Set for flags that must be raised once per cause (a reconciliation difference):
+    #: raising it again finds the existing one.
+    key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
     resolver = relationship("User", lazy="joined")

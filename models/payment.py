@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.billing.statuses import PaymentStatus
@@ -19,6 +19,7 @@ class Payment(Model):
     __table_args__ = (
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("fee IS NULL OR fee >= 0", name="fee_not_negative"),
+        Index("ix_payments_paid_at", "paid_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

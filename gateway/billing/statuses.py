@@ -96,3 +96,11 @@ class PlanRefKind(enum.StrEnum):
     BUTTON = "button"  # a hosted button created at PayPal (btn_id / hosted_button_id)
     REST_PLAN = "rest_plan"  # a REST billing plan (P-...)
     PROFILE = "profile"  # an Express Checkout profile's description / product name
+
+
+class OperationStatus(enum.StrEnum):
+    """A money operation we ask PayPal to do (a refund): journalled before it is sent."""
+
+    OPEN = "open"  # written, maybe sent; PayPal's answer not yet recorded
+    DONE = "done"  # PayPal did it; its id is recorded
+    FAILED = "failed"  # PayPal refused it for good (nothing was moved)

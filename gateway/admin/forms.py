@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
     DecimalField,
+    HiddenField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -108,3 +110,11 @@ class AssignForm(ReasonForm):
 
     plan = SelectField("Plan", coerce=int, default=0)
     email = StringField("Member e-mail", validators=[Optional(), Length(max=254)])
+
+
+class RefundForm(ReasonForm):
+    amount = DecimalField(
+        "Amount", places=2, validators=[DataRequired(), NumberRange(min=Decimal("0.01"))]
+    )
+    #: One key per rendered form: submitting it twice is one refund.
+    key = HiddenField(validators=[DataRequired(), Length(min=16, max=40)])

@@ -40,7 +40,7 @@ from ..access import admin_required
 from ..clock import now
 from ..subscriptions import admin_actions
 from ..subscriptions.display import explanation, status_of
-from . import accounts, assign, flags, messages, outbox, payments, plans
+from . import accounts, assign, flags, messages, outbox, payments, plans, refunds
 from .forms import GrantForm, ReasonForm, UntilForm, end_of_day
 from .queries import (
     VIEWS,
@@ -53,7 +53,16 @@ from .queries import (
 )
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-for child in (plans.bp, payments.bp, messages.bp, flags.bp, assign.bp, outbox.bp, accounts.bp):
+for child in (
+    plans.bp,
+    payments.bp,
+    refunds.bp,
+    messages.bp,
+    flags.bp,
+    assign.bp,
+    outbox.bp,
+    accounts.bp,
+):
     bp.register_blueprint(child)
 
 

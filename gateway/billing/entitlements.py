@@ -66,21 +66,32 @@ class Entitlement:
         return self.access_until is not None and now < self.access_until
 
 
+def refund_identity(key: str) -> str:
+    """One refund reported by several channels (IPN `<refund txn>:Refunded:<txn_type>`,
+    webhook and our own request `<refund txn>:Refunded`) is one refund: its identity is
+    the refund's own transaction id. Any other key is its own identity."""
+    parts = key.split(":")
+    return parts[0] if len(parts) >= 2 and parts[1] == "Refunded" else key
+
+
 def _counted_payments(facts: list[Fact]) -> list[Fact]:
     """Completed payments whose money PayPal still holds (refunds and reversals remove them)."""
     completed: dict[str, Fact] = {}
     refunded: dict[str, Decimal] = {}
     fully_refunded: set[str] = set()
     reversed_, reversal_cancelled = set(), set()
+    counted_refunds: set[tuple[str, str]] = set()
     for f in facts:
         if f.kind is FactKind.PAYMENT_COMPLETED and f.txn_id:
             # One txn_id buys one period, however many times it is reported.
             if f.txn_id not in completed or f.sort_key() < completed[f.txn_id].sort_key():
                 completed[f.txn_id] = f
         elif f.kind is FactKind.REFUNDED and f.txn_id:
+            refund = (f.txn_id, refund_identity(f.key))
             if f.amount is None:
                 fully_refunded.add(f.txn_id)
-            else:
+            elif refund not in counted_refunds:
+                counted_refunds.add(refund)
                 refunded[f.txn_id] = refunded.get(f.txn_id, Decimal(0)) + abs(f.amount)
         elif f.kind is FactKind.REVERSED and f.txn_id:
             reversed_.add(f.txn_id)

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import tasks
 from .ask_paypal import ask_paypal
+from .refunds import settle_refunds
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,13 @@ JOBS: tuple[Job, ...] = (
         tasks.settle_lapsed,
         timedelta(minutes=5),
         "recompute subscriptions whose access has lapsed since they were last computed",
+    ),
+    Job(
+        "settle-refunds",
+        timedelta(minutes=1),
+        settle_refunds,
+        timedelta(minutes=10),
+        "send again refunds whose PayPal answer was never recorded (same request id: once)",
     ),
     Job(
         "ask-paypal",

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import requests
@@ -258,6 +259,18 @@ class PayPalApi:
             "POST",
             f"/v1/billing/subscriptions/{_safe_id(subscription_id)}/cancel",
             json={"reason": reason[:128]},
+            request_id=request_id,
+        )
+
+    def refund_sale(
+        self, sale_id: str, amount: Decimal, currency: str, request_id: str
+    ) -> dict[str, Any]:
+        """Refund (part of) a sale. The same request id returns the same refund, so this
+        is safe to send again after a timeout or a crash."""
+        return self.call(
+            "POST",
+            f"/v1/payments/sale/{_safe_id(sale_id)}/refund",
+            json={"amount": {"total": f"{amount:.2f}", "currency": currency}},
             request_id=request_id,
         )
 

@@ -130,6 +130,25 @@ CASES = [
         (State.REFUNDED, None, None, None),  # honest: nothing is paid for any more
     ),
     (
+        "one partial refund reported by IPN, webhook and our request counts once",
+        [
+            pay("A", d(1, 1)),
+            fact(K.REFUNDED, d(1, 3), "A", "-5.00", key="R1:Refunded:subscr_payment"),
+            fact(K.REFUNDED, d(1, 3), "A", "5.00", key="R1:Refunded"),
+            fact(K.REFUNDED, d(1, 3, 1), "A", "5.00", key="R1:Refunded"),
+        ],
+        (State.ACTIVE, d(2, 1), None, d(2, 1)),  # 5 of 9 refunded: the period stays
+    ),
+    (
+        "two different partial refunds still add up",
+        [
+            pay("A", d(1, 1)),
+            fact(K.REFUNDED, d(1, 3), "A", "5.00", key="R1:Refunded"),
+            fact(K.REFUNDED, d(1, 4), "A", "-4.00", key="R2:Refunded:subscr_payment"),
+        ],
+        (State.REFUNDED, None, None, None),
+    ),
+    (
         "a reversal removes the period",
         [pay("A", d(1, 1)), fact(K.REVERSED, d(1, 5), "A", "-9.00")],
         (State.CHARGED_BACK, None, None, None),

@@ -124,3 +124,18 @@ def ready(app, verified, make_plan):
     """The demo's monthly plan exists and postbacks verify."""
     make_plan("premium-monthly", role="premium", price="9.00")
     return app
+
+
+WEBHOOK_ID = "WH-TOLLGATE-TEST"
+
+
+@pytest.fixture
+def rest(live, app, make_plan, sim):
+    """`live`, with the gateway's webhook registered at the stand-in (PayPal's
+    developer dashboard) and a monthly REST plan on sale."""
+    app.config.update(PAYPAL_WEBHOOK_ID=WEBHOOK_ID)
+    for key in ("paypal_api", "webhook_certs"):
+        app.extensions.pop(key, None)
+    live.paypal.control("webhooks", id=WEBHOOK_ID, url=f"{live.url}/paypal/webhook")
+    make_plan("premium-monthly", role="premium", price="9.00", paypal_plan_id="P-MONTHLY")
+    return live

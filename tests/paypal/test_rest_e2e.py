@@ -15,20 +15,8 @@ from werkzeug.test import TestResponse
 from gateway.jobs.ask_paypal import ask_paypal
 from models import Checkout, Flag, Notification, Payment, Subscription
 from paypal_sim.rest import create_plan_from
+from tests.paypal.conftest import WEBHOOK_ID
 from tests.servers import Listener, serve
-
-WEBHOOK_ID = "WH-TOLLGATE-TEST"
-
-
-@pytest.fixture
-def rest(live, app, make_plan, sim):
-    """The gateway's webhook registered at the stand-in; a monthly REST plan on sale."""
-    app.config.update(PAYPAL_WEBHOOK_ID=WEBHOOK_ID)
-    for key in ("paypal_api", "webhook_certs"):
-        app.extensions.pop(key, None)
-    live.paypal.control("webhooks", id=WEBHOOK_ID, url=f"{live.url}/paypal/webhook")
-    make_plan("premium-monthly", role="premium", price="9.00", paypal_plan_id="P-MONTHLY")
-    return live
 
 
 def sub_of(db, user):

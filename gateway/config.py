@@ -39,6 +39,9 @@ class DefaultConfig:
     LOGIN_MAX_DELAY_MINUTES = 15
 
     ADMIN_PAGE_SIZE = 50
+    #: Seconds a process may answer from its copy of a member (the gate without a query;
+    #: changes reach every process at once anyway: gateway/gate_cache.py). 0: always read.
+    GATE_CACHE_SECONDS = 30
 
     # PayPal. MODE picks default endpoints: "sim" (the local stand-in), "sandbox", "live".
     # Any *_URL set explicitly wins over the mode's default.
@@ -89,3 +92,24 @@ class DefaultConfig:
     MAIL_PASSWORD = ""
     MAIL_FROM = "Tollgate <no-reply@localhost>"
     MAIL_TIMEOUT = 10
+
+    # Health and monitoring (/admin/status warnings, /metrics; README "Operations").
+    STATUS_JOB_LATE_FACTOR = 3  # a job is overdue after this many intervals without a run
+    STATUS_QUIET_HOURS = 24  # warn when no PayPal message (IPN or webhook) came for this long
+    STATUS_BACKLOG_MINUTES = 10  # warn when the oldest unprocessed message waited this long
+    #: Bearer token for /metrics; empty: /metrics answers 404 (off).
+    METRICS_TOKEN = ""
+
+    # Reconciliation with PayPal's reports (gateway/reconciliation; README "Operations").
+    #: Transaction Search lists a payment up to ~3 hours late: only windows that ended at
+    #: least this long ago are compared.
+    RECONCILE_LAG_HOURS = 3
+    #: How far back each run of the daily `reconcile` job looks (overlapping runs flag a
+    #: difference once); `flask paypal reconcile --days N` looks elsewhere.
+    RECONCILE_DAYS = 35
+    RECONCILE_PAGE_SIZE = 500  # Transaction Search rows per page (PayPal allows 1-500)
+    #: Renewing REST subscriptions asked about per run, a different slice each day.
+    RECONCILE_SUBSCRIPTION_BATCH = 200
+    #: Largest Activity CSV (or ZIP, and its content) an admin may upload; bigger files go
+    #: through `flask paypal import-activity`, which has no limit.
+    RECONCILE_UPLOAD_MAX_MB = 32

@@ -102,6 +102,9 @@ def app(migrated, tmp_path, clock):
     app.add_url_rule("/_test/login/<int:user_id>", view_func=_test_login)
     with app.app_context():
         yield app
+        cache = app.extensions.get("gate_cache")
+        if cache is not None and hasattr(cache.watcher, "stopped"):
+            cache.watcher.stopped.set()  # its LISTEN connection closes with this app
         _db.session.remove()
         # Delete every row (children first); no commit patching, so unique keys stay real.
         with _db.engine.begin() as conn:

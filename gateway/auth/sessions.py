@@ -16,17 +16,45 @@ from models import User, db
 from models.user import new_session_token
 
 from ..access import remember_roles
+from ..gate_cache import GateCache, watcher_for
 
 
 def load(session_id: str) -> User | None:
-    """Flask-Login's user loader: `id:token`; a rotated token logs that session out."""
+    """Flask-Login's user loader: `id:token`; a rotated token logs that session out.
+
+    From this process's copy when it can be trusted (gateway/gate_cache.py: no query),
+    else from the database, which then refreshes the copy."""
     user_id, _, token = session_id.partition(":")
     if not user_id.isdigit() or not token:
         return None
-    user = db.session.get(User, int(user_id))
-    if user is None or not hmac.compare_digest(user.session_token, token):
+    cache = gate_cache()
+    copy = cache.get(int(user_id)) if cache is not None else None
+    if copy is not None:
+        user = copy.as_user()
+    else:
+        generation = cache.generation if cache is not None else 0
+        found = db.session.get(User, int(user_id))
+        if found is None:
+            return None
+        user = found
+        if cache is not None:
+            cache.put(user, generation)
+    if not hmac.compare_digest(user.session_token, token):
         return None
     return user
+
+
+def gate_cache() -> GateCache | None:
+    """This app's per-process cache of members (None when GATE_CACHE_SECONDS is 0)."""
+    app = current_app
+    if "gate_cache" not in app.extensions:
+        ttl = float(app.config["GATE_CACHE_SECONDS"])
+        cache = GateCache(ttl) if ttl > 0 else None
+        if cache is not None:
+            cache.watcher = watcher_for(db.engine, cache)
+        app.extensions["gate_cache"] = cache
+    found: GateCache | None = app.extensions["gate_cache"]
+    return found
 
 
 @lru_cache(maxsize=4)

@@ -21,6 +21,7 @@ from ..billing.entitlements import CancelPolicy
 from ..billing.payments import payment_status
 from ..billing.periods import PeriodUnit
 from ..database import insert_new
+from ..gate_cache import announce
 from . import terms as agreed
 
 
@@ -168,3 +169,4 @@ def bump_access_version(user_id: int) -> None:
     db.session.execute(
         update(User).where(User.id == user_id).values(access_version=User.access_version + 1)
     )
+    announce(db.session, {user_id})  # every process's copy of this member goes at commit

@@ -1,0 +1,269 @@
+"""The member behind a session, from memory: no database round trip on a gated request.
+
+Each process keeps the columns of `users` a request needs (id, e-mail, admin flag,
+session token, access version), per member. The signed session already carries the
+roles and the version they were computed at (gateway/access.py). So a gated request is
+answered from memory, unless this process cannot be sure its copy is current:
+
+* PostgreSQL: every change of those columns sends `NOTIFY tollgate_access, '<user id>'`
+  in the same transaction (delivered at commit, to every process on every host). A
+  listener thread per process drops the member's copy. While the listener is not
+  connected (start-up, a lost connection) nothing is trusted and every request reads
+  the database, as before.
+* SQLite (one host): `PRAGMA data_version` on a connection of our own changes whenever
+  any other connection commits; then the whole copy is dropped. One call into SQLite's
+  shared memory per request, no query.
+
+Copies also expire after `GATE_CACHE_SECONDS` (a resync, so a lost notice cannot last).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flask import current_app, has_app_context
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import InstanceState, Session, make_transient_to_detached, scoped_session
+
+from models import User, db
+
+CHANNEL = "tollgate_access"
+#: Session.info key: members announced in the current transaction.
+ANNOUNCED = "gate_announced"
+#: The columns a request reads; a change of any of them is announced.
+WATCHED = ("email", "is_admin", "session_token", "access_version")
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Copy:
+    id: int
+    email: str
+    is_admin: bool
+    session_token: str
+    access_version: int
+    created_at: Any
+    taken: float
+
+    @classmethod
+    def of(cls, user: User, taken: float) -> Copy:
+        return cls(
+            user.id,
+            user.email,
+            user.is_admin,
+            user.session_token,
+            user.access_version,
+            user.created_at,
+            taken,
+        )
+
+    def as_user(self) -> User:
+        """A persistent `User` built without a query; any other column (the password
+        hash, say) is loaded from the database only if someone reads it."""
+        user = User(
+            id=self.id,
+            email=self.email,
+            is_admin=self.is_admin,
+            session_token=self.session_token,
+            access_version=self.access_version,
+            created_at=self.created_at,
+        )
+        make_transient_to_detached(user)
+        db.session.add(user)
+        db.session.expire(user, ["password_hash"])  # never from memory: loaded when read
+        return user
+
+
+class GateCache:
+    """Per-process copies of members, trusted only while a watcher vouches for them."""
+
+    def __init__(self, ttl: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self._now = ttl, monotonic
+        self._copies: dict[int, Copy] = {}
+        self._lock = threading.Lock()
+        #: Bumped on every drop: a copy read before a drop is never stored after it.
+        self.generation = 0
+        self.watcher: Watcher | None = None
+
+    def get(self, user_id: int) -> Copy | None:
+        if self.watcher is None or not self.watcher.current(self):
+            return None
+        copy = self._copies.get(user_id)
+        if copy is None or self._now() - copy.taken > self.ttl:
+            return None
+        return copy
+
+    def put(self, user: User, generation: int) -> None:
+        with self._lock:
+            if generation == self.generation and self.watcher and self.watcher.trusted():
+                self._copies[user.id] = Copy.of(user, self._now())
+
+    def drop(self, user_id: int | None = None) -> None:
+        with self._lock:
+            self.generation += 1
+            if user_id is None:
+                self._copies.clear()
+            else:
+                self._copies.pop(user_id, None)
+
+    def size(self) -> int:
+        """How many members this process holds (not __len__: an empty cache is no less
+        a cache, and must not read as False)."""
+        return len(self._copies)
+
+
+class Watcher:
+    def current(self, cache: GateCache) -> bool:
+        """May the cache be used for this request (and is it brought up to date)?"""
+        raise NotImplementedError
+
+    def trusted(self) -> bool:
+        raise NotImplementedError
+
+
+class SqliteWatcher(Watcher):
+    """`PRAGMA data_version` changes when another connection commits (docs: "the
+    integer values returned by two invocations ... will be different" after a change
+    by another connection). One connection of ours per thread."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def _version(self) -> int:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, check_same_thread=True)
+            self._local.conn, self._local.seen = conn, None
+        return int(conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def current(self, cache: GateCache) -> bool:
+        try:
+            version = self._version()
+        except sqlite3.Error:
+            return False
+        if version != self._local.seen:
+            self._local.seen = version
+            cache.drop()
+        return True
+
+    def trusted(self) -> bool:
+        return True
+
+
+class PostgresWatcher(Watcher):
+    """A thread LISTENing for changes; copies are trusted only while it is connected
+    and has looked for notices within the last `STALE` seconds."""
+
+    STALE = 1.0
+    POLL = 0.2
+
+    def __init__(self, url: str, cache: GateCache) -> None:
+        self.url, self.cache = url, cache
+        self._beat = 0.0
+        self._connected = False
+        self._pid = 0
+        self._lock = threading.Lock()
+        self.stopped = threading.Event()
+        self.backend_pid: int | None = None
+
+    def _ensure_thread(self) -> None:
+        # Started lazily in each process: a thread started before a fork does not survive it.
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._pid, self._connected = os.getpid(), False
+                    threading.Thread(target=self._run, name="gate-listener", daemon=True).start()
+
+    def current(self, cache: GateCache) -> bool:
+        self._ensure_thread()
+        return self.trusted()
+
+    def trusted(self) -> bool:
+        return self._connected and time.monotonic() - self._beat < self.STALE
+
+    def _run(self) -> None:
+        import psycopg
+
+        while not self.stopped.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    self.backend_pid = conn.info.backend_pid
+                    self.cache.drop()  # whatever happened while we were not listening
+                    self._connected, self._beat = True, time.monotonic()
+                    while not self.stopped.is_set():
+                        for notice in conn.notifies(timeout=self.POLL, stop_after=100):
+                            self._apply(notice.payload)
+                        conn.execute("SELECT 1")  # notices a dropped connection
+                        self._beat = time.monotonic()
+            except Exception as e:  # the database went away: trust nothing, try again
+                log.warning("gate listener lost its connection: %s", e)
+            self._connected = False
+            self.cache.drop()
+            self.stopped.wait(1.0)
+
+    def _apply(self, payload: str) -> None:
+        self.cache.drop(int(payload) if payload.isdigit() else None)
+
+
+def watcher_for(engine: Engine, cache: GateCache) -> Watcher | None:
+    url = engine.url
+    if url.get_backend_name() == "postgresql":
+        plain = make_url(url.render_as_string(hide_password=False)).set(drivername="postgresql")
+        return PostgresWatcher(plain.render_as_string(hide_password=False), cache)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return SqliteWatcher(url.database)
+    return None  # an in-memory database: nothing to watch, always read it
+
+
+def announce(session: Session | scoped_session[Any], user_ids: set[int]) -> None:
+    """Tell every process that these members changed, at commit: this one at once (its
+    next request must not wait for the listener), others by NOTIFY (PostgreSQL)."""
+    session.info.setdefault(ANNOUNCED, set()).update(user_ids)
+    bind = session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return  # SQLite's data_version announces every commit by itself
+    for user_id in sorted(user_ids):
+        session.connection().execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": CHANNEL, "payload": str(user_id)},
+        )
+
+
+@event.listens_for(Session, "after_flush")
+def _announce_changed_users(session: Session, flush_context: Any) -> None:
+    changed = set()
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, User):
+            state: InstanceState[User] = inspect(obj)
+            if any(state.attrs[name].history.has_changes() for name in WATCHED) or (
+                obj in session.deleted
+            ):
+                changed.add(obj.id)
+    if changed:
+        announce(session, changed)
+
+
+@event.listens_for(Session, "after_commit")
+def _drop_own_copies(session: Session) -> None:
+    announced = session.info.pop(ANNOUNCED, None)
+    if not announced or not has_app_context():
+        return
+    cache = current_app.extensions.get("gate_cache")
+    if cache is not None:
+        for user_id in announced:
+            cache.drop(user_id)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_announced(session: Session) -> None:
+    session.info.pop(ANNOUNCED, None)

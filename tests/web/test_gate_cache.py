@@ -1,0 +1,169 @@
+"""The gate without a query: a change of a member's access reaches every process on its
+next request (PostgreSQL: NOTIFY; SQLite: data_version), and a process that cannot be
+sure reads the database."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import event, text, update
+from sqlalchemy.engine import make_url
+
+from gateway.auth.sessions import end_other_sessions
+from gateway.subscriptions import admin_actions
+from models import User
+from tests.web.test_gate import wait_until_trusted
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def premium(make_plan):
+    return make_plan("premium-monthly", role="premium")
+
+
+@pytest.fixture
+def granted(db, admin, make_user, premium, clock):
+    """A member with access for 30 days, on the test's clock and on the wall clock (the
+    second process below runs on the wall clock)."""
+    member = make_user("member@example.com")
+    until = max(clock.now(), datetime.now(UTC)) + timedelta(days=30)
+    admin_actions.grant(admin, member, premium, until, "t", clock.now())
+    db.session.commit()
+    return member
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def other_process(app):
+    """The app served by a second Python process on the same database."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.web.gate_server",
+            app.config["SQLALCHEMY_DATABASE_URI"],
+            str(port),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        assert proc.stdout is not None and b"serving" in proc.stdout.readline()
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)  # reads and closes its pipe
+
+
+def until(check, seconds: float) -> float:
+    """Seconds until `check()` held (bounded); fails after `seconds`."""
+    began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        if check():
+            return time.monotonic() - began
+        time.sleep(0.02)
+    raise AssertionError(f"not within {seconds} s")
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("change", ["revoke", "log out everywhere"])
+def test_a_change_reaches_another_process_within_a_second(
+    app, db, admin, granted, other_process, clock, change
+):
+    browser = requests.Session()
+    assert browser.get(f"{other_process}/_test/login/{granted.id}").status_code == 204
+    until(lambda: browser.get(f"{other_process}/_test/gate").json()["trusted"], 10)
+    for _ in range(3):  # answered from that process's copy
+        assert browser.get(f"{other_process}/premium", allow_redirects=False).status_code == 200
+    assert browser.get(f"{other_process}/_test/gate").json()["copies"] == 1
+
+    member = db.session.get(User, granted.id)
+    if change == "revoke":
+        sub = member_sub(db, member)
+        admin_actions.revoke(admin, sub, "chargeback elsewhere", clock.now())
+        db.session.commit()
+        expected = 403
+    else:
+        end_other_sessions(member, keep_this_one=False)
+        expected = 302  # logged out: sent to log in
+    took = until(
+        lambda: (
+            browser.get(f"{other_process}/premium", allow_redirects=False).status_code == expected
+        ),
+        1.0,
+    )
+    assert took < 1.0
+
+
+def member_sub(db, member):
+    from models import Subscription
+
+    return db.session.query(Subscription).filter_by(user_id=member.id).one()
+
+
+@pytest.mark.postgres_only
+def test_a_lost_listener_falls_back_to_the_database(app, db, granted, client, login_as):
+    """Kill the listener's connection: until it is back, every request reads the database,
+    so a change it never heard of (a raw UPDATE, no notice) still counts at once."""
+    login_as(granted)
+    assert client.get("/premium").status_code == 200
+    wait_until_trusted(app)
+    watcher = app.extensions["gate_cache"].watcher
+    with db.engine.connect() as conn:
+        conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": watcher.backend_pid})
+    until(lambda: not watcher.trusted(), 3)
+    # No NOTIFY: only reading the database can notice this.
+    db.session.execute(update(User).where(User.id == granted.id).values(session_token="rotated"))
+    db.session.commit()
+    statements: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda c, cur, s, *a: statements.append(s))
+    r = client.get("/premium")
+    assert r.status_code == 302 and "/auth/login" in r.headers["Location"]
+    assert any("FROM users" in s for s in statements)
+    until(watcher.trusted, 10)  # it reconnects by itself
+
+
+def test_sqlite_notices_another_connections_commit(app, db, granted, client, login_as):
+    url = make_url(app.config["SQLALCHEMY_DATABASE_URI"])
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("SQLite's data_version")
+    login_as(granted)
+    for _ in range(2):
+        assert client.get("/premium").status_code == 200
+    # Another process on this host changes the row behind SQLAlchemy's back.
+    other = sqlite3.connect(url.database)
+    other.execute("UPDATE users SET session_token = 'elsewhere' WHERE id = ?", (granted.id,))
+    other.commit()
+    other.close()
+    r = client.get("/premium")
+    assert r.status_code == 302 and "/auth/login" in r.headers["Location"]
+
+
+def test_the_copy_is_dropped_when_access_changes_in_this_process(
+    app, db, admin, granted, client, login_as, clock
+):
+    login_as(granted)
+    assert client.get("/premium").status_code == 200
+    wait_until_trusted(app)
+    assert client.get("/premium").status_code == 200
+    admin_actions.revoke(admin, member_sub(db, granted), "test", clock.now())
+    db.session.commit()
+    assert client.get("/premium").status_code == 403

@@ -55,6 +55,7 @@ test-postgres: install
 
 bench: install
 	$(BIN)/python bench/gate_and_inbox.py
+	$(BIN)/python bench/activity_import.py
 	@command -v wrk >/dev/null || { echo "bench/processing.py needs wrk (apt-get install wrk)"; exit 1; }
 	$(BIN)/python bench/processing.py
 

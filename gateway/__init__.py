@@ -119,11 +119,13 @@ def register_channels(app: Flask) -> None:
     from .paypal.ipn_channel import IpnChannel
     from .paypal.webhook_channel import WebhookChannel
     from .pipeline.api_channel import ApiChannel
+    from .pipeline.csv_channel import CsvChannel
 
     app.extensions["channels"] = {
         Channel.IPN: IpnChannel(),
         Channel.WEBHOOK: WebhookChannel(),
         Channel.API: ApiChannel(),
+        Channel.CSV: CsvChannel(),
     }
 
 
@@ -137,6 +139,13 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (paypal_bp, auth_bp, member_bp, checkout_bp, rest_checkout_bp, admin_bp):
         app.register_blueprint(bp)
+
+    # Health and monitoring: /healthz, /readyz, /metrics; /admin/status (its own admin guard).
+    from .admin.status import bp as admin_status_bp
+    from .health import bp as health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(admin_status_bp)
 
 
 def register_template_helpers(app: Flask) -> None:

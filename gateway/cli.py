@@ -29,6 +29,7 @@ CREDENTIALS_FILE = "demo-credentials.txt"
 
 def register_commands(app: Flask) -> None:
     from .jobs.cli import jobs_group, serve_demo
+    from .reconciliation.cli import paypal_group
 
     app.cli.add_command(jobs_group)
     app.cli.add_command(serve_demo)
@@ -36,6 +37,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(rebuild_command)
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
+    app.cli.add_command(paypal_group)
 
 
 @click.command("seed-demo")

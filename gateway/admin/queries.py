@@ -1,4 +1,4 @@
-"""Admin table queries: validated filters, whitelisted sorts, paging on indexed columns."""
+"""Admin table queries: validated filters, whitelisted sorts (keyset-paged), prefix search."""
 
 from __future__ import annotations
 
@@ -6,26 +6,56 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, func, or_, select, union
+from sqlalchemy.orm import contains_eager
 
 from models import Plan, Subscription, User, db
 
 from ..billing.statuses import SubscriptionState
+from .keyset import MAX_PAGE, SortKey
 
 VIEWS = ("active", "lapsing", "grace", "expired", "all")
+S = Subscription
+#: The subscriptions table's sorts, each served by a (column, id) index read either way.
+#: "plan" groups by the plan's id (the order plans were created): one index, no join.
 SORTS = {
-    "id": Subscription.id,
-    "member": User.email,
-    "plan": Plan.code,
-    "state": Subscription.state,
-    "started": Subscription.started_at,
-    "paid_through": Subscription.paid_through,
-    "access_until": Subscription.access_until,
+    "id": SortKey(S.id, lambda s: s.id, int),
+    "member": SortKey(
+        User.email, lambda s: s.user.email if s.user else None, str, S.user_id.is_(None)
+    ),
+    "plan": SortKey(S.plan_id, lambda s: s.plan_id, int, S.plan_id.is_(None)),
+    "state": SortKey(S.state, lambda s: str(s.state), str),
+    "started": SortKey(S.started_at, lambda s: s.started_at, datetime, S.started_at.is_(None)),
+    "paid_through": SortKey(
+        S.paid_through, lambda s: s.paid_through, datetime, S.paid_through.is_(None)
+    ),
+    "access_until": SortKey(
+        S.access_until, lambda s: s.access_until, datetime, S.access_until.is_(None)
+    ),
 }
 
 
 class BadFilter(ValueError):
     """A query-string value the admin tables do not accept (answered with 400)."""
+
+
+@dataclass(frozen=True)
+class Paging:
+    """Where in a table the query string asks to be: a cursor, the last page, or page N."""
+
+    after: str = ""
+    before: str = ""
+    last: bool = False
+    page: int = 1
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> Paging:
+        return cls(
+            after=args.get("after", "")[:1000],
+            before=args.get("before", "")[:1000],
+            last=args.get("last", "") == "1",
+            page=parse_keyset_page(args.get("page", "1")),
+        )
 
 
 @dataclass(frozen=True)
@@ -36,7 +66,7 @@ class SubscriptionFilter:
     q: str = ""
     sort: str = "access_until"
     desc: bool = False
-    page: int = 1
+    paging: Paging = Paging()
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> SubscriptionFilter:
@@ -59,11 +89,11 @@ class SubscriptionFilter:
             q=args.get("q", "").strip()[:254],
             sort=sort,
             desc=direction == "desc",
-            page=parse_page(args.get("page", "1")),
+            paging=Paging.from_args(args),
         )
 
     def args(self, **changes) -> dict[str, str]:
-        """Query-string arguments for links (sort headers, pages, CSV)."""
+        """Query-string arguments for links (sort headers, pages, CSV): no paging in them."""
         values = {
             "view": self.view,
             "plan": self.plan,
@@ -71,7 +101,6 @@ class SubscriptionFilter:
             "q": self.q,
             "sort": self.sort,
             "dir": "desc" if self.desc else "asc",
-            "page": str(self.page),
         }
         values.update({k: str(v) for k, v in changes.items()})
         return {k: v for k, v in values.items() if v}
@@ -83,41 +112,69 @@ def parse_page(raw: str) -> int:
     return int(raw)
 
 
+def parse_keyset_page(raw: str) -> int:
+    """`?page=N` on a keyset table: small N only, never an OFFSET deep into a table."""
+    n = parse_page(raw)
+    if n > MAX_PAGE:
+        raise BadFilter(
+            f"page goes up to {MAX_PAGE}; for deeper pages follow the next, previous and last links."
+        )
+    return n
+
+
 def subscriptions(f: SubscriptionFilter, now: datetime, lapsing_days: int) -> Select:
-    """The subscriptions an admin asked for, sorted (without paging)."""
+    """The subscriptions an admin asked for (unsorted; `keyset.page` sorts and pages).
+
+    Member and plan are joined once, loading only what a row shows (never a password hash).
+    """
     stmt = (
-        select(Subscription)
-        .outerjoin(Plan, Plan.id == Subscription.plan_id)
-        .outerjoin(User, User.id == Subscription.user_id)
+        select(S)
+        .outerjoin(Plan, Plan.id == S.plan_id)
+        .outerjoin(User, User.id == S.user_id)
+        .options(
+            contains_eager(S.plan).load_only(Plan.id, Plan.code, Plan.role),
+            contains_eager(S.user).load_only(User.id, User.email),
+        )
     )
-    until = Subscription.access_until
+    until = S.access_until
     if f.view == "active":
         stmt = stmt.where(until > now)
     elif f.view == "lapsing":
         stmt = stmt.where(until > now, until <= now + timedelta(days=lapsing_days))
     elif f.view == "grace":
-        stmt = stmt.where(
-            Subscription.grace_until.is_not(None), Subscription.paid_through <= now, until > now
-        )
+        stmt = stmt.where(S.grace_until.is_not(None), S.paid_through <= now, until > now)
     elif f.view == "expired":
         stmt = stmt.where(
-            or_(
-                until <= now, and_(until.is_(None), Subscription.state != SubscriptionState.PENDING)
-            )
+            or_(until <= now, and_(until.is_(None), S.state != SubscriptionState.PENDING))
         )
     if f.plan:
         stmt = stmt.where(Plan.code == f.plan)
     if f.state:
-        stmt = stmt.where(Subscription.state == f.state)
+        stmt = stmt.where(S.state == f.state)
     if f.q:
-        pattern = f"%{escape_like(f.q.lower())}%"
-        stmt = stmt.where(
-            or_(func.lower(User.email).like(pattern, escape="\\"), Subscription.paypal_id == f.q)
-        )
-    column = SORTS[f.sort]
-    order = column.desc().nulls_last() if f.desc else column.asc().nulls_last()
-    tiebreak = Subscription.id.desc() if f.desc else Subscription.id.asc()
-    return stmt.order_by(order, tiebreak)
+        stmt = stmt.where(S.id.in_(search_ids(f.q)))
+    return stmt
+
+
+def search_ids(q: str) -> CompoundSelect:
+    """Ids of subscriptions whose PayPal id is `q` or starts with it, or whose member's
+    e-mail starts with `q` (any case). Separate branches, so each uses its own index:
+    the exact id its unique key, the prefixes their pattern indexes."""
+    prefix = f"{escape_like(q)}%"
+    branches = [select(S.id).where(S.paypal_id == q)]
+    if "@" not in q:
+        branches.append(select(S.id).where(S.paypal_id.like(prefix, escape="\\")))
+    branches.append(
+        select(S.id)
+        .join(User, User.id == S.user_id)
+        .where(func.lower(User.email).like(prefix.lower(), escape="\\"))
+    )
+    return union(*branches)
+
+
+def email_prefix(q: str) -> ColumnElement[bool]:
+    """Members whose e-mail starts with `q`, in any case (the lower(email) pattern index)."""
+    return func.lower(User.email).like(f"{escape_like(q.lower())}%", escape="\\")
 
 
 def escape_like(text: str) -> str:
@@ -133,6 +190,7 @@ class Page:
 
 
 def paginate(stmt: Select, page: int, size: int) -> Page:
+    """OFFSET paging with a count, for the small admin tables (flags, messages, outbox)."""
     total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     pages = max(1, -(-total // size))
     items = db.session.scalars(stmt.limit(size).offset((page - 1) * size)).unique().all()

@@ -1,23 +1,18 @@
-"""The admin blueprint: subscriptions and members, the manual grant / extend / revoke, and
-the nested blueprints for plans, payments, PayPal messages and flags. Every view is
-admin-only: the guard runs before each of them, nested ones included."""
+"""The admin blueprint: the home (the dashboard), subscriptions and members, the manual
+grant / extend / revoke, and the nested blueprints for the dashboard's CSVs, the exports,
+plans, payments, PayPal messages and flags. Every view is admin-only: the guard runs
+before each of them, nested ones included."""
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterator
-
 from flask import (
     Blueprint,
-    Response,
     abort,
     current_app,
     flash,
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -40,7 +35,19 @@ from ..access import admin_required
 from ..clock import now
 from ..subscriptions import admin_actions
 from ..subscriptions.display import explanation, status_of
-from . import accounts, assign, flags, messages, outbox, payments, plans, refunds
+from . import (
+    accounts,
+    assign,
+    dashboard,
+    exports,
+    flags,
+    messages,
+    outbox,
+    payments,
+    plans,
+    reconciliation,
+    refunds,
+)
 from .forms import GrantForm, ReasonForm, UntilForm, end_of_day
 from .queries import (
     VIEWS,
@@ -62,6 +69,9 @@ for child in (
     assign.bp,
     outbox.bp,
     accounts.bp,
+    dashboard.bp,
+    exports.bp,
+    reconciliation.bp,
 ):
     bp.register_blueprint(child)
 
@@ -79,7 +89,20 @@ def _filter() -> SubscriptionFilter:
         abort(400, description=str(e))
 
 
+#: The subscriptions table's query-string arguments. The table was the admin home until
+#: the dashboard took `/admin/`; links and bookmarks carrying them still get the table.
+LIST_ARGS = frozenset(("view", "plan", "state", "q", "sort", "dir", "page"))
+
+
 @bp.route("/")
+def index():
+    """The admin home: the dashboard (or the subscriptions table, for its old links)."""
+    if LIST_ARGS.intersection(request.args):
+        return subscriptions_list()
+    return dashboard.page()
+
+
+@bp.route("/subscriptions")
 def subscriptions_list():
     f = _filter()
     stmt = subscriptions(f, now(), int(current_app.config["LAPSING_DAYS"]))
@@ -92,74 +115,6 @@ def subscriptions_list():
         plans=plans,
         views=VIEWS,
         status=lambda s: status_of(s, now()),
-    )
-
-
-CSV_COLUMNS = [
-    "id",
-    "member",
-    "plan",
-    "role",
-    "state",
-    "status",
-    "paypal_id",
-    "started_at",
-    "paid_through",
-    "grace_until",
-    "access_until",
-    "cancelled_at",
-    "ended_at",
-]
-
-
-def csv_safe(value) -> str:
-    """Text a spreadsheet will not run as a formula."""
-    text = "" if value is None else value.isoformat() if hasattr(value, "isoformat") else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-@bp.route("/subscriptions.csv")
-def subscriptions_csv():
-    f = _filter()
-    at = now()
-    stmt = subscriptions(f, at, int(current_app.config["LAPSING_DAYS"]))
-
-    def rows() -> Iterator[str]:
-        buf = io.StringIO()
-        out = csv.writer(buf)
-        out.writerow(CSV_COLUMNS)
-        result = db.session.execute(stmt.execution_options(yield_per=500)).scalars()
-        for i, s in enumerate(result):
-            out.writerow(
-                [
-                    csv_safe(v)
-                    for v in (
-                        s.id,
-                        s.user.email if s.user else "",
-                        s.plan.code if s.plan else "(unknown plan)",
-                        s.plan.role if s.plan else "",
-                        s.state,
-                        status_of(s, at),
-                        s.paypal_id,
-                        s.started_at,
-                        s.paid_through,
-                        s.grace_until,
-                        s.access_until,
-                        s.cancelled_at,
-                        s.ended_at,
-                    )
-                ]
-            )
-            if i % 200 == 0:
-                yield buf.getvalue()
-                buf.seek(0), buf.truncate()
-        yield buf.getvalue()
-
-    name = f"subscriptions-{f.view}-{at:%Y%m%d-%H%M}.csv"
-    return Response(
-        stream_with_context(rows()),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 

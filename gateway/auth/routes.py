@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from models import User, db
 
+from .. import metrics
 from ..clock import now
 from ..forms import EmptyForm
 from . import email_change, reset, throttle
@@ -89,10 +90,12 @@ def login():
         if not password_matches(user, form.password.data) or user is None:
             form.form_errors.append("Wrong e-mail or password.")
             status = 401
+            metrics.login(False)
         else:
             throttle.succeeded(limits)
             start_session(user)
-            default = url_for("admin.subscriptions_list") if user.is_admin else None
+            metrics.login(True)
+            default = url_for("admin.index") if user.is_admin else None
             return redirect(_safe_next(request.args.get("next"), default))
     elif form.errors:
         status = 400

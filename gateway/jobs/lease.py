@@ -17,6 +17,7 @@ from sqlalchemy import or_, update
 
 from models import JobLease, JobRun, db
 
+from .. import metrics
 from ..billing.statuses import JobOutcome
 from ..database import insert_new
 from .registry import Job
@@ -78,3 +79,4 @@ def release(
         )
     )
     db.session.commit()
+    metrics.job_run(job.id, outcome)

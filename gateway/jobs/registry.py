@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..reconciliation.run import reconcile_job
 from . import tasks
 from .ask_paypal import ask_paypal
 from .refunds import settle_refunds
@@ -72,6 +73,13 @@ JOBS: tuple[Job, ...] = (
         ask_paypal,
         timedelta(minutes=10),
         "ask PayPal's API about REST checkouts and renewals we heard nothing of",
+    ),
+    Job(
+        "reconcile",
+        timedelta(days=1),
+        reconcile_job,
+        timedelta(hours=1),
+        "compare payments and REST subscriptions with PayPal's reports; flag each difference",
     ),
 )
 

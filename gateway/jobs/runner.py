@@ -8,6 +8,7 @@ server. Either way a web request never runs a job.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
@@ -66,6 +67,9 @@ def build(app: Flask, scheduler: BaseScheduler) -> BaseScheduler:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=max(1, int(job.interval.total_seconds())),
+            # At once, not one interval after start: a daily job must not wait for a day
+            # that a restart keeps postponing. The lease keeps it to one run per window.
+            next_run_time=datetime.now(UTC),
         )
     return scheduler
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import requests
 
+from .. import metrics
+
 USER_AGENT = "Tollgate-IPN-Verifier/1.0"
 
 
@@ -19,6 +21,7 @@ class PostbackVerifier:
         self.http.mount("https://", adapter)
         self.http.mount("http://", adapter)
 
+    @metrics.timed_postback
     def verify(self, raw: bytes) -> str:
         """VERIFIED, INVALID, or a short description of whatever else happened."""
         try:

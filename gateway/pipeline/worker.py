@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 
 from models import Checkout, Notification, db
 
+from .. import metrics
 from ..billing.interpretation import Interpretation
 from ..billing.statuses import OPEN_NOTIFICATION, Channel, NotificationStatus
 from ..clock import now as clock_now
@@ -296,6 +297,7 @@ def _finish(note: Notification, status: NotificationStatus, outcome: str, now: d
     note.status, note.outcome, note.processed_at = status, outcome, now
     note.error = None if status is NotificationStatus.PROCESSED else note.error
     release(note)
+    metrics.message_finished(note.channel, status, (now - note.received_at).total_seconds())
 
 
 def _retry(note: Notification, reason: str, now: datetime, flag_kind: str) -> None:
@@ -313,6 +315,7 @@ def _retry(note: Notification, reason: str, now: datetime, flag_kind: str) -> No
         )
     else:
         note.status, note.next_attempt_at = NotificationStatus.RETRY, now + backoff(note.attempts)
+    metrics.message_finished(note.channel, note.status, (now - note.received_at).total_seconds())
 
 
 def reprocess(note: Notification, now: datetime) -> None:

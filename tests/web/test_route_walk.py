@@ -45,12 +45,21 @@ EXPECTED = {
     ("GET", "/checkout/rest/{token}/waiting"): (LOGIN, 200, 404, 404),
     ("POST", "/checkout/rest/{token}/approved"): (LOGIN, 409, 404, 404),  # no id: refused
     ("GET", "/static/site.css"): (200, 200, 200, 200),
+    ("GET", "/healthz"): (200, 200, 200, 200),
+    ("GET", "/readyz"): (200, 200, 200, 200),
+    ("GET", "/metrics"): (404, 404, 404, 404),  # off: no GATEWAY_METRICS_TOKEN
 }
 ADMIN_ONLY = [
     ("GET", "/admin/"),
+    ("GET", "/admin/dashboard/active.csv"),
+    ("GET", "/admin/dashboard/flags.csv"),
+    ("GET", "/admin/dashboard/movements.csv"),
+    ("GET", "/admin/dashboard/renewals.csv"),
+    ("GET", "/admin/dashboard/revenue.csv"),
     ("GET", "/admin/flags"),
     ("POST", "/admin/flags/{flag}/resolve"),
     ("GET", "/admin/members"),
+    ("GET", "/admin/members.csv"),
     ("GET", "/admin/members/{member}"),
     ("POST", "/admin/members/{member}/reset-link"),
     ("POST", "/admin/members/{member}/unlock"),
@@ -60,9 +69,16 @@ ADMIN_ONLY = [
     ("POST", "/admin/messages/{note}/reprocess"),
     ("GET", "/admin/outbox"),
     ("GET", "/admin/payments"),
+    ("GET", "/admin/payments.csv"),
+    ("GET", "/admin/payments/{payment_id}"),
     ("GET", "/admin/plans"),
     ("GET", "/admin/plans/{plan_id}/edit"),
     ("GET", "/admin/plans/new"),
+    ("GET", "/admin/reconciliation"),
+    ("POST", "/admin/reconciliation/import"),  # no file: 400
+    ("POST", "/admin/reconciliation/run"),  # PayPal unreachable here: a failed run, 303
+    ("GET", "/admin/status"),
+    ("GET", "/admin/subscriptions"),
     ("GET", "/admin/subscriptions.csv"),
     ("GET", "/admin/subscriptions/{sub}"),
     ("POST", "/admin/subscriptions/{sub}/assign"),
@@ -154,6 +170,7 @@ def test_admin_routes_are_for_admins_only(app, world, login_as):
         "member": world["a"].id,
         "note": 1,
         "plan_id": world["plan_id"],
+        "payment_id": world["payment"],
         "sub": world["sub"].id,
     }
     for method, template in ADMIN_ONLY:

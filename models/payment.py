@@ -19,7 +19,13 @@ class Payment(Model):
     __table_args__ = (
         CheckConstraint("amount >= 0", name="amount_not_negative"),
         CheckConstraint("fee IS NULL OR fee >= 0", name="fee_not_negative"),
-        Index("ix_payments_paid_at", "paid_at"),
+        # The admin list, newest first: (paid_at, id) read backwards, also per status.
+        Index("ix_payments_paid_at", "paid_at", "id"),
+        Index("ix_payments_status_paid_at", "status", "paid_at", "id"),
+        # txn id prefix search (LIKE 'ABC%'): the unique key's collation cannot serve it.
+        Index(
+            "ix_payments_txn_id_pattern", "txn_id", postgresql_ops={"txn_id": "varchar_pattern_ops"}
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -28,9 +28,22 @@ class Subscription(Model):
 
     __tablename__ = "subscriptions"
     __table_args__ = (
-        Index("ix_subscriptions_access_until", "access_until"),
         Index("ix_subscriptions_user_access", "user_id", "access_until"),
         Index("ix_subscriptions_plan_access", "plan_id", "access_until"),
+        # The admin table's sorts: (column, id) read forwards (asc, NULLs last) or backwards
+        # (desc, NULLs first), so no sort has a Sort step (gateway/admin/keyset.py).
+        Index("ix_subscriptions_access_until", "access_until", "id"),
+        Index("ix_subscriptions_started_at_id", "started_at", "id"),
+        Index("ix_subscriptions_paid_through_id", "paid_through", "id"),
+        Index("ix_subscriptions_state_id", "state", "id"),
+        Index("ix_subscriptions_user_id_id", "user_id", "id"),
+        Index("ix_subscriptions_plan_id_id", "plan_id", "id"),
+        # PayPal id prefix search (LIKE 'I-AB%'): the unique key's collation cannot serve it.
+        Index(
+            "ix_subscriptions_paypal_id_pattern",
+            "paypal_id",
+            postgresql_ops={"paypal_id": "varchar_pattern_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

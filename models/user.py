@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -20,6 +20,11 @@ def new_session_token() -> str:
 
 class User(UserMixin, Model):
     __tablename__ = "users"
+    __table_args__ = (
+        # The admin search, an e-mail prefix (email LIKE 'abc%'); e-mails are stored
+        # lower-cased (normalise_email), so a lower-cased search is case-insensitive.
+        Index("ix_users_email_pattern", "email", postgresql_ops={"email": "varchar_pattern_ops"}),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)

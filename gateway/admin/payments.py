@@ -1,41 +1,96 @@
-"""Admin: every payment PayPal reported, with its status and the period it bought."""
+"""Admin: every payment PayPal reported, with its status and the period it bought.
+
+Newest first, keyset-paged on (paid_at, id); the search is exact-or-prefix on the txn id
+or the PayPal subscription id, each a separate branch on its own index.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import or_, select
+from sqlalchemy import CompoundSelect, select, union
+from sqlalchemy.orm import load_only
 
 from models import Payment, Subscription
 
 from ..billing.statuses import PaymentStatus
-from .queries import BadFilter, paginate, parse_page
+from . import keyset
+from .keyset import SortKey
+from .queries import BadFilter, Paging, escape_like
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 STATUSES = tuple(s.value for s in PaymentStatus)
+PAID_AT = SortKey(Payment.paid_at, lambda p: p.paid_at, datetime)
+#: Shorter searches would match too much to be worth a prefix scan; they match exactly only.
+PREFIX_FROM = 3
+
+
+def search_ids(q: str) -> CompoundSelect:
+    """Ids of payments whose txn id, or whose subscription's PayPal id, is or starts with `q`."""
+    p, s = Payment, Subscription
+    branches = [
+        select(p.id).where(p.txn_id == q),
+        select(p.id).where(p.subscription_id.in_(select(s.id).where(s.paypal_id == q))),
+    ]
+    if len(q) >= PREFIX_FROM:
+        prefix = f"{escape_like(q)}%"
+        branches += [
+            select(p.id).where(p.txn_id.like(prefix, escape="\\")),
+            select(p.id).where(
+                p.subscription_id.in_(select(s.id).where(s.paypal_id.like(prefix, escape="\\")))
+            ),
+        ]
+    return union(*branches)
+
+
+def parse_filters(args) -> tuple[str, str]:
+    """(status, q) from a query string; an unknown status is a BadFilter."""
+    status = args.get("status", "")
+    if status and status not in STATUSES:
+        raise BadFilter(f"Unknown status {status!r}.")
+    return status, args.get("q", "").strip()[:64]
 
 
 @bp.route("")
 def index() -> ResponseReturnValue:
-    status = request.args.get("status", "")
-    q = request.args.get("q", "").strip()[:64]
     try:
-        page_no = parse_page(request.args.get("page", "1"))
-        if status and status not in STATUSES:
-            raise BadFilter(f"Unknown status {status!r}.")
+        status, q = parse_filters(request.args)
+        paging = Paging.from_args(request.args)
     except BadFilter as e:
         abort(400, description=str(e))
-    stmt = select(Payment).order_by(Payment.paid_at.desc(), Payment.id.desc())
+    stmt = select(Payment).options(
+        load_only(
+            Payment.id,
+            Payment.txn_id,
+            Payment.status,
+            Payment.amount,
+            Payment.currency,
+            Payment.fee,
+            Payment.paid_at,
+            Payment.period_start,
+            Payment.period_end,
+            Payment.subscription_id,
+        )
+    )
     if status:
         stmt = stmt.where(Payment.status == status)
     if q:
-        stmt = stmt.where(
-            or_(
-                Payment.txn_id == q,
-                Payment.subscription_id.in_(
-                    select(Subscription.id).where(Subscription.paypal_id == q)
-                ),
-            )
+        stmt = stmt.where(Payment.id.in_(search_ids(q)))
+    try:
+        page = keyset.page(
+            stmt,
+            "paid_at",
+            PAID_AT,
+            Payment.id,
+            True,
+            size=int(current_app.config["ADMIN_PAGE_SIZE"]),
+            after=paging.after,
+            before=paging.before,
+            last=paging.last,
+            page_no=paging.page,
         )
-    page = paginate(stmt, page_no, int(current_app.config["ADMIN_PAGE_SIZE"]))
+    except keyset.BadCursor as e:
+        abort(400, description=str(e))
     return render_template("admin/payments.html", page=page, status=status, q=q, statuses=STATUSES)

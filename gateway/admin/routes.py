@@ -16,7 +16,8 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import load_only
 from wtforms import SelectChoice
 
 from models import (
@@ -41,6 +42,7 @@ from . import (
     dashboard,
     exports,
     flags,
+    keyset,
     messages,
     outbox,
     payments,
@@ -49,15 +51,19 @@ from . import (
     refunds,
 )
 from .forms import GrantForm, ReasonForm, UntilForm, end_of_day
+from .keyset import SortKey
 from .queries import (
+    SORTS,
     VIEWS,
     BadFilter,
+    Paging,
     SubscriptionFilter,
-    escape_like,
-    paginate,
-    parse_page,
+    email_prefix,
     subscriptions,
 )
+
+#: Members sort by e-mail (unique, so the id never breaks a tie; it keeps the key uniform).
+MEMBER_KEY = SortKey(User.email, lambda u: u.email, str)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 for child in (
@@ -91,7 +97,9 @@ def _filter() -> SubscriptionFilter:
 
 #: The subscriptions table's query-string arguments. The table was the admin home until
 #: the dashboard took `/admin/`; links and bookmarks carrying them still get the table.
-LIST_ARGS = frozenset(("view", "plan", "state", "q", "sort", "dir", "page"))
+LIST_ARGS = frozenset(
+    ("view", "plan", "state", "q", "sort", "dir", "page", "after", "before", "last")
+)
 
 
 @bp.route("/")
@@ -104,9 +112,10 @@ def index():
 
 @bp.route("/subscriptions")
 def subscriptions_list():
+    """The subscriptions table: keyset-paged, so page 1 and the last page cost the same."""
     f = _filter()
     stmt = subscriptions(f, now(), int(current_app.config["LAPSING_DAYS"]))
-    page = paginate(stmt, f.page, int(current_app.config["ADMIN_PAGE_SIZE"]))
+    page = _keyset_page(stmt, f.sort, SORTS[f.sort], Subscription.id, f.desc, f.paging)
     plans = db.session.scalars(select(Plan).order_by(Plan.code)).all()
     return render_template(
         "admin/subscriptions.html",
@@ -116,6 +125,24 @@ def subscriptions_list():
         views=VIEWS,
         status=lambda s: status_of(s, now()),
     )
+
+
+def _keyset_page(stmt, sort, key, row_id, desc, paging: Paging) -> keyset.KeysetPage:
+    try:
+        return keyset.page(
+            stmt,
+            sort,
+            key,
+            row_id,
+            desc,
+            size=int(current_app.config["ADMIN_PAGE_SIZE"]),
+            after=paging.after,
+            before=paging.before,
+            last=paging.last,
+            page_no=paging.page,
+        )
+    except keyset.BadCursor as e:
+        abort(400, description=str(e))
 
 
 @bp.route("/subscriptions/<int:sub_id>")
@@ -204,15 +231,16 @@ def _form_error(form):
 
 @bp.route("/members")
 def members():
+    """Members by e-mail, keyset-paged; the search is an e-mail prefix, in any case."""
     q = request.args.get("q", "").strip()[:254]
     try:
-        page_no = parse_page(request.args.get("page", "1"))
+        paging = Paging.from_args(request.args)
     except BadFilter as e:
         abort(400, description=str(e))
-    stmt = select(User).order_by(User.email)
+    stmt = select(User).options(load_only(User.id, User.email, User.is_admin, User.created_at))
     if q:
-        stmt = stmt.where(func.lower(User.email).like(f"%{escape_like(q.lower())}%", escape="\\"))
-    page = paginate(stmt, page_no, int(current_app.config["ADMIN_PAGE_SIZE"]))
+        stmt = stmt.where(email_prefix(q))
+    page = _keyset_page(stmt, "email", MEMBER_KEY, User.id, False, paging)
     return render_template("admin/members.html", page=page, q=q)
 
 

@@ -1,0 +1,377 @@
+"""The admin tables at scale, on PostgreSQL: every view, filter, search, sort and deep page.
+
+Seeds a throwaway database with generate_series (schema through the real migrations),
+then times each admin page server-side: an in-process Flask test client with a logged-in
+admin, the median of several runs after a warm-up. Pages are timed first, in the middle
+(by a cursor at the middle row's key) and last. Also: each CSV export of every row with
+the peak memory of the process that streams it (ru_maxrss of a child), and the log-in of
+a member who has 100 subscriptions (the password hash, fast for the bench user, is timed
+apart and reported).
+
+Prints each figure with its target (pages 100 ms, log-in 20 ms, export 150 MB peak) and
+exits 1 if any is missed.
+
+Needs PostgreSQL (BENCH_DATABASE_URL, default the local server); the database is dropped.
+Usage: python bench/admin_scale.py [--quick] [--subscriptions N] [--payments M] [--runs R]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.processing import database  # noqa: E402
+
+PAGE_MS, LOGIN_MS, EXPORT_MB = 100.0, 20.0, 150.0
+PLANS = 5
+FAST_HASH = "pbkdf2:sha256:1"
+
+
+def seed(url: str, subs: int, pays: int) -> None:
+    """Schema via migrations, then users, plans, subscriptions and payments in bulk SQL."""
+    import sqlalchemy as sa
+    from flask_migrate import upgrade
+
+    from gateway import create_app
+
+    app = create_app(_config(url), instance_path=tempfile.mkdtemp())
+    with app.app_context():
+        upgrade()
+    users = max(1, subs * 4 // 5)
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    steps = [
+        f"""INSERT INTO plans (code, name, role, price, currency, period_count, period_unit,
+            active, created_at)
+            SELECT 'plan-' || g, 'Plan ' || g, 'premium', 9.00, 'USD', 1, 'M', true, now()
+            FROM generate_series(1, {PLANS}) g""",
+        f"""INSERT INTO users (email, password_hash, is_admin, access_version, session_token,
+            created_at)
+            SELECT substr(md5(g::text), 1, 6) || '.' || g || '@example.com', 'x', false, 1,
+                   md5('t' || g), now() - (g % 1000) * interval '1 day'
+            FROM generate_series(1::bigint, {users}) g""",
+        # Access dates spread a year either side of now, many equal (whole days, 1 in 50
+        # NULL); paid_through NULL for pending rows; 2% unclaimed, 1% without a plan.
+        f"""INSERT INTO subscriptions (user_id, plan_id, paypal_id, state, started_at,
+            paid_through, grace_until, access_until, created_at, updated_at)
+            SELECT CASE WHEN g % 50 = 7 THEN NULL ELSE 1 + (g * 7919) % {users} END,
+                   CASE WHEN g % 100 = 3 THEN NULL ELSE 1 + g % {PLANS} END,
+                   'I-' || upper(substr(md5('p' || g), 1, 10)) || g,
+                   (ARRAY['active','active','active','cancelled','suspended','ended',
+                          'pending','revoked'])[1 + g % 8],
+                   CASE WHEN g % 8 = 6 THEN NULL
+                        ELSE now() - ((g * 31) % 900) * interval '1 day' END,
+                   CASE WHEN g % 8 = 6 THEN NULL
+                        ELSE date_trunc('day', now()) + ((g * 13) % 730 - 365 - 5)
+                             * interval '1 day' END,
+                   CASE WHEN g % 10 = 1 THEN date_trunc('day', now())
+                        + ((g * 13) % 730 - 365) * interval '1 day' END,
+                   CASE WHEN g % 50 = 11 THEN NULL
+                        ELSE date_trunc('day', now()) + ((g * 13) % 730 - 365)
+                             * interval '1 day' END,
+                   now(), now()
+            FROM generate_series(1::bigint, {subs}) g""",
+        f"""INSERT INTO payments (subscription_id, txn_id, status, amount, currency, fee,
+            paid_at, period_start, period_end, created_at)
+            SELECT 1 + (g * 104729) % {subs}, upper(substr(md5('t' || g), 1, 9)) || g,
+                   (ARRAY['Completed','Completed','Completed','Completed','Completed',
+                          'Completed','Completed','Completed','Refunded','Pending'])[1 + g % 10],
+                   9.00, 'USD', 0.56,
+                   now() - ((g * 37) % 1000000) * interval '30 seconds',
+                   now() - interval '10 days', now() + interval '20 days', now()
+            FROM generate_series(1::bigint, {pays}) g""",
+    ]
+    with engine.begin() as conn:
+        for sql in steps:
+            started = time.perf_counter()
+            conn.execute(sa.text(sql))
+            print(f"  seeded: {sql.split()[2]:<14} {time.perf_counter() - started:6.1f} s")
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE"))
+    engine.dispose()
+
+
+def _config(url: str) -> dict:
+    return {
+        "SQLALCHEMY_DATABASE_URI": url.replace("postgresql://", "postgresql+psycopg://", 1),
+        "SECRET_KEY": "bench-secret-key-0123456789",
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": "localhost",
+        "PASSWORD_HASH_METHOD": FAST_HASH,
+    }
+
+
+def timed(fn: Callable[[], object], runs: int) -> float:
+    """Median milliseconds of `fn` over `runs` runs, after one warm-up."""
+    fn()
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def measure_pages(url: str, runs: int) -> list[tuple[str, float, float]]:
+    """(name, ms, target) for every admin page this bench covers."""
+    from sqlalchemy import select
+
+    from gateway.admin import keyset, queries
+    from models import Payment, Subscription, User, db
+
+    app = _app_with_login(url)
+    results: list[tuple[str, float, float]] = []
+    with app.app_context():
+        admin = User(email="admin@bench.example", is_admin=True, created_at=_now())
+        admin.set_password("bench-password", FAST_HASH)
+        db.session.add(admin)
+        db.session.commit()
+        client = app.test_client()
+        assert client.get(f"/_bench/login/{admin.id}").status_code == 204
+        n_subs = db.session.scalar(select(Subscription.id).order_by(Subscription.id.desc())) or 1
+        n_pays = db.session.scalar(select(Payment.id).order_by(Payment.id.desc())) or 1
+        mid_sub = db.get_or_404(Subscription, n_subs // 2)
+        mid_pay = db.get_or_404(Payment, n_pays // 2)
+        mid_user = db.get_or_404(User, max(1, (n_subs * 4 // 5) // 2))
+        probe = db.get_or_404(Subscription, n_subs // 3)
+        assert probe.paypal_id
+        with app.test_request_context():
+
+            def cursor(sort: str, desc: bool, key: keyset.SortKey, row) -> str:
+                return keyset.encode(keyset.Cursor(sort, desc, key.value(row), row.id))
+
+            sub_cursors = {
+                (sort, desc): cursor(sort, desc, key, mid_sub)
+                for sort, key in queries.SORTS.items()
+                for desc in (False, True)
+            }
+            pay_cursor = cursor("paid_at", True, _payments_key(), mid_pay)
+            member_cursor = cursor("email", False, _member_key(), mid_user)
+
+        def page(path: str, **args: str) -> Callable[[], object]:
+            def get() -> None:
+                r = client.get(path, query_string=args)
+                assert r.status_code == 200, (path, args, r.status_code, r.data[:300])
+
+            return get
+
+        def add(name: str, fn: Callable[[], object], target: float = PAGE_MS) -> None:
+            ms = timed(fn, runs)
+            results.append((name, ms, target))
+            print(f"  {name:<58} {ms:8.1f} ms  (target < {target:.0f})", flush=True)
+
+        subs = "/admin/subscriptions"
+        for view in queries.VIEWS:
+            add(f"subscriptions view={view}", page(subs, view=view))
+            add(f"subscriptions view={view} last", page(subs, view=view, last="1"))
+        for sort in queries.SORTS:
+            for desc in (False, True):
+                d = "desc" if desc else "asc"
+                base = {"view": "all", "sort": sort, "dir": d}
+                add(f"subscriptions sort={sort} {d} first", page(subs, **base))
+                add(
+                    f"subscriptions sort={sort} {d} middle",
+                    page(subs, **base, after=sub_cursors[(sort, desc)]),
+                )
+                add(
+                    f"subscriptions sort={sort} {d} middle, previous",
+                    page(subs, **base, before=sub_cursors[(sort, desc)]),
+                )
+                add(f"subscriptions sort={sort} {d} last", page(subs, **base, last="1"))
+        add("subscriptions page=10", page(subs, view="all", page="10"))
+        add("subscriptions active plan=plan-2", page(subs, view="active", plan="plan-2"))
+        add("subscriptions all state=suspended", page(subs, view="all", state="suspended"))
+        add(
+            "subscriptions active plan+state, sort member desc",
+            page(subs, view="active", plan="plan-3", state="active", sort="member", dir="desc"),
+        )
+        add(
+            "subscriptions expired state=ended, sort started, last",
+            page(subs, view="expired", state="ended", sort="started", last="1"),
+        )
+        add("subscriptions grace sort paid_through", page(subs, view="grace", sort="paid_through"))
+        add("search exact PayPal id", page(subs, view="all", q=probe.paypal_id))
+        add("search PayPal id prefix", page(subs, view="all", q=probe.paypal_id[:8]))
+        email = probe.user.email if probe.user else "abc"
+        add("search e-mail prefix (upper case)", page(subs, view="all", q=email[:5].upper()))
+        add("search no match", page(subs, view="all", q="zzzz-nobody"))
+
+        pays = "/admin/payments"
+        add("payments first", page(pays))
+        add("payments middle", page(pays, after=pay_cursor))
+        add("payments last", page(pays, last="1"))
+        add("payments status=Refunded first", page(pays, status="Refunded"))
+        add("payments status=Refunded last", page(pays, status="Refunded", last="1"))
+        add("payments search txn id", page(pays, q=mid_pay.txn_id))
+        add("payments search txn prefix", page(pays, q=mid_pay.txn_id[:6]))
+        add("payments search PayPal subscription id", page(pays, q=probe.paypal_id))
+
+        members = "/admin/members"
+        add("members first", page(members))
+        add("members middle", page(members, after=member_cursor))
+        add("members last", page(members, last="1"))
+        add("members search prefix", page(members, q=mid_user.email[:4].upper()))
+    return results
+
+
+def _app_with_login(url: str):
+    """The app, plus a bench-only route that logs a user in (as tests/conftest.py does)."""
+    from flask_login import login_user
+
+    from gateway import create_app
+    from models import User, db
+
+    app = create_app(_config(url), instance_path=tempfile.mkdtemp())
+    app.add_url_rule(
+        "/_bench/login/<int:uid>",
+        view_func=lambda uid: (login_user(db.session.get(User, uid)), ("", 204))[1],
+    )
+    return app
+
+
+def _payments_key():
+    from gateway.admin.payments import PAID_AT
+
+    return PAID_AT
+
+
+def _member_key():
+    from gateway.admin.routes import MEMBER_KEY
+
+    return MEMBER_KEY
+
+
+def _now():
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def measure_login(url: str, runs: int) -> list[tuple[str, float, float]]:
+    """POST /auth/login for a member with 100 subscriptions, and the hash check alone."""
+    from datetime import timedelta
+
+    from werkzeug.security import check_password_hash
+
+    from gateway import create_app
+    from models import Subscription, User, db
+
+    app = create_app(_config(url), instance_path=tempfile.mkdtemp())
+    with app.app_context():
+        now = _now()
+        member = User(email="hundred@bench.example", created_at=now)
+        member.set_password("bench-password", FAST_HASH)
+        db.session.add(member)
+        db.session.flush()
+        db.session.add_all(
+            Subscription(
+                user_id=member.id,
+                plan_id=1 + i % PLANS,
+                state="active" if i % 2 else "ended",
+                access_until=now + timedelta(days=i - 50),
+                paid_through=now + timedelta(days=i - 55),
+                started_at=now - timedelta(days=400),
+                created_at=now,
+                updated_at=now,
+            )
+            for i in range(100)
+        )
+        db.session.commit()
+        hash_ms = timed(lambda: check_password_hash(member.password_hash, "bench-password"), runs)
+
+        def login() -> None:
+            r = app.test_client().post(
+                "/auth/login",
+                data={"email": "hundred@bench.example", "password": "bench-password"},
+            )
+            assert r.status_code == 302, r.data[:300]
+
+        ms = timed(login, runs)
+    print(f"  password hash ({FAST_HASH}) alone: {hash_ms:.2f} ms (not counted)")
+    name = "member login with 100 subscriptions (less the hash)"
+    print(f"  {name:<58} {ms - hash_ms:8.1f} ms  (target < {LOGIN_MS:.0f})")
+    return [(name, ms - hash_ms, LOGIN_MS)]
+
+
+def export_child(url: str, path: str) -> None:
+    """In a child process: stream one export to nowhere; print rows, seconds and peak MB."""
+    from models import User, db
+
+    app = _app_with_login(url)
+    with app.app_context():
+        admin = db.session.scalar(db.select(User).where(User.email == "admin@bench.example"))
+        admin_id = admin.id
+    client = app.test_client()
+    assert client.get(f"/_bench/login/{admin_id}").status_code == 204
+    started = time.perf_counter()
+    r = client.get(path, buffered=False)
+    assert r.status_code == 200, r.status_code
+    lines = 0
+    for chunk in r.response:
+        lines += chunk.count(b"\n") if isinstance(chunk, bytes) else chunk.count("\n")
+    r.close()
+    seconds = time.perf_counter() - started
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{lines - 1} {seconds:.1f} {peak_mb:.1f}")
+
+
+def measure_exports(url: str) -> list[tuple[str, float, float]]:
+    results = []
+    for path in ("/admin/subscriptions.csv?view=all", "/admin/payments.csv", "/admin/members.csv"):
+        out = subprocess.run(
+            [sys.executable, __file__, "--export-child", path, "--url", url],
+            capture_output=True,
+            text=True,
+            env=os.environ | {"PYTHONPATH": str(ROOT)},
+        )
+        if out.returncode:
+            raise SystemExit(f"export {path} failed:\n{out.stderr[-3000:]}")
+        rows, seconds, peak = out.stdout.split()[-3:]
+        name = f"export {path} ({int(rows):,} rows, {float(seconds):.0f} s) peak memory"
+        print(f"  {name:<58} {float(peak):8.1f} MB  (target < {EXPORT_MB:.0f})", flush=True)
+        results.append((name, float(peak), EXPORT_MB))
+    return results
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscriptions", type=int, default=1_000_000)
+    parser.add_argument("--payments", type=int, default=5_000_000)
+    parser.add_argument("--quick", action="store_true", help="100,000 / 500,000 rows")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--export-child", help=argparse.SUPPRESS)
+    parser.add_argument("--url", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.export_child:
+        export_child(args.url, args.export_child)
+        return 0
+    if args.quick:
+        args.subscriptions, args.payments = 100_000, 500_000
+    with database() as url:
+        print(f"seeding {args.subscriptions:,} subscriptions, {args.payments:,} payments")
+        started = time.perf_counter()
+        seed(url, args.subscriptions, args.payments)
+        print(f"  seeded in {time.perf_counter() - started:.0f} s")
+        results = measure_pages(url, args.runs)
+        results += measure_login(url, args.runs)
+        results += measure_exports(url)
+    missed = [(n, v, t) for n, v, t in results if v >= t]
+    print(f"\n{len(results) - len(missed)} of {len(results)} figures within target")
+    for name, value, target in missed:
+        print(f"  MISSED: {name}: {value:.1f} (target < {target:.0f})")
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

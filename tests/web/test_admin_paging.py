@@ -1,0 +1,334 @@
+"""Admin tables at scale: keyset pages visit every row once in order, prefix search,
+tamper-safe cursors, no COUNT(*) over a table, and (PostgreSQL) sorts served by indexes."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, text
+
+from gateway.admin import keyset, queries
+from models import Payment, Subscription, db
+
+SUB_LINK = re.compile(rb'href="/admin/subscriptions/(\d+)"')
+PAYMENT_LINK = re.compile(rb'href="/admin/payments/(\d+)"')
+MEMBER_LINK = re.compile(rb'<td><a href="/admin/members/(\d+)"')
+REL = re.compile(rb'rel="(next|prev|last|first)" href="([^"]+)"')
+
+
+@pytest.fixture
+def table(app, db, clock, make_user, make_plan):
+    """23 subscriptions with ties (equal access_until), NULLs (paid_through, started_at,
+    member, plan) and every state; page size 4, so walks cross many pages."""
+    app.config["ADMIN_PAGE_SIZE"] = 4
+    now = clock.now()
+    plans = [make_plan("alpha"), make_plan("beta")]
+    users = [make_user(f"{n}@example.com") for n in ("zed", "amy", "bob", "cat", "dan")]
+    states = ["active", "cancelled", "suspended", "ended", "pending", "revoked"]
+    subs = []
+    for i in range(23):
+        subs.append(
+            Subscription(
+                user_id=None if i % 7 == 3 else users[i % 5].id,
+                plan_id=None if i % 11 == 5 else plans[i % 2].id,
+                paypal_id=f"I-{'AB' if i < 10 else 'CD'}{i:04d}",
+                state=states[i % 6],
+                started_at=None if i % 5 == 0 else now - timedelta(days=i % 4),
+                paid_through=None if i % 3 == 0 else now + timedelta(days=i % 5),
+                access_until=now + timedelta(days=(i % 4) - 1),  # many ties, past and future
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    db.session.add_all(subs)
+    db.session.commit()
+    return subs
+
+
+def expected(subs, sort: str, desc: bool, keep=lambda s: True) -> list[int]:
+    """The order the table promises: the key, then the id; NULLs last asc, first desc."""
+    value = {
+        "id": lambda s: s.id,
+        "member": lambda s: s.user.email if s.user else None,
+        "plan": lambda s: s.plan_id,
+        "state": lambda s: str(s.state),
+        "started": lambda s: s.started_at,
+        "paid_through": lambda s: s.paid_through,
+        "access_until": lambda s: s.access_until,
+    }[sort]
+    rows = [s for s in subs if keep(s)]
+    present = sorted((s for s in rows if value(s) is not None), key=lambda s: (value(s), s.id))
+    nulls = sorted((s for s in rows if value(s) is None), key=lambda s: s.id)
+    ordered = present + nulls
+    return [s.id for s in (ordered[::-1] if desc else ordered)]
+
+
+def links(html: bytes) -> dict[str, str]:
+    return {rel.decode(): href.decode().replace("&amp;", "&") for rel, href in REL.findall(html)}
+
+
+def walk(client, url: str, pattern=SUB_LINK, backwards: bool = False) -> list[int]:
+    """Every row id met following next links from the first page (or previous links
+    from the last page), in the order shown."""
+    if backwards:
+        first = client.get(url)
+        assert first.status_code == 200
+        url = links(first.data).get("last", url)
+    seen: list[int] = []
+    pages: list[list[int]] = []
+    for _ in range(100):
+        r = client.get(url)
+        assert r.status_code == 200, r.data
+        ids = [int(i) for i in pattern.findall(r.data)]
+        pages.append(ids)
+        nxt = links(r.data).get("prev" if backwards else "next")
+        if not nxt:
+            break
+        url = nxt
+    for ids in pages[::-1] if backwards else pages:
+        seen += ids
+    return seen
+
+
+@pytest.mark.parametrize("desc", [False, True], ids=["asc", "desc"])
+@pytest.mark.parametrize("sort", list(queries.SORTS))
+def test_every_sort_walks_every_row_once_in_order(client, admin, login_as, table, sort, desc):
+    """Do next links (and previous links from the last page) visit each row once, in order?"""
+    login_as(admin)
+    db.session.expire_all()
+    subs = db.session.query(Subscription).all()
+    want = expected(subs, sort, desc)
+    url = f"/admin/subscriptions?view=all&sort={sort}&dir={'desc' if desc else 'asc'}"
+    assert walk(client, url) == want
+    assert walk(client, url, backwards=True) == want
+
+
+@pytest.mark.parametrize(
+    "args,keep",
+    [
+        ("view=active&sort=member&dir=desc", lambda s, now: s.access_until > now),
+        ("view=expired&sort=paid_through", lambda s, now: s.access_until <= now),
+        (
+            "view=all&plan=beta&sort=started&dir=desc",
+            lambda s, now: s.plan and s.plan.code == "beta",
+        ),
+        ("view=all&state=active&sort=access_until", lambda s, now: str(s.state) == "active"),
+        ("view=all&q=i-ab&sort=id", lambda s, now: s.paypal_id.startswith("I-AB")),
+        ("view=all&q=I-AB&sort=state", lambda s, now: s.paypal_id.startswith("I-AB")),
+    ],
+)
+def test_filters_with_sorts(client, admin, login_as, table, clock, args, keep):
+    """Do views, plan, state and search filters combine with any sort and keyset paging?"""
+    login_as(admin)
+    db.session.expire_all()
+    subs = db.session.query(Subscription).all()
+    params = dict(p.split("=") for p in args.split("&"))
+    want = expected(
+        subs, params["sort"], params.get("dir") == "desc", lambda s: keep(s, clock.now())
+    )
+    assert walk(client, f"/admin/subscriptions?{args}") == want
+
+
+def test_search_exact_id_prefix_and_email(client, admin, login_as, table):
+    """Does the search find an exact PayPal id, an id prefix and an e-mail prefix in any case?"""
+    login_as(admin)
+
+    def found(q: str) -> set[int]:
+        return set(walk(client, f"/admin/subscriptions?view=all&q={q}"))
+
+    exact = table[12]
+    assert found(exact.paypal_id) == {exact.id}
+    assert found("I-CD001") == {s.id for s in table if s.paypal_id.startswith("I-CD001")}
+    zed = {s.id for s in table if s.user and s.user.email == "zed@example.com"}
+    assert zed and found("ZED@EX") == zed == found("zed")
+    assert found("%") == found("_") == set()  # LIKE wildcards are literal
+
+
+def test_tampered_cursors_are_400(client, admin, login_as, table):
+    """Is an altered, foreign or junk cursor a clear 400, never a 500?"""
+    login_as(admin)
+    first = client.get("/admin/subscriptions?view=all&sort=started")
+    nxt = links(first.data)["next"]
+    found = re.search(r"after=([^&]+)", nxt)
+    assert found
+    token = found.group(1)
+    flipped = token[:-2] + ("A" if token[-2] != "A" else "B") + token[-1]
+    for url in (
+        f"/admin/subscriptions?view=all&sort=started&after={flipped}",
+        f"/admin/subscriptions?view=all&sort=started&before=x{token}",
+        f"/admin/subscriptions?view=all&sort=paid_through&after={token}",  # another sort
+        f"/admin/subscriptions?view=all&sort=started&dir=desc&after={token}",
+        "/admin/subscriptions?after=%ff%fe",
+        "/admin/payments?after=junk",
+        "/admin/members?before=junk",
+    ):
+        r = client.get(url)
+        assert r.status_code == 400 and b"page link" in r.data, url
+    r = client.get("/admin/subscriptions?page=11")
+    assert r.status_code == 400 and b"next, previous and last links" in r.data
+
+
+def test_a_well_signed_cursor_with_a_wrong_type_is_400(app, client, admin, login_as, table):
+    """Is a cursor we signed but whose value has the wrong type still a 400?"""
+    login_as(admin)
+    with app.test_request_context():
+        token = keyset.encode(keyset.Cursor("started", False, "not a date", 1))
+    r = client.get(f"/admin/subscriptions?view=all&sort=started&after={token}")
+    assert r.status_code == 400
+
+
+@pytest.fixture
+def payments(db, table, clock):
+    """31 payments, several at the same moment, over the table's subscriptions."""
+    now = clock.now()
+    rows = [
+        Payment(
+            subscription_id=table[i % 23].id,
+            txn_id=f"TX{i:05d}",
+            status="Refunded" if i % 4 == 0 else "Completed",
+            amount=Decimal("9.00"),
+            currency="USD",
+            paid_at=now - timedelta(hours=i // 3),
+            created_at=now,
+        )
+        for i in range(31)
+    ]
+    db.session.add_all(rows)
+    db.session.commit()
+    return rows
+
+
+def test_payments_walk_filter_and_search(client, admin, login_as, payments, table):
+    """Do payment pages walk newest first without loss, per status, and find ids by prefix?"""
+    login_as(admin)
+    order = [p.id for p in sorted(payments, key=lambda p: (p.paid_at, p.id), reverse=True)]
+    assert walk(client, "/admin/payments", PAYMENT_LINK) == order
+    assert walk(client, "/admin/payments", PAYMENT_LINK, backwards=True) == order
+    refunded = [i for i in order if next(p for p in payments if p.id == i).status == "Refunded"]
+    assert walk(client, "/admin/payments?status=Refunded", PAYMENT_LINK) == refunded
+    assert walk(client, "/admin/payments?q=TX00007", PAYMENT_LINK) == [payments[7].id]
+    assert set(walk(client, "/admin/payments?q=TX0001", PAYMENT_LINK)) == {
+        p.id for p in payments if p.txn_id.startswith("TX0001")
+    }
+    sub = table[2]
+    assert set(walk(client, f"/admin/payments?q={sub.paypal_id}", PAYMENT_LINK)) == {
+        p.id for p in payments if p.subscription_id == sub.id
+    }
+
+
+def test_members_walk_and_prefix_search(client, admin, login_as, table, make_user):
+    """Do member pages list everyone once by e-mail, and search by prefix in any case?"""
+    for i in range(9):
+        make_user(f"user{i}@example.com")
+    login_as(admin)
+    from models import User
+
+    users = db.session.query(User).order_by(User.email).all()
+    assert walk(client, "/admin/members", MEMBER_LINK) == [u.id for u in users]
+    assert walk(client, "/admin/members", MEMBER_LINK, backwards=True) == [u.id for u in users]
+    assert set(walk(client, "/admin/members?q=USER", MEMBER_LINK)) == {
+        u.id for u in users if u.email.startswith("user")
+    }
+
+
+def test_no_page_counts_a_whole_table(app, client, admin, login_as, table, payments):
+    """Does no statement of a page request count a whole table (only LIMITed subqueries)?"""
+    login_as(admin)
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        statements.append(statement.lower())
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        for url in (
+            "/admin/subscriptions?view=all",
+            "/admin/subscriptions?view=active&sort=member&last=1",
+            "/admin/payments",
+            "/admin/payments?status=Completed",
+            "/admin/members",
+        ):
+            assert client.get(url).status_code == 200
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    counts = [s for s in statements if "count(" in s]
+    assert counts, "the pages show a count"
+    assert all("limit" in s for s in counts), counts
+    if db.engine.dialect.name == "postgresql":  # SQLite spells every LIMIT "LIMIT ? OFFSET ?"
+        assert not any("offset" in s for s in statements)
+
+
+def test_count_label_is_exact_when_small_and_marked_when_not(client, admin, login_as, table):
+    """Is a small table's count exact, and a capped one labelled as an estimate?"""
+    login_as(admin)
+    r = client.get("/admin/subscriptions?view=all")
+    assert b'data-count="exact"' in r.data and b"23 subscriptions" in r.data
+    keyset_limit = keyset.EXACT_UP_TO
+    try:
+        keyset.EXACT_UP_TO = 5
+        r = client.get("/admin/subscriptions?view=all")
+    finally:
+        keyset.EXACT_UP_TO = keyset_limit
+    assert b'data-count="estimate"' in r.data and b"(estimate)" in r.data
+
+
+def plan_nodes(plan: dict) -> list[str]:
+    found = [plan["Node Type"]]
+    for child in plan.get("Plans", []):
+        found += plan_nodes(child)
+    return found
+
+
+#: The member sort walks users by e-mail and each one's few subscriptions by id; PostgreSQL
+#: orders those groups itself (an Incremental Sort at scale, a plain Sort on a tiny table),
+#: so its speed is measured by bench/admin_scale.py rather than asserted from a plan here.
+INDEX_ORDERED = [s for s in queries.SORTS if s != "member"]
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("desc", [False, True], ids=["asc", "desc"])
+@pytest.mark.parametrize("sort", INDEX_ORDERED)
+def test_sorts_are_index_scans_without_a_sort_node(app, table, clock, monkeypatch, sort, desc):
+    """On PostgreSQL, can each page piece of each sort be read from an index with no Sort?"""
+    f = queries.SubscriptionFilter(view="all", sort=sort, desc=desc)
+    stmt = queries.subscriptions(f, clock.now(), 7)
+    key = queries.SORTS[sort]
+    captured: list = []
+    real = db.session.scalars
+
+    def spy(statement, *a, **kw):
+        captured.append(statement)
+        return real(statement, *a, **kw)
+
+    with monkeypatch.context() as m:
+        m.setattr(db.session, "scalars", spy)
+        rows = keyset.fetch(stmt, key, Subscription.id, desc, None, 5)
+        after = keyset.Cursor(sort, desc, key.value(rows[2]), rows[2].id)
+        keyset.fetch(stmt, key, Subscription.id, desc, after, 50)
+    # A tiny table is cheaper to sort than to read by index, so forbid sorting and scans:
+    # a Sort node then remains only where no index can give the order.
+    for setting in ("enable_sort", "enable_seqscan", "enable_bitmapscan"):
+        db.session.execute(text(f"SET LOCAL {setting} = off"))
+    for statement in captured:
+        nodes = plan_nodes(keyset.explain(statement)["Plan"])
+        assert "Sort" not in nodes and "Incremental Sort" not in nodes, (sort, desc, nodes)
+        assert any("Index" in n for n in nodes), nodes
+    db.session.rollback()
+
+
+@pytest.mark.postgres_only
+@pytest.mark.parametrize(
+    "q", ["I-AB0003", "I-AB", "amy@ex", "TX0001"], ids=["exact", "id-prefix", "email", "txn"]
+)
+def test_searches_use_indexes(app, table, clock, q):
+    """On PostgreSQL, is every search branch an index lookup, never a scan of the table?"""
+    from gateway.admin import payments as payment_views
+
+    db.session.execute(text("SET LOCAL enable_seqscan = off"))
+    for stmt in (queries.search_ids(q), payment_views.search_ids(q)):
+        nodes = plan_nodes(keyset.explain(stmt)["Plan"])
+        assert "Seq Scan" not in nodes, (q, nodes)
+    db.session.rollback()

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models import db
 
-from . import metrics, status
+from . import metrics, metrics_scrape, status
 from .clock import now
 from .config import INSECURE_SECRET_KEY
 from .jobs.registry import jobs
@@ -139,5 +139,5 @@ def metrics_view() -> ResponseReturnValue:
         db.session.rollback()
         app.logger.warning("metrics: the database could not be read", exc_info=True)
         snapshot = None
-    body = metrics.exposition(app, snapshot)
+    body = metrics_scrape.exposition(app, snapshot)
     return Response(body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,1 @@
+"""What a site built on django-paypal adds: a valid_ipn_received handler that extends access."""

@@ -53,11 +53,19 @@ test-postgres: install
 	else echo "== PostgreSQL tests skipped: no server (set GATEWAY_TEST_DATABASE_URL)"; \
 	  [ -z "$(REQUIRE_POSTGRES)" ] || { echo "REQUIRE_POSTGRES is set: failing"; exit 1; }; fi
 
+# The benchmark suite: every script runs (quick sizes unless FULL=1), each prints its
+# figures against a baseline of the same run, and the target fails `make bench` if any
+# script reports a missed target.
+QUICK := $(if $(FULL),,--quick)
 bench: install
-	$(BIN)/python bench/gate_and_inbox.py
-	$(BIN)/python bench/activity_import.py
-	@command -v wrk >/dev/null || { echo "bench/processing.py needs wrk (apt-get install wrk)"; exit 1; }
-	$(BIN)/python bench/processing.py
+	@command -v wrk >/dev/null || { echo "the benchmarks need wrk (apt-get install wrk)"; exit 1; }
+	@failed=""; \
+	for script in "gate_and_inbox.py" "gate.py" "processing.py" "activity_import.py" \
+	              "admin_scale.py $(QUICK)" "side_by_side.py $(QUICK)"; do \
+	  echo "== bench/$$script"; \
+	  $(BIN)/python bench/$$script || failed="$$failed $$script;"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "targets missed or errors in:$$failed"; exit 1; fi
 
 sim: install
 	$(BIN)/flask --app paypal_sim run --host $(HOST) --port $(SIM_PORT)

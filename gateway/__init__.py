@@ -93,6 +93,7 @@ def _check_config(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from models import User, db
 
+    from . import csrf_tokens
     from .auth import sessions
     from .database import configure_engine
     from .extensions import csrf, login_manager, migrate
@@ -101,6 +102,7 @@ def register_extensions(app: Flask) -> None:
     configure_engine(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"))
     csrf.init_app(app)
+    csrf_tokens.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see that page."

@@ -220,3 +220,25 @@ def test_real_login_form_with_csrf(app, client, make_user):
     assert client.get("/account").status_code == 200
     # Logging out also needs the token.
     assert client.post("/auth/logout").status_code == 400
+
+
+def test_page_tokens_are_signed_once_and_still_checked(app, client, make_user, login_as):
+    """The header's log-out token is reused from the process's cache: the same on every
+    page of a session, another session's differs, and it still passes Flask-WTF's check
+    (a forged one does not)."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    user = make_user("m@example.com")
+    login_as(user)
+
+    def header_token(browser) -> str:
+        page = browser.get("/account").data.decode()
+        found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        assert found is not None, page
+        return found.group(1)
+
+    first, second = header_token(client), header_token(client)
+    assert first == second
+    other = login_as(make_user("n@example.com"), browser=app.test_client())
+    assert header_token(other) != first
+    assert client.post("/auth/logout", data={"csrf_token": first[:-2] + "xx"}).status_code == 400
+    assert client.post("/auth/logout", data={"csrf_token": first}).status_code == 302

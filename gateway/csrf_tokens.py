@@ -1,0 +1,52 @@
+"""CSRF tokens for pages, each signed once per process.
+
+Flask-WTF signs the session's raw token (with a timestamp) on every call, and every page
+carries one (the log-out form in the header). With WTF_CSRF_TIME_LIMIT = None the
+timestamp is never checked, so a signature made once is as good as a fresh one: keep it
+per raw token and skip the HMAC and zlib round on each page view. Validation is still
+Flask-WTF's own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from flask import Flask, current_app, session
+from flask_wtf.csrf import generate_csrf
+
+#: Raw tokens remembered per process (one per active session); the oldest go first.
+MAX_TOKENS = 20_000
+
+
+class SignedTokens:
+    def __init__(self) -> None:
+        self._signed: OrderedDict[str, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def token(self) -> str:
+        cfg = current_app.config
+        if cfg.get("WTF_CSRF_TIME_LIMIT") is not None:
+            return generate_csrf()  # tokens expire: each needs its own timestamp
+        field = cfg.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        raw = session.get(field)
+        if raw:
+            with self._lock:
+                signed = self._signed.get(raw)
+            if signed is not None:
+                return signed
+        signed = generate_csrf()
+        with self._lock:
+            self._signed[session[field]] = signed
+            while len(self._signed) > MAX_TOKENS:
+                self._signed.popitem(last=False)
+        return signed
+
+
+def init_app(app: Flask) -> None:
+    """Templates' `csrf_token()` (Flask-WTF's name) answers from the per-process cache.
+    Flask-WTF puts its own in the globals and in a context processor; a context processor
+    registered after it wins."""
+    token = SignedTokens().token
+    app.jinja_env.globals["csrf_token"] = token
+    app.context_processor(lambda: {"csrf_token": token})

@@ -1,6 +1,6 @@
 """PayPal's server-to-server endpoints only: store the raw bytes and answer. Nothing else.
 
-No web worker ever calls PayPal, not even after answering: verification and applying
+These views never call PayPal, not even after answering: verification and applying
 happen in inbox workers and the scheduler (`gateway/pipeline/worker.py`).
 
 Each view is CSRF-exempt on its own (PayPal cannot send our token); member pages live

@@ -16,13 +16,12 @@ import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.processing import ROOT, database, free_port, gunicorn, started
+from bench.processing import ROOT, database, free_port, gunicorn, seed, started
 
 TARGET = 0.6
 PASSWORD = "bench-password-0123"
@@ -30,34 +29,23 @@ LUA = 'wrk.headers["Cookie"] = "{cookie}"\n'
 
 
 def seed_member(url: str) -> None:
-    from flask_migrate import upgrade
-
+    """processing.py's schema and plan, plus an admin and a member granted a month."""
     from gateway import create_app
     from gateway.subscriptions import admin_actions
     from models import Plan, User, db
 
+    seed(url, 0)
     app = create_app(
         {"TESTING": True, "SQLALCHEMY_DATABASE_URI": url}, instance_path=tempfile.mkdtemp()
     )
     with app.app_context():
-        upgrade()
         now = datetime.now(UTC)
-        plan = Plan(
-            code="premium-monthly",
-            name="Premium",
-            role="premium",
-            price=Decimal("9.00"),
-            currency="USD",
-            period_count=1,
-            period_unit="M",
-            active=True,
-            created_at=now,
-        )
+        plan = db.session.scalar(db.select(Plan).where(Plan.code == "premium-monthly"))
         admin = User(email="admin@example.com", is_admin=True, created_at=now)
         member = User(email="member@example.com", created_at=now)
         for user in (admin, member):
             user.set_password(PASSWORD, "pbkdf2:sha256:1000")
-        db.session.add_all([plan, admin, member])
+        db.session.add_all([admin, member])
         db.session.flush()
         admin_actions.grant(admin, member, plan, now + timedelta(days=30), "bench", now)
         db.session.commit()

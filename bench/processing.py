@@ -158,19 +158,20 @@ def seed(url: str, subscriptions: int) -> None:
         )
         db.session.add(plan)
         db.session.flush()
-        db.session.execute(
-            sa.insert(Subscription),
-            [
-                {
-                    "paypal_id": f"I-BENCH{i:08d}",
-                    "plan_id": plan.id,
-                    "state": "active",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for i in range(subscriptions)
-            ],
-        )
+        if subscriptions:  # an empty list would insert one row of defaults
+            db.session.execute(
+                sa.insert(Subscription),
+                [
+                    {
+                        "paypal_id": f"I-BENCH{i:08d}",
+                        "plan_id": plan.id,
+                        "state": "active",
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for i in range(subscriptions)
+                ],
+            )
         db.session.commit()
         db.engine.dispose()
 

@@ -111,3 +111,10 @@ def button_fields(checkout: Checkout, plan: Plan, public_url: str) -> list[tuple
         ("rm", "1"),
     ]
     return fields
+
+
+def own_checkout(token: str, user_id: int) -> Checkout | None:
+    """The member's checkout with this token; another member's token finds nothing."""
+    return db.session.scalar(
+        select(Checkout).where(Checkout.token == token[:40], Checkout.user_id == user_id)
+    )

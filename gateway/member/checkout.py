@@ -139,10 +139,7 @@ def cancelled() -> ResponseReturnValue:
 
 
 def _own_checkout(token: str) -> Checkout | None:
-    """The current member's checkout with this token; another member's is not found."""
-    return db.session.scalar(
-        select(Checkout).where(Checkout.token == token[:40], Checkout.user_id == current_user.id)
-    )
+    return checkouts.own_checkout(token, current_user.id)
 
 
 def _public_url() -> str:

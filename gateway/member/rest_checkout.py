@@ -10,11 +10,10 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
-from sqlalchemy import select
 
-from models import Checkout, db
+from models import Checkout
 
-from .. import rest_checkout
+from .. import checkouts, rest_checkout
 from ..clock import now
 
 bp = Blueprint("rest_checkout", __name__, url_prefix="/checkout/rest")
@@ -66,7 +65,4 @@ def waiting(token: str) -> ResponseReturnValue:
 
 
 def _own_checkout(token: str) -> Checkout | None:
-    """The current member's checkout; another member's token finds nothing."""
-    return db.session.scalar(
-        select(Checkout).where(Checkout.token == token[:40], Checkout.user_id == current_user.id)
-    )
+    return checkouts.own_checkout(token, current_user.id)

@@ -75,5 +75,5 @@ def _verdict(check: SignatureCheck) -> Verdict:
     if check.outcome == "verified":
         return Verdict.verified()
     if check.outcome == "invalid":
-        return Verdict.invalid(f"signature: {check.detail}")
+        return Verdict.invalid(f"signature: {check.detail}", flag=True)
     return Verdict.retry(check.detail)

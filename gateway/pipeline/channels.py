@@ -39,14 +39,17 @@ class Verdict:
     outcome: Outcome
     #: What is stored as the message's verification ("VERIFIED", "INVALID", or what happened).
     detail: str
+    #: A rejection an admin must see (a bad signature: an attack or a wrong webhook id).
+    #: Invalid IPNs are common junk and stay in the log without a flag.
+    flag: bool = False
 
     @classmethod
     def verified(cls, detail: str = "VERIFIED") -> Verdict:
         return cls(Outcome.VERIFIED, detail)
 
     @classmethod
-    def invalid(cls, detail: str = "INVALID") -> Verdict:
-        return cls(Outcome.INVALID, detail)
+    def invalid(cls, detail: str = "INVALID", flag: bool = False) -> Verdict:
+        return cls(Outcome.INVALID, detail, flag)
 
     @classmethod
     def retry(cls, detail: str) -> Verdict:

@@ -27,7 +27,7 @@ from models import Checkout, Notification, db
 
 from .. import metrics
 from ..billing.interpretation import Interpretation
-from ..billing.statuses import OPEN_NOTIFICATION, Channel, NotificationStatus
+from ..billing.statuses import OPEN_NOTIFICATION, NotificationStatus
 from ..clock import now as clock_now
 from ..database import lock_key
 from ..flags import raise_flag
@@ -193,10 +193,8 @@ def _record_verdicts(verdicts: dict[int, Verdict], known: Collection[object]) ->
             ready.append(note.id)
         elif verdict.outcome is Outcome.INVALID:
             note.verification = verdict.detail[:200]
-            _finish(note, NotificationStatus.INVALID, _invalid_outcome(note, verdict), now)
-            if note.channel is not Channel.IPN:
-                # A bad signature is an attack or a misconfigured webhook id: an admin looks.
-                # (Invalid IPNs are common junk and stay in the log without a flag.)
+            _finish(note, NotificationStatus.INVALID, _invalid_outcome(verdict), now)
+            if verdict.flag:
                 raise_flag(
                     "signature",
                     f"{note.channel.value} message {note.id} rejected: {verdict.detail}",
@@ -210,10 +208,10 @@ def _record_verdicts(verdicts: dict[int, Verdict], known: Collection[object]) ->
     return ready
 
 
-def _invalid_outcome(note: Notification, verdict: Verdict) -> str:
-    if note.channel is Channel.IPN:
-        return f"PayPal answered {verdict.detail}: not sent by PayPal or altered; kept, no effect"
-    return f"rejected ({verdict.detail}): not proven to come from PayPal; kept, no effect"
+def _invalid_outcome(verdict: Verdict) -> str:
+    if verdict.flag:
+        return f"rejected ({verdict.detail}): not proven to come from PayPal; kept, no effect"
+    return f"PayPal answered {verdict.detail}: not sent by PayPal or altered; kept, no effect"
 
 
 def _end_transaction(known: Collection[object] = ()) -> None:

@@ -93,14 +93,14 @@ def _check_config(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from models import User, db
 
-    from . import csrf_tokens
+    from . import csrf_tokens, lazy_migrate
     from .auth import sessions
     from .database import configure_engine
-    from .extensions import csrf, login_manager, migrate
+    from .extensions import csrf, login_manager
 
     db.init_app(app)
     configure_engine(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    lazy_migrate.init_app(app)
     csrf.init_app(app)
     csrf_tokens.init_app(app)
     login_manager.init_app(app)

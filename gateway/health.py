@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
-from alembic.script import ScriptDirectory
 from flask import Blueprint, Response, abort, current_app, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
@@ -24,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models import db
 
-from . import metrics, metrics_scrape, status
+from . import lazy_migrate, metrics, metrics_scrape, status
 from .clock import now
 from .config import INSECURE_SECRET_KEY
 from .jobs.registry import jobs
@@ -52,12 +51,14 @@ def database_reachable() -> bool:
 @lru_cache(maxsize=4)
 def migration_heads(directory: str) -> frozenset[str]:
     """The revisions this code expects (read from the scripts once per process)."""
+    from alembic.script import ScriptDirectory  # ~10 MB: loaded by the first /readyz only
+
     return frozenset(ScriptDirectory(directory).get_heads())
 
 
 def schema_problem() -> str | None:
     """None when the database's Alembic revision is this code's head."""
-    heads = migration_heads(current_app.extensions["migrate"].directory)
+    heads = migration_heads(lazy_migrate.DIRECTORY)
     try:
         with db.engine.connect() as conn:
             current = frozenset(

@@ -89,3 +89,39 @@ def test_stand_in_is_separate():
     assert "paypal_sim" not in imported_modules(ROOT / "gateway")
     assert "paypal_sim" not in imported_modules(ROOT / "models")
     assert imported_modules(ROOT / "paypal_sim") & {"gateway", "models"} == set()
+
+
+#: Libraries the app loads only when a process needs them (~25 MB together; the Activity
+#: import's 100 MB budget, bench/activity_import.py): Alembic (+Mako, Pygments) for
+#: `flask db` and /readyz, cryptography's X.509 for verifying a webhook, requests for
+#: calling PayPal.
+ON_DEMAND = ("alembic", "mako", "pygments", "cryptography", "requests")
+
+
+def loaded_libraries(statement: str) -> set[str]:
+    code = f"import json, sys; {statement}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return {m.split(".")[0] for m in json.loads(out.stdout)}
+
+
+def test_the_app_loads_heavy_libraries_only_on_demand():
+    """Does building the app (and a request's worth of imports) leave them unloaded?"""
+    loaded = loaded_libraries(
+        "from gateway import create_app; create_app({'TESTING': True}); "
+        "import gateway.reconciliation.importing"
+    )
+    assert loaded & set(ON_DEMAND) == set()
+
+
+def test_on_demand_libraries_do_load_when_used():
+    """Is the check above able to see them: migrations, a webhook check, a PayPal call."""
+    loaded = loaded_libraries(
+        "from gateway import create_app; app = create_app({'TESTING': True}); "
+        "app.extensions['migrate'].directory; "
+        "from gateway.paypal.webhook_channel import WebhookChannel, cert_source; "
+        "app.app_context().push(); cert_source(); "
+        "from gateway.paypal.api import PayPalApi; PayPalApi('http://127.0.0.1:9', 'a', 'b')"
+    )
+    assert set(ON_DEMAND) - {"pygments"} <= loaded

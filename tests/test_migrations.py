@@ -37,6 +37,15 @@ def test_migrate_extension_is_bound(app):
     assert app.extensions["migrate"].directory.endswith("migrations")
 
 
+def test_flask_db_commands_load_on_demand(app):
+    """Does `flask db` find Flask-Migrate's own commands (bound when first looked up)?"""
+    result = app.test_cli_runner().invoke(args=["db", "current"])
+    assert result.exit_code == 0, result.output
+    assert "Context impl" in result.output  # Alembic ran against the app's database
+    listed = app.test_cli_runner().invoke(args=["db", "--help"])
+    assert "upgrade" in listed.output and "--directory" in listed.output
+
+
 STATUS_COLUMNS = [
     ("subscriptions", "state"),
     ("payments", "status"),

@@ -13,12 +13,16 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from flask import current_app
 
 from ..paypal_urls import api_base, api_credentials
+
+if TYPE_CHECKING:
+    # requests (~5 MB) is imported by the first client made, not by every process that
+    # imports this module only for ApiError (a CSV import, a web worker).
+    import requests
 
 USER_AGENT = "Tollgate/1.0"
 #: A token is renewed this long before PayPal says it expires (clock skew, slow calls).
@@ -114,7 +118,11 @@ class PayPalApi:
         self.client_id, self.client_secret = client_id, client_secret
         self.timeout, self.retries = timeout, retries
         self._sleep, self._monotonic = sleep, monotonic
-        self.http = session or requests.Session()
+        if session is None:
+            import requests
+
+            session = requests.Session()
+        self.http = session
         self._token: tuple[str, float] | None = None
         self._token_lock = threading.Lock()
         #: How many tokens were fetched (tests: one per lifetime, not one per call).
@@ -190,6 +198,8 @@ class PayPalApi:
         self, method: str, path: str, *, retry: bool = True, **kwargs: Any
     ) -> requests.Response:
         """One HTTP exchange, retried on 5xx/429/network failure with exponential backoff."""
+        import requests  # loaded by __init__ already
+
         attempts = self.retries + 1 if retry else 1
         headers = {"User-Agent": USER_AGENT, **kwargs.pop("headers", {})}
         last: ApiError | None = None

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import requests
-
 from .. import metrics
 
 USER_AGENT = "Tollgate-IPN-Verifier/1.0"
@@ -13,6 +11,9 @@ class PostbackVerifier:
     """Asks the configured postback URL; never one chosen by the message (docs/paypal.md §1)."""
 
     def __init__(self, url: str, timeout: float, pool_size: int = 10) -> None:
+        import requests  # ~5 MB: only in processes that verify (not in web workers)
+        import requests.adapters
+
         self.url, self.timeout = url, timeout
         # One session shared by the worker's verify threads: keep-alive connections, as
         # many as postbacks can be in flight (urllib3 would otherwise drop the surplus).
@@ -24,6 +25,8 @@ class PostbackVerifier:
     @metrics.timed_postback
     def verify(self, raw: bytes) -> str:
         """VERIFIED, INVALID, or a short description of whatever else happened."""
+        import requests  # loaded by __init__ already
+
         try:
             response = self.http.post(
                 self.url,

@@ -4,9 +4,8 @@ the event with the pure mapper."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
 from flask import current_app
 
 from ..billing.interpretation import Interpretation
@@ -14,13 +13,21 @@ from ..billing.webhook_events import interpret_event
 from ..paypal_urls import cert_prefixes
 from ..pipeline.channels import Received, Verdict
 from .api import api_client
-from .webhook_certs import CertSource
-from .webhook_signature import SignatureCheck, verify_offline
-from .webhook_verify_api import verify_by_api
+
+if TYPE_CHECKING:
+    # cryptography's X.509 layer costs ~10 MB per process; it is imported on the first
+    # webhook verified here, so processes that never verify one (the CLI, an import, a
+    # web worker with inline processing off) never load it.
+    from cryptography import x509
+
+    from .webhook_certs import CertSource
+    from .webhook_signature import SignatureCheck
 
 
 def cert_source() -> CertSource:
     """The app's certificate cache (one per process; tests may put their own)."""
+    from .webhook_certs import CertSource
+
     app = current_app
     if "webhook_certs" not in app.extensions:
         allowed, self_signed = cert_prefixes(app.config)
@@ -37,6 +44,8 @@ def cert_source() -> CertSource:
 def _trust_roots(path: str) -> list[x509.Certificate] | None:
     if not path:
         return None  # certifi's bundle
+    from cryptography import x509
+
     with open(path, "rb") as f:
         return x509.load_pem_x509_certificates(f.read())
 
@@ -47,6 +56,9 @@ class WebhookChannel:
     depends on today's clock or on PayPal being reachable."""
 
     def verify(self, received: Received) -> Verdict:
+        from .webhook_signature import verify_offline
+        from .webhook_verify_api import verify_by_api
+
         cfg = current_app.config
         webhook_id = str(cfg["PAYPAL_WEBHOOK_ID"])
         if verify_mode(cfg) == "api":

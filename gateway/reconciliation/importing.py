@@ -4,8 +4,8 @@ nothing: flags are keyed by difference and backfills by payment.
 
 Memory does not grow with the file: bytes are read through a small buffer, rows decoded
 one at a time by the csv module, and compared and committed `BATCH` at a time. What is
-kept to the end grows only with our own records (`session.py`): the ids of our payments
-the file names (~110 bytes each), refunds and reversals, and the differences found.
+kept to the end grows only with our own records (`session.py`): the row ids of our
+payments the file names (8 bytes each), refunds and reversals, and the differences found.
 `bench/activity_import.py` measures it.
 """
 

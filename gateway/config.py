@@ -39,6 +39,12 @@ class DefaultConfig:
     LOGIN_MAX_DELAY_MINUTES = 15
 
     ADMIN_PAGE_SIZE = 50
+    #: Below this many rows (subscriptions + payments + facts, by their highest ids) the
+    #: dashboard counts in the request; above it, it shows the job's latest count.
+    DASHBOARD_LIVE_ROWS = 20_000
+    #: "Count again" waits for the count when the last one took less than this (ms), and
+    #: runs it on a thread otherwise, so that no request outlives a server's time limit.
+    DASHBOARD_REFRESH_INLINE_MS = 10_000
     #: Seconds a process may answer from its copy of a member (the gate without a query;
     #: changes reach every process at once anyway: gateway/gate_cache.py). 0: always read.
     GATE_CACHE_SECONDS = 30

@@ -7,6 +7,7 @@ enums of its billing core (docs/architecture.md, "Boundaries").
 from .audit import AuditEntry
 from .base import Base, db
 from .checkout import Checkout
+from .dashboard import DashboardSnapshot
 from .flag import Flag
 from .job import JobLease, JobRun
 from .notification import Notification
@@ -36,6 +37,7 @@ __all__ = [
     "OutboxMail",
     "Flag",
     "Checkout",
+    "DashboardSnapshot",
     "JobLease",
     "JobRun",
 ]

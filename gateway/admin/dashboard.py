@@ -3,21 +3,48 @@ a CDN), each with its numbers as a table and as a CSV download.
 
 `/admin/` renders `page()` (see the home view in gateway/admin/routes.py); the numbers of
 each chart download from `/admin/dashboard/<chart>.csv`, with the same `weeks` / `months`.
+
+Counting the charts reads every subscription and payment (seconds at a million rows), so
+a scheduled job (`dashboard-snapshot`, every 5 minutes) counts them over the widest window
+and stores the result; the page and the CSVs show a slice of the latest count and say how
+old it is (with a warning once it is older than the job should allow), and an admin can
+ask for a count now. With little data (under DASHBOARD_LIVE_ROWS rows), or before any
+count exists, the numbers are counted in the request instead, by the same functions. Open
+flags are always counted live (an index read of the unresolved ones).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
+
+from models import db
 
 from ..charts import Series, bar_chart, line_chart
 from ..clock import now
+from ..jobs import lease, runner
+from ..jobs.registry import job_named
 from . import dashboard_data as data
+from .dashboard_data import MAX_MONTHS, MAX_WEEKS, Snapshot
 from .exports import csv_response
 from .queries import BadFilter
 
@@ -35,7 +62,10 @@ class Window:
 
     @classmethod
     def from_args(cls, args: Mapping[str, str]) -> Window:
-        return cls(_whole(args, "weeks", cls.weeks, 104), _whole(args, "months", cls.months, 36))
+        return cls(
+            _whole(args, "weeks", cls.weeks, MAX_WEEKS),
+            _whole(args, "months", cls.months, MAX_MONTHS),
+        )
 
     def args(self) -> dict[str, int]:
         """Query-string arguments for links: only what differs from the defaults."""
@@ -77,6 +107,12 @@ class Chart:
     def table_rows(self) -> list[tuple[object, ...]]:
         return self.rows[::-1] if self.latest_first else self.rows
 
+    @property
+    def table_cells(self) -> list[list[tuple[str, bool]]]:
+        """The table's rows as (text, is it a number) cells: formatted here, not in the
+        template (a 104-week page has a few thousand cells)."""
+        return [[(cell(v), numeric(v)) for v in row] for row in self.table_rows]
+
 
 def _day(d: date) -> str:
     return f"{d.day} {MONTH_NAMES[d.month - 1]}"
@@ -86,8 +122,8 @@ def _month(d: date) -> str:
     return f"{MONTH_NAMES[d.month - 1]} {d.year}"
 
 
-def active_chart(at: datetime, w: Window) -> Chart:
-    points = data.active_members(at, w.weeks)
+def active_chart(n: Snapshot, w: Window) -> Chart:
+    points = n.active
     figure = line_chart(
         "chart-active",
         "Active members",
@@ -100,15 +136,15 @@ def active_chart(at: datetime, w: Window) -> Chart:
     return Chart(
         "active",
         "Active members",
-        "Members and subscriptions with access at the end of each week (this week: now).",
+        "Members and subscriptions with access at the end of each week (this week: when counted).",
         ("Week", "Counted at", "Members", "Subscriptions"),
         [(p.week, p.at, p.members, p.subscriptions) for p in points],
         [("", figure)],
     )
 
 
-def movements_chart(at: datetime, w: Window) -> Chart:
-    weeks = data.movements(at, w.weeks)
+def movements_chart(n: Snapshot, w: Window) -> Chart:
+    weeks = n.movements
     figure = bar_chart(
         "chart-movements",
         "New, cancelled and lapsed subscriptions per week",
@@ -129,9 +165,9 @@ def movements_chart(at: datetime, w: Window) -> Chart:
     )
 
 
-def revenue_chart(at: datetime, w: Window) -> Chart:
-    rows = data.revenue(at, w.months)
-    months = data.last_months(at, w.months)
+def revenue_chart(n: Snapshot, w: Window) -> Chart:
+    rows = n.revenue
+    months = data.last_months(n.at, n.months)
     figures = []
     for i, currency in enumerate(sorted({r.currency for r in rows})):
         net = {(r.month, r.plan): r.net for r in rows if r.currency == currency}
@@ -159,9 +195,9 @@ def revenue_chart(at: datetime, w: Window) -> Chart:
     )
 
 
-def renewals_chart(at: datetime, w: Window) -> Chart:
+def renewals_chart(n: Snapshot, w: Window) -> Chart:
     grace = int(current_app.config["GRACE_DAYS"])
-    weeks = data.renewals(at, w.weeks, grace)
+    weeks = n.renewals
     figure = bar_chart(
         "chart-renewals",
         "Failed renewals and recoveries per week",
@@ -182,8 +218,8 @@ def renewals_chart(at: datetime, w: Window) -> Chart:
     )
 
 
-def flags_chart(at: datetime, w: Window) -> Chart:
-    flags = data.open_flags()
+def flags_chart(n: Snapshot, w: Window) -> Chart:
+    flags = data.open_flags()  # always now: the unresolved flags, read by their index
     figure = bar_chart(
         "chart-flags",
         "Open flags by kind",
@@ -193,7 +229,7 @@ def flags_chart(at: datetime, w: Window) -> Chart:
     return Chart(
         "flags",
         "Open flags",
-        "Flags nobody has resolved yet, by kind.",
+        "Flags nobody has resolved yet, by kind (counted now).",
         ("Kind", "Open"),
         [(f.kind, f.open) for f in flags],
         [("", figure)],
@@ -201,7 +237,7 @@ def flags_chart(at: datetime, w: Window) -> Chart:
     )
 
 
-CHARTS: dict[str, Callable[[datetime, Window], Chart]] = {
+CHARTS: dict[str, Callable[[Snapshot, Window], Chart]] = {
     "active": active_chart,
     "movements": movements_chart,
     "revenue": revenue_chart,
@@ -230,25 +266,123 @@ def numeric(value: object) -> bool:
     return isinstance(value, int | Decimal) and not isinstance(value, bool)
 
 
+@dataclass(frozen=True)
+class Numbers:
+    """The numbers a page or CSV shows, and where they come from."""
+
+    snapshot: Snapshot  # already cut to the window asked for
+    live: bool  # counted in this request (else: the job's latest count)
+    age: timedelta  # how long ago they were counted
+    every: timedelta  # how often the job counts
+    duration_ms: int | None = None  # what that count cost (stored counts only)
+
+    @property
+    def stale(self) -> bool:
+        """Older than the job should ever let them be (it missed two runs, say)."""
+        return not self.live and self.age > 3 * self.every
+
+
+def numbers(w: Window, parts: Collection[str] = data.PARTS) -> Numbers:
+    """The latest stored count when there is much data, else a count made now (of `parts`
+    only: a CSV needs one chart's numbers)."""
+    at, config = now(), current_app.config
+    grace, lapsing = int(config["GRACE_DAYS"]), int(config["LAPSING_DAYS"])
+    every = job_named(config, data.JOB_ID).interval
+    if data.size_estimate() >= int(config["DASHBOARD_LIVE_ROWS"]):
+        stored = data.latest(grace, lapsing)
+        if stored is not None:
+            age = max(at - stored.computed_at, timedelta(0))
+            cut = stored.snapshot.window(w.weeks, w.months)
+            return Numbers(cut, False, age, every, stored.duration_ms)
+    live = data.count(at, w.weeks, w.months, grace, lapsing, parts)
+    return Numbers(live, True, timedelta(0), every)
+
+
+def ago(age: timedelta) -> str:
+    """An age in words: "under a minute", "7 minutes", "3 hours 5 minutes", "2 days"."""
+    minutes = int(age.total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours, rest = divmod(minutes, 60)
+    if hours < 48:
+        text = f"{hours} hour{'s' if hours != 1 else ''}"
+        return f"{text} {rest} minute{'s' if rest != 1 else ''}" if rest else text
+    return f"{hours // 24} days"
+
+
 def page() -> str:
     """The dashboard page (the admin home)."""
-    w, at = _window(), now()
+    w = _window()
+    n = numbers(w)
     return render_template(
         "admin/dashboard.html",
-        charts=[build(at, w) for build in CHARTS.values()],
-        counts=data.view_counts(at, int(current_app.config["LAPSING_DAYS"])),
+        charts=[build(n.snapshot, w) for build in CHARTS.values()],
+        counts=n.snapshot.counts,
+        numbers=n,
+        ago=ago,
         window=w,
-        at=at,
-        cell=cell,
-        numeric=numeric,
+        at=n.snapshot.at,
     )
 
 
 def chart_csv(chart: str) -> Response:
-    """The numbers of one chart, as its table on the dashboard shows them."""
-    w, at = _window(), now()
-    c = CHARTS[chart](at, w)
+    """The numbers of one chart, as its table on the dashboard shows them; the file is
+    named after the moment they were counted (now, for the flags)."""
+    w = _window()
+    at = now()
+    if chart == "flags":
+        c = flags_chart(Snapshot(at, w.weeks, w.months, [], [], [], [], {}), w)
+    else:
+        n = numbers(w, (chart,))
+        at, c = n.snapshot.at, CHARTS[chart](n.snapshot, w)
     return csv_response(f"{chart}-{at:%Y%m%d-%H%M}.csv", c.csv_header, c.rows)
+
+
+#: The latest background count (tests wait for it).
+background: threading.Thread | None = None
+
+
+@bp.post("/refresh")
+def refresh() -> BaseResponse:
+    """Count the numbers now (the job's own run, under its lease: never twice at once)."""
+    global background
+    w = _window()
+    config = current_app.config
+    job = job_named(config, data.JOB_ID)
+    lease.ensure((job,), now())
+    last = data.latest(int(config["GRACE_DAYS"]), int(config["LAPSING_DAYS"]))
+    inline = int(config["DASHBOARD_REFRESH_INLINE_MS"])
+    if last is not None and last.duration_ms >= inline:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        background = threading.Thread(target=_count_in_background, args=(app,), daemon=True)
+        background.start()
+        flash(
+            f"Counting in the background (the last count took {last.duration_ms / 1000:.0f} "
+            "s); reload this page once it has had that long.",
+            "success",
+        )
+    else:
+        run = runner.tick(job, lease.owner_id(), force=True)
+        if run is None:
+            flash("A count is already running; its numbers show here when it ends.", "error")
+        elif run.outcome.value != "ok":
+            flash(f"Counting failed: {run.summary}", "error")
+        else:
+            flash(f"Counted again: {run.summary}.", "success")
+    back: dict[str, Any] = w.args()
+    return redirect(url_for("admin.index", **back), code=303)
+
+
+def _count_in_background(app: Flask) -> None:
+    with app.app_context():
+        try:
+            runner.tick(job_named(app.config, data.JOB_ID), lease.owner_id(), force=True)
+        except Exception:  # logged; the page still shows the previous count and its age
+            app.logger.exception("dashboard count failed")
+        finally:
+            db.session.remove()
 
 
 # One literal URL per chart (no catch-all), all building through one endpoint.

@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..admin.dashboard_data import snapshot_job
 from ..reconciliation.run import reconcile_job
 from . import tasks
 from .ask_paypal import ask_paypal
@@ -80,6 +81,13 @@ JOBS: tuple[Job, ...] = (
         reconcile_job,
         timedelta(hours=1),
         "compare payments and REST subscriptions with PayPal's reports; flag each difference",
+    ),
+    Job(
+        "dashboard-snapshot",
+        timedelta(minutes=5),
+        snapshot_job,
+        timedelta(minutes=10),
+        "count the admin dashboard's numbers (the page shows the latest count and its age)",
     ),
 )
 

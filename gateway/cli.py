@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from flask import Flask, current_app
@@ -13,6 +15,9 @@ from sqlalchemy import func, select
 from models import Plan, User, db
 
 from .clock import now
+
+if TYPE_CHECKING:
+    from .rebuild import Rate, Report
 
 DEMO_PLANS = [
     # code, name, role, price, period count, unit, trial count, trial unit
@@ -148,16 +153,102 @@ def inbox_process(loop: bool, interval: float, quiet: bool) -> None:
 
 @click.command("rebuild")
 @click.option("--apply", is_flag=True, help="Store facts the messages imply and recompute.")
-def rebuild_command(apply: bool) -> None:
-    """Recompute every subscription from the stored raw messages and report differences."""
-    from .rebuild import rebuild
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Messages per transaction (one subscription's messages are never split).",
+)
+@click.option(
+    "--keep",
+    type=click.IntRange(min=0),
+    default=1000,
+    show_default=True,
+    help="Difference lines to print; all are counted.",
+)
+@click.option(
+    "--progress-every",
+    type=click.FloatRange(min=0),
+    default=10.0,
+    show_default=True,
+    help="Seconds between progress lines when stderr is not a terminal.",
+)
+def rebuild_command(apply: bool, batch_size: int, keep: int, progress_every: float) -> None:
+    """Recompute every subscription from the stored raw messages and report differences.
 
-    report = rebuild(now(), apply=apply)
+    Works in batches of subscriptions, each its own transaction (rolled back unless
+    --apply). Progress goes to stderr: a bar with messages/s and ETA on a terminal, a
+    line every --progress-every seconds otherwise.
+    """
+    import sys
+    import time
+
+    from . import rebuild as replay
+
+    err = sys.stderr
+    click.echo("rebuild: planning the replay ...", err=True)
+    planned = replay.plan()
+    rate = replay.Rate(planned.messages)
+    click.echo(
+        f"rebuild: {planned.messages:,} message(s) about {planned.subscriptions:,} "
+        f"subscription(s){'' if apply else ' (dry run: everything is rolled back)'}",
+        err=True,
+    )
+
+    def run(progress: Callable[[int], None]) -> Report:
+        return replay.rebuild(
+            now(), apply, batch_size=batch_size, keep=keep, planned=planned, progress=progress
+        )
+
+    if err.isatty():
+        with click.progressbar(
+            length=max(planned.messages, 1),
+            label="replay",
+            file=err,
+            show_pos=True,
+            item_show_func=lambda shown: shown,
+        ) as bar:
+
+            def advance(n: int) -> None:
+                rate.advance(n)
+                bar.update(n, f"{rate.per_second:,.0f} messages/s")
+
+            report = run(advance)
+    else:
+        last = time.monotonic()
+
+        def advance(n: int) -> None:
+            nonlocal last
+            rate.advance(n)
+            if time.monotonic() - last >= progress_every:
+                last = time.monotonic()
+                click.echo(f"rebuild: {_progress_line(rate)}", err=True)
+
+        report = run(advance)
+    click.echo(
+        f"rebuild: replayed {rate.done:,} message(s) in {rate.elapsed:,.1f} s "
+        f"({rate.per_second:,.0f} messages/s), {report.batches:,} batch(es)",
+        err=True,
+    )
     for line in report.differences:
         click.echo(line)
+    if report.more:
+        click.echo(f"... and {report.more:,} more difference(s) not shown (see --keep)")
     click.echo(
-        f"{report.checked} subscription(s) checked, {len(report.differences)} "
-        f"difference(s){' (applied)' if apply and report.differences else ''}"
+        f"{report.checked} subscription(s) checked, {report.found} "
+        f"difference(s){' (applied)' if apply and report.found else ''}"
     )
-    if report.differences and not apply:
+    if report.found and not apply:
         raise SystemExit(1)
+
+
+def _progress_line(rate: Rate) -> str:
+    """'120,000/1,000,000 messages (12%), 2,345 messages/s, 6m15s left'."""
+    share = rate.done / rate.total if rate.total else 1.0
+    left = rate.left
+    eta = f"{int(left // 60)}m{int(left % 60):02d}s left" if left is not None else "ETA unknown"
+    return (
+        f"{rate.done:,}/{rate.total:,} messages ({share:.0%}), "
+        f"{rate.per_second:,.0f} messages/s, {eta}"
+    )

@@ -48,13 +48,24 @@ class SortKey:
 
     `null_when` (None for a NOT NULL column) says when the value is NULL, written on the
     listed table itself (`user_id IS NULL` rather than the joined `email IS NULL`), so the
-    NULL piece can use that table's indexes.
+    NULL piece can use that table's indexes. `present_when` says the opposite for the other
+    pieces (by default NOT `null_when`); a key on an outer-joined table writes it on that
+    table (`email IS NOT NULL`), which lets PostgreSQL make the join inner and walk the
+    joined table's index in order (nested loop) instead of joining every row and sorting.
     """
 
     column: Expr
     value: Callable[[Any], Any]
     kind: type = str
     null_when: ColumnElement[bool] | None = None
+    present_when: ColumnElement[bool] | None = None
+
+    @property
+    def present(self) -> ColumnElement[bool] | None:
+        """The condition of the non-NULL pieces (None for a NOT NULL column)."""
+        if self.null_when is None:
+            return None
+        return self.present_when if self.present_when is not None else ~self.null_when
 
 
 @dataclass(frozen=True)
@@ -131,7 +142,7 @@ def fetch(
             nulls = [([key.null_when, id_past(after.id)], [id_order])]
         else:
             nulls = [([key.null_when], [id_order])]
-        values = [([~key.null_when], by_value)]
+        values = [([key.present], by_value)]
     else:
         values = [([], by_value)]
     if after is not None and after.value is not None:

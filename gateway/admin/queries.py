@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, CompoundSelect, Select, and_, func, or_, select, union
-from sqlalchemy.orm import contains_eager
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    any_,
+    func,
+    or_,
+    select,
+    union,
+)
+from sqlalchemy.orm import aliased, contains_eager
 
 from models import Plan, Subscription, User, db
 
@@ -19,10 +29,19 @@ VIEWS = ("active", "lapsing", "grace", "expired", "all")
 S = Subscription
 #: The subscriptions table's sorts, each served by a (column, id) index read either way.
 #: "plan" groups by the plan's id (the order plans were created): one index, no join.
+#: "member" walks users by e-mail (their unique index) and each one's subscriptions by
+#: (user_id, id): its non-NULL pieces test `email IS NOT NULL`, a condition on users that
+#: turns the outer join inner, so PostgreSQL can drive the page from the e-mail index (a
+#: nested loop and an Incremental Sort of each member's few rows) rather than join and sort
+#: every subscription. Its NULL piece (no member) reads (user_id, id).
 SORTS = {
     "id": SortKey(S.id, lambda s: s.id, int),
     "member": SortKey(
-        User.email, lambda s: s.user.email if s.user else None, str, S.user_id.is_(None)
+        User.email,
+        lambda s: s.user.email if s.user else None,
+        str,
+        null_when=S.user_id.is_(None),
+        present_when=User.email.is_not(None),
     ),
     "plan": SortKey(S.plan_id, lambda s: s.plan_id, int, S.plan_id.is_(None)),
     "state": SortKey(S.state, lambda s: str(s.state), str),
@@ -144,7 +163,7 @@ def subscriptions(f: SubscriptionFilter, now: datetime, lapsing_days: int) -> Se
     elif f.view == "lapsing":
         stmt = stmt.where(until > now, until <= now + timedelta(days=lapsing_days))
     elif f.view == "grace":
-        stmt = stmt.where(S.grace_until.is_not(None), S.paid_through <= now, until > now)
+        stmt = stmt.where(in_grace(now))
     elif f.view == "expired":
         stmt = stmt.where(
             or_(until <= now, and_(until.is_(None), S.state != SubscriptionState.PENDING))
@@ -156,6 +175,48 @@ def subscriptions(f: SubscriptionFilter, now: datetime, lapsing_days: int) -> Se
     if f.q:
         stmt = stmt.where(S.id.in_(search_ids(f.q)))
     return stmt
+
+
+def in_grace(now: datetime) -> ColumnElement[bool]:
+    """Subscriptions in grace now: a renewal failed (`grace_until` set), what was paid for
+    has run out and access has not.
+
+    Few rows match, but no sort's index finds them: walked in any sort's order, a page would
+    read every row with access (or every row) to fill up. So their ids come first, from the
+    partial index `ix_subscriptions_grace` (only rows with a grace date; both range tests
+    checked inside the index). On PostgreSQL they are handed over as an array
+    (`id = ANY(array((SELECT ...)))`, an ARRAY(subquery): one InitPlan), which the planner
+    takes as a handful of primary-key look-ups to sort, whatever the sort; as a plain
+    `IN (SELECT ...)` it would guess the match rate from each column alone (far too high:
+    the two dates go together) and walk a sort's index instead.
+    """
+    g = aliased(Subscription, name="in_grace")
+    ids = select(g.id).where(
+        g.grace_until.is_not(None), g.paid_through <= now, g.access_until > now
+    )
+    if db.engine.dialect.name == "postgresql":
+        return S.id == any_(func.array(ids.scalar_subquery()))
+    return S.id.in_(ids)
+
+
+#: Sorts whose column a view never leaves NULL (its own filter tests it against `now`).
+NOT_NULL_IN_VIEW = {
+    "active": {"access_until"},
+    "lapsing": {"access_until"},
+    "grace": {"access_until", "paid_through"},
+}
+
+
+def sort_key(f: SubscriptionFilter) -> SortKey:
+    """The sort's key for this view: without a NULL piece where the view has no NULLs.
+
+    Asked for `access_until IS NULL AND access_until > now`, PostgreSQL does not see that
+    no row can match and walks a whole index for the page's NULLs: on the last page of the
+    active view, a million rows."""
+    key = SORTS[f.sort]
+    if f.sort in NOT_NULL_IN_VIEW.get(f.view, ()):
+        return replace(key, null_when=None, present_when=None)
+    return key
 
 
 def order_of(f: SubscriptionFilter) -> list[ColumnElement[Any]]:

@@ -53,12 +53,12 @@ from . import (
 from .forms import GrantForm, ReasonForm, UntilForm, end_of_day
 from .keyset import SortKey
 from .queries import (
-    SORTS,
     VIEWS,
     BadFilter,
     Paging,
     SubscriptionFilter,
     email_prefix,
+    sort_key,
     subscriptions,
 )
 
@@ -115,7 +115,7 @@ def subscriptions_list():
     """The subscriptions table: keyset-paged, so page 1 and the last page cost the same."""
     f = _filter()
     stmt = subscriptions(f, now(), int(current_app.config["LAPSING_DAYS"]))
-    page = _keyset_page(stmt, f.sort, SORTS[f.sort], Subscription.id, f.desc, f.paging)
+    page = _keyset_page(stmt, f.sort, sort_key(f), Subscription.id, f.desc, f.paging)
     plans = db.session.scalars(select(Plan).order_by(Plan.code)).all()
     return render_template(
         "admin/subscriptions.html",

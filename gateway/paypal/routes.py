@@ -13,8 +13,6 @@ from flask import Blueprint, abort, current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
-from models import db
-
 from ..billing.statuses import Channel
 from ..billing.webhook_events import event_id
 from ..clock import now
@@ -35,9 +33,8 @@ def ipn() -> ResponseReturnValue:
     if len(raw) > MAX_IPN_BYTES:
         abort(413, description="An IPN is never this large.")
     try:
-        intake.store(Channel.IPN, raw, dict(request.headers), request.remote_addr, now())
+        intake.receive(Channel.IPN, raw, dict(request.headers), request.remote_addr, now())
     except SQLAlchemyError:
-        db.session.rollback()
         current_app.logger.exception("could not store an IPN; PayPal will re-send it")
         return "", 503
     return "", 200
@@ -52,7 +49,7 @@ def webhook() -> ResponseReturnValue:
     if len(raw) > MAX_WEBHOOK_BYTES:
         abort(413, description="A PayPal webhook event is never this large.")
     try:
-        intake.store(
+        intake.receive(
             Channel.WEBHOOK,
             raw,
             dict(request.headers),
@@ -61,7 +58,6 @@ def webhook() -> ResponseReturnValue:
             event_id=event_id(raw) or None,
         )
     except SQLAlchemyError:
-        db.session.rollback()
         current_app.logger.exception("could not store a webhook; PayPal will re-send it")
         return "", 503
     return "", 200

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Insert, Table, insert
+from sqlalchemy.exc import DBAPIError
 
 from models import Notification, db
 
@@ -16,22 +17,17 @@ from ..billing.statuses import Channel, NotificationStatus
 PRIVATE_HEADERS = {"cookie", "authorization", "proxy-authorization"}
 
 
-def store(
+def _insert(
     channel: Channel,
     raw: bytes,
     headers: Mapping[str, str],
     remote_addr: str | None,
     now: datetime,
-    event_id: str | None = None,
-) -> int:
-    """Commit one notification as received; returns its id. Answer 200 only after this.
-
-    One INSERT ... RETURNING and a commit: intake sits on PayPal's (and an attacker's)
-    request path, so it skips the ORM's unit of work.
-    """
+    event_id: str | None,
+) -> Insert:
     kept = {k: v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
     table = cast(Table, Notification.__table__)
-    note_id = db.session.execute(
+    return (
         insert(table)
         .values(
             channel=channel.value,
@@ -45,6 +41,52 @@ def store(
             event_id=(event_id or "")[:128] or None,
         )
         .returning(table.c.id)
+    )
+
+
+def store(
+    channel: Channel,
+    raw: bytes,
+    headers: Mapping[str, str],
+    remote_addr: str | None,
+    now: datetime,
+    event_id: str | None = None,
+) -> int:
+    """Commit one notification, with whatever else the session holds; returns its id.
+    For the app's own messages (answers of PayPal's API we asked for)."""
+    note_id = db.session.execute(
+        _insert(channel, raw, headers, remote_addr, now, event_id)
     ).scalar_one()
     db.session.commit()
     return int(note_id)
+
+
+def receive(
+    channel: Channel,
+    raw: bytes,
+    headers: Mapping[str, str],
+    remote_addr: str | None,
+    now: datetime,
+    event_id: str | None = None,
+) -> int:
+    """Store one message as PayPal (or anyone) sent it; answer 200 only after this.
+
+    The endpoints' path, on PayPal's (and an attacker's) request path: one INSERT ...
+    RETURNING on a connection in autocommit mode, so the statement is its own durable
+    transaction: one round trip to the database instead of BEGIN, INSERT, COMMIT through
+    the session. A connection found dead is replaced and the INSERT sent once more; if
+    the first had been committed after all, the copy is a duplicate, which processing
+    ignores like any re-sent message.
+    """
+    stmt = _insert(channel, raw, headers, remote_addr, now, event_id)
+    try:
+        return _autocommit(stmt)
+    except DBAPIError as e:
+        if not e.connection_invalidated:
+            raise
+    return _autocommit(stmt)  # on a fresh connection: the pool dropped the dead one
+
+
+def _autocommit(stmt: Insert) -> int:
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        return int(conn.execute(stmt).scalar_one())

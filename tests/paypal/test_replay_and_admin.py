@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import OperationalError
 
+from gateway.pipeline import intake
 from gateway.pipeline import worker as inbox
 from models import Flag, Notification, Payment, Subscription, SubscriptionFact, User
 from tests.paypal import ipn_builders as ipn
@@ -55,16 +56,47 @@ def test_endpoint_is_csrf_exempt(ready, client, db):
 def test_endpoint_answers_503_when_the_database_fails(ready, client, db, monkeypatch):
     """If the message cannot be stored, does PayPal get a 5xx (so it re-sends)?"""
 
-    def broken():
+    def broken(stmt):
         raise OperationalError("INSERT", {}, Exception("database is down"))
 
-    monkeypatch.setattr(db.session, "commit", broken)
+    monkeypatch.setattr(intake, "_autocommit", broken)
     r = client.post(
         "/paypal/ipn",
         data=ipn.signup("I-DOWN", T),
         content_type="application/x-www-form-urlencoded",
     )
     assert r.status_code == 503
+    assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
+
+
+def test_endpoint_replaces_a_dead_connection_once(ready, client, db, monkeypatch):
+    """A pooled connection found dead (the database restarted): is the message stored on a
+    fresh one, and 200 answered? And a second failure in a row: 503, not a loop?"""
+    real, calls = intake._autocommit, []
+
+    def dead_first(stmt):
+        calls.append(stmt)
+        if len(calls) == 1:
+            raise OperationalError(
+                "INSERT", {}, Exception("server closed the connection"), connection_invalidated=True
+            )
+        return real(stmt)
+
+    monkeypatch.setattr(intake, "_autocommit", dead_first)
+    body = ipn.signup("I-DEAD", T)
+    r = client.post("/paypal/ipn", data=body, content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 200 and len(calls) == 2
+    stored = db.session.scalars(select(Notification.body)).all()
+    assert [bytes(b) for b in stored] == [body]
+
+    def always_dead(stmt):
+        calls.append(stmt)
+        raise OperationalError("INSERT", {}, Exception("gone"), connection_invalidated=True)
+
+    monkeypatch.setattr(intake, "_autocommit", always_dead)
+    calls.clear()
+    r = client.post("/paypal/ipn", data=body, content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 503 and len(calls) == 2
 
 
 def test_endpoint_refuses_huge_bodies(ready, client):

@@ -37,12 +37,10 @@ import argparse
 import contextlib
 import json
 import math
-import os
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -53,10 +51,8 @@ import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench import processing  # noqa: E402
 
-SERVER = os.environ.get(
-    "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 MARK = "QQQQQQ"  # in every PayPal id of the template; each copy puts its number there
 PEAK_LIMIT_MB = 200.0
 PLAN_BYTES = 8  # the replay plan keeps one 8-byte id a message
@@ -76,17 +72,8 @@ def database(sqlite: bool, label: str) -> Iterator[str]:
         finally:
             path.unlink(missing_ok=True)
         return
-    url = sa.engine.make_url(SERVER)
-    name = f"tollgate_bench_rebuild_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with processing.database() as url:  # created on BENCH_DATABASE_URL's server, dropped after
+        yield url
 
 
 def make_app(url: str) -> Any:
@@ -157,7 +144,7 @@ def schema_and_plan(app: Any) -> None:
     from models import Plan, db
 
     with app.app_context():
-        upgrade(revision="heads")  # other branches in progress may add heads
+        upgrade()
         db.session.add(
             Plan(
                 code="premium-monthly",

@@ -151,9 +151,12 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from . import page_cache
     from .access import can
     from .clock import now
     from .member.areas import AREAS
+
+    page_cache.init_app(app)  # after csrf_tokens (register_extensions): it wraps csrf_token
 
     @app.context_processor
     def helpers() -> dict:

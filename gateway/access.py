@@ -16,6 +16,7 @@ from flask_login import current_user
 from .billing.roles import has_role, lapsed_at
 from .clock import now
 from .extensions import login_manager
+from .member.areas import AREAS, Area
 from .subscriptions.queries import roles_for
 
 SESSION_KEY = "_roles"
@@ -33,21 +34,37 @@ def remember_roles(user) -> dict[str, datetime]:
 
 
 def current_roles() -> dict[str, datetime]:
-    """Role -> access_until for the logged-in member ({} when anonymous)."""
-    if not current_user.is_authenticated:
+    """Role -> access_until for the logged-in member ({} when anonymous); worked out once
+    per request (the gate, the nav and the page all ask)."""
+    user = current_user._get_current_object()
+    if not user.is_authenticated:
         return {}
-    if "roles" in g:
-        return g.roles
+    roles: dict[str, datetime] | None = g.get("roles")
+    if roles is not None:
+        return roles
     cached = session.get(SESSION_KEY)
-    if not cached or cached.get("v") != current_user.access_version:
-        return remember_roles(current_user)
-    g.roles = {k: datetime.fromisoformat(v) for k, v in cached["r"].items()}
-    return g.roles
+    if not cached or cached.get("v") != user.access_version:
+        return remember_roles(user)
+    roles = {k: datetime.fromisoformat(v) for k, v in cached["r"].items()}
+    g.roles = roles
+    return roles
 
 
 def can(role: str) -> bool:
     """Template helper: may the current member enter areas needing `role`?"""
     return has_role(current_roles(), role, now())
+
+
+def allowed_areas() -> tuple[Area, ...]:
+    """The gated areas the current member may enter now (() when anonymous), once per
+    request: the header and the home page both list them."""
+    found: tuple[Area, ...] | None = g.get("allowed_areas")
+    if found is None:
+        held = current_roles()
+        at = now()
+        found = tuple(a for a in AREAS if has_role(held, a.role, at)) if held else ()
+        g.allowed_areas = found
+    return found
 
 
 def role_required(*roles: str) -> Callable:
@@ -56,7 +73,7 @@ def role_required(*roles: str) -> Callable:
     def decorator(view: Callable) -> Callable:
         @wraps(view)
         def wrapped(*args, **kwargs):
-            if not current_user.is_authenticated:
+            if not current_user._get_current_object().is_authenticated:
                 return login_manager.unauthorized()
             held, at = current_roles(), now()
             if not any(has_role(held, r, at) for r in roles):

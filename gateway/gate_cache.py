@@ -15,6 +15,13 @@ answered from memory, unless this process cannot be sure its copy is current:
   shared memory per request, no query.
 
 Copies also expire after `GATE_CACHE_SECONDS` (a resync, so a lost notice cannot last).
+
+Views marked `member_copy_suffices` (the gated areas: they read the member's id, admin
+flag and access version, nothing else) get the copy itself as `current_user`: a `Member`,
+read-only, built once per copy, no ORM instance and no session bookkeeping. Anything else
+read from it (the password hash, a relationship, a method of `User`) loads the real row
+from the database and makes that row `current_user` for the rest of the request. Every
+other view gets a persistent ORM `User`, as before.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app, has_app_context
+from flask import abort, current_app, g, has_app_context
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import InstanceState, Session, make_transient_to_detached, scoped_session
@@ -41,6 +48,65 @@ ANNOUNCED = "gate_announced"
 #: The columns a request reads; a change of any of them is announced.
 WATCHED = ("email", "is_admin", "session_token", "access_version")
 log = logging.getLogger(__name__)
+
+
+class Member:
+    """A logged-in member answered from this process's copy: what Flask-Login and the
+    gate read, and nothing more. Read-only (a change must go through the ORM row).
+
+    Any other attribute loads the member's row (`orm()`): the password hash is never
+    served from memory, and code that needs a `User` (a method, a relationship) still gets
+    one. After that `current_user` is the row itself (isinstance checks, session.add)."""
+
+    __slots__ = ("id", "email", "is_admin", "session_token", "access_version", "created_at")
+    is_authenticated = True
+    is_active = True
+    is_anonymous = False
+
+    id: int
+    email: str
+    is_admin: bool
+    session_token: str
+    access_version: int
+    created_at: Any
+
+    def __init__(self, copy: Copy) -> None:
+        for name in Member.__slots__:
+            object.__setattr__(self, name, getattr(copy, name))
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_token}"
+
+    def orm(self) -> User:
+        """The member's row, read from the database once per request; from then on it is
+        `current_user` too."""
+        user = g.get("_gate_orm_user")
+        if user is None:
+            user = db.session.get(User, self.id)
+            if user is None:  # deleted since the request began: no longer a member
+                abort(401)
+            g._gate_orm_user = user
+            if g.get("_login_user") is self:
+                g._login_user = user
+        return user
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # copy/pickle protocol probes: not the row's business
+            raise AttributeError(name)
+        return getattr(self.orm(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Member is read-only; change {name!r} on the ORM row (orm())")
+
+    def __eq__(self, other: object) -> bool:
+        get_id = getattr(other, "get_id", None)
+        return callable(get_id) and get_id() == self.get_id()
+
+    def __hash__(self) -> int:
+        return hash(self.get_id())
+
+    def __repr__(self) -> str:
+        return f"<Member {self.email} (copy)>"
 
 
 @dataclass(frozen=True)
@@ -64,6 +130,15 @@ class Copy:
             user.created_at,
             taken,
         )
+
+    @property
+    def member(self) -> Member:
+        """The read-only `Member` for this copy, built once (copies are immutable)."""
+        found: Member | None = self.__dict__.get("_member")
+        if found is None:
+            found = Member(self)
+            object.__setattr__(self, "_member", found)
+        return found
 
     def as_user(self) -> User:
         """A persistent `User` built without a query; any other column (the password

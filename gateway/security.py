@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from . import session_cookie
 from .paypal_urls import endpoints
 
 
@@ -36,24 +37,44 @@ def content_security_policy(webscr_url: str) -> str:
 
 
 def register_security(app: Flask) -> None:
-    """Cookie flags from config (Secure outside debug/testing unless set), headers, ProxyFix."""
+    """Cookie flags from config (Secure outside debug/testing unless set), the session
+    cookie's interface, headers, ProxyFix."""
     for key in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
         if app.config.get(key) is None:
             app.config[key] = not (app.debug or app.testing)
+    session_cookie.init_app(app)  # the same signed cookie, verified once per process
     proxies = app.config.get("PROXY_FIX") or {}
     if proxies:  # only behind a proxy we run: otherwise X-Forwarded-* is anyone's to forge
         app.wsgi_app = ProxyFix(app.wsgi_app, **proxies)  # type: ignore[method-assign]
 
+    fixed: dict[str, list[tuple[str, str]]] = {}
+
+    def fixed_headers() -> list[tuple[str, str]]:
+        """The headers every response gets, worked out once per PayPal setting."""
+        cfg = app.config
+        key = f"{cfg['PAYPAL_MODE']} {cfg.get('PAYPAL_SIM_URL')} {cfg['PAYPAL_WEBSCR_URL']}"
+        found = fixed.get(key)
+        if found is None:
+            webscr = endpoints(cfg)["webscr"]
+            found = fixed[key] = [
+                ("Content-Security-Policy", content_security_policy(webscr)),
+                ("X-Frame-Options", "DENY"),
+                ("X-Content-Type-Options", "nosniff"),
+                ("Referrer-Policy", "same-origin"),
+                ("Cross-Origin-Opener-Policy", "same-origin"),
+            ]
+        return found
+
+    hsts = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
     @app.after_request
     def headers(response: Response) -> Response:
         h = response.headers
-        h.setdefault(
-            "Content-Security-Policy", content_security_policy(endpoints(app.config)["webscr"])
-        )
-        h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("X-Content-Type-Options", "nosniff")
-        h.setdefault("Referrer-Policy", "same-origin")
-        h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-        if request.is_secure:
-            h.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        # A view may set its own (setdefault semantics); one pass over what it set, rather
+        # than a lookup (a KeyError inside werkzeug) per header.
+        present = {key.lower() for key, _ in h.items()}
+        wanted = fixed_headers() + [hsts] if request.is_secure else fixed_headers()
+        missing = [kv for kv in wanted if kv[0].lower() not in present]
+        if missing:
+            h.extend(missing)
         return response

@@ -10,6 +10,7 @@ from models import Checkout, Payment, Plan, Subscription, db
 
 from .. import seats
 from ..access import role_required
+from ..auth.sessions import member_copy_suffices
 from ..billing.statuses import SubscriptionState
 from ..clock import now
 from ..paypal import rest_cancel
@@ -147,6 +148,7 @@ def receipt(payment_id: int):
 
 
 @bp.route("/premium")
+@member_copy_suffices  # reads only the gate's columns: the in-memory copy will do
 @role_required("premium")
 def premium():
     return render_template(
@@ -157,6 +159,7 @@ def premium():
 
 
 @bp.route("/pro")
+@member_copy_suffices  # reads only the gate's columns: the in-memory copy will do
 @role_required("pro")
 def pro():
     return render_template(

@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, cast
 
-from flask import Flask
-from sqlalchemy import Connection, Engine, Table, event, text
+from flask import Flask, current_app
+from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -36,6 +36,37 @@ def configure_engine(app: Flask) -> None:
         engine = db.engine
     if engine.dialect.name == "sqlite":
         _sqlite(engine)
+
+
+def autocommit_engine() -> Engine:
+    """This app's engine for intake (pipeline/intake.py): the same database, a pool of its
+    own whose connections are always in autocommit mode (each statement its own durable
+    transaction), without a pre-ping or a reset on return, so one statement is one round
+    trip. Whoever uses it replaces a dead connection itself."""
+    found = current_app.extensions.get("autocommit_engine")
+    if found is None:
+        main = db.engine
+        engine = create_engine(
+            main.url,
+            isolation_level="AUTOCOMMIT",
+            pool_pre_ping=False,
+            pool_reset_on_return=None,
+        )
+        if engine.dialect.name == "sqlite":
+            _sqlite(engine)
+        found = current_app.extensions.setdefault("autocommit_engine", engine)
+        if found is not engine:  # another thread made one first
+            engine.dispose()
+    engine_: Engine = found
+    return engine_
+
+
+def dispose_engines(app: Flask) -> None:
+    """Close every pooled connection of this app (tests, before dropping a database)."""
+    engine = app.extensions.pop("autocommit_engine", None)
+    if engine is not None:
+        engine.dispose()
+    db.engine.dispose()
 
 
 def _sqlite(engine: Engine) -> None:

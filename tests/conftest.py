@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 
 from gateway import create_app
 from gateway.clock import FrozenClock
+from gateway.database import dispose_engines
 from models import User
 from models import db as _db
 from paypal_sim import create_app as create_sim_app
@@ -110,7 +111,7 @@ def app(migrated, tmp_path, clock):
         with _db.engine.begin() as conn:
             for table in reversed(_db.metadata.sorted_tables):
                 conn.execute(table.delete())
-        _db.engine.dispose()
+        dispose_engines(app)
 
 
 def _test_login(user_id: int):

@@ -4,44 +4,43 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import Insert, Table, insert
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import DBAPIError
 
 from models import Notification, db
 
 from ..billing.statuses import Channel, NotificationStatus
+from ..database import autocommit_engine
 
 #: Never stored: a browser's or proxy's credentials have no business in PayPal's record.
 PRIVATE_HEADERS = {"cookie", "authorization", "proxy-authorization"}
 
+_TABLE = cast(Table, Notification.__table__)
+#: Built once, parameters apart: compiled once per process, not per message.
+INSERT = insert(_TABLE).returning(_TABLE.c.id)
 
-def _insert(
+
+def _row(
     channel: Channel,
     raw: bytes,
     headers: Mapping[str, str],
     remote_addr: str | None,
     now: datetime,
     event_id: str | None,
-) -> Insert:
-    kept = {k: v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
-    table = cast(Table, Notification.__table__)
-    return (
-        insert(table)
-        .values(
-            channel=channel.value,
-            body=raw,
-            headers=kept,
-            remote_addr=(remote_addr or "")[:64],
-            received_at=now,
-            status=NotificationStatus.PENDING.value,
-            attempts=0,
-            next_attempt_at=now,
-            event_id=(event_id or "")[:128] or None,
-        )
-        .returning(table.c.id)
-    )
+) -> dict[str, Any]:
+    return {
+        "channel": channel.value,
+        "body": raw,
+        "headers": {k: v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS},
+        "remote_addr": (remote_addr or "")[:64],
+        "received_at": now,
+        "status": NotificationStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "event_id": (event_id or "")[:128] or None,
+    }
 
 
 def store(
@@ -54,9 +53,8 @@ def store(
 ) -> int:
     """Commit one notification, with whatever else the session holds; returns its id.
     For the app's own messages (answers of PayPal's API we asked for)."""
-    note_id = db.session.execute(
-        _insert(channel, raw, headers, remote_addr, now, event_id)
-    ).scalar_one()
+    row = _row(channel, raw, headers, remote_addr, now, event_id)
+    note_id = db.session.execute(INSERT, row).scalar_one()
     db.session.commit()
     return int(note_id)
 
@@ -72,21 +70,21 @@ def receive(
     """Store one message as PayPal (or anyone) sent it; answer 200 only after this.
 
     The endpoints' path, on PayPal's (and an attacker's) request path: one INSERT ...
-    RETURNING on a connection in autocommit mode, so the statement is its own durable
-    transaction: one round trip to the database instead of BEGIN, INSERT, COMMIT through
-    the session. A connection found dead is replaced and the INSERT sent once more; if
-    the first had been committed after all, the copy is a duplicate, which processing
-    ignores like any re-sent message.
+    RETURNING on a connection of `autocommit_engine`, so the statement is its own durable
+    transaction and the whole store is one round trip to the database (no pre-ping, no
+    BEGIN or COMMIT, no session). A connection found dead is replaced and the INSERT sent
+    once more; if the first had been committed after all, the copy is a duplicate, which
+    processing ignores like any re-sent message.
     """
-    stmt = _insert(channel, raw, headers, remote_addr, now, event_id)
+    row = _row(channel, raw, headers, remote_addr, now, event_id)
     try:
-        return _autocommit(stmt)
+        return _autocommit(row)
     except DBAPIError as e:
         if not e.connection_invalidated:
             raise
-    return _autocommit(stmt)  # on a fresh connection: the pool dropped the dead one
+    return _autocommit(row)  # on a fresh connection: the pool dropped the dead one
 
 
-def _autocommit(stmt: Insert) -> int:
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        return int(conn.execute(stmt).scalar_one())
+def _autocommit(row: dict[str, Any]) -> int:
+    with autocommit_engine().connect() as conn:
+        return int(conn.execute(INSERT, row).scalar_one())

@@ -56,7 +56,7 @@ def test_endpoint_is_csrf_exempt(ready, client, db):
 def test_endpoint_answers_503_when_the_database_fails(ready, client, db, monkeypatch):
     """If the message cannot be stored, does PayPal get a 5xx (so it re-sends)?"""
 
-    def broken(stmt):
+    def broken(row):
         raise OperationalError("INSERT", {}, Exception("database is down"))
 
     monkeypatch.setattr(intake, "_autocommit", broken)
@@ -74,13 +74,13 @@ def test_endpoint_replaces_a_dead_connection_once(ready, client, db, monkeypatch
     fresh one, and 200 answered? And a second failure in a row: 503, not a loop?"""
     real, calls = intake._autocommit, []
 
-    def dead_first(stmt):
-        calls.append(stmt)
+    def dead_first(row):
+        calls.append(row)
         if len(calls) == 1:
             raise OperationalError(
                 "INSERT", {}, Exception("server closed the connection"), connection_invalidated=True
             )
-        return real(stmt)
+        return real(row)
 
     monkeypatch.setattr(intake, "_autocommit", dead_first)
     body = ipn.signup("I-DEAD", T)
@@ -89,8 +89,8 @@ def test_endpoint_replaces_a_dead_connection_once(ready, client, db, monkeypatch
     stored = db.session.scalars(select(Notification.body)).all()
     assert [bytes(b) for b in stored] == [body]
 
-    def always_dead(stmt):
-        calls.append(stmt)
+    def always_dead(row):
+        calls.append(row)
         raise OperationalError("INSERT", {}, Exception("gone"), connection_invalidated=True)
 
     monkeypatch.setattr(intake, "_autocommit", always_dead)
@@ -322,3 +322,23 @@ def test_credentials_sent_with_a_message_are_not_stored(ready, client, db):
     stored = {k.lower(): v for k, v in db.session.scalar(select(Notification)).headers.items()}
     assert "cookie" not in stored and "authorization" not in stored
     assert "proxy-authorization" not in stored and stored["user-agent"].startswith("PayPal IPN")
+
+
+def test_intake_is_one_statement_in_autocommit(ready, client, db):
+    """Is a received message stored by one INSERT on an autocommit connection (no BEGIN,
+    no COMMIT, no pre-ping: one round trip), and committed when 200 is answered?"""
+    from sqlalchemy import event
+
+    from gateway.database import autocommit_engine
+
+    engine = autocommit_engine()
+    sent, commits = [], []
+    event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
+    event.listen(engine, "commit", lambda *a: commits.append(a))
+    body = ipn.signup("I-ONE", T)
+    r = client.post("/paypal/ipn", data=body, content_type="application/x-www-form-urlencoded")
+    assert r.status_code == 200
+    assert len(sent) == 1 and sent[0].startswith("INSERT INTO notifications")
+    assert commits == []
+    db.session.rollback()  # a new transaction: sees only what was committed
+    assert [bytes(b) for b in db.session.scalars(select(Notification.body))] == [body]

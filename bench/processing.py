@@ -7,6 +7,9 @@ Prints:
 - processing: messages/s with 1 and 2 `flask inbox process` workers at 0 and 200 ms
   postback delay, and the backlog left when the run ends.
 
+Targets (issue 12; exit 1 when one is missed): intake >= INTAKE_TARGET x the bare route
+at every postback delay, and >= PROCESSING_TARGET messages/s with 2 workers at 200 ms.
+
 Needs PostgreSQL (BENCH_DATABASE_URL, default the local server) and wrk. Every process it
 starts is on 127.0.0.1 and is stopped at the end; a throwaway database is dropped.
 Usage: python bench/processing.py [--messages N] [--seconds S]
@@ -256,7 +259,13 @@ def gunicorn(target: str, port: int) -> list[str]:
     ]
 
 
-def intake(url: str, seconds: float) -> None:
+INTAKE_TARGET = 0.5
+PROCESSING_TARGET = 500.0
+
+
+def intake(url: str, seconds: float) -> list[str]:
+    """Prints the intake table; returns the missed targets."""
+    missed = []
     print("\nIntake: POST /paypal/ipn vs a bare Flask route (gunicorn -w 2 sync, wrk -c32)")
     print(
         f"{'postback delay':>15} {'bare req/s':>11} {'ipn req/s':>10} {'ratio':>6}"
@@ -282,9 +291,14 @@ def intake(url: str, seconds: float) -> None:
             f"{label:>15} {bare_rps:>11.0f} {rps:>10.0f} {rps / bare_rps:>6.2f}"
             f" {bare_p99:>7.1f}ms {p99:>7.1f}ms"
         )
+        if rps / bare_rps < INTAKE_TARGET:
+            missed.append(f"intake ({label}) {rps / bare_rps:.2f}x the bare route")
+    return missed
 
 
-def processing(url: str, n: int, limit: float) -> None:
+def processing(url: str, n: int, limit: float) -> list[str]:
+    """Prints the processing table; returns the missed targets."""
+    missed = []
     print(f"\nProcessing {n} renewal IPNs already in the inbox (flask inbox process)")
     print(f"{'postback delay':>15} {'workers':>8} {'messages/s':>11} {'backlog after':>14}")
     for delay in (0, 200):
@@ -319,6 +333,9 @@ def processing(url: str, n: int, limit: float) -> None:
             assert first is not None, "nothing was processed"
             rate = (processed - first[1]) / max(end - first[0], 1e-9)
             print(f"{delay:>12} ms {workers:>8} {rate:>11.0f} {backlog:>14}")
+            if delay == 200 and workers == 2 and rate < PROCESSING_TARGET:
+                missed.append(f"processing at 200 ms with 2 workers {rate:.0f} messages/s")
+    return missed
 
 
 def main() -> None:
@@ -332,8 +349,12 @@ def main() -> None:
     print(f"process logs: {LOGS}")
     with database() as url:
         seed(url, args.messages)
-        intake(url, args.seconds)
-        processing(url, args.messages, args.limit)
+        missed = intake(url, args.seconds)
+        missed += processing(url, args.messages, args.limit)
+    if missed:
+        targets = f"intake >= {INTAKE_TARGET}x, processing >= {PROCESSING_TARGET:.0f}/s"
+        sys.exit(f"targets missed ({targets}): " + "; ".join(missed))
+    print("targets met")
 
 
 if __name__ == "__main__":

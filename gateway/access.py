@@ -16,7 +16,6 @@ from flask_login import current_user
 from .billing.roles import has_role, lapsed_at
 from .clock import now
 from .extensions import login_manager
-from .member.areas import AREAS, Area
 from .subscriptions.queries import roles_for
 
 SESSION_KEY = "_roles"
@@ -53,18 +52,6 @@ def current_roles() -> dict[str, datetime]:
 def can(role: str) -> bool:
     """Template helper: may the current member enter areas needing `role`?"""
     return has_role(current_roles(), role, now())
-
-
-def allowed_areas() -> tuple[Area, ...]:
-    """The gated areas the current member may enter now (() when anonymous), once per
-    request: the header and the home page both list them."""
-    found: tuple[Area, ...] | None = g.get("allowed_areas")
-    if found is None:
-        held = current_roles()
-        at = now()
-        found = tuple(a for a in AREAS if has_role(held, a.role, at)) if held else ()
-        g.allowed_areas = found
-    return found
 
 
 def role_required(*roles: str) -> Callable:

@@ -4,7 +4,7 @@
   depends only on the URL map and on where the request came in (script root, host), so it
   is built once per process and kept. URL defaults, blueprint-relative endpoints and
   anything with arguments go to Flask's own `url_for` every time.
-* `nav_areas()`: the gated areas the member may enter (gateway/access.py), worked out
+* `nav_areas()`: the gated areas the member may enter (their roles: gateway/access.py), worked out
   once per request (the header and the home page both ask).
 * `site_nav()`: the header (templates/_nav.html) depends only on who is looking (anonymous,
   or a member with these areas, admin or not) and on where the request came in, apart from
@@ -17,15 +17,30 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 from flask.globals import _cv_request
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-from .access import allowed_areas
+from .access import current_roles
+from .billing.roles import has_role
+from .clock import now
+from .member.areas import AREAS, Area
 
 #: URLs kept per process; past this the cache starts over (the Host header varies it).
 MAX_URLS = 1024
+
+
+def allowed_areas() -> tuple[Area, ...]:
+    """The gated areas the current member may enter now (() when anonymous), once per
+    request: the header and the home page both list them."""
+    found: tuple[Area, ...] | None = g.get("allowed_areas")
+    if found is None:
+        held = current_roles()
+        at = now()
+        found = tuple(a for a in AREAS if has_role(held, a.role, at)) if held else ()
+        g.allowed_areas = found
+    return found
 
 
 class UrlCache:

@@ -8,10 +8,11 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from gateway.admin import keyset, queries
 from models import Payment, Subscription, db
+from tests.sql import statements_sent
 
 SUB_LINK = re.compile(rb'href="/admin/subscriptions/(\d+)"')
 PAYMENT_LINK = re.compile(rb'href="/admin/payments/(\d+)"')
@@ -237,13 +238,7 @@ def test_members_walk_and_prefix_search(client, admin, login_as, table, make_use
 def test_no_page_counts_a_whole_table(app, client, admin, login_as, table, payments):
     """Does no statement of a page request count a whole table (only LIMITed subqueries)?"""
     login_as(admin)
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement.lower())
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with statements_sent(db.engine) as sent:
         for url in (
             "/admin/subscriptions?view=all",
             "/admin/subscriptions?view=active&sort=member&last=1",
@@ -252,8 +247,7 @@ def test_no_page_counts_a_whole_table(app, client, admin, login_as, table, payme
             "/admin/members",
         ):
             assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+    statements = [s.lower() for s in sent]
     counts = [s for s in statements if "count(" in s]
     assert counts, "the pages show a count"
     assert all("limit" in s for s in counts), counts
@@ -499,21 +493,14 @@ def test_a_view_without_nulls_reads_no_null_piece(client, admin, login_as, grace
     leave NULL (a piece PostgreSQL would answer by walking a whole index), and still list
     their rows in order both ways?"""
     login_as(admin)
-    statements: list[str] = []
-
-    def record(conn, cursor, statement, *args):
-        statements.append(statement.lower())
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
+    with statements_sent(db.engine) as sent:
         for url in (
             "/admin/subscriptions?view=active&last=1",
             "/admin/subscriptions?view=lapsing&dir=desc",
             "/admin/subscriptions?view=grace&sort=paid_through&last=1",
         ):
             assert client.get(url).status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+    statements = [s.lower() for s in sent]
     assert not [s for s in statements if "access_until is null" in s]
     assert not [s for s in statements if "paid_through is null" in s]
     db.session.expire_all()

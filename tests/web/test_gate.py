@@ -6,10 +6,10 @@ import time
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from gateway.subscriptions import admin_actions, service
 from models import User
+from tests.sql import statements_sent
 
 
 def grant(db, admin, member, plan, clock, days=30):
@@ -155,16 +155,8 @@ def test_gate_costs_no_query(app, client, db, admin, member, premium, login_as, 
     client.get("/premium")  # first request computes and caches the roles
     wait_until_trusted(app)
     client.get("/premium")  # the member's copy is taken by a trusted cache
-    statements = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(db.engine) as statements:
         assert client.get("/premium").status_code == 200
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert statements == []
 
 

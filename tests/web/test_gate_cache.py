@@ -15,12 +15,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import event, text, update
+from sqlalchemy import text, update
 from sqlalchemy.engine import make_url
 
 from gateway.auth.sessions import end_other_sessions
 from gateway.subscriptions import admin_actions
 from models import User
+from tests.sql import statements_sent
 from tests.web.test_gate import wait_until_trusted
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -133,9 +134,8 @@ def test_a_lost_listener_falls_back_to_the_database(app, db, granted, client, lo
     # No NOTIFY: only reading the database can notice this.
     db.session.execute(update(User).where(User.id == granted.id).values(session_token="rotated"))
     db.session.commit()
-    statements: list[str] = []
-    event.listen(db.engine, "before_cursor_execute", lambda c, cur, s, *a: statements.append(s))
-    r = client.get("/premium")
+    with statements_sent(db.engine) as statements:
+        r = client.get("/premium")
     assert r.status_code == 302 and "/auth/login" in r.headers["Location"]
     assert any("FROM users" in s for s in statements)
     until(watcher.trusted, 10)  # it reconnects by itself

@@ -11,13 +11,14 @@ from datetime import timedelta
 import pytest
 from flask import Flask, g
 from flask_login import current_user
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from gateway.auth.sessions import member_copy_suffices
 from gateway.gate_cache import Member
 from gateway.session_cookie import SessionCookies
 from gateway.subscriptions import admin_actions
 from models import User
+from tests.sql import statements_sent
 from tests.web.test_gate import wait_until_trusted
 
 
@@ -74,16 +75,8 @@ def test_gated_page_gets_the_read_only_member_and_no_query(
     client.get("/premium")
     wait_until_trusted(app)
     client.get("/premium")
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with statements_sent(db.engine) as statements:
         r = client.get("/premium")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert r.status_code == 200 and statements == []
     assert isinstance(users_seen[-1], Member) and users_seen[-1].id == granted.id
 

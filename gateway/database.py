@@ -45,13 +45,12 @@ def autocommit_engine() -> Engine:
     trip. Whoever uses it replaces a dead connection itself."""
     found = current_app.extensions.get("autocommit_engine")
     if found is None:
-        main = db.engine
-        engine = create_engine(
-            main.url,
-            isolation_level="AUTOCOMMIT",
-            pool_pre_ping=False,
-            pool_reset_on_return=None,
-        )
+        # The operator's engine options (connect_args for TLS, pool sizes...) hold here too;
+        # only what makes it an autocommit engine differs.
+        options = dict(current_app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+        options.update(isolation_level="AUTOCOMMIT", pool_pre_ping=False)
+        options.update(pool_reset_on_return=None)
+        engine = create_engine(db.engine.url, **options)
         if engine.dialect.name == "sqlite":
             _sqlite(engine)
         found = current_app.extensions.setdefault("autocommit_engine", engine)

@@ -342,3 +342,15 @@ def test_intake_is_one_statement_in_autocommit(ready, client, db):
     assert commits == []
     db.session.rollback()  # a new transaction: sees only what was committed
     assert [bytes(b) for b in db.session.scalars(select(Notification.body))] == [body]
+
+
+def test_intake_engine_keeps_the_operators_engine_options(app, db):
+    """Does the intake engine connect with the operator's options (TLS settings, say),
+    changing only what makes it autocommit?"""
+    from gateway.database import autocommit_engine, dispose_engines
+
+    dispose_engines(app)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, "echo_pool": "debug"}
+    engine = autocommit_engine()
+    assert engine.pool.echo == "debug"  # the operator's option
+    assert engine.pool._pre_ping is False  # ours (autocommit: the test above)

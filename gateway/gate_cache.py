@@ -307,10 +307,10 @@ def announce(session: Session | scoped_session[Any], user_ids: set[int]) -> None
     bind = session.get_bind()
     if bind.dialect.name != "postgresql":
         return  # SQLite's data_version announces every commit by itself
-    for user_id in sorted(user_ids):
+    if user_ids:  # one statement however many members (a batch of payments)
         session.connection().execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": str(user_id)},
+            text("SELECT pg_notify(:channel, u) FROM unnest(CAST(:ids AS text[])) AS u"),
+            {"channel": CHANNEL, "ids": [str(u) for u in sorted(user_ids)]},
         )
 
 

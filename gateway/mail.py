@@ -26,28 +26,28 @@ BATCH = 50
 def queue(key: str, to: str, template: str, now: datetime, **context: Any) -> bool:
     """Render `mail/<template>.txt|.html` (the text's first line is the subject) and queue
     it under `key`; False if that key was queued before. The caller commits."""
+    return bool(queue_rows([render(key, to, template, now, **context)]))
+
+
+def render(key: str, to: str, template: str, now: datetime, **context: Any) -> dict[str, Any]:
+    """One outbox row, rendered now (the context may change after: a batch renders as it goes)."""
     text = render_template(f"mail/{template}.txt", **context)
     subject, _, body = text.partition("\n")
-    html = render_template(f"mail/{template}.html", **context)
-    return bool(
-        insert_new(
-            OutboxMail,
-            [
-                {
-                    "key": key[:200],
-                    "to_addr": to,
-                    "subject": subject.removeprefix("Subject:").strip()[:200],
-                    "text_body": body.strip() + "\n",
-                    "html_body": html,
-                    "created_at": now,
-                    "next_attempt_at": now,
-                    "attempts": 0,
-                }
-            ],
-            unique=("key",),
-            returning=("id",),
-        )
-    )
+    return {
+        "key": key[:200],
+        "to_addr": to,
+        "subject": subject.removeprefix("Subject:").strip()[:200],
+        "text_body": body.strip() + "\n",
+        "html_body": render_template(f"mail/{template}.html", **context),
+        "created_at": now,
+        "next_attempt_at": now,
+        "attempts": 0,
+    }
+
+
+def queue_rows(rows: list[dict[str, Any]]) -> int:
+    """Queue rendered mails in one statement; how many keys were new."""
+    return len(insert_new(OutboxMail, rows, unique=("key",), returning=("id",)))
 
 
 def send_due(now: datetime) -> str:

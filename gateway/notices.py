@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import Any
 
 from flask import current_app, has_request_context, request
 from sqlalchemy import or_, select
@@ -37,23 +38,29 @@ def notify(
     sub: Subscription, facts: Iterable[Fact], new: set[tuple[str, str]], now: datetime
 ) -> int:
     """Queue the notices of the facts just stored for the first time; how many."""
+    return mail.queue_rows(notices_for(sub, facts, new, now))
+
+
+def notices_for(
+    sub: Subscription, facts: Iterable[Fact], new: set[tuple[str, str]], now: datetime
+) -> list[dict[str, Any]]:
+    """The notices of the facts just stored for the first time, rendered with the
+    subscription as it is now (to queue with `mail.queue_rows`)."""
     if sub.user is None:
-        return 0  # no member yet: nobody to tell (assigning one later sends nothing old)
-    queued = 0
-    for fact in facts:
-        template = TEMPLATES.get(fact.kind)
-        if template is None or (fact.kind.value, fact.key) not in new:
-            continue
-        queued += mail.queue(
+        return []  # no member yet: nobody to tell (assigning one later sends nothing old)
+    return [
+        mail.render(
             f"notice:{sub.id}:{fact.kind.value}:{fact.key}",
             sub.user.email,
-            template,
+            TEMPLATES[fact.kind],
             now,
             sub=sub,
             fact=fact,
             account_url=f"{site_url()}/account",
         )
-    return queued
+        for fact in facts
+        if fact.kind in TEMPLATES and (fact.kind.value, fact.key) in new
+    ]
 
 
 def access_notices(now: datetime) -> str:

@@ -13,7 +13,7 @@ from datetime import datetime
 from flask import current_app
 from sqlalchemy import select, update
 
-from models import Checkout, Notification, Payment, Plan, Subscription, db
+from models import Checkout, Notification, Payment, Plan, Subscription, SubscriptionTerms, db
 
 from .. import notices, seats
 from ..billing.checks import check_amount, check_environment, check_receiver
@@ -103,16 +103,9 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
     sub = _subscription_for(meaning, note, now)
     facts = _check_terms(sub, meaning, note, now)
     history = agreed.history(sub)
-    terms = agreed.in_force(sub, meaning.payment.at, history) if meaning.payment else None
-    if meaning.completes_payment and meaning.payment is not None and terms is not None:
-        problem = check_amount(
-            meaning.money,
-            expected_amounts(terms, sub.started_at, meaning.payment.at),
-            terms.currency,
-            terms.describe(),
-        )
-        if problem:
-            raise Flagged("amount", problem)
+    problem = amount_problem(sub, meaning, history)
+    if problem:
+        raise Flagged("amount", problem)
     new = service.record_facts(
         sub, facts, source=note.channel.value, now=now, notification_id=note.id
     )
@@ -127,13 +120,33 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
     note.waiting_for = None
     for warning in meaning.warnings:
         raise_flag("date", warning, now, notification_id=note.id, subscription_id=sub.id)
-    applied = bool(new) or not meaning.facts
+    return Applied(outcome_text(meaning, sub, bool(new)), sub.id, tuple(sorted(new)))
+
+
+def amount_problem(
+    sub: Subscription, meaning: Interpretation, history: list[SubscriptionTerms]
+) -> str | None:
+    """What is wrong with a completed payment's amount under the terms then in force."""
+    if not meaning.completes_payment or meaning.payment is None:
+        return None
+    terms = agreed.in_force(sub, meaning.payment.at, history)
+    if terms is None:
+        return None
+    return check_amount(
+        meaning.money,
+        expected_amounts(terms, sub.started_at, meaning.payment.at),
+        terms.currency,
+        terms.describe(),
+    )
+
+
+def outcome_text(meaning: Interpretation, sub: Subscription, stored_new: bool) -> str:
+    """The message's outcome for the admin log, with the subscription as it left it."""
+    applied = stored_new or not meaning.facts
     until = f"{sub.access_until:%Y-%m-%d %H:%M} UTC" if sub.access_until else "none"
-    return Applied(
+    return (
         f"{meaning.summary}{'' if applied else ' (already applied: no change)'}; "
-        f"subscription {sub.id} {sub.state.value}, access until {until}",
-        sub.id,
-        tuple(sorted(new)),
+        f"subscription {sub.id} {sub.state.value}, access until {until}"
     )
 
 

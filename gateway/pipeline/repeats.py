@@ -7,6 +7,9 @@ re-sending: it is kept and flagged, never silently dropped or applied over the f
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy import select
 
 from models import Notification, db
@@ -18,21 +21,39 @@ from .channels import VERIFIED
 def repeat_of(note: Notification) -> str | None:
     """The outcome for a repeat of an earlier message, or None if this one is the first.
     Raises Flagged for a different body under a known id."""
-    if not note.event_id:
-        return None
-    first = db.session.execute(
-        select(Notification.id, Notification.body)
+    return judge(note, firsts([note]).get(note.id))
+
+
+def firsts(notes: Sequence[Notification]) -> dict[int, Any]:
+    """For each message with a sender id, the first earlier message with that id (id and
+    body), in one query for the lot; messages without an earlier copy are absent."""
+    ids = {n.event_id for n in notes if n.event_id}
+    if not ids:
+        return {}
+    earlier = db.session.execute(
+        select(Notification.id, Notification.channel, Notification.event_id, Notification.body)
         .where(
-            Notification.channel == note.channel,
-            Notification.event_id == note.event_id,
-            Notification.id < note.id,
+            Notification.event_id.in_(ids),
             # Only a message proven to be PayPal's counts as "the first": a forged body
             # carrying a real event id must not get the genuine event refused.
             Notification.verification == VERIFIED,
+            Notification.id < max(n.id for n in notes),
         )
         .order_by(Notification.id)
-        .limit(1)
-    ).first()
+    ).all()
+    oldest: dict[tuple[Any, str], Any] = {}
+    for row in earlier:  # in id order: the first seen of each id is the oldest
+        oldest.setdefault((row.channel, row.event_id), row)
+    found = {}
+    for note in notes:
+        first = oldest.get((note.channel, note.event_id)) if note.event_id else None
+        if first is not None and first.id < note.id:
+            found[note.id] = first
+    return found
+
+
+def judge(note: Notification, first: Any | None) -> str | None:
+    """The repeat's outcome (no effect), None for a first message; Flagged for another body."""
     if first is None:
         return None
     if bytes(first.body) == bytes(note.body):

@@ -22,6 +22,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 
 from models import Checkout, Notification, db
 
@@ -35,6 +36,7 @@ from .apply import Deferred, Flagged, apply, describe, payment_exists, payment_k
 from .channels import VERIFIED, Outcome, Received, Verdict, adapter_for
 from .leases import claim, release
 from .repeats import repeat_of
+from .together import Mismatch, apply_together
 
 #: A deferred message is woken by its parent; this re-check is only a safety net.
 DEFERRED_RECHECK = timedelta(hours=6)
@@ -133,8 +135,9 @@ def _finish_batch(batch: Started) -> int:
     ready = list(batch.ready)
     if batch.futures:
         ready += _record_verdicts(_collect(batch), batch.known)
-    for note_id in sorted(ready):
-        _apply(note_id, batch.known)
+    left = _apply_together(sorted(ready), batch.known)
+    for note_id in sorted(left):
+        _apply(note_id, batch.known, left[note_id])
     return len(batch.futures) + len(batch.ready)
 
 
@@ -218,6 +221,10 @@ def _end_transaction(known: Collection[object] = ()) -> None:
     """Commit, and forget the rows loaded since `known` was taken: every commit expires every
     loaded row, so a batch that kept them would grow slower with each message."""
     db.session.commit()
+    _forget_since(known)
+
+
+def _forget_since(known: Collection[object]) -> None:
     for key in [k for k in db.session.identity_map.keys() if k not in known]:  # noqa: SIM118
         obj = db.session.identity_map.get(key)
         if obj is not None:
@@ -227,13 +234,57 @@ def _end_transaction(known: Collection[object] = ()) -> None:
 # --- the apply step ------------------------------------------------------------------
 
 
-def _apply(note_id: int, known: Collection[object]) -> None:
-    """Interpret, label, check, apply: one transaction and one commit per message."""
+#: A message's interpretation, or what interpreting it raised (pure: done once a batch).
+Reading = Interpretation | Exception
+
+
+def _apply_together(ids: Sequence[int], known: Collection[object]) -> dict[int, Reading | None]:
+    """Apply the batch's common messages in one transaction (pipeline/together.py);
+    returns the messages left for the one-by-one path, with their readings. Should
+    anything at all go wrong here, it is all rolled back and every message goes one by
+    one, where each failure is caught, counted and retried for its own message only."""
+    now, items, read = clock_now(), [], dict[int, Reading | None]()
+    try:
+        with db.session.no_autoflush:
+            for note in _load(ids):
+                try:
+                    read[note.id] = meaning = adapter_for(note.channel).interpret(received(note))
+                    describe(note, meaning)
+                except Exception as e:  # the one-by-one path records what went wrong
+                    read[note.id] = e
+                    continue
+                items.append((note, meaning))
+            result = apply_together(items, now)
+            for note, outcome in result.applied:
+                _close(note, NotificationStatus.PROCESSED, outcome, now)
+                del read[note.id]
+            # Read before the commit expires them (after it, each would be a query).
+            waited = [(n.channel, (now - n.received_at).total_seconds()) for n, _ in result.applied]
+        db.session.commit()
+    except Exception as e:
+        db.session.rollback()
+        _forget_since(known)
+        # A deadlock or a row written by someone else is expected now and then; a bug is not.
+        expected = isinstance(e, DBAPIError | Mismatch)
+        log = current_app.logger.info if expected else current_app.logger.exception
+        log("applying %d messages together failed (%s); applying one by one", len(ids), e)
+        return {note_id: read.get(note_id) for note_id in ids}
+    for channel, seconds in waited:
+        metrics.message_finished(channel, NotificationStatus.PROCESSED, seconds)
+    _forget_since(known)
+    return read
+
+
+def _apply(note_id: int, known: Collection[object], reading: Reading | None = None) -> None:
+    """Interpret (unless `reading` has it), label, check, apply: one transaction and one
+    commit per message."""
     note, now = _reload(note_id), clock_now()
     meaning: Interpretation | None = None
     try:
         with db.session.no_autoflush:  # one UPDATE per row at commit, not one per query
-            meaning = adapter_for(note.channel).interpret(received(note))
+            if isinstance(reading, Exception):
+                raise reading
+            meaning = reading or adapter_for(note.channel).interpret(received(note))
             describe(note, meaning)
             outcome = repeat_of(note) or apply(note, meaning, now).outcome
     except Flagged as e:
@@ -292,10 +343,18 @@ def _reload(note_id: int) -> Notification:
 
 
 def _finish(note: Notification, status: NotificationStatus, outcome: str, now: datetime) -> None:
+    _close(note, status, outcome, now)
+    _count(note, now)
+
+
+def _close(note: Notification, status: NotificationStatus, outcome: str, now: datetime) -> None:
     note.status, note.outcome, note.processed_at = status, outcome, now
     note.error = None if status is NotificationStatus.PROCESSED else note.error
     release(note)
-    metrics.message_finished(note.channel, status, (now - note.received_at).total_seconds())
+
+
+def _count(note: Notification, now: datetime) -> None:
+    metrics.message_finished(note.channel, note.status, (now - note.received_at).total_seconds())
 
 
 def _retry(note: Notification, reason: str, now: datetime, flag_kind: str) -> None:

@@ -1,0 +1,325 @@
+"""Apply a batch of verified messages together: one transaction, a few set-based statements.
+
+One by one (`apply.apply`), a renewal costs about a dozen statements and a commit; here a
+batch of a hundred costs about fifteen statements and one commit. The rules are the same
+functions: each message is checked and applied in received order against its
+subscription as the messages before it left it. The billing core is pure, so that runs in
+memory; only the reads before it and the writes after it are set-based.
+
+Only the common case comes here: a message about a subscription that has a row, whose
+checks pass. Everything else (a subscription's first message, signup terms or a change
+of terms, warnings, a refund whose payment we have not seen, a failed check, a repeat
+with another body) is left to the one-by-one path together with every other message
+about the same subscription, which then still apply in received order.
+
+The subscriptions are locked in id order (two workers never deadlock over them) before
+anything about them is read, and every fact and payment of a subscription is written
+under its lock, so what was read is all there is. The inserts are checked against it: a
+count that differs means it was not, and the caller abandons the transaction and applies
+the messages one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, or_, select, text, update
+
+from models import Notification, Payment, Subscription, SubscriptionFact, SubscriptionTerms, db
+
+from .. import mail, notices
+from ..billing import Entitlement, Fact, compute
+from ..billing.interpretation import Interpretation, PaymentInfo
+from ..billing.statuses import NotificationStatus, PaymentStatus
+from ..database import insert_new
+from ..subscriptions import service
+from .apply import Flagged, amount_problem, outcome_text, payment_key, run_checks
+from .repeats import firsts, judge
+
+
+class Mismatch(RuntimeError):
+    """The database held more than was read under the locks: apply one by one instead."""
+
+
+@dataclass
+class Result:
+    #: (message, outcome) of the messages applied here, in received order.
+    applied: list[tuple[Notification, str]] = field(default_factory=list)
+    #: Messages for the one-by-one path (flags, deferrals, first messages, terms...).
+    left: list[int] = field(default_factory=list)
+
+
+@dataclass
+class _Sub:
+    """One locked subscription while its messages are applied in memory."""
+
+    row: Subscription
+    facts: list[Fact]
+    keys: set[tuple[str, str]]
+    history: list[SubscriptionTerms]
+    #: (id, txn_id, amount, status, period_start, period_end) as stored.
+    payments: list[Any]
+    messages: list[tuple[Notification, Interpretation]] = field(default_factory=list)
+    fact_rows: list[dict[str, Any]] = field(default_factory=list)
+    new_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    mails: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: list[tuple[Notification, str]] = field(default_factory=list)
+    #: The entitlement after the last message.
+    ent: Entitlement | None = None
+    access_changed: bool = False
+
+
+def apply_together(items: Sequence[tuple[Notification, Interpretation]], now: datetime) -> Result:
+    """Apply what can be applied together; the rest is left in `Result.left`.
+
+    The caller commits (or, on any exception, rolls back and applies every message one by
+    one: nothing here is final before the commit).
+    """
+    result = Result()
+    repeats = firsts([note for note, _ in items])
+    waiting: list[tuple[Notification, Interpretation]] = []
+    for note, meaning in items:
+        try:
+            outcome = judge(note, repeats.get(note.id))
+            if outcome is None:
+                run_checks(meaning)
+        except Flagged:
+            result.left.append(note.id)
+            continue
+        if outcome is None and not meaning.relevant:
+            outcome = meaning.summary
+        if outcome is not None:
+            result.applied.append((note, outcome))
+        else:
+            waiting.append((note, meaning))
+    if not waiting:
+        return result
+
+    subs, unplaced = _lock(waiting)
+    result.left += [note.id for note, _ in unplaced]
+    _load(subs)
+    for sub in subs.values():
+        if _apply_in_memory(sub, now):
+            for note, _ in sub.messages:
+                note.subscription_id, note.waiting_for = sub.row.id, None
+            result.applied += sub.outcomes
+        else:  # one of its messages needs the one-by-one path: all of them take it
+            result.left += [note.id for note, _ in sub.messages]
+            _forget(sub)
+    _write([s for s in subs.values() if s.outcomes], now)
+    return result
+
+
+def _lock(
+    items: list[tuple[Notification, Interpretation]],
+) -> tuple[dict[int, _Sub], list[tuple[Notification, Interpretation]]]:
+    """Lock the subscriptions the messages are about (in id order) and group the messages
+    by them; returns the groups and the messages that cannot be placed here."""
+    parents = {m.parent_txn_id for _, m in items if m.parent_txn_id}
+    parent_sub: dict[str, int] = {}
+    if parents:
+        parent_sub = dict(
+            db.session.execute(
+                select(Payment.txn_id, Payment.subscription_id).where(
+                    Payment.txn_id.in_(sorted(parents))
+                )
+            ).all()
+        )
+    refs = {m.subscription_ref for _, m in items if not m.parent_txn_id}
+    rows = (
+        db.session.scalars(
+            select(Subscription)
+            .where(
+                or_(
+                    Subscription.paypal_id.in_(sorted(refs - {""})),
+                    Subscription.id.in_(sorted(set(parent_sub.values()))),
+                )
+            )
+            .order_by(Subscription.id)
+            .with_for_update(of=Subscription)
+            .execution_options(populate_existing=True)
+        )
+        .unique()
+        .all()
+    )
+    by_id = {row.id: row for row in rows}
+    by_ref = {row.paypal_id: row for row in rows}
+
+    def row_for(meaning: Interpretation) -> Subscription | None:
+        """The row `apply._subscription_for` would find (the parent payment's first)."""
+        if meaning.parent_txn_id:
+            return by_id.get(parent_sub.get(meaning.parent_txn_id, 0))
+        return by_ref.get(meaning.subscription_ref)
+
+    subs: dict[int, _Sub] = {}
+    unplaced, elsewhere = [], set()
+    for note, meaning in items:
+        row = row_for(meaning)
+        # Terms and warnings are recorded by the one-by-one path; no row: it creates one.
+        if row is None or meaning.terms_event or meaning.warnings:
+            unplaced.append((note, meaning))
+            if row is not None:
+                elsewhere.add(row.id)
+            continue
+        sub = subs.get(row.id)
+        if sub is None:
+            sub = subs[row.id] = _Sub(row, [], set(), [], [])
+        sub.messages.append((note, meaning))
+    # A subscription with a message for the one-by-one path gives it all its messages.
+    for sub_id in elsewhere & subs.keys():
+        unplaced += subs.pop(sub_id).messages
+    return subs, unplaced
+
+
+def _load(subs: dict[int, _Sub]) -> None:
+    """Facts, terms and payments of every subscription: three queries for the batch."""
+    ids = list(subs)
+    if not ids:
+        return
+    for sub_id, facts in service.facts_of_many(ids).items():
+        subs[sub_id].facts = facts
+        subs[sub_id].keys = {(f.kind.value, f.key) for f in facts}
+    for terms in db.session.scalars(
+        select(SubscriptionTerms)
+        .where(SubscriptionTerms.subscription_id.in_(ids))
+        .order_by(SubscriptionTerms.effective_at, SubscriptionTerms.id)
+    ):
+        subs[terms.subscription_id].history.append(terms)
+    p = Payment
+    for pay in db.session.execute(
+        select(
+            p.subscription_id, p.id, p.txn_id, p.amount, p.status, p.period_start, p.period_end
+        ).where(p.subscription_id.in_(ids))
+    ):
+        subs[pay.subscription_id].payments.append(pay)
+
+
+def _apply_in_memory(sub: _Sub, now: datetime) -> bool:
+    """Each message in received order, as `apply.apply` would; False if one of them must
+    take the one-by-one path (a check fails)."""
+    row, period = sub.row, service.billing_period(sub.row, sub.history)
+    policy = service.policy()
+    stored = {pay.txn_id for pay in sub.payments}
+    for note, meaning in sorted(sub.messages, key=lambda item: item[0].id):
+        if amount_problem(row, meaning, sub.history):
+            return False
+        new: set[tuple[str, str]] = set()
+        for fact in meaning.facts:
+            key = (fact.kind.value, fact.key)
+            if key not in sub.keys:
+                sub.keys.add(key)
+                new.add(key)
+                sub.facts.append(fact)
+                sub.fact_rows.append(_fact_row(row, fact, note, now))
+        info = meaning.payment
+        if info is not None and info.txn_id not in stored and info.txn_id not in sub.new_payments:
+            sub.new_payments[info.txn_id] = _payment_row(row, info, now)
+        sub.ent = compute(sub.facts, period, policy)
+        sub.access_changed |= service.write_dates(row, sub.ent, now)
+        sub.mails += notices.notices_for(row, meaning.facts, new, now)
+        sub.outcomes.append((note, outcome_text(meaning, row, bool(new))))
+    return True
+
+
+def _fact_row(sub: Subscription, fact: Fact, note: Notification, now: datetime) -> dict[str, Any]:
+    return {
+        "subscription_id": sub.id,
+        "kind": fact.kind.value,
+        "key": fact.key,
+        "at": fact.at,
+        "txn_id": fact.txn_id,
+        "amount": fact.amount,
+        "until": fact.until,
+        "source": note.channel.value,
+        "actor_id": None,
+        "note": None,
+        "notification_id": note.id,
+        "recorded_at": now,
+    }
+
+
+def _payment_row(sub: Subscription, info: PaymentInfo, now: datetime) -> dict[str, Any]:
+    return {
+        "subscription_id": sub.id,
+        "txn_id": info.txn_id,
+        "status": PaymentStatus(info.status),
+        "amount": abs(info.amount),
+        "currency": info.currency or (sub.plan.currency if sub.plan else ""),
+        "fee": abs(info.fee) if info.fee is not None else None,
+        "paid_at": info.at,
+        "period_start": None,
+        "period_end": None,
+        "created_at": now,
+    }
+
+
+def _forget(sub: _Sub) -> None:
+    """Drop what the in-memory run changed: the one-by-one path starts from the database."""
+    db.session.expunge(sub.row)
+
+
+def _write(subs: list[_Sub], now: datetime) -> None:
+    """The batch's writes: facts, new payments (with their periods), changed payments,
+    refunds waiting for a payment, notices, members' access versions. The subscriptions'
+    and messages' own rows are updated by the session's flush at commit."""
+    facts = [r for s in subs for r in s.fact_rows]
+    stored = insert_new(
+        SubscriptionFact, facts, unique=("subscription_id", "kind", "key"), returning=("id",)
+    )
+    if len(stored) != len(facts):
+        raise Mismatch(f"{len(facts) - len(stored)} fact(s) were already stored")
+    new_payments, changed = [], []
+    for sub in subs:
+        assert sub.ent is not None  # every subscription here had a message applied
+        bought = service.bought_periods(sub.ent)
+        for values in sub.new_payments.values():
+            values["period_start"], values["period_end"], values["status"] = service.payment_values(
+                bought, sub.facts, values["txn_id"], values["amount"], values["status"]
+            )
+            new_payments.append({**values, "status": values["status"].value})
+        for pay in sub.payments:
+            now_values = service.payment_values(
+                bought, sub.facts, pay.txn_id, pay.amount, pay.status
+            )
+            if now_values != (pay.period_start, pay.period_end, pay.status):
+                start, end, status = now_values
+                changed.append({"pid": pay.id, "s": start, "e": end, "st": status.value})
+    inserted = insert_new(Payment, new_payments, unique=("txn_id",), returning=("txn_id",))
+    if len(inserted) != len(new_payments):
+        raise Mismatch(f"{len(new_payments) - len(inserted)} payment(s) were already stored")
+    if changed:
+        db.session.execute(
+            update(Payment.__table__)  # type: ignore[arg-type]
+            .where(Payment.__table__.c.id == bindparam("pid"))
+            .values(period_start=bindparam("s"), period_end=bindparam("e"), status=bindparam("st")),
+            changed,
+        )
+    _wake([txn for (txn,) in inserted], now)
+    mail.queue_rows([m for s in subs for m in s.mails])
+    members = {s.row.user_id for s in subs if s.access_changed and s.row.user_id is not None}
+    if members:
+        service.bump_access_version(*sorted(members))
+
+
+def _wake(txn_ids: list[str], now: datetime) -> None:
+    """Refunds and reversals that came before these payments can be applied now. The locks
+    pair with the one a deferral takes (worker._defer), as in `apply.apply`; taken in one
+    order, so two batches never wait for each other in a circle."""
+    if not txn_ids:
+        return
+    if db.engine.dialect.name == "postgresql":  # one round trip, in this order
+        db.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+            [{"k": payment_key(t)} for t in sorted(txn_ids)],
+        )
+    db.session.execute(
+        update(Notification)
+        .where(
+            Notification.waiting_for.in_(txn_ids),
+            Notification.status == NotificationStatus.DEFERRED,
+        )
+        .values(next_attempt_at=now)
+    )

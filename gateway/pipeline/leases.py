@@ -1,7 +1,8 @@
 """Claims are leases: many workers on many hosts take disjoint sets of due messages.
 
-On PostgreSQL rows are picked with FOR UPDATE SKIP LOCKED, on SQLite by a conditional
-UPDATE; either way a crashed worker's lease runs out and the message is claimed again.
+One UPDATE ... RETURNING takes a batch: on PostgreSQL its rows are picked with FOR UPDATE
+SKIP LOCKED, on SQLite the single writer serialises it. Either way a crashed worker's
+lease runs out and the message is claimed again.
 """
 
 from __future__ import annotations
@@ -28,26 +29,18 @@ def claim(now: datetime, limit: int = 20, only_id: int | None = None) -> list[in
     if only_id is not None:
         due = due.where(Notification.id == only_id)
     due = due.order_by(Notification.id).limit(limit)
-    ids: list[int] = []
     if db.engine.dialect.name == "postgresql":
-        ids = list(db.session.scalars(due.with_for_update(skip_locked=True)))
-        if ids:
-            db.session.execute(
-                update(Notification)
-                .where(Notification.id.in_(ids))
-                .values(lease_owner=owner, lease_until=until)
-            )
-    else:
-        for candidate in db.session.scalars(due).all():
-            result = db.session.execute(
-                update(Notification)
-                .where(Notification.id == candidate, free)
-                .values(lease_owner=owner, lease_until=until)
-            )
-            if result.rowcount == 1:  # type: ignore[attr-defined]
-                ids.append(candidate)
+        due = due.with_for_update(skip_locked=True)  # rows another worker is taking: skip
+    # One statement: SQLite runs it under its single writer lock, PostgreSQL under the
+    # row locks of the inner SELECT; either way no message goes to two workers.
+    ids = db.session.scalars(
+        update(Notification)
+        .where(Notification.id.in_(due.scalar_subquery()))
+        .values(lease_owner=owner, lease_until=until)
+        .returning(Notification.id)
+    ).all()
     db.session.commit()
-    return ids
+    return sorted(ids)
 
 
 def release(note: Notification) -> None:

@@ -101,15 +101,17 @@ def apply_together(items: Sequence[tuple[Notification, Interpretation]], now: da
     subs, unplaced = _lock(waiting)
     result.left += [note.id for note, _ in unplaced]
     _load(subs)
+    applied = []
     for sub in subs.values():
         if _apply_in_memory(sub, now):
+            applied.append(sub)
             for note, _ in sub.messages:
                 note.subscription_id, note.waiting_for = sub.row.id, None
             result.applied += sub.outcomes
         else:  # one of its messages needs the one-by-one path: all of them take it
             result.left += [note.id for note, _ in sub.messages]
             _forget(sub)
-    _write([s for s in subs.values() if s.outcomes], now)
+    _write(applied, now)
     return result
 
 
@@ -148,16 +150,27 @@ def _lock(
     by_id = {row.id: row for row in rows}
     by_ref = {row.paypal_id: row for row in rows}
 
-    def row_for(meaning: Interpretation) -> Subscription | None:
-        """The row `apply._subscription_for` would find (the parent payment's first)."""
-        if meaning.parent_txn_id:
-            return by_id.get(parent_sub.get(meaning.parent_txn_id, 0))
-        return by_ref.get(meaning.subscription_ref)
+    # Payments this batch brings: one by one, a refund after its payment finds it.
+    born: dict[str, tuple[int, str]] = {}
+    for note, m in items:
+        if m.payment is not None and not m.parent_txn_id:
+            born.setdefault(m.payment.txn_id, (note.id, m.subscription_ref))
+
+    def row_for(note: Notification, meaning: Interpretation) -> Subscription | None:
+        """The row `apply._subscription_for` would find when this message's turn comes
+        (the parent payment's, if that is stored by then; else the named one)."""
+        parent = meaning.parent_txn_id
+        if not parent:
+            return by_ref.get(meaning.subscription_ref)
+        if parent in parent_sub:
+            return by_id.get(parent_sub[parent])
+        payment_id, ref = born.get(parent, (note.id, ""))
+        return by_ref.get(ref) if payment_id < note.id else None  # else it would wait
 
     subs: dict[int, _Sub] = {}
     unplaced, elsewhere = [], set()
     for note, meaning in items:
-        row = row_for(meaning)
+        row = row_for(note, meaning)
         # Terms and warnings are recorded by the one-by-one path; no row: it creates one.
         if row is None or meaning.terms_event or meaning.warnings:
             unplaced.append((note, meaning))

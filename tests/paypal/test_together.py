@@ -121,8 +121,10 @@ def state(db) -> dict:
     assert all(n.status in ("processed", "flagged") for n in notes), [
         (n.status, n.error) for n in notes
     ]
-    columns = ("state", "user_id", "plan_id", "started_at", "trial_until", "paid_through")
-    columns += ("grace_until", "access_until", "cancelled_at", "ended_at")
+    columns = (
+        *("state", "user_id", "plan_id", "started_at", "trial_until", "paid_through"),
+        *("grace_until", "access_until", "cancelled_at", "ended_at"),
+    )
     return {
         "subscriptions": sorted(
             (s.paypal_id, *(getattr(s, c) for c in columns)) for s in subs.values()
@@ -327,7 +329,7 @@ def test_four_workers_batches_over_shared_subscriptions_equal_one_by_one(
         wipe(db)
         rows()
         deliver(client, bodies)
-        start, errors = threading.Barrier(4), []
+        start, errors = threading.Barrier(4), list[Exception]()
 
         def work(start=start, errors=errors):
             with ready.app_context():

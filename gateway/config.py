@@ -81,7 +81,7 @@ class DefaultConfig:
 
     # The IPN inbox.
     INBOX_BATCH_SIZE = 100  # messages a worker claims at once
-    INBOX_VERIFY_CONCURRENCY = 64  # postbacks in flight at once per worker process
+    INBOX_VERIFY_CONCURRENCY = 100  # postbacks in flight per worker: a whole batch at once
     IPN_MAX_ATTEMPTS = 8  # postback/processing tries before a flag
     IPN_LEASE_SECONDS = 300  # a claimed message is retried after this if its worker died
     CHECKOUT_HOLD_MINUTES = 30

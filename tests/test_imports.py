@@ -95,7 +95,7 @@ def test_stand_in_is_separate():
 #: import's 100 MB budget, bench/activity_import.py): Alembic (+Mako, Pygments) for
 #: `flask db` and /readyz, cryptography's X.509 for verifying a webhook, requests for
 #: calling PayPal.
-ON_DEMAND = ("alembic", "mako", "pygments", "cryptography", "requests")
+ON_DEMAND = ("alembic", "mako", "pygments", "cryptography", "requests", "urllib3")
 
 
 def loaded_libraries(statement: str) -> set[str]:

@@ -1,8 +1,9 @@
 """Replay: run every applied message through the live apply path again and report where
 the result differs from what is stored (docs/architecture.md, "Replay").
 
-Replay uses each message's stored verification, never a new one, and the same
-`pipeline.apply` as live processing, so there is no second copy of the mappings. Without
+Replay uses each message's stored verification, never a new one, and the same paths as
+live processing (`pipeline.together` for the common messages of a batch, `pipeline.apply`
+for the rest), so there is no second copy of the mappings. Without
 `apply=True` everything it did is rolled back.
 
 It works subscription by subscription, so its memory does not grow with the number of
@@ -43,9 +44,10 @@ from models import Notification, Payment, Subscription, SubscriptionFact, db
 
 from .billing.interpretation import Interpretation
 from .billing.statuses import Channel, NotificationStatus
-from .pipeline.apply import Deferred, Flagged
+from .pipeline.apply import Applied, Deferred, Flagged
 from .pipeline.apply import apply as apply_message
 from .pipeline.channels import adapter_for
+from .pipeline.together import apply_together
 from .pipeline.worker import VERIFIED, received
 from .subscriptions.service import recompute
 
@@ -287,21 +289,26 @@ def _batch(
         sorted(stored_with),
         lambda ids: select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id),
     )
-    for note in notes:
-        meaning = _meaning(note)
-        if not meaning.relevant:
-            continue
+    meanings = {note.id: (note, m) for note in notes if (m := _meaning(note)).relevant}
+    results: list[tuple[Notification, Applied]] = []
+    one_by_one = list(meanings.values())
+    if not isolate:  # the common messages together, as live processing applies them
+        together = apply_together(one_by_one, now)
+        results += together.applied
+        left = set(together.left)
+        one_by_one = [(note, m) for note, m in one_by_one if note.id in left]
+    for note, meaning in one_by_one:
         try:
             if isolate:
                 with db.session.begin_nested():
-                    result = apply_message(note, meaning, now)
+                    results.append((note, apply_message(note, meaning, now)))
             else:
-                result = apply_message(note, meaning, now)
+                results.append((note, apply_message(note, meaning, now)))
         except (Flagged, Deferred) as e:
             if not isolate:
                 raise _Isolate from e
             report.add(f"message {note.id} would not apply now: {e}")
-            continue
+    for note, result in sorted(results, key=lambda r: r[0].id):
         if result.subscription_id is None:
             continue
         expected, got = stored_with[note.id], result.subscription_id
@@ -313,14 +320,16 @@ def _batch(
                 f"message {note.id} was applied to {stored}, but now applies to subscription {got}"
             )
         produced.setdefault(result.subscription_id, set()).update(
-            (f.kind.value, f.key) for f in meaning.facts
+            (f.kind.value, f.key) for f in meanings[note.id][1].facts
         )
         if result.new_facts:
             report.add(
                 f"subscription {result.subscription_id}: {len(result.new_facts)} fact(s) from "
                 f"message {note.id} were never stored"
             )
-    _compare(sorted(touched), before, produced, now, report)
+    # A subscription a message was applied to was recomputed then, from all its facts.
+    fresh = {result.subscription_id for _, result in results}
+    _compare(sorted(touched), before, produced, fresh, now, report)
     return len(stored_with)
 
 
@@ -328,6 +337,7 @@ def _compare(
     sub_ids: list[int],
     before: dict[int, dict[str, Any]],
     produced: dict[int, set[tuple[str, str]]],
+    fresh: set[int | None],
     now: datetime,
     report: Report,
 ) -> None:
@@ -339,7 +349,8 @@ def _compare(
     for sub in subs:
         report.checked += 1
         label = f"subscription {sub.id} ({sub.paypal_id or 'manual'})"
-        recompute(sub, now)
+        if sub.id not in fresh:
+            recompute(sub, now)
         if sub.id not in before:
             report.add(f"{label}: messages name it, but it had no row")
             continue

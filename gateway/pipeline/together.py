@@ -36,7 +36,7 @@ from ..billing.interpretation import Interpretation, PaymentInfo
 from ..billing.statuses import NotificationStatus, PaymentStatus
 from ..database import insert_new
 from ..subscriptions import service
-from .apply import Flagged, amount_problem, outcome_text, payment_key, run_checks
+from .apply import Applied, Flagged, amount_problem, outcome_text, payment_key, run_checks
 from .repeats import firsts, judge
 
 
@@ -46,8 +46,8 @@ class Mismatch(RuntimeError):
 
 @dataclass
 class Result:
-    #: (message, outcome) of the messages applied here, in received order.
-    applied: list[tuple[Notification, str]] = field(default_factory=list)
+    #: The messages applied here, with what happened, in received order per subscription.
+    applied: list[tuple[Notification, Applied]] = field(default_factory=list)
     #: Messages for the one-by-one path (flags, deferrals, first messages, terms...).
     left: list[int] = field(default_factory=list)
 
@@ -66,7 +66,7 @@ class _Sub:
     fact_rows: list[dict[str, Any]] = field(default_factory=list)
     new_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     mails: list[dict[str, Any]] = field(default_factory=list)
-    outcomes: list[tuple[Notification, str]] = field(default_factory=list)
+    outcomes: list[tuple[Notification, Applied]] = field(default_factory=list)
     #: The entitlement after the last message.
     ent: Entitlement | None = None
     access_changed: bool = False
@@ -92,7 +92,7 @@ def apply_together(items: Sequence[tuple[Notification, Interpretation]], now: da
         if outcome is None and not meaning.relevant:
             outcome = meaning.summary
         if outcome is not None:
-            result.applied.append((note, outcome))
+            result.applied.append((note, Applied(outcome)))
         else:
             waiting.append((note, meaning))
     if not waiting:
@@ -233,7 +233,8 @@ def _apply_in_memory(sub: _Sub, now: datetime) -> bool:
         sub.ent = compute(sub.facts, period, policy)
         sub.access_changed |= service.write_dates(row, sub.ent, now)
         sub.mails += notices.notices_for(row, meaning.facts, new, now)
-        sub.outcomes.append((note, outcome_text(meaning, row, bool(new))))
+        applied = Applied(outcome_text(meaning, row, bool(new)), row.id, tuple(sorted(new)))
+        sub.outcomes.append((note, applied))
     return True
 
 

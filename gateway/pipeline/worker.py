@@ -255,8 +255,8 @@ def _apply_together(ids: Sequence[int], known: Collection[object]) -> dict[int, 
                     continue
                 items.append((note, meaning))
             result = apply_together(items, now)
-            for note, outcome in result.applied:
-                _close(note, NotificationStatus.PROCESSED, outcome, now)
+            for note, applied in result.applied:
+                _close(note, NotificationStatus.PROCESSED, applied.outcome, now)
                 del read[note.id]
             # Read before the commit expires them (after it, each would be a query).
             waited = [(n.channel, (now - n.received_at).total_seconds()) for n, _ in result.applied]

@@ -43,8 +43,12 @@ SERVER = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 LOGS = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))  # each process's output, for a look after
-#: An inbox worker, as deployed (README "Processes and deployment").
+#: An inbox worker, as deployed on one machine beside the web processes (README "Processes
+#: and deployment"): niced, so that PayPal's requests to the site win the CPU.
 WORKER = [
+    "nice",
+    "-n",
+    "10",
     str(BIN / "flask"),
     "--app",
     "app",

@@ -153,8 +153,20 @@ def outcome_text(meaning: Interpretation, sub: Subscription, stored_new: bool) -
 def _check_terms(
     sub: Subscription, meaning: Interpretation, note: Notification, now: datetime
 ) -> tuple[Fact, ...]:
+    """Judge the message's terms (`judge_terms`) and record them; returns its facts."""
+    facts = judge_terms(sub, meaning, agreed.history(sub))
+    if meaning.terms is not None and meaning.terms_event:
+        agreed.record_terms(
+            sub, terms_source(meaning), meaning.terms_at or now, meaning.terms, now, note.id
+        )
+    return facts
+
+
+def judge_terms(
+    sub: Subscription, meaning: Interpretation, history: list[SubscriptionTerms]
+) -> tuple[Fact, ...]:
     """A signup must report exactly the terms we offered; a change is recorded, dated.
-    Returns the message's facts that may be recorded.
+    Returns the message's facts that may be recorded; raises Flagged.
 
     A tampered button (a trial added, a lower price, a longer period, another currency)
     still gets a genuine, VERIFIED signup from PayPal: this is where it is caught. With
@@ -163,7 +175,7 @@ def _check_terms(
     """
     facts = meaning.facts
     if meaning.terms_event == "signup":
-        offer = agreed.offer_of(sub)
+        offer = agreed.offer_of(sub, history)
         if meaning.terms is None:
             raise Flagged("terms", "the signup reports no terms; nothing granted")
         if offer is None:
@@ -177,12 +189,11 @@ def _check_terms(
                 member_message="Your PayPal signup did not match the terms we offered, so it "
                 "gives no access. Please contact us: we will sort it out with you.",
             )
-    if meaning.terms is not None and meaning.terms_event:
-        source = TermsSource.SIGNUP if meaning.terms_event == "signup" else TermsSource.CHANGE
-        agreed.record_terms(
-            sub, source, meaning.terms_at or now, meaning.terms, now, notification_id=note.id
-        )
     return facts
+
+
+def terms_source(meaning: Interpretation) -> TermsSource:
+    return TermsSource.SIGNUP if meaning.terms_event == "signup" else TermsSource.CHANGE
 
 
 def wake_waiting(txn_id: str, now: datetime) -> None:

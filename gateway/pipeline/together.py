@@ -7,10 +7,12 @@ subscription as the messages before it left it. The billing core is pure, so tha
 memory; only the reads before it and the writes after it are set-based.
 
 Only the common case comes here: a message about a subscription that has a row, whose
-checks pass. Everything else (a subscription's first message, signup terms or a change
-of terms, warnings, a refund whose payment we have not seen, a failed check, a repeat
-with another body) is left to the one-by-one path together with every other message
-about the same subscription, which then still apply in received order.
+checks pass (signup terms and changes of terms included: they are judged and recorded
+in memory, so the batch's later payments are checked against them). Everything else (a
+subscription's first message, warnings, a refund whose payment is neither stored nor
+earlier in the batch, a failed check, a repeat with another body) is left to the
+one-by-one path together with every other message about the same subscription, which
+then still apply in received order.
 
 The subscriptions are locked in id order (two workers never deadlock over them) before
 anything about them is read, and every fact and payment of a subscription is written
@@ -36,7 +38,16 @@ from ..billing.interpretation import Interpretation, PaymentInfo
 from ..billing.statuses import NotificationStatus, PaymentStatus
 from ..database import insert_new
 from ..subscriptions import service
-from .apply import Applied, Flagged, amount_problem, outcome_text, payment_key, run_checks
+from .apply import (
+    Applied,
+    Flagged,
+    amount_problem,
+    judge_terms,
+    outcome_text,
+    payment_key,
+    run_checks,
+    terms_source,
+)
 from .repeats import firsts, judge
 
 
@@ -64,6 +75,7 @@ class _Sub:
     payments: list[Any]
     messages: list[tuple[Notification, Interpretation]] = field(default_factory=list)
     fact_rows: list[dict[str, Any]] = field(default_factory=list)
+    terms_rows: list[dict[str, Any]] = field(default_factory=list)
     new_payments: dict[str, dict[str, Any]] = field(default_factory=dict)
     mails: list[dict[str, Any]] = field(default_factory=list)
     outcomes: list[tuple[Notification, Applied]] = field(default_factory=list)
@@ -171,8 +183,8 @@ def _lock(
     unplaced, elsewhere = [], set()
     for note, meaning in items:
         row = row_for(note, meaning)
-        # Terms and warnings are recorded by the one-by-one path; no row: it creates one.
-        if row is None or meaning.terms_event or meaning.warnings:
+        # Warnings are flagged by the one-by-one path; no row: it creates one.
+        if row is None or meaning.warnings:
             unplaced.append((note, meaning))
             if row is not None:
                 elsewhere.add(row.id)
@@ -217,10 +229,16 @@ def _apply_in_memory(sub: _Sub, now: datetime) -> bool:
     policy = service.policy()
     stored = {pay.txn_id for pay in sub.payments}
     for note, meaning in sorted(sub.messages, key=lambda item: item[0].id):
+        try:
+            facts = judge_terms(row, meaning, sub.history)
+        except Flagged:
+            return False
+        if meaning.terms is not None and meaning.terms_event:
+            _record_terms(sub, meaning, note, now)
         if amount_problem(row, meaning, sub.history):
             return False
         new: set[tuple[str, str]] = set()
-        for fact in meaning.facts:
+        for fact in facts:
             key = (fact.kind.value, fact.key)
             if key not in sub.keys:
                 sub.keys.add(key)
@@ -232,10 +250,31 @@ def _apply_in_memory(sub: _Sub, now: datetime) -> bool:
             sub.new_payments[info.txn_id] = _payment_row(row, info, now)
         sub.ent = compute(sub.facts, period, policy)
         sub.access_changed |= service.write_dates(row, sub.ent, now)
-        sub.mails += notices.notices_for(row, meaning.facts, new, now)
+        sub.mails += notices.notices_for(row, facts, new, now)
         applied = Applied(outcome_text(meaning, row, bool(new)), row.id, tuple(sorted(new)))
         sub.outcomes.append((note, applied))
     return True
+
+
+def _record_terms(sub: _Sub, meaning: Interpretation, note: Notification, now: datetime) -> None:
+    """Keep the message's terms in the subscription's history (as `agreed.record_terms`
+    does), so that the batch's later messages are judged under them too."""
+    assert meaning.terms is not None
+    source, at = terms_source(meaning), meaning.terms_at or now
+    if any(r.source is source and r.effective_at == at for r in sub.history):
+        return  # recorded before (the unique key would refuse it)
+    row = {
+        "subscription_id": sub.row.id,
+        "source": source,
+        "effective_at": at,
+        "terms": meaning.terms.to_json(),
+        "notification_id": note.id,
+        "recorded_at": now,
+    }
+    sub.terms_rows.append({**row, "source": source.value})
+    sub.history.append(SubscriptionTerms(**row))  # in memory only: the insert is batched
+    # Stable: a stored row stays before a new one of the same date, as their ids order them.
+    sub.history.sort(key=lambda r: r.effective_at)
 
 
 def _fact_row(sub: Subscription, fact: Fact, note: Notification, now: datetime) -> dict[str, Any]:
@@ -285,6 +324,15 @@ def _write(subs: list[_Sub], now: datetime) -> None:
     )
     if len(stored) != len(facts):
         raise Mismatch(f"{len(facts) - len(stored)} fact(s) were already stored")
+    terms = [r for s in subs for r in s.terms_rows]
+    recorded = insert_new(
+        SubscriptionTerms,
+        terms,
+        unique=("subscription_id", "source", "effective_at"),
+        returning=("id",),
+    )
+    if len(recorded) != len(terms):
+        raise Mismatch(f"{len(terms) - len(recorded)} terms row(s) were already stored")
     new_payments, changed = [], []
     for sub in subs:
         assert sub.ent is not None  # every subscription here had a message applied

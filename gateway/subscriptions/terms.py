@@ -70,10 +70,10 @@ def history(sub: Subscription) -> list[SubscriptionTerms]:
     )
 
 
-def offer_of(sub: Subscription) -> AgreedTerms | None:
+def offer_of(sub: Subscription, rows: list[SubscriptionTerms] | None = None) -> AgreedTerms | None:
     """What we offered this subscription (its plan's terms if nothing was recorded; None
-    while its plan is unknown)."""
-    for row in history(sub):
+    while its plan is unknown). `rows`: the history, if already loaded."""
+    for row in history(sub) if rows is None else rows:
         if row.source is TermsSource.OFFER:
             return AgreedTerms.from_json(row.terms)
     return plan_terms(sub.plan) if sub.plan is not None else None

@@ -25,6 +25,7 @@ from models import (
     Plan,
     Subscription,
     SubscriptionFact,
+    SubscriptionTerms,
 )
 from models import db as _db
 from tests.paypal import ipn_builders as ipn
@@ -66,8 +67,13 @@ def story(draw, ref: str, k: int) -> list[bytes]:
     n = draw(st.integers(1, 3))
     txns = [f"TX{k}{i:012d}" for i in range(n)]
     msgs = [ipn.payment(ref, t, T + timedelta(days=30 * i, minutes=1)) for i, t in enumerate(txns)]
-    if draw(st.booleans()):
-        msgs.insert(0, ipn.signup(ref, T))  # terms: this subscription goes one by one
+    signup = draw(st.sampled_from(["none", "as offered", "tampered", "twice"]))
+    if signup != "none":  # terms: judged and recorded, together or one by one
+        msgs.insert(0, ipn.signup(ref, T))
+    if signup == "tampered":  # a lower price than offered: flagged, nothing granted
+        msgs[0] = msgs[0].replace(b"mc_amount3=9.00", b"mc_amount3=1.00")
+    elif signup == "twice":  # the same signup at another time: a second terms row
+        msgs.append(ipn.signup(ref, T + timedelta(hours=1)))
     end = T + timedelta(days=30 * n)
     if draw(st.booleans()):
         msgs.append(ipn.event(ref, "subscr_failed", end))
@@ -141,6 +147,10 @@ def state(db) -> dict:
         "flags": sorted(
             (f.kind, ref.get(f.subscription_id), position.get(f.notification_id))
             for f in db.session.scalars(select(Flag))
+        ),
+        "terms": sorted(
+            (ref[t.subscription_id], t.source, t.effective_at, str(t.terms))
+            for t in db.session.scalars(select(SubscriptionTerms))
         ),
         "mails": sorted(
             (re.sub(r"notice:\d+:", "notice:", m.key), m.to_addr)

@@ -48,6 +48,14 @@ class Subscription(Model):
             postgresql_where=text("grace_until IS NOT NULL"),
             sqlite_where=text("grace_until IS NOT NULL"),
         ),
+        # The NULL piece of the "started" sort (no start date yet), by state, in id order.
+        Index(
+            "ix_subscriptions_unstarted",
+            "state",
+            "id",
+            postgresql_where=text("started_at IS NULL"),
+            sqlite_where=text("started_at IS NULL"),
+        ),
         # PayPal id prefix search (LIKE 'I-AB%'): the unique key's collation cannot serve it.
         Index(
             "ix_subscriptions_paypal_id_pattern",

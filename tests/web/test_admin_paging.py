@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from gateway.admin import keyset, queries
 from models import Payment, Subscription, db
@@ -510,3 +510,34 @@ def test_a_view_without_nulls_reads_no_null_piece(client, admin, login_as, grace
         want = expected(subs, "access_until", desc, lambda s: s.access_until > clock.now())
         assert walk(client, url) == want
         assert walk(client, url, backwards=True) == want
+
+
+@pytest.mark.postgres_only
+def test_the_unstarted_piece_of_a_state_reads_the_unstarted_index(app, db, clock, monkeypatch):
+    """On PostgreSQL, is the last page of "expired, ended, sorted by start" (its NULL piece:
+    ended rows without a start) read from the partial unstarted index, not by walking every
+    unstarted (pending) row of the (started_at, id) index? 2,000 pending rows without a
+    start, 3 ended ones: the walk would read them all."""
+    now = clock.now()
+    rows = [
+        {"paypal_id": f"I-UNST{i:06d}", "state": "pending", "created_at": now, "updated_at": now}
+        for i in range(2000)
+    ] + [
+        {"paypal_id": f"I-ENDED{i:04d}", "state": "ended", "created_at": now, "updated_at": now}
+        for i in range(3)
+    ]
+    db.session.execute(insert(Subscription), rows)
+    db.session.commit()
+    db.session.execute(text("ANALYZE subscriptions"))
+    f = queries.SubscriptionFilter(view="expired", state="ended", sort="started")
+    stmt = queries.subscriptions(f, now, 7)
+    key = queries.SORTS["started"]
+    captured = captured_statements(
+        monkeypatch, lambda: keyset.fetch(stmt, key, Subscription.id, True, None, 50)
+    )
+    null_pieces = [s for s in captured if "started_at IS NULL" in str(s)]
+    assert null_pieces, captured
+    for statement in null_pieces:
+        plan = keyset.explain(statement)["Plan"]
+        assert "ix_subscriptions_unstarted" in scanned_indexes(plan), plan_nodes(plan)
+    db.session.rollback()

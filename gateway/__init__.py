@@ -32,6 +32,7 @@ def create_app(
     from .cli import register_commands
     from .clock import SystemClock
     from .errors import register_errorhandlers
+    from .paypal import routes as paypal_intake
     from .security import register_security
 
     instance_path = (
@@ -57,6 +58,8 @@ def create_app(
     register_errorhandlers(app)
     register_commands(app)
     register_channels(app)
+    # PayPal's POSTs answered before Flask; installed first, so ProxyFix (if any) wraps it.
+    paypal_intake.install(app)
     register_security(app)
     return app
 

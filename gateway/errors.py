@@ -49,8 +49,9 @@ def internal_error(error: InternalServerError) -> ResponseReturnValue:
     return render_error(error)
 
 
-#: Endpoints that read raw bodies themselves (PayPal's messages are stored byte for byte).
-RAW_BODY_ENDPOINTS = {"paypal.ipn"}
+#: Endpoints that read raw bodies themselves (PayPal's messages are stored byte for byte):
+#: parsing one as a form here would use up the stream before the view reads it.
+RAW_BODY_ENDPOINTS = {"paypal.ipn", "paypal.webhook"}
 
 
 def refuse_nul_bytes() -> None:

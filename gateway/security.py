@@ -48,9 +48,11 @@ def register_security(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, **proxies)  # type: ignore[method-assign]
 
     fixed: dict[str, list[tuple[str, str]]] = {}
+    hsts = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 
-    def fixed_headers() -> list[tuple[str, str]]:
-        """The headers every response gets, worked out once per PayPal setting."""
+    def wanted(secure: bool) -> list[tuple[str, str]]:
+        """The headers every response gets, worked out once per PayPal setting; HSTS over
+        HTTPS. Also sent by PayPal's endpoints' fast path (`paypal.routes.FastIntake`)."""
         cfg = app.config
         key = f"{cfg['PAYPAL_MODE']} {cfg.get('PAYPAL_SIM_URL')} {cfg['PAYPAL_WEBSCR_URL']}"
         found = fixed.get(key)
@@ -63,9 +65,9 @@ def register_security(app: Flask) -> None:
                 ("Referrer-Policy", "same-origin"),
                 ("Cross-Origin-Opener-Policy", "same-origin"),
             ]
-        return found
+        return found + [hsts] if secure else found
 
-    hsts = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+    app.extensions["security_headers"] = wanted
 
     @app.after_request
     def headers(response: Response) -> Response:
@@ -73,8 +75,7 @@ def register_security(app: Flask) -> None:
         # A view may set its own (setdefault semantics); one pass over what it set, rather
         # than a lookup (a KeyError inside werkzeug) per header.
         present = {key.lower() for key, _ in h.items()}
-        wanted = fixed_headers() + [hsts] if request.is_secure else fixed_headers()
-        missing = [kv for kv in wanted if kv[0].lower() not in present]
+        missing = [kv for kv in wanted(request.is_secure) if kv[0].lower() not in present]
         if missing:
             h.extend(missing)
         return response

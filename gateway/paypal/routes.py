@@ -3,15 +3,29 @@
 These views never call PayPal, not even after answering: verification and applying
 happen in inbox workers and the scheduler (`gateway/pipeline/worker.py`).
 
+`take` is what the endpoints do; two callers use it. `FastIntake`, a WSGI middleware,
+answers PayPal's ordinary POSTs itself, without Flask's request handling (routing, request
+context, session, CSRF, before- and after-request hooks), which cost the web worker more
+than the store itself. Whatever it does not recognise as such a POST goes on to Flask and
+these views: other methods (405), a body over the limit (413 and its page), a chunked body,
+a query string. The answers are the same either way: an empty 200 once the message is
+committed, an empty 503 if it cannot be, with the security headers of every response.
+
 Each view is CSRF-exempt on its own (PayPal cannot send our token); member pages live
 in `gateway.member` with ordinary CSRF protection.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, request
+import io
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from flask import Blueprint, Flask, abort, current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.datastructures import EnvironHeaders
 
 from ..billing.statuses import Channel
 from ..billing.webhook_events import event_id
@@ -19,45 +33,121 @@ from ..clock import now
 from ..extensions import csrf
 from ..pipeline import intake
 
-bp = Blueprint("paypal", __name__, url_prefix="/paypal")
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+PREFIX = "/paypal"
+bp = Blueprint("paypal", __name__, url_prefix=PREFIX)
 MAX_IPN_BYTES = 64 * 1024
 #: PayPal's webhook events carry the whole resource; a subscription is a few KB.
 MAX_WEBHOOK_BYTES = 256 * 1024
 
 
-@bp.route("/ipn", methods=["POST"])
-@csrf.exempt
-def ipn() -> ResponseReturnValue:
-    """Store the exact bytes first; 200 only once they are committed, 503 if they cannot be."""
-    raw = request.get_data(cache=False)  # before anything parses the stream
-    if len(raw) > MAX_IPN_BYTES:
-        abort(413, description="An IPN is never this large.")
-    try:
-        intake.receive(Channel.IPN, raw, dict(request.headers), request.remote_addr, now())
-    except SQLAlchemyError:
-        current_app.logger.exception("could not store an IPN; PayPal will re-send it")
-        return "", 503
-    return "", 200
+@dataclass(frozen=True)
+class Endpoint:
+    channel: Channel
+    rule: str
+    max_bytes: int
+    too_large: str
+    #: What the log calls one message.
+    what: str
+    #: The sender's own id for the message, read from the bytes.
+    event_id: Callable[[bytes], str] | None = None
 
 
-@bp.route("/webhook", methods=["POST"])
-@csrf.exempt
-def webhook() -> ResponseReturnValue:
-    """Store the exact bytes and headers (the signature covers them) first; 200 once
-    committed. Verification, de-duplication and applying happen in the inbox worker."""
-    raw = request.get_data(cache=False)
-    if len(raw) > MAX_WEBHOOK_BYTES:
-        abort(413, description="A PayPal webhook event is never this large.")
+IPN = Endpoint(Channel.IPN, "/ipn", MAX_IPN_BYTES, "An IPN is never this large.", "an IPN")
+WEBHOOK = Endpoint(
+    Channel.WEBHOOK,
+    "/webhook",
+    MAX_WEBHOOK_BYTES,
+    "A PayPal webhook event is never this large.",
+    "a webhook",
+    event_id,
+)
+
+
+def take(endpoint: Endpoint, raw: bytes, environ: WSGIEnvironment) -> int:
+    """Store the exact bytes, the headers (the webhook signature covers them), the sender's
+    address and the time; 200 once committed, 503 (logged) if they cannot be, so PayPal
+    re-sends. Verification, de-duplication and applying happen in the inbox worker."""
+    sender_id = endpoint.event_id(raw) if endpoint.event_id else None
     try:
         intake.receive(
-            Channel.WEBHOOK,
+            endpoint.channel,
             raw,
-            dict(request.headers),
-            request.remote_addr,
+            {name: value for name, value in EnvironHeaders(environ)},  # dict(request.headers)
+            environ.get("REMOTE_ADDR"),  # request.remote_addr
             now(),
-            event_id=event_id(raw) or None,
+            event_id=sender_id or None,
         )
     except SQLAlchemyError:
-        current_app.logger.exception("could not store a webhook; PayPal will re-send it")
-        return "", 503
-    return "", 200
+        current_app.logger.exception("could not store %s; PayPal will re-send it", endpoint.what)
+        return 503
+    return 200
+
+
+@bp.route(IPN.rule, methods=["POST"])
+@csrf.exempt
+def ipn() -> ResponseReturnValue:
+    return _view(IPN)
+
+
+@bp.route(WEBHOOK.rule, methods=["POST"])
+@csrf.exempt
+def webhook() -> ResponseReturnValue:
+    return _view(WEBHOOK)
+
+
+def _view(endpoint: Endpoint) -> ResponseReturnValue:
+    raw = request.get_data(cache=False)  # before anything parses the stream
+    if len(raw) > endpoint.max_bytes:
+        abort(413, description=endpoint.too_large)
+    return "", take(endpoint, raw, request.environ)
+
+
+STATUS = {200: "200 OK", 503: "503 SERVICE UNAVAILABLE"}
+#: What Flask sends with an empty string body.
+EMPTY = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "0")]
+
+
+class FastIntake:
+    """PayPal's POSTs to the endpoints, answered before Flask (see the module's doc).
+
+    Installed inside ProxyFix (when there is one), so the address stored is the one
+    ProxyFix found. An unexpected exception is left to the WSGI server, which logs it and
+    answers 500 without a trace, as Flask would in production.
+    """
+
+    def __init__(self, app: Flask, wsgi_app: WSGIApplication) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.endpoints = {PREFIX + e.rule: e for e in (IPN, WEBHOOK)}
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        endpoint = self.endpoints.get(environ.get("PATH_INFO", ""))
+        if endpoint is None or environ["REQUEST_METHOD"] != "POST" or environ.get("QUERY_STRING"):
+            return self.wsgi_app(environ, start_response)
+        length = _content_length(environ)
+        if length is None or length > endpoint.max_bytes:
+            return self.wsgi_app(environ, start_response)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        if len(raw) < length:  # the client went away: to Flask, which does as it always did
+            environ["wsgi.input"] = io.BytesIO(raw)
+            return self.wsgi_app(environ, start_response)
+        with self.app.app_context():
+            status = take(endpoint, raw, environ)
+        secure = environ.get("wsgi.url_scheme") in ("https", "wss")  # request.is_secure
+        start_response(STATUS[status], EMPTY + self.app.extensions["security_headers"](secure))
+        return []
+
+
+def _content_length(environ: dict[str, Any]) -> int | None:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or "")
+    except ValueError:
+        return None
+    return length if length >= 0 else None
+
+
+def install(app: Flask) -> None:
+    app.wsgi_app = FastIntake(app, app.wsgi_app)  # type: ignore[method-assign]

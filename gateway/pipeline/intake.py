@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Engine, Table, insert
 from sqlalchemy.exc import DBAPIError
 
 from models import Notification, db
@@ -20,6 +21,18 @@ PRIVATE_HEADERS = {"cookie", "authorization", "proxy-authorization"}
 _TABLE = cast(Table, Notification.__table__)
 #: Built once, parameters apart: compiled once per process, not per message.
 INSERT = insert(_TABLE).returning(_TABLE.c.id)
+#: The columns a received message sets (`_row`); the rest keep their NULLs.
+COLUMNS = (
+    "channel",
+    "body",
+    "headers",
+    "remote_addr",
+    "received_at",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "event_id",
+)
 
 
 def _row(
@@ -86,5 +99,74 @@ def receive(
 
 
 def _autocommit(row: dict[str, Any]) -> int:
-    with autocommit_engine().connect() as conn:
-        return int(conn.execute(INSERT, row).scalar_one())
+    """The INSERT straight through the driver, on a pooled autocommit connection.
+
+    It is the statement SQLAlchemy would send, with the parameters SQLAlchemy would send
+    (`_Insert`), without SQLAlchemy's per-statement work (execution context, events,
+    result objects): half of what a store costs the web worker. On psycopg it is a
+    prepared statement from the first message on. A driver error is raised as SQLAlchemy
+    raises it (`DBAPIError`, `connection_invalidated` when the connection was dead), and a
+    dead connection empties the pool, as SQLAlchemy does, so the retry gets a fresh one.
+    """
+    engine = autocommit_engine()
+    stmt = _Insert.of(engine)
+    params = stmt.params(row)
+    dialect = engine.dialect
+    conn = cursor = None
+    try:
+        conn = engine.raw_connection()
+        cursor = conn.cursor()
+        cursor.execute(stmt.sql, params, **stmt.options)
+        rows = cursor.fetchall()  # to the end: SQLite commits when the statement is done
+        cursor.close()
+    except dialect.loaded_dbapi.Error as e:
+        dead = dialect.is_disconnect(e, conn, cursor)
+        if dead and conn is not None:
+            conn.invalidate(e)
+            engine.dispose()  # the others were opened before it died: replace them too
+        raise DBAPIError.instance(
+            stmt.sql,
+            params,
+            e,
+            dialect.loaded_dbapi.Error,
+            hide_parameters=engine.hide_parameters,
+            connection_invalidated=dead,
+            dialect=dialect,
+        ) from e
+    finally:
+        if conn is not None:
+            conn.close()
+    return int(rows[0][0])
+
+
+class _Insert:
+    """INSERT ... RETURNING id as compiled for one engine: the SQL text, the parameter
+    order of a positional driver (SQLite's `?`), and each column type's conversion of its
+    value (enum names, UTC datetimes, JSON text) exactly as SQLAlchemy applies them."""
+
+    _cache: weakref.WeakKeyDictionary[Engine, _Insert] = weakref.WeakKeyDictionary()
+
+    def __init__(self, engine: Engine) -> None:
+        dialect = engine.dialect
+        compiled = INSERT.compile(dialect=dialect, column_keys=list(COLUMNS))
+        self.sql = compiled.string
+        self.order = compiled.positiontup  # None for a driver with named parameters
+        self.processors = [
+            (name, process)
+            for name in COLUMNS
+            if (process := _TABLE.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+        ]
+        self.options = {"prepare": True} if dialect.driver == "psycopg" else {}
+
+    @classmethod
+    def of(cls, engine: Engine) -> _Insert:
+        found = cls._cache.get(engine)
+        if found is None:
+            found = cls._cache[engine] = cls(engine)
+        return found
+
+    def params(self, row: dict[str, Any]) -> dict[str, Any] | list[Any]:
+        values = dict(row)
+        for name, process in self.processors:
+            values[name] = process(values[name])
+        return [values[name] for name in self.order] if self.order is not None else values

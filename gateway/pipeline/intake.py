@@ -21,18 +21,6 @@ PRIVATE_HEADERS = {"cookie", "authorization", "proxy-authorization"}
 _TABLE = cast(Table, Notification.__table__)
 #: Built once, parameters apart: compiled once per process, not per message.
 INSERT = insert(_TABLE).returning(_TABLE.c.id)
-#: The columns a received message sets (`_row`); the rest keep their NULLs.
-COLUMNS = (
-    "channel",
-    "body",
-    "headers",
-    "remote_addr",
-    "received_at",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "event_id",
-)
 
 
 def _row(
@@ -109,7 +97,7 @@ def _autocommit(row: dict[str, Any]) -> int:
     dead connection empties the pool, as SQLAlchemy does, so the retry gets a fresh one.
     """
     engine = autocommit_engine()
-    stmt = _Insert.of(engine)
+    stmt = _Insert.of(engine, row)
     params = stmt.params(row)
     dialect = engine.dialect
     conn = cursor = None
@@ -140,29 +128,30 @@ def _autocommit(row: dict[str, Any]) -> int:
 
 
 class _Insert:
-    """INSERT ... RETURNING id as compiled for one engine: the SQL text, the parameter
-    order of a positional driver (SQLite's `?`), and each column type's conversion of its
-    value (enum names, UTC datetimes, JSON text) exactly as SQLAlchemy applies them."""
+    """INSERT ... RETURNING id of the columns `_row` sets, as compiled for one engine: the
+    SQL text, the parameter order of a positional driver (SQLite's `?`), and each column
+    type's conversion of its value (enum names, UTC datetimes, JSON text) exactly as
+    SQLAlchemy applies them."""
 
     _cache: weakref.WeakKeyDictionary[Engine, _Insert] = weakref.WeakKeyDictionary()
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, columns: list[str]) -> None:
         dialect = engine.dialect
-        compiled = INSERT.compile(dialect=dialect, column_keys=list(COLUMNS))
+        compiled = INSERT.compile(dialect=dialect, column_keys=columns)
         self.sql = compiled.string
         self.order = compiled.positiontup  # None for a driver with named parameters
         self.processors = [
             (name, process)
-            for name in COLUMNS
+            for name in columns
             if (process := _TABLE.c[name].type.dialect_impl(dialect).bind_processor(dialect))
         ]
         self.options = {"prepare": True} if dialect.driver == "psycopg" else {}
 
     @classmethod
-    def of(cls, engine: Engine) -> _Insert:
+    def of(cls, engine: Engine, row: dict[str, Any]) -> _Insert:
         found = cls._cache.get(engine)
         if found is None:
-            found = cls._cache[engine] = cls(engine)
+            found = cls._cache[engine] = cls(engine, list(row))
         return found
 
     def params(self, row: dict[str, Any]) -> dict[str, Any] | list[Any]:

@@ -4,19 +4,30 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.billing.statuses import Channel, NotificationStatus
+from gateway.billing.statuses import OPEN_NOTIFICATION, Channel, NotificationStatus
 
 from .base import Model
 from .types import StatusColumn, UTCDateTime
+
+#: The statuses a worker may claim, as SQL (the open index's condition).
+OPEN_SQL = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OPEN_NOTIFICATION))
 
 
 class Notification(Model):
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_due", "status", "next_attempt_at"),
+        # The messages a worker may claim, in id order: small however many were processed
+        # (gateway/pipeline/leases.py writes the same condition as literals).
+        Index(
+            "ix_notifications_open",
+            "id",
+            postgresql_where=text(OPEN_SQL),
+            sqlite_where=text(OPEN_SQL),
+        ),
         Index("ix_notifications_subscr", "subscr_id"),
         Index("ix_notifications_txn", "txn_id"),
         Index("ix_notifications_waiting", "waiting_for"),

@@ -244,7 +244,11 @@ def _apply_in_memory(sub: _Sub, now: datetime) -> bool:
                 sub.keys.add(key)
                 new.add(key)
                 sub.facts.append(fact)
-                sub.fact_rows.append(_fact_row(row, fact, note, now))
+                sub.fact_rows.append(
+                    service.fact_row(
+                        row.id, fact, source=note.channel.value, now=now, notification_id=note.id
+                    )
+                )
         info = meaning.payment
         if info is not None and info.txn_id not in stored and info.txn_id not in sub.new_payments:
             sub.new_payments[info.txn_id] = _payment_row(row, info, now)
@@ -275,23 +279,6 @@ def _record_terms(sub: _Sub, meaning: Interpretation, note: Notification, now: d
     sub.history.append(SubscriptionTerms(**row))  # in memory only: the insert is batched
     # Stable: a stored row stays before a new one of the same date, as their ids order them.
     sub.history.sort(key=lambda r: r.effective_at)
-
-
-def _fact_row(sub: Subscription, fact: Fact, note: Notification, now: datetime) -> dict[str, Any]:
-    return {
-        "subscription_id": sub.id,
-        "kind": fact.kind.value,
-        "key": fact.key,
-        "at": fact.at,
-        "txn_id": fact.txn_id,
-        "amount": fact.amount,
-        "until": fact.until,
-        "source": note.channel.value,
-        "actor_id": None,
-        "note": None,
-        "notification_id": note.id,
-        "recorded_at": now,
-    }
 
 
 def _payment_row(sub: Subscription, info: PaymentInfo, now: datetime) -> dict[str, Any]:

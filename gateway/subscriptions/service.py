@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 from flask import current_app
 from sqlalchemy import ColumnElement, select, update
@@ -79,20 +79,15 @@ def record_facts(
     A re-delivered fact has the same (subscription, kind, key) and is not inserted again.
     """
     rows = [
-        {
-            "subscription_id": sub.id,
-            "kind": fact.kind.value,
-            "key": fact.key,
-            "at": fact.at,
-            "txn_id": fact.txn_id,
-            "amount": fact.amount,
-            "until": fact.until,
-            "source": source,
-            "actor_id": actor.id if actor else None,
-            "note": note,
-            "notification_id": notification_id,
-            "recorded_at": now,
-        }
+        fact_row(
+            sub.id,
+            fact,
+            source=source,
+            now=now,
+            actor_id=actor.id if actor else None,
+            note=note,
+            notification_id=notification_id,
+        )
         for fact in facts
     ]
     new = insert_new(
@@ -102,6 +97,33 @@ def record_facts(
         returning=("kind", "key"),
     )
     return {(kind, key) for kind, key in new}
+
+
+def fact_row(
+    sub_id: int,
+    fact: Fact,
+    *,
+    source: str,
+    now: datetime,
+    actor_id: int | None = None,
+    note: str | None = None,
+    notification_id: int | None = None,
+) -> dict[str, Any]:
+    """One `subscription_facts` row (for `record_facts`, and a batch applied together)."""
+    return {
+        "subscription_id": sub_id,
+        "kind": fact.kind.value,
+        "key": fact.key,
+        "at": fact.at,
+        "txn_id": fact.txn_id,
+        "amount": fact.amount,
+        "until": fact.until,
+        "source": source,
+        "actor_id": actor_id,
+        "note": note,
+        "notification_id": notification_id,
+        "recorded_at": now,
+    }
 
 
 def record_fact(

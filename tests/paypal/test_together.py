@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
 from gateway.billing.facts import Fact, FactKind
-from gateway.billing.statuses import Channel
 from gateway.pipeline import together, worker
 from gateway.subscriptions import service
 from models import (
@@ -46,20 +45,26 @@ def world(ready, make_user, db):
     return plan, users
 
 
-def _members(db, clock, world) -> None:
-    """The member subscriptions' rows, as a checkout and its first message left them."""
-    plan, users = world
-    for user, ref in zip(users, MEMBERS, strict=True):
-        sub = Subscription(
-            user_id=user.id,
-            plan_id=plan.id,
-            paypal_id=ref,
-            state="pending",
-            created_at=clock.now(),
-            updated_at=clock.now(),
+def rows(db, clock, plan, refs, users=None) -> None:
+    """Subscription rows as a checkout and its first message left them."""
+    for i, ref in enumerate(refs):
+        db.session.add(
+            Subscription(
+                user_id=users[i].id if users else None,
+                plan_id=plan.id,
+                paypal_id=ref,
+                state="pending",
+                created_at=clock.now(),
+                updated_at=clock.now(),
+            )
         )
-        db.session.add(sub)
     db.session.commit()
+
+
+def _members(db, clock, world) -> None:
+    """The member subscriptions' rows."""
+    plan, users = world
+    rows(db, clock, plan, MEMBERS, users)
 
 
 def story(draw, ref: str, k: int) -> list[bytes]:
@@ -232,19 +237,8 @@ def test_outcomes_and_notices_are_those_of_one_by_one(world, client, db, clock, 
 
 def test_a_batch_of_renewals_costs_a_few_statements(world, client, db, clock):
     """Are 40 renewals of 40 subscriptions applied in a handful of statements, not 40 x 12?"""
-    plan, _ = world
     refs = [f"I-MANY{i:08d}" for i in range(40)]
-    for ref in refs:
-        db.session.add(
-            Subscription(
-                plan_id=plan.id,
-                paypal_id=ref,
-                state="pending",
-                created_at=clock.now(),
-                updated_at=clock.now(),
-            )
-        )
-    db.session.commit()
+    rows(db, clock, world[0], refs)
     deliver(client, [ipn.payment(ref, f"TXM{i:013d}", T) for i, ref in enumerate(refs)])
     with statements_sent(db.engine) as sent:
         assert worker.process_due() == 40
@@ -285,8 +279,7 @@ def test_the_stored_facts_are_checked_against_what_was_read(world, db, clock):
     fact = Fact(FactKind.CANCELLED, T, key="cancelled")
     service.record_fact(sub, fact, source="test", now=T)
     work = together._Sub(sub, [], set(), [], [])
-    message = Notification(id=None, channel=Channel.IPN)
-    work.fact_rows.append(together._fact_row(sub, fact, message, T))
+    work.fact_rows.append(service.fact_row(sub.id, fact, source="ipn", now=T))
     with pytest.raises(together.Mismatch):
         together._write([work], T)
     db.session.rollback()
@@ -314,22 +307,8 @@ def test_four_workers_batches_over_shared_subscriptions_equal_one_by_one(
     # Round-robin over subscriptions, so every batch of 3 spans several of them.
     bodies = [story[i] for i in range(6) for story in stories]
 
-    def rows() -> None:
-        plan, _ = world
-        for ref in refs:
-            db.session.add(
-                Subscription(
-                    plan_id=plan.id,
-                    paypal_id=ref,
-                    state="pending",
-                    created_at=clock.now(),
-                    updated_at=clock.now(),
-                )
-            )
-        db.session.commit()
-
     wipe(db)
-    rows()
+    rows(db, clock, world[0], refs)
     deliver(client, bodies)
     with monkeypatch.context() as m:
         m.setattr(worker, "_apply_together", one_by_one)
@@ -337,7 +316,7 @@ def test_four_workers_batches_over_shared_subscriptions_equal_one_by_one(
     expected = state(db)
     for _ in range(5):
         wipe(db)
-        rows()
+        rows(db, clock, world[0], refs)
         deliver(client, bodies)
         start, errors = threading.Barrier(4), list[Exception]()
 

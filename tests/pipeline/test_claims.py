@@ -54,10 +54,11 @@ def test_a_claim_takes_the_oldest_due_open_unleased_messages(app, db, clock):
 @pytest.mark.postgres_only
 def test_a_claim_reads_the_open_index_not_every_processed_id(app, db, clock):
     """On PostgreSQL, with 3,000 processed messages and 3 pending, is the claim's SELECT
-    read from the partial open index (not a walk of the primary key past every processed
-    message), and are its statuses literals in the SQL? (As bound parameters, a worker's
-    prepared claim would get a generic plan after a few runs, which cannot use a partial
-    index: the helper measured 208 ms a claim with 1,000,000 processed messages.)"""
+    read through an index of open messages (the partial open index, or the due index by
+    status), never by walking the primary key past every processed message, and are its
+    statuses literals in the SQL? (As bound parameters, a worker's prepared claim gets a
+    generic plan after a few runs, which can use neither by status: the helper measured
+    208 ms a claim with 1,000,000 processed messages.)"""
     now = clock.now()
     db.session.execute(insert(Notification), _rows(now, 3000, "processed"))
     db.session.execute(insert(Notification), _rows(now, 3, "pending"))
@@ -79,5 +80,6 @@ def test_a_claim_reads_the_open_index_not_every_processed_id(app, db, clock):
             found |= indexes(child)
         return found
 
-    assert indexes(plan) == {"ix_notifications_open"}, plan
+    read = indexes(plan)
+    assert read and read <= {"ix_notifications_open", "ix_notifications_due"}, plan
     db.session.rollback()

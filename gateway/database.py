@@ -12,7 +12,7 @@ PostgreSQL enforces them (SQLite's default is not to).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from flask import Flask, current_app
@@ -113,7 +113,16 @@ def lock_key(key: str) -> None:
 
     SQLite needs none: its single writer already serialises every write transaction.
     """
+    lock_keys([key])
+
+
+def lock_keys(keys: Iterable[str]) -> None:
+    """`lock_key` for several keys in one round trip, taken in sorted order, so two
+    transactions locking overlapping sets never wait for each other in a circle."""
     if db.engine.dialect.name == "postgresql":
-        db.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"), {"k": key}
-        )
+        ordered = sorted(set(keys))
+        if ordered:
+            db.session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                [{"k": k} for k in ordered] if len(ordered) > 1 else {"k": ordered[0]},
+            )

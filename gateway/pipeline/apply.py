@@ -7,6 +7,7 @@ copies at once, has one effect.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,7 +28,7 @@ from ..billing.statuses import (
     TermsSource,
 )
 from ..billing.terms import AgreedTerms, differences, expected_amounts
-from ..database import insert_new, lock_key
+from ..database import insert_new, lock_keys
 from ..flags import raise_flag
 from ..plan_identity import find_plan
 from ..subscriptions import service
@@ -110,10 +111,7 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
         sub, facts, source=note.channel.value, now=now, notification_id=note.id
     )
     if meaning.payment is not None and _record_payment(sub, meaning.payment, now):
-        # Refunds that came first can go now. The lock pairs with the one a deferral takes
-        # (worker._defer): either it sees this payment, or this sees it waiting.
-        lock_key(payment_key(meaning.payment.txn_id))
-        wake_waiting(meaning.payment.txn_id, now)
+        wake_waiting([meaning.payment.txn_id], now)  # refunds that came first can go now
     service.recompute(sub, now, history)
     notices.notify(sub, facts, new, now)  # after recompute: the mail states the new dates
     note.subscription_id = sub.id
@@ -196,12 +194,17 @@ def terms_source(meaning: Interpretation) -> TermsSource:
     return TermsSource.SIGNUP if meaning.terms_event == "signup" else TermsSource.CHANGE
 
 
-def wake_waiting(txn_id: str, now: datetime) -> None:
-    """Refunds and reversals that came before this payment can be applied now."""
+def wake_waiting(txn_ids: Collection[str], now: datetime) -> None:
+    """Refunds and reversals that came before these (just stored) payments can be applied
+    now. The locks pair with the one a deferral takes (worker._defer): either it sees the
+    payment, or this sees it waiting."""
+    if not txn_ids:
+        return
+    lock_keys(payment_key(t) for t in txn_ids)
     db.session.execute(
         update(Notification)
         .where(
-            Notification.waiting_for == txn_id,
+            Notification.waiting_for.in_(sorted(txn_ids)),
             Notification.status == NotificationStatus.DEFERRED,
         )
         .values(next_attempt_at=now)

@@ -28,14 +28,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, or_, select, text, update
+from sqlalchemy import bindparam, or_, select, update
 
 from models import Notification, Payment, Subscription, SubscriptionFact, SubscriptionTerms, db
 
 from .. import mail, notices
 from ..billing import Entitlement, Fact, compute
 from ..billing.interpretation import Interpretation, PaymentInfo
-from ..billing.statuses import NotificationStatus, PaymentStatus
+from ..billing.statuses import PaymentStatus
 from ..database import insert_new
 from ..subscriptions import service
 from .apply import (
@@ -44,9 +44,9 @@ from .apply import (
     amount_problem,
     judge_terms,
     outcome_text,
-    payment_key,
     run_checks,
     terms_source,
+    wake_waiting,
 )
 from .repeats import firsts, judge
 
@@ -346,29 +346,8 @@ def _write(subs: list[_Sub], now: datetime) -> None:
             .values(period_start=bindparam("s"), period_end=bindparam("e"), status=bindparam("st")),
             changed,
         )
-    _wake([txn for (txn,) in inserted], now)
+    wake_waiting([txn for (txn,) in inserted], now)
     mail.queue_rows([m for s in subs for m in s.mails])
     members = {s.row.user_id for s in subs if s.access_changed and s.row.user_id is not None}
     if members:
         service.bump_access_version(*sorted(members))
-
-
-def _wake(txn_ids: list[str], now: datetime) -> None:
-    """Refunds and reversals that came before these payments can be applied now. The locks
-    pair with the one a deferral takes (worker._defer), as in `apply.apply`; taken in one
-    order, so two batches never wait for each other in a circle."""
-    if not txn_ids:
-        return
-    if db.engine.dialect.name == "postgresql":  # one round trip, in this order
-        db.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-            [{"k": payment_key(t)} for t in sorted(txn_ids)],
-        )
-    db.session.execute(
-        update(Notification)
-        .where(
-            Notification.waiting_for.in_(txn_ids),
-            Notification.status == NotificationStatus.DEFERRED,
-        )
-        .values(next_attempt_at=now)
-    )

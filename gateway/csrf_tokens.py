@@ -12,8 +12,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from flask import Flask, current_app, session
+from flask import Flask, current_app, g, session
 from flask_wtf.csrf import generate_csrf
+
+#: Stands for the CSRF token in a page kept for many visitors (gateway/page_cache.py),
+#: which puts each request's own in its place (NUL: no page text contains one).
+TOKEN = "\x00csrf\x00"
 
 #: Raw tokens remembered per process (one per active session); the oldest go first.
 MAX_TOKENS = 20_000
@@ -25,6 +29,8 @@ class SignedTokens:
         self._lock = threading.Lock()
 
     def token(self) -> str:
+        if g.get("keeping_page"):
+            return TOKEN
         cfg = current_app.config
         if cfg.get("WTF_CSRF_TIME_LIMIT") is not None:
             return generate_csrf()  # tokens expire: each needs its own timestamp

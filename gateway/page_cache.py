@@ -10,6 +10,11 @@
   or a member with these areas, admin or not) and on where the request came in, apart from
   the log-out form's CSRF token: rendered once per kind of visitor, the token put in per
   request (the same `csrf_token()` the template called before).
+* `render_shared()`: a whole page whose text depends only on its arguments and on the kind
+  of visitor (the nav's key), such as the gated areas' pages: rendered once per kind of
+  visitor and arguments, the CSRF token put in per request. A request with flashed
+  messages waiting is rendered in full (they are part of the page, and reading them takes
+  them out of the session).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, current_app, g, render_template, session
 from flask.globals import _cv_request
 from flask_login import current_user
 from markupsafe import Markup, escape
@@ -25,6 +30,7 @@ from markupsafe import Markup, escape
 from .access import current_roles
 from .billing.roles import has_role
 from .clock import now
+from .csrf_tokens import TOKEN
 from .member.areas import AREAS, Area
 
 #: URLs kept per process; past this the cache starts over (the Host header varies it).
@@ -79,8 +85,25 @@ class UrlCache:
         return url
 
 
-#: Stands for the CSRF token in a kept nav (NUL: no page text contains one).
-TOKEN = "\x00csrf\x00"
+def _visitor() -> tuple[tuple[Any, ...], tuple[Area, ...], bool, bool, bool]:
+    """(key, areas, authenticated, admin, keepable) of this request: everything the nav
+    depends on but the CSRF token. Not keepable outside a request (no URL adapter)."""
+    req_ctx = _cv_request.get(None)
+    adapter = req_ctx.url_adapter if req_ctx is not None else None
+    user = current_user._get_current_object()
+    authenticated = bool(user.is_authenticated)
+    areas = allowed_areas() if authenticated else ()
+    is_admin = authenticated and bool(user.is_admin)
+    key = (
+        tuple(a.endpoint for a in areas),
+        authenticated,
+        is_admin,
+        getattr(adapter, "script_name", None),
+        getattr(adapter, "server_name", None),
+        getattr(adapter, "subdomain", None),
+        getattr(adapter, "url_scheme", None),
+    )
+    return key, areas, authenticated, is_admin, adapter is not None
 
 
 class NavCache:
@@ -90,21 +113,7 @@ class NavCache:
         self._lock = threading.Lock()
 
     def site_nav(self) -> Markup:
-        req_ctx = _cv_request.get(None)
-        adapter = req_ctx.url_adapter if req_ctx is not None else None
-        user = current_user._get_current_object()
-        authenticated = bool(user.is_authenticated)
-        areas = allowed_areas() if authenticated else ()
-        is_admin = authenticated and bool(user.is_admin)
-        key = (
-            tuple(a.endpoint for a in areas),
-            authenticated,
-            is_admin,
-            getattr(adapter, "script_name", None),
-            getattr(adapter, "server_name", None),
-            getattr(adapter, "subdomain", None),
-            getattr(adapter, "url_scheme", None),
-        )
+        key, areas, authenticated, is_admin, keepable = _visitor()
         parts = self._navs.get(key)
         if parts is None:
             html = self.app.jinja_env.get_template("_nav.html").render(
@@ -112,7 +121,7 @@ class NavCache:
             )
             head, found, tail = html.partition(TOKEN)
             parts = (head, tail if found else None)
-            if adapter is not None:
+            if keepable:
                 with self._lock:
                     if len(self._navs) >= MAX_URLS:
                         self._navs.clear()
@@ -123,8 +132,46 @@ class NavCache:
         return Markup(before + str(escape(self.token())) + after)
 
 
+class SharedPages:
+    def __init__(self, token: Any) -> None:
+        self.token = token
+        self._pages: dict[tuple[Any, ...], list[str]] = {}
+        self._lock = threading.Lock()
+
+    def render(self, template: str, **context: str) -> str:
+        """`render_template(template, **context)` for a page whose text depends only on
+        `context` (plain strings) and on the kind of visitor."""
+        if "_flashes" in session:
+            return render_template(template, **context)
+        visitor, _, _, _, keepable = _visitor()
+        key = (template, tuple(sorted(context.items())), visitor)
+        parts = self._pages.get(key)
+        if parts is None:
+            g.keeping_page = True  # csrf_token() answers TOKEN meanwhile (csrf_tokens.py)
+            try:
+                parts = render_template(template, **context).split(TOKEN)
+            finally:
+                g.keeping_page = False
+            if keepable:
+                with self._lock:
+                    if len(self._pages) >= MAX_URLS:
+                        self._pages.clear()
+                    self._pages[key] = parts
+        if len(parts) == 1:
+            return parts[0]
+        return str(escape(self.token())).join(parts)
+
+
+def render_shared(template: str, **context: str) -> str:
+    """The app's `SharedPages.render` (see the module's docstring)."""
+    pages: SharedPages = current_app.extensions["shared_pages"]
+    return pages.render(template, **context)
+
+
 def init_app(app: Flask) -> None:
     """Called by the factory after csrf_tokens.init_app has set the templates' `csrf_token`."""
     app.jinja_env.globals["url_for"] = UrlCache(app).url_for
     app.jinja_env.globals["nav_areas"] = allowed_areas
-    app.jinja_env.globals["site_nav"] = NavCache(app, app.jinja_env.globals["csrf_token"]).site_nav
+    token = app.jinja_env.globals["csrf_token"]
+    app.jinja_env.globals["site_nav"] = NavCache(app, token).site_nav
+    app.extensions["shared_pages"] = SharedPages(token)

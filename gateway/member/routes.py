@@ -13,6 +13,7 @@ from ..access import role_required
 from ..auth.sessions import member_copy_suffices
 from ..billing.statuses import SubscriptionState
 from ..clock import now
+from ..page_cache import render_shared
 from ..paypal import rest_cancel
 from ..paypal.api import ApiError
 from ..paypal_urls import manage_url
@@ -151,7 +152,7 @@ def receipt(payment_id: int):
 @member_copy_suffices  # reads only the gate's columns: the in-memory copy will do
 @role_required("premium")
 def premium():
-    return render_template(
+    return render_shared(
         "member/area.html",
         title="Premium library",
         body="Every premium article, guide and download lives here.",
@@ -162,6 +163,6 @@ def premium():
 @member_copy_suffices  # reads only the gate's columns: the in-memory copy will do
 @role_required("pro")
 def pro():
-    return render_template(
+    return render_shared(
         "member/area.html", title="Pro workshop", body="Tools and sessions for pro members."
     )

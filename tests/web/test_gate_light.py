@@ -258,3 +258,52 @@ def test_session_cookie_verified_once_but_still_checked():
     app.permanent_session_lifetime = timedelta(days=31)
     app.secret_key = "t" * 32
     assert _session(client) == {}
+
+
+def test_shared_page_is_per_kind_of_visitor_with_each_sessions_token(
+    app, db, admin, granted, premium, make_user, make_plan, client, login_as, new_client, clock
+):
+    """/premium is kept once per kind of visitor (gateway/page_cache.render_shared): a
+    member who also holds pro sees their own nav on it, every session its own token, and
+    the stand-in for the token never reaches a page."""
+    pro = make_plan("pro-monthly", role="pro")
+    both = make_user("both@example.com")
+    for plan in (pro, premium):
+        admin_actions.grant(admin, both, plan, clock.now() + timedelta(days=30), "t", clock.now())
+    db.session.commit()
+    login_as(granted)
+    pages = [client.get("/premium").text for _ in range(3)]
+    other = login_as(both, new_client())
+    other_pages = [other.get("/premium").text for _ in range(3)]
+    assert all('href="/pro"' not in p for p in pages)
+    assert all('href="/pro"' in p for p in other_pages)
+    assert "\x00" not in "".join(pages + other_pages)
+    assert {_token(p) for p in pages} != {_token(p) for p in other_pages}
+    assert len({_token(p) for p in pages}) == 1  # the session's own, every time
+    # Each token is the one its session's log-out accepts.
+    assert (
+        other.post("/auth/logout", data={"csrf_token": _token(other_pages[-1])}).status_code == 302
+    )
+    assert client.post("/auth/logout", data={"csrf_token": _token(pages[-1])}).status_code == 302
+
+
+def test_shared_page_follows_a_change_of_roles(
+    app, db, admin, granted, make_plan, client, login_as, clock
+):
+    pro = make_plan("pro-monthly", role="pro")
+    login_as(granted)
+    assert 'href="/pro"' not in client.get("/premium").text
+    admin_actions.grant(admin, granted, pro, clock.now() + timedelta(days=30), "t", clock.now())
+    db.session.commit()
+    assert 'href="/pro"' in client.get("/premium").text
+
+
+def test_shared_page_shows_flashed_messages_once(app, db, granted, client, login_as):
+    login_as(granted)
+    client.get("/premium")
+    client.get("/premium")  # kept by now
+    with client.session_transaction() as s:
+        s["_flashes"] = [("info", "Your receipt is on its way.")]
+    assert "Your receipt is on its way." in client.get("/premium").text
+    later = client.get("/premium").text
+    assert "Your receipt is on its way." not in later and "csrf_token" in later

@@ -113,6 +113,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--threads", type=int, default=0, help="gunicorn gthread threads (0: sync workers)"
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed (Debian: apt-get install wrk)")
@@ -121,7 +124,7 @@ def main() -> int:
     with database() as url, contextlib.ExitStack() as servers:
         seed_member(url)
         bare = free_port()
-        servers.enter_context(started(gunicorn("bench.bare_app:app", bare), {}, bare))
+        servers.enter_context(started(gunicorn("bench.bare_app:app", bare, args.threads), {}, bare))
         targets = [(labels[0], bare, "/", "")]
         for label, seconds_cached in ((labels[1], "30"), (labels[2], "0")):
             port = free_port()
@@ -133,7 +136,7 @@ def main() -> int:
                 "GATEWAY_SESSION_COOKIE_SECURE": "false",
                 "GATEWAY_GATE_CACHE_SECONDS": seconds_cached,
             }
-            servers.enter_context(started(gunicorn("app:app", port), env, port))
+            servers.enter_context(started(gunicorn("app:app", port, args.threads), env, port))
             targets.append((label, port, "/premium", log_in(port)))
         for _ in range(args.rounds):
             rounds.append(
@@ -143,7 +146,8 @@ def main() -> int:
                 }
             )
     print("\nThe gate: GET /premium as a member vs a bare Flask route")
-    print("(gunicorn -w 2 sync, wrk -t2 -c32, PostgreSQL; same run, rounds interleaved)")
+    workers = f"gthread, {args.threads} threads" if args.threads else "sync"
+    print(f"(gunicorn -w 2 {workers}, wrk -t2 -c32, PostgreSQL; same run, rounds interleaved)")
     print(f"{'':>22} " + " ".join(f"{f'round {i + 1}':>14}" for i in range(len(rounds))))
     print(f"{'':>22} " + " ".join(f"{'req/s':>8} {'ratio':>5}" for _ in rounds) + "  median")
     ratios: dict[str, list[float]] = {}

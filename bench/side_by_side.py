@@ -237,7 +237,7 @@ class System:
     warm: Callable[[], None]  # after the warm-up: wait until its background work runs
 
 
-def postback(port: int, delay_ms: int) -> contextlib.AbstractContextManager[None]:
+def postback(port: int, delay_ms: int) -> contextlib.AbstractContextManager[object]:
     return started(
         [sys.executable, "bench/postback_server.py", str(port), str(delay_ms)],
         dict(os.environ),

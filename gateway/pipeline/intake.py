@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, insert
 from sqlalchemy.exc import DBAPIError
@@ -14,6 +15,7 @@ from models import Notification, db
 
 from ..billing.statuses import Channel, NotificationStatus
 from ..database import autocommit_engine
+from .group_commit import GroupCommit
 
 #: Never stored: a browser's or proxy's credentials have no business in PayPal's record.
 PRIVATE_HEADERS = {"cookie", "authorization", "proxy-authorization"}
@@ -73,20 +75,64 @@ def receive(
     The endpoints' path, on PayPal's (and an attacker's) request path: one INSERT ...
     RETURNING on a connection of `autocommit_engine`, so the statement is its own durable
     transaction and the whole store is one round trip to the database (no pre-ping, no
-    BEGIN or COMMIT, no session). A connection found dead is replaced and the INSERT sent
-    once more; if the first had been committed after all, the copy is a duplicate, which
-    processing ignores like any re-sent message.
+    BEGIN or COMMIT, no session); stores arriving together in one process share it.
     """
     row = _row(channel, raw, headers, remote_addr, now, event_id)
+    return _group(autocommit_engine()).store(row)
+
+
+def _group(engine: Engine) -> GroupCommit:
+    """The engine's group commit (group_commit.py): concurrent stores of this process share
+    an INSERT and its commit; a store alone is the one-row path below."""
+    found = _GROUPS.get(engine)
+    if found is None:
+        with _GROUPS_LOCK:
+            found = _GROUPS.get(engine)
+            if found is None:
+                found = _GROUPS[engine] = GroupCommit(
+                    lambda row: _once_more_if_dead(_autocommit, engine, row),
+                    lambda rows: _once_more_if_dead(_insert_many, engine, rows),
+                )
+    return found
+
+
+_GROUPS: weakref.WeakKeyDictionary[Engine, GroupCommit] = weakref.WeakKeyDictionary()
+_GROUPS_LOCK = threading.Lock()
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def _once_more_if_dead(write: Callable[[Engine, _T], _R], engine: Engine, rows: _T) -> _R:
+    """A connection found dead is replaced and the INSERT sent once more; if the first had
+    been committed after all, the copies are duplicates, which processing ignores like any
+    re-sent message."""
     try:
-        return _autocommit(row)
+        return write(engine, rows)
     except DBAPIError as e:
         if not e.connection_invalidated:
             raise
-    return _autocommit(row)  # on a fresh connection: the pool dropped the dead one
+    return write(engine, rows)  # on a fresh connection: the pool dropped the dead one
 
 
-def _autocommit(row: dict[str, Any]) -> int:
+#: Many rows in one statement, ids in the order of the rows (SQLAlchemy's insertmanyvalues
+#: sorts what RETURNING gives back by a sentinel; PostgreSQL promises no order itself).
+INSERT_MANY = insert(_TABLE).returning(_TABLE.c.id, sort_by_parameter_order=True)
+
+
+def _insert_many(engine: Engine, rows: list[dict[str, Any]]) -> list[int]:
+    """One INSERT of all the rows on an autocommit connection: one transaction, one
+    commit. A dead connection empties the pool, as in `_autocommit`."""
+    with engine.connect() as conn:
+        try:
+            ids = conn.execute(INSERT_MANY, rows).scalars().all()
+        except DBAPIError as e:
+            if e.connection_invalidated:
+                engine.dispose()
+            raise
+    return [int(i) for i in ids]
+
+
+def _autocommit(engine: Engine, row: dict[str, Any]) -> int:
     """The INSERT straight through the driver, on a pooled autocommit connection.
 
     It is the statement SQLAlchemy would send, with the parameters SQLAlchemy would send
@@ -96,7 +142,6 @@ def _autocommit(row: dict[str, Any]) -> int:
     raises it (`DBAPIError`, `connection_invalidated` when the connection was dead), and a
     dead connection empties the pool, as SQLAlchemy does, so the retry gets a fresh one.
     """
-    engine = autocommit_engine()
     stmt = _Insert.of(engine, row)
     params = stmt.params(row)
     dialect = engine.dialect

@@ -56,7 +56,7 @@ def test_endpoint_is_csrf_exempt(ready, client, db):
 def test_endpoint_answers_503_when_the_database_fails(ready, client, db, monkeypatch):
     """If the message cannot be stored, does PayPal get a 5xx (so it re-sends)?"""
 
-    def broken(row):
+    def broken(engine, row):
         raise OperationalError("INSERT", {}, Exception("database is down"))
 
     monkeypatch.setattr(intake, "_autocommit", broken)
@@ -74,13 +74,13 @@ def test_endpoint_replaces_a_dead_connection_once(ready, client, db, monkeypatch
     fresh one, and 200 answered? And a second failure in a row: 503, not a loop?"""
     real, calls = intake._autocommit, []
 
-    def dead_first(row):
+    def dead_first(engine, row):
         calls.append(row)
         if len(calls) == 1:
             raise OperationalError(
                 "INSERT", {}, Exception("server closed the connection"), connection_invalidated=True
             )
-        return real(row)
+        return real(engine, row)
 
     monkeypatch.setattr(intake, "_autocommit", dead_first)
     body = ipn.signup("I-DEAD", T)
@@ -89,7 +89,7 @@ def test_endpoint_replaces_a_dead_connection_once(ready, client, db, monkeypatch
     stored = db.session.scalars(select(Notification.body)).all()
     assert [bytes(b) for b in stored] == [body]
 
-    def always_dead(row):
+    def always_dead(engine, row):
         calls.append(row)
         raise OperationalError("INSERT", {}, Exception("gone"), connection_invalidated=True)
 

@@ -5,7 +5,6 @@ id; a row the database refuses fails its own store and no one else's."""
 from __future__ import annotations
 
 import threading
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -171,7 +170,7 @@ def test_real_rows_stored_together_each_get_their_own_id(app, db, clock, monkeyp
         with app.app_context():
             try:
                 got[body] = intake.receive(
-                    Channel.IPN, body, {"Host": "t"}, "127.0.0.1", clock.now()
+                    Channel.IPN, body, {"Host": "t", "X-Note": "café ✓"}, "127.0.0.1", clock.now()
                 )
             except BaseException as e:
                 got[body] = e
@@ -189,14 +188,13 @@ def test_real_rows_stored_together_each_get_their_own_id(app, db, clock, monkeyp
         t.join(WAIT)
     assert group.largest == threads - 1
     assert all(isinstance(v, int) for v in got.values()), got
-    stored = {
-        n.id: (bytes(n.body), n.received_at, n.status)
-        for n in db.session.scalars(select(Notification)).all()
-    }
-    assert {stored[note_id][0]: note_id for note_id in stored} == got
-    assert all(
-        isinstance(at, datetime) and status.value == "pending" for _, at, status in stored.values()
-    )
+    rows = db.session.scalars(select(Notification)).all()
+    assert {bytes(n.body): n.id for n in rows} == got
+    for n in rows:  # every column as the one-row path stores it
+        assert n.headers == {"Host": "t", "X-Note": "café ✓"} and n.remote_addr == "127.0.0.1"
+        assert n.received_at == n.next_attempt_at == clock.now()
+        assert n.status.value == "pending" and n.attempts == 0 and n.event_id is None
+        assert n.channel.value == "ipn"
 
 
 def test_concurrent_posts_over_http_each_stored_once_before_200(app, db):

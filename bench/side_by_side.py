@@ -55,6 +55,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.processing import (  # noqa: E402
+    INBOX_PROCESS,
     LOGS,
     WORKER,
     database,
@@ -284,7 +285,7 @@ def tollgate(url: str, workers: int = 1) -> System:
         env = gateway_env(url, pb_port[0])
         for _ in range(20):
             out = subprocess.run(
-                WORKER[:5], cwd=ROOT, env=env, capture_output=True, text=True, timeout=limit
+                INBOX_PROCESS, cwd=ROOT, env=env, capture_output=True, text=True, timeout=limit
             ).stdout
             if "processed 0 message" in out and not _open(url):
                 return

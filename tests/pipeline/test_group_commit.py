@@ -221,3 +221,54 @@ def test_concurrent_posts_over_http_each_stored_once_before_200(app, db):
     assert statuses == [200] * len(bodies)
     stored = sorted(bytes(b) for b in db.session.scalars(select(Notification.body)).all())
     assert stored == sorted(bodies)
+
+
+def _columns(n: Notification) -> tuple[Any, ...]:
+    return (
+        n.channel,
+        bytes(n.body),
+        n.headers,
+        n.remote_addr,
+        n.received_at,
+        n.status,
+        n.attempts,
+        n.next_attempt_at,
+        n.event_id,
+    )
+
+
+def test_a_group_insert_stores_each_row_exactly_as_the_one_row_path(app, db, clock):
+    """The group's INSERT (on PostgreSQL one array per column, sent in binary) against the
+    one-row INSERT, column for column, for rows whose bytes and text are what an array's
+    text form has to escape (quotes, backslashes, braces, commas, NUL, NULL-looking text),
+    empty and missing values mixed with present ones, and both channels; each id returned
+    is the id of its own row, in the order given."""
+    awkward = [
+        b"",
+        b"\x00\xff\\\"{},NULL'",
+        'txn_id=1&first_name=Jos\xe9'.encode("latin-1"),
+        b"NULL",
+        bytes(range(256)),
+    ]
+    rows = []
+    for i in range(40):
+        rows.append(
+            intake._row(
+                Channel.WEBHOOK if i % 3 == 0 else Channel.IPN,
+                awkward[i % len(awkward)] + str(i).encode(),
+                {"Host": "t", "X-Odd": '"{a,b}" \\ NULL ✓', f"X-{i}": str(i)} if i % 2 else {},
+                None if i % 4 == 0 else ("" if i % 4 == 1 else f"10.0.0.{i}"),
+                clock.now(),
+                None if i % 2 else f"WH-{i}-\"{{x}}\"",
+            )
+        )
+    with app.app_context():
+        engine = autocommit_engine()
+        ids = intake._insert_many(engine, rows)
+        one_by_one = [intake._autocommit(engine, row) for row in rows]
+    assert len(ids) == len(set(ids)) == len(rows)
+    stored = {n.id: _columns(n) for n in db.session.scalars(select(Notification)).all()}
+    for i, (grouped, alone) in enumerate(zip(ids, one_by_one, strict=True)):
+        assert stored[grouped] == stored[alone], i
+        assert stored[grouped][1] == rows[i]["body"]
+        assert stored[grouped][8] == rows[i]["event_id"]

@@ -246,7 +246,7 @@ def test_a_group_insert_stores_each_row_exactly_as_the_one_row_path(app, db, clo
     awkward = [
         b"",
         b"\x00\xff\\\"{},NULL'",
-        'txn_id=1&first_name=Jos\xe9'.encode("latin-1"),
+        "txn_id=1&first_name=Jos\xe9".encode("latin-1"),
         b"NULL",
         bytes(range(256)),
     ]
@@ -259,7 +259,7 @@ def test_a_group_insert_stores_each_row_exactly_as_the_one_row_path(app, db, clo
                 {"Host": "t", "X-Odd": '"{a,b}" \\ NULL ✓', f"X-{i}": str(i)} if i % 2 else {},
                 None if i % 4 == 0 else ("" if i % 4 == 1 else f"10.0.0.{i}"),
                 clock.now(),
-                None if i % 2 else f"WH-{i}-\"{{x}}\"",
+                None if i % 2 else f'WH-{i}-"{{x}}"',
             )
         )
     with app.app_context():

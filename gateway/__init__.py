@@ -105,6 +105,7 @@ def register_extensions(app: Flask) -> None:
     configure_engine(app)
     lazy_migrate.init_app(app)
     csrf.init_app(app)
+    csrf_tokens.check_methods_first(app, csrf)
     csrf_tokens.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

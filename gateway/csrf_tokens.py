@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 
-from flask import Flask, current_app, g, session
-from flask_wtf.csrf import generate_csrf
+from flask import Flask, current_app, g, request, session
+from flask_wtf.csrf import CSRFProtect, generate_csrf
 
 #: Stands for the CSRF token in a page kept for many visitors (gateway/page_cache.py),
 #: which puts each request's own in its place (NUL: no page text contains one).
@@ -56,3 +56,23 @@ def init_app(app: Flask) -> None:
     token = SignedTokens().token
     app.jinja_env.globals["csrf_token"] = token
     app.context_processor(lambda: {"csrf_token": token})
+
+
+def check_methods_first(app: Flask, csrf: CSRFProtect) -> None:
+    """Flask-WTF's own check before each request, asked in a cheaper order.
+
+    Flask-WTF 1.3 looks up the view's exemption before it looks at the method, so every
+    GET paid for the lookup; here a method it does not check (anything but
+    WTF_CSRF_METHODS) returns at once, and the rest get Flask-WTF's `protect` with its
+    exemptions, as before. Call right after `csrf.init_app` (the same place among the
+    before-request hooks). An app that turned the default check off keeps it off.
+    """
+    if not app.config.get("WTF_CSRF_CHECK_DEFAULT", True):
+        return
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False  # Flask-WTF's own hook stands down
+
+    @app.before_request
+    def csrf_protect() -> None:
+        cfg = app.config
+        if request.method in cfg["WTF_CSRF_METHODS"] and cfg["WTF_CSRF_ENABLED"]:
+            csrf.protect(apply_exemptions=True)

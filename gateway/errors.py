@@ -56,6 +56,9 @@ RAW_BODY_ENDPOINTS = {"paypal.ipn", "paypal.webhook"}
 
 def refuse_nul_bytes() -> None:
     """PostgreSQL text cannot hold NUL; refuse it up front (a clear 400, not a 500 later)."""
+    environ = request.environ
+    if not environ.get("QUERY_STRING") and not environ.get("CONTENT_TYPE"):
+        return  # nothing here is parsed as text (a page view): no lookups at all
     if request.endpoint in RAW_BODY_ENDPOINTS:
         return
     values = list(request.args.values())

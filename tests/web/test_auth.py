@@ -245,3 +245,34 @@ def test_page_tokens_are_signed_once_and_still_checked(app, client, make_user, l
     forged = first[:-5] + ("A" if first[-5] != "A" else "B") + first[-4:]
     assert client.post("/auth/logout", data={"csrf_token": forged}).status_code == 400
     assert client.post("/auth/logout", data={"csrf_token": first}).status_code == 302
+
+
+def test_csrf_is_checked_before_each_changing_request_and_no_page_view(
+    app, client, make_user, login_as
+):
+    """The check before each request refuses a POST without a token to a view that has
+    no form of its own (log-out), and never asks a page view (GET, HEAD) for one."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    login_as(make_user("m@example.com"))
+    assert client.get("/account").status_code == 200
+    assert client.head("/account").status_code == 200
+    assert client.post("/auth/logout").status_code == 400
+    assert client.get("/account").status_code == 200  # still logged in
+
+
+def test_an_app_that_turns_the_default_check_off_keeps_it_off(migrated, tmp_path):
+    """WTF_CSRF_CHECK_DEFAULT = False (Flask-WTF's switch for checking by hand) still
+    means no check before each request."""
+    from gateway import create_app
+    from tests.conftest import CONFIG
+
+    app = create_app(
+        CONFIG
+        | {
+            "SQLALCHEMY_DATABASE_URI": migrated,
+            "WTF_CSRF_ENABLED": True,
+            "WTF_CSRF_CHECK_DEFAULT": False,
+        },
+        instance_path=str(tmp_path),
+    )
+    assert app.test_client().post("/auth/logout").status_code == 302

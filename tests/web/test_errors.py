@@ -83,3 +83,14 @@ def test_nul_in_query_string_is_400(client, admin, login_as, url):
     login_as(admin)
     r = client.get(url)
     assert r.status_code == 400 and b"NUL character" in r.data
+
+
+def test_nul_in_a_form_body_is_400_without_a_query_string(client):
+    """The check's shortcut (no query string, no body type: nothing to parse) leaves a
+    form body with a NUL to the full check."""
+    r = client.post(
+        "/auth/login",
+        data=b"email=a%00b%40example.com&password=x",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert r.status_code == 400 and b"NUL character" in r.data

@@ -54,7 +54,7 @@ def register_security(app: Flask) -> None:
 
     def wanted(secure: bool) -> list[tuple[str, str]]:
         """The headers every response gets, worked out once per PayPal setting; HSTS over
-        HTTPS. Also sent by PayPal's endpoints' fast path (`paypal.routes.FastIntake`)."""
+        HTTPS."""
         cfg = app.config
         key = f"{cfg['PAYPAL_MODE']} {cfg.get('PAYPAL_SIM_URL')} {cfg['PAYPAL_WEBSCR_URL']}"
         found = fixed.get(key)
@@ -69,7 +69,6 @@ def register_security(app: Flask) -> None:
             ]
         return found + [hsts] if secure else found
 
-    app.extensions["security_headers"] = wanted
     # Inside ProxyFix, so that the scheme it finds decides HSTS, as request.is_secure would.
     app.wsgi_app = SecurityHeaders(app.wsgi_app, wanted)  # type: ignore[method-assign]
     proxies = app.config.get("PROXY_FIX") or {}

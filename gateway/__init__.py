@@ -58,7 +58,8 @@ def create_app(
     register_errorhandlers(app)
     register_commands(app)
     register_channels(app)
-    # PayPal's POSTs answered before Flask; installed first, so ProxyFix (if any) wraps it.
+    # PayPal's POSTs answered before Flask; installed first, so that the security headers'
+    # middleware and ProxyFix (if any) wrap it.
     paypal_intake.install(app)
     register_security(app)
     return app

@@ -20,7 +20,7 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 install: $(BIN)/.installed
 
 run: install
-	$(BIN)/python -m gateway.init_instance
+	$(BIN)/python -m gateway.ops.init_instance
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-new
 	@echo "Tollgate on http://$(HOST):$(PORT)/ ; PayPal stand-in on http://$(HOST):$(SIM_PORT)/sim/  (Ctrl-C stops both)"

@@ -127,7 +127,8 @@ def measure_pages(url: str, runs: int) -> list[tuple[str, float, float]]:
     """(name, ms, target) for every admin page this bench covers."""
     from sqlalchemy import select
 
-    from gateway.admin import keyset, queries
+    from gateway import paging as keyset
+    from gateway.subscriptions import listing as queries
     from models import Payment, Subscription, User, db
 
     app = _app_with_login(url)

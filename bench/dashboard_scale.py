@@ -106,7 +106,7 @@ def seed_dashboard(url: str, subs: int, pays: int) -> None:
 def measure(url: str, runs: int, live: bool) -> list[tuple[str, float, float]]:
     from sqlalchemy import select
 
-    from gateway.admin import dashboard_data
+    from gateway.dashboard import data as dashboard_data
     from gateway.jobs import lease, runner
     from gateway.jobs.registry import job_named
     from models import DashboardSnapshot, User, db

@@ -308,7 +308,7 @@ def child(mode: str, url: str, batch_size: int) -> None:
         began = time.perf_counter()
         figures: dict[str, Any] = {}
         if mode == "rebuild":
-            from gateway.cli import rebuild_command
+            from gateway.cli.commands import rebuild_command
 
             out = Path(tempfile.mkdtemp()) / "rebuild.out"
             with (
@@ -333,7 +333,7 @@ def child(mode: str, url: str, batch_size: int) -> None:
                 )
             ).scalar()
         elif mode == "interpret":
-            from gateway.pipeline.channels import adapter_for
+            from gateway.channels.seam import adapter_for
             from gateway.pipeline.worker import received
             from models import Notification
 

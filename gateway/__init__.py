@@ -29,7 +29,7 @@ def create_app(
 
     The instance folder is `instance_path`, else $GATEWAY_INSTANCE_PATH, else ./instance.
     """
-    from .cli import register_commands
+    from .cli.commands import register_commands
     from .clock import SystemClock
     from .errors import register_errorhandlers
     from .paypal import routes as paypal_intake
@@ -90,17 +90,17 @@ def _check_config(app: Flask) -> None:
     if not key or key == INSECURE_SECRET_KEY or len(str(key)) < 16:
         raise ConfigError(
             "Refusing to start without a real SECRET_KEY: set GATEWAY_SECRET_KEY or run "
-            "`python -m gateway.init_instance` to write one into instance/config.py"
+            "`python -m gateway.ops.init_instance` to write one into instance/config.py"
         )
 
 
 def register_extensions(app: Flask) -> None:
     from models import User, db
 
-    from . import csrf_tokens, lazy_migrate
     from .auth import sessions
     from .database import configure_engine
     from .extensions import csrf, login_manager
+    from .fastpath import csrf_tokens, lazy_migrate
 
     db.init_app(app)
     configure_engine(app)
@@ -122,11 +122,11 @@ def register_extensions(app: Flask) -> None:
 def register_channels(app: Flask) -> None:
     """The channels this app speaks (pipeline/channels.py); tests and later channels add
     theirs to the same dict."""
-    from .billing.statuses import Channel
-    from .paypal.ipn_channel import IpnChannel
-    from .paypal.webhook_channel import WebhookChannel
-    from .pipeline.api_channel import ApiChannel
-    from .pipeline.csv_channel import CsvChannel
+    from .billing.rules.statuses import Channel
+    from .channels.api import ApiChannel
+    from .channels.csv_reports import CsvChannel
+    from .channels.ipn import IpnChannel
+    from .channels.webhook import WebhookChannel
 
     app.extensions["channels"] = {
         Channel.IPN: IpnChannel(),
@@ -139,8 +139,8 @@ def register_channels(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from .admin.routes import bp as admin_bp
     from .auth.routes import bp as auth_bp
-    from .member.checkout import bp as checkout_bp
-    from .member.rest_checkout import bp as rest_checkout_bp
+    from .checkout.rest_routes import bp as rest_checkout_bp
+    from .checkout.routes import bp as checkout_bp
     from .member.routes import bp as member_bp
     from .paypal.routes import bp as paypal_bp
 
@@ -148,17 +148,17 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(bp)
 
     # Health and monitoring: /healthz, /readyz, /metrics; /admin/status (its own admin guard).
-    from .admin.status import bp as admin_status_bp
-    from .health import bp as health_bp
+    from .ops.health import bp as health_bp
+    from .ops.status_page import bp as admin_status_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(admin_status_bp)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from . import page_cache
     from .access import can
     from .clock import now
+    from .fastpath import page_cache
     from .member.areas import AREAS
 
     page_cache.init_app(app)  # after csrf_tokens (register_extensions): it wraps csrf_token

@@ -13,7 +13,7 @@ from functools import wraps
 from flask import abort, g, session
 from flask_login import current_user
 
-from .billing.roles import has_role, lapsed_at
+from .billing.rules.roles import has_role, lapsed_at
 from .clock import now
 from .extensions import login_manager
 from .subscriptions.queries import roles_for

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import session_cookie
-from .paypal_urls import endpoints
+from .fastpath import session_cookie
+from .paypal.urls import endpoints
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.billing.statuses import CheckoutFlow, CheckoutStatus
+from gateway.billing.rules.statuses import CheckoutFlow, CheckoutStatus
 
 from .base import Model
 from .types import StatusColumn, UTCDateTime

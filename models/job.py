@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.billing.statuses import JobOutcome
+from gateway.billing.rules.statuses import JobOutcome
 
 from .base import Model
 from .types import StatusColumn, UTCDateTime

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.billing.statuses import OPEN_NOTIFICATION, Channel, NotificationStatus
+from gateway.billing.rules.statuses import OPEN_NOTIFICATION, Channel, NotificationStatus
 
 from .base import Model
 from .types import StatusColumn, UTCDateTime
@@ -21,7 +21,7 @@ class Notification(Model):
     __table_args__ = (
         Index("ix_notifications_due", "status", "next_attempt_at"),
         # The messages a worker may claim, in id order: small however many were processed
-        # (gateway/pipeline/leases.py writes the same condition as literals).
+        # (gateway/pipeline/claims.py writes the same condition as literals).
         Index(
             "ix_notifications_open",
             "id",

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.billing.statuses import PaymentStatus
+from gateway.billing.rules.statuses import PaymentStatus
 
 from .base import Model
 from .types import Money, StatusColumn, UTCDateTime

@@ -8,7 +8,7 @@ from decimal import Decimal
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from gateway.billing.statuses import PlanRefKind
+from gateway.billing.rules.statuses import PlanRefKind
 
 from .base import Model
 from .types import Money, StatusColumn, UTCDateTime

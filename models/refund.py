@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.billing.statuses import OperationStatus
+from gateway.billing.rules.statuses import OperationStatus
 
 from .base import Model
 from .types import Money, StatusColumn, UTCDateTime

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.billing.statuses import SubscriptionState, TermsSource
+from gateway.billing.rules.statuses import SubscriptionState, TermsSource
 
 from .base import Model
 
@@ -31,14 +31,14 @@ class Subscription(Model):
         Index("ix_subscriptions_user_access", "user_id", "access_until"),
         Index("ix_subscriptions_plan_access", "plan_id", "access_until"),
         # The admin table's sorts: (column, id) read forwards (asc, NULLs last) or backwards
-        # (desc, NULLs first), so no sort has a Sort step (gateway/admin/keyset.py).
+        # (desc, NULLs first), so no sort has a Sort step (gateway/paging.py).
         Index("ix_subscriptions_access_until", "access_until", "id"),
         Index("ix_subscriptions_started_at_id", "started_at", "id"),
         Index("ix_subscriptions_paid_through_id", "paid_through", "id"),
         Index("ix_subscriptions_state_id", "state", "id"),
         Index("ix_subscriptions_user_id_id", "user_id", "id"),
         Index("ix_subscriptions_plan_id_id", "plan_id", "id"),
-        # The admin "grace" view (gateway/admin/queries.py in_grace): only rows with a grace
+        # The admin "grace" view (gateway/subscriptions/listing.py in_grace): only rows with a grace
         # date, both of the view's ranges tested inside the index, the ids read from it.
         Index(
             "ix_subscriptions_grace",
@@ -130,7 +130,7 @@ class SubscriptionTerms(Model):
     subscription_id: Mapped[int] = mapped_column(ForeignKey("subscriptions.id"), index=True)
     source: Mapped[TermsSource] = mapped_column(StatusColumn(TermsSource, "source_known", 10))
     effective_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    #: `gateway.billing.terms.AgreedTerms.to_json()`
+    #: `gateway.billing.rules.terms.AgreedTerms.to_json()`
     terms: Mapped[dict[str, Any]] = mapped_column(JSON)
     notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.charts import Series, bar_chart, line_chart
+from gateway.dashboard.charts import Series, bar_chart, line_chart
 
 SVG = "{http://www.w3.org/2000/svg}"
 

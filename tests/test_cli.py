@@ -9,7 +9,7 @@ from models import Plan, User
 
 def test_init_instance_writes_secret_once(tmp_path):
     """Does init_instance write a secret key once and leave it alone after?"""
-    from gateway.init_instance import ensure_secret_key
+    from gateway.ops.init_instance import ensure_secret_key
 
     assert ensure_secret_key(tmp_path) is True
     first = (tmp_path / "config.py").read_text()

@@ -61,14 +61,15 @@ def test_billing_core_is_pure():
 def test_models_import_only_the_status_enums_of_the_gateway():
     """Do the models stay below the gateway, using only its pure status enums?"""
     ours = {n for n in imported_full(ROOT / "models") if n.split(".")[0] == "gateway"}
-    assert ours == {"gateway.billing.statuses"}
+    assert ours == {"gateway.billing.rules.statuses"}
 
 
 VIEW_PACKAGES = ("gateway.admin", "gateway.auth", "gateway.member")
 
 
 @pytest.mark.parametrize(
-    "module", ["gateway.pipeline.worker", "gateway.rebuild", "gateway.billing", "models"]
+    "module",
+    ["gateway.pipeline.worker", "gateway.reconciliation.rebuild", "gateway.billing", "models"],
 )
 def test_worker_and_core_load_no_views(module):
     """Does importing the inbox worker (or the core, or the models) load no view module?"""
@@ -120,7 +121,7 @@ def test_on_demand_libraries_do_load_when_used():
     loaded = loaded_libraries(
         "from gateway import create_app; app = create_app({'TESTING': True}); "
         "app.extensions['migrate'].directory; "
-        "from gateway.paypal.webhook_channel import WebhookChannel, cert_source; "
+        "from gateway.channels.webhook import WebhookChannel, cert_source; "
         "app.app_context().push(); cert_source(); "
         "from gateway.paypal.api import PayPalApi; PayPalApi('http://127.0.0.1:9', 'a', 'b')"
     )

@@ -59,8 +59,8 @@ STATUS_COLUMNS = [
 @pytest.fixture
 def one_of_each(db, clock, make_user, make_plan, make_subscription):
     """A row in every table that has a status column."""
-    from gateway.billing.statuses import Channel, PaymentStatus
-    from gateway.checkouts import open_checkout
+    from gateway.billing.rules.statuses import Channel, PaymentStatus
+    from gateway.checkout.journal import open_checkout
     from gateway.pipeline import intake
     from models import Payment
 

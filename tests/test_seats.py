@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from gateway import seats
-from gateway.checkouts import open_checkout
+from gateway.checkout.journal import open_checkout
 from gateway.jobs import tasks
 from gateway.pipeline import worker
-from gateway.subscriptions import admin_actions
+from gateway.subscriptions import admin_actions, seats
 from models import Checkout, Flag, Notification, Payment, SeatHold, Subscription
 from paypal_sim.formats import encode_form, ipn_date
 from tests.paypal import ipn_builders as ipn

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gateway import seats
-from gateway.checkouts import open_checkout
+from gateway.checkout.journal import open_checkout
 from gateway.pipeline import worker
+from gateway.subscriptions import seats
 from models import Checkout, Flag, Notification, Payment, Plan, SeatHold, Subscription, User
 from models import db as _db
 from tests.test_seats import payment, verified  # noqa: F401 (a fixture)

@@ -12,8 +12,8 @@ from models import LoginFailure, User, db
 from ..audit import audit
 from ..auth import reset
 from ..clock import now
+from ..paging import escape_like
 from .forms import ReasonForm
-from .queries import escape_like
 
 bp = Blueprint("accounts", __name__, url_prefix="/members")
 

@@ -13,7 +13,7 @@ from models import Checkout, Payment, Plan, Subscription, User, db
 
 from ..clock import now
 from ..subscriptions import admin_actions
-from ..subscriptions.terms import plan_terms
+from ..subscriptions.recorded_terms import plan_terms
 from .forms import AssignForm
 
 bp = Blueprint("assign", __name__, url_prefix="/subscriptions")

@@ -39,14 +39,14 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from models import db
 
-from ..charts import Series, bar_chart, line_chart
 from ..clock import now
+from ..dashboard import data
+from ..dashboard.charts import Series, bar_chart, line_chart
+from ..dashboard.data import MAX_MONTHS, MAX_WEEKS, Snapshot
 from ..jobs import lease, runner
 from ..jobs.registry import job_named
-from . import dashboard_data as data
-from .dashboard_data import MAX_MONTHS, MAX_WEEKS, Snapshot
+from ..paging import BadFilter
 from .exports import csv_response
-from .queries import BadFilter
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 

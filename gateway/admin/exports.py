@@ -19,9 +19,10 @@ from sqlalchemy import case, func, select
 from models import Payment, Plan, Subscription, User, db
 
 from ..clock import now
+from ..paging import BadFilter
 from ..subscriptions.display import status_of
+from ..subscriptions.listing import SubscriptionFilter, email_prefix, order_of, subscriptions
 from .payments import parse_filters, search_ids
-from .queries import BadFilter, SubscriptionFilter, email_prefix, order_of, subscriptions
 
 bp = Blueprint("exports", __name__)
 

@@ -11,8 +11,8 @@ from models import Flag, db
 
 from ..clock import now
 from ..flags import resolve
+from ..paging import BadFilter, paginate, parse_page
 from .forms import ReasonForm
-from .queries import BadFilter, paginate, parse_page
 
 bp = Blueprint("flags", __name__, url_prefix="/flags")
 

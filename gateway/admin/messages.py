@@ -22,12 +22,12 @@ from sqlalchemy import func, or_, select
 from models import Flag, Notification, SubscriptionFact, db
 
 from ..audit import audit
-from ..billing.ipn import decode_body
-from ..billing.statuses import Channel, NotificationStatus
+from ..billing.formats.ipn import decode_body
+from ..billing.rules.statuses import Channel, NotificationStatus
 from ..clock import now
+from ..paging import BadFilter, escape_like, paginate, parse_page
 from ..pipeline.worker import reprocess
 from .forms import ReasonForm
-from .queries import BadFilter, escape_like, paginate, parse_page
 
 bp = Blueprint("messages", __name__, url_prefix="/messages")
 STATUSES = tuple(s.value for s in NotificationStatus)

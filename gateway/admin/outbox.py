@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from models import OutboxMail
 
-from .queries import BadFilter, paginate, parse_page
+from ..paging import BadFilter, paginate, parse_page
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
 

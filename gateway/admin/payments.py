@@ -15,10 +15,9 @@ from sqlalchemy.orm import load_only
 
 from models import Payment, Subscription
 
-from ..billing.statuses import PaymentStatus
-from . import keyset
-from .keyset import SortKey
-from .queries import BadFilter, Paging, escape_like
+from ..billing.rules.statuses import PaymentStatus
+from ..paging import BadCursor, BadFilter, Paging, SortKey, escape_like
+from ..paging import page as keyset_page
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 STATUSES = tuple(s.value for s in PaymentStatus)
@@ -79,7 +78,7 @@ def index() -> ResponseReturnValue:
     if q:
         stmt = stmt.where(Payment.id.in_(search_ids(q)))
     try:
-        page = keyset.page(
+        page = keyset_page(
             stmt,
             "paid_at",
             PAID_AT,
@@ -91,6 +90,6 @@ def index() -> ResponseReturnValue:
             last=paging.last,
             page_no=paging.page,
         )
-    except keyset.BadCursor as e:
+    except BadCursor as e:
         abort(400, description=str(e))
     return render_template("admin/payments.html", page=page, status=status, q=q, statuses=STATUSES)

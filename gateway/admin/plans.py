@@ -10,10 +10,10 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Plan, Subscription, db
 
-from .. import plan_identity as identity
-from .. import seats
 from ..audit import audit
 from ..clock import now
+from ..subscriptions import plan_identity as identity
+from ..subscriptions import seats
 from .forms import PlanForm
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")

@@ -20,10 +20,11 @@ from wtforms.validators import NumberRange, Optional
 from models import Flag, JobRun, db
 
 from ..audit import audit
-from ..billing.activity_csv import DateOrder
+from ..billing.formats.activity_csv import DateOrder
 from ..clock import now
 from ..jobs import lease, runner
 from ..jobs.registry import job_named
+from ..paging import BadFilter, paginate, parse_page
 from ..reconciliation.importing import (
     RUN_NAME,
     ImportReport,
@@ -34,7 +35,6 @@ from ..reconciliation.importing import (
 )
 from ..reconciliation.run import reconcile
 from ..reconciliation.session import FLAG_KIND
-from .queries import BadFilter, paginate, parse_page
 
 bp = Blueprint("reconciliation", __name__, url_prefix="/reconciliation")
 #: Runs listed on the page.

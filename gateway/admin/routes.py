@@ -34,33 +34,25 @@ from models import (
 
 from ..access import admin_required
 from ..clock import now
+from ..paging import BadCursor, BadFilter, KeysetPage, Paging, SortKey
+from ..paging import page as keyset_page
+from ..refunds import routes as refunds
 from ..subscriptions import admin_actions
 from ..subscriptions.display import explanation, status_of
+from ..subscriptions.listing import VIEWS, SubscriptionFilter, email_prefix, sort_key, subscriptions
 from . import (
     accounts,
     assign,
     dashboard,
     exports,
     flags,
-    keyset,
     messages,
     outbox,
     payments,
     plans,
     reconciliation,
-    refunds,
 )
 from .forms import GrantForm, ReasonForm, UntilForm, end_of_day
-from .keyset import SortKey
-from .queries import (
-    VIEWS,
-    BadFilter,
-    Paging,
-    SubscriptionFilter,
-    email_prefix,
-    sort_key,
-    subscriptions,
-)
 
 #: Members sort by e-mail (unique, so the id never breaks a tie; it keeps the key uniform).
 MEMBER_KEY = SortKey(User.email, lambda u: u.email, str)
@@ -127,9 +119,9 @@ def subscriptions_list():
     )
 
 
-def _keyset_page(stmt, sort, key, row_id, desc, paging: Paging) -> keyset.KeysetPage:
+def _keyset_page(stmt, sort, key, row_id, desc, paging: Paging) -> KeysetPage:
     try:
-        return keyset.page(
+        return keyset_page(
             stmt,
             sort,
             key,
@@ -141,7 +133,7 @@ def _keyset_page(stmt, sort, key, row_id, desc, paging: Paging) -> keyset.Keyset
             last=paging.last,
             page_no=paging.page,
         )
-    except keyset.BadCursor as e:
+    except BadCursor as e:
         abort(400, description=str(e))
 
 

@@ -1,7 +1,7 @@
 """Account forms (Flask-WTF: CSRF on every one)."""
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length
 
 
@@ -55,3 +55,9 @@ class ChangePasswordForm(FlaskForm):
     confirm = PasswordField(
         "Repeat new password", validators=[DataRequired(), EqualTo("password", "Passwords differ.")]
     )
+
+
+class EmptyForm(FlaskForm):
+    """Just the CSRF token (log out, and other one-button actions)."""
+
+    dummy = StringField()

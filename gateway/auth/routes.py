@@ -11,13 +11,13 @@ from sqlalchemy.exc import IntegrityError
 
 from models import User, db
 
-from .. import metrics
 from ..clock import now
-from ..forms import EmptyForm
+from ..ops import metrics
 from . import email_change, reset, throttle
 from .forms import (
     ChangePasswordForm,
     EmailChangeForm,
+    EmptyForm,
     LoginForm,
     RegisterForm,
     ResetForm,

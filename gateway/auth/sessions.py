@@ -18,7 +18,7 @@ from models import User, db
 from models.user import new_session_token
 
 from ..access import remember_roles
-from ..gate_cache import GateCache, watcher_for
+from ..fastpath.gate_cache import GateCache, watcher_for
 
 #: The attribute `member_copy_suffices` sets on a view function.
 COPY_SUFFICES = "member_copy_suffices"
@@ -45,7 +45,7 @@ def member_copy_suffices_here() -> bool:
 def load(session_id: str) -> User | None:
     """Flask-Login's user loader: `id:token`; a rotated token logs that session out.
 
-    From this process's copy when it can be trusted (gateway/gate_cache.py: no query),
+    From this process's copy when it can be trusted (gateway/fastpath/gate_cache.py: no query),
     else from the database, which then refreshes the copy. From the copy, a view marked
     `member_copy_suffices` gets the read-only `Member`; any other an ORM `User`."""
     user_id, _, token = session_id.partition(":")

@@ -4,9 +4,9 @@ Nothing here imports Flask, the database or HTTP; every function takes `now`
 explicitly so tests can move time.
 """
 
-from .entitlements import Entitlement, Policy, Terms, compute, status_at
-from .facts import Fact, FactKind
-from .periods import PeriodUnit, add_period
+from .rules.entitlements import Entitlement, Policy, Terms, compute, status_at
+from .rules.facts import Fact, FactKind
+from .rules.periods import PeriodUnit, add_period
 
 __all__ = [
     "Fact",

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from models import Checkout, Plan, Subscription, db
 
-from ..billing.statuses import CheckoutFlow, CheckoutStatus, SubscriptionState
+from ..billing.rules.statuses import CheckoutFlow, CheckoutStatus, SubscriptionState
 from ..paypal import rest_cancel
 from ..paypal.api import ApiError, api_client
 from ..paypal.asking import ask

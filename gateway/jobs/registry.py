@@ -7,11 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..admin.dashboard_data import snapshot_job
-from ..reconciliation.run import reconcile_job
 from . import tasks
 from .ask_paypal import ask_paypal
-from .refunds import settle_refunds
 
 
 @dataclass(frozen=True)
@@ -64,7 +61,7 @@ JOBS: tuple[Job, ...] = (
     Job(
         "settle-refunds",
         timedelta(minutes=1),
-        settle_refunds,
+        tasks.settle_refunds,
         timedelta(minutes=10),
         "send again refunds whose PayPal answer was never recorded (same request id: once)",
     ),
@@ -78,14 +75,14 @@ JOBS: tuple[Job, ...] = (
     Job(
         "reconcile",
         timedelta(days=1),
-        reconcile_job,
+        tasks.reconcile,
         timedelta(hours=1),
         "compare payments and REST subscriptions with PayPal's reports; flag each difference",
     ),
     Job(
         "dashboard-snapshot",
         timedelta(minutes=5),
-        snapshot_job,
+        tasks.dashboard_snapshot,
         timedelta(minutes=10),
         "count the admin dashboard's numbers (the page shows the latest count and its age)",
     ),

@@ -18,7 +18,7 @@ from flask import Flask, current_app
 
 from models import JobRun, db
 
-from ..billing.statuses import JobOutcome
+from ..billing.rules.statuses import JobOutcome
 from ..clock import now
 from . import lease
 from .registry import Job, jobs

@@ -9,10 +9,14 @@ from sqlalchemy import select, update
 
 from models import Checkout, Subscription, db
 
-from .. import mail, notices, seats
-from ..billing.statuses import CheckoutStatus
+from .. import mail
+from ..billing.rules.statuses import CheckoutStatus
+from ..dashboard import data as dashboard
+from ..paypal.api import api_client
 from ..pipeline.worker import drain, verify_budget
-from ..subscriptions import service
+from ..reconciliation.run import reconcile as reconcile_now
+from ..refunds.service import settle_open
+from ..subscriptions import notices, seats, service
 
 #: Subscriptions recomputed per run of settle-lapsed (the next run takes the rest).
 SETTLE_BATCH = 500
@@ -30,7 +34,7 @@ def send_mail(now: datetime) -> str:
 
 
 def access_notices(now: datetime) -> str:
-    """Notices about access ending soon or just ended (see gateway/notices.py)."""
+    """Notices about access ending soon or just ended (see gateway/subscriptions/notices.py)."""
     return notices.access_notices(now)
 
 
@@ -71,3 +75,22 @@ def settle_lapsed(now: datetime) -> str:
     freed = seats.release_lapsed(now)
     db.session.commit()
     return f"{len(ids)} lapsed subscription(s) settled, {freed} seat(s) freed"
+
+
+def settle_refunds(now: datetime) -> str:
+    """Send again refunds whose PayPal answer was never recorded (gateway/refunds/)."""
+    if not api_client().configured:
+        return "REST API not configured: no refunds to settle"
+    return settle_open(now)
+
+
+def reconcile(now: datetime) -> str:
+    """RECONCILE_DAYS back from the last fully reported moment (gateway/reconciliation/)."""
+    return reconcile_now(now)
+
+
+def dashboard_snapshot(now: datetime) -> str:
+    """Count the dashboard's numbers now and keep them (the page's "count again" too)."""
+    config = current_app.config
+    stored = dashboard.store(now, int(config["GRACE_DAYS"]), int(config["LAPSING_DAYS"]))
+    return f"dashboard counted in {stored.duration_ms} ms"

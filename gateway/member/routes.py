@@ -8,15 +8,15 @@ from sqlalchemy import select
 
 from models import Checkout, Payment, Plan, Subscription, db
 
-from .. import seats
 from ..access import role_required
 from ..auth.sessions import member_copy_suffices
-from ..billing.statuses import SubscriptionState
+from ..billing.rules.statuses import SubscriptionState
 from ..clock import now
-from ..page_cache import render_shared
+from ..fastpath.page_cache import render_shared
 from ..paypal import rest_cancel
 from ..paypal.api import ApiError
-from ..paypal_urls import manage_url
+from ..paypal.urls import manage_url
+from ..subscriptions import seats
 from ..subscriptions.display import next_charge, past_due, reason_of, status_of
 from ..subscriptions.queries import (
     double_billed,

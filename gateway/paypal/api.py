@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import current_app
 
-from ..paypal_urls import api_base, api_credentials
+from .urls import api_base, api_credentials
 
 if TYPE_CHECKING:
     # requests (~5 MB) is imported by the first client made, not by every process that

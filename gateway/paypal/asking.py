@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from models import Notification, db
 
-from ..billing.api_answers import subscription_document, transaction_document
-from ..billing.statuses import Channel
+from ..billing.formats.api_answers import subscription_document, transaction_document
+from ..billing.rules.statuses import Channel
 from ..pipeline import intake
 from .api import PayPalApi
 

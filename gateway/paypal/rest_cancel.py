@@ -15,7 +15,7 @@ from sqlalchemy import exists, select
 
 from models import Checkout, Notification, Subscription, db
 
-from ..billing.statuses import Channel, CheckoutFlow
+from ..billing.rules.statuses import Channel, CheckoutFlow
 from ..pipeline.worker import process_one
 from ..subscriptions.queries import double_billed, renewing
 from .api import ApiError, api_client

@@ -27,8 +27,8 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import EnvironHeaders
 
-from ..billing.statuses import Channel
-from ..billing.webhook_events import event_id
+from ..billing.formats.webhook_events import event_id
+from ..billing.rules.statuses import Channel
 from ..clock import now
 from ..extensions import csrf
 from ..pipeline import intake

@@ -16,23 +16,22 @@ from sqlalchemy import select, update
 
 from models import Checkout, Notification, Payment, Plan, Subscription, SubscriptionTerms, db
 
-from .. import notices, seats
-from ..billing.checks import check_amount, check_environment, check_receiver
-from ..billing.facts import Fact, FactKind
-from ..billing.interpretation import Interpretation, PaymentInfo
-from ..billing.statuses import (
+from ..billing.rules.checks import check_amount, check_environment, check_receiver
+from ..billing.rules.facts import Fact, FactKind
+from ..billing.rules.interpretation import Interpretation, PaymentInfo
+from ..billing.rules.statuses import (
     CheckoutStatus,
     NotificationStatus,
     PaymentStatus,
     SubscriptionState,
     TermsSource,
 )
-from ..billing.terms import AgreedTerms, differences, expected_amounts
+from ..billing.rules.terms import AgreedTerms, differences, expected_amounts
 from ..database import insert_new, lock_keys
 from ..flags import raise_flag
-from ..plan_identity import find_plan
-from ..subscriptions import service
-from ..subscriptions import terms as agreed
+from ..subscriptions import notices, seats, service
+from ..subscriptions import recorded_terms as agreed
+from ..subscriptions.plan_identity import find_plan
 
 
 class Flagged(Exception):

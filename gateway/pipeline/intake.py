@@ -13,7 +13,7 @@ from sqlalchemy.exc import DBAPIError
 
 from models import Notification, db
 
-from ..billing.statuses import Channel, NotificationStatus
+from ..billing.rules.statuses import Channel, NotificationStatus
 from ..database import autocommit_engine
 from .group_commit import GroupCommit
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 
 from models import Notification, db
 
+from ..channels.seam import VERIFIED
 from .apply import Flagged
-from .channels import VERIFIED
 
 
 def repeat_of(note: Notification) -> str | None:

@@ -32,12 +32,12 @@ from sqlalchemy import bindparam, or_, select, update
 
 from models import Notification, Payment, Subscription, SubscriptionFact, SubscriptionTerms, db
 
-from .. import mail, notices
+from .. import mail
 from ..billing import Entitlement, Fact, compute
-from ..billing.interpretation import Interpretation, PaymentInfo
-from ..billing.statuses import PaymentStatus
+from ..billing.rules.interpretation import Interpretation, PaymentInfo
+from ..billing.rules.statuses import PaymentStatus
 from ..database import insert_new
-from ..subscriptions import service
+from ..subscriptions import notices, service
 from .apply import (
     Applied,
     Flagged,

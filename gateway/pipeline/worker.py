@@ -26,15 +26,15 @@ from sqlalchemy.exc import DBAPIError
 
 from models import Checkout, Notification, db
 
-from .. import metrics
-from ..billing.interpretation import Interpretation
-from ..billing.statuses import OPEN_NOTIFICATION, NotificationStatus
+from ..billing.rules.interpretation import Interpretation
+from ..billing.rules.statuses import OPEN_NOTIFICATION, NotificationStatus
+from ..channels.seam import VERIFIED, Outcome, Received, Verdict, adapter_for
 from ..clock import now as clock_now
 from ..database import lock_key
 from ..flags import raise_flag
+from ..ops import metrics
 from .apply import Deferred, Flagged, apply, describe, payment_exists, payment_key
-from .channels import VERIFIED, Outcome, Received, Verdict, adapter_for
-from .leases import claim, release
+from .claims import claim, release
 from .repeats import repeat_of
 from .together import Mismatch, apply_together
 

@@ -20,9 +20,16 @@ from typing import IO
 
 from models import JobRun, db
 
-from ..billing.activity_csv import SOURCE, ActivityReader, DateOrder, HeaderError, Problem, Skipped
-from ..billing.reconcile import SKEW, Reported
-from ..billing.statuses import JobOutcome
+from ..billing.formats.activity_csv import (
+    SOURCE,
+    ActivityReader,
+    DateOrder,
+    HeaderError,
+    Problem,
+    Skipped,
+)
+from ..billing.formats.reconcile import SKEW, Reported
+from ..billing.rules.statuses import JobOutcome
 from .session import Session, Tally
 
 #: Rows compared and committed together.

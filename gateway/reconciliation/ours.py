@@ -9,8 +9,8 @@ from sqlalchemy import func, select, tuple_
 
 from models import Notification, Payment, Subscription, db
 
-from ..billing.reconcile import OurSubscription, Recorded
-from ..billing.statuses import Channel, SubscriptionState
+from ..billing.formats.reconcile import OurSubscription, Recorded
+from ..billing.rules.statuses import Channel, SubscriptionState
 
 #: Ids per IN (...) list: well inside every database's limit on parameters.
 CHUNK = 500

@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import current_app
 
-from ..billing.reconcile import SKEW, compare_subscription, windows
-from ..billing.reported import SEARCH, from_search
+from ..billing.formats.reconcile import SKEW, compare_subscription, windows
+from ..billing.formats.reported import SEARCH, from_search
 from ..paypal.api import ApiError, PayPalApi, api_client
 from . import ours
 from .session import Session
@@ -22,11 +22,6 @@ MAX_PAGES = 10_000
 
 class ReconcileError(RuntimeError):
     """PayPal could not be asked everything; what could be compared was recorded."""
-
-
-def reconcile_job(now: datetime) -> str:
-    """The scheduled job: RECONCILE_DAYS back from the last fully reported moment."""
-    return reconcile(now)
 
 
 def reconcile(now: datetime, days: int | None = None) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import Table, insert, select
 
 from models import Flag, Notification, db
 
-from ..billing.reconcile import (
+from ..billing.formats.reconcile import (
     Difference,
     MoneyBack,
     Reported,
@@ -29,8 +29,8 @@ from ..billing.reconcile import (
     period_text,
     unreported,
 )
-from ..billing.reported import backfill_document, event_key
-from ..billing.statuses import Channel, NotificationStatus
+from ..billing.formats.reported import backfill_document, event_key
+from ..billing.rules.statuses import Channel, NotificationStatus
 from ..database import insert_new, lock_key
 from . import ours
 
@@ -152,7 +152,7 @@ class _Ids:
 
 def _store_backfills(payments: Sequence[Reported], now: datetime) -> tuple[dict[str, int], int]:
     """Each payment as a `csv` message, once per payment however often it is found (the
-    pipeline applies it: gateway/billing/reported.py). Returns txn id -> message id, and
+    pipeline applies it: gateway/billing/formats/reported.py). Returns txn id -> message id, and
     how many were stored just now."""
     stored: dict[str, int] = {}
     if not payments:

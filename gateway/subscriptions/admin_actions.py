@@ -10,10 +10,10 @@ from models import Plan, Subscription, User, db
 
 from ..audit import audit
 from ..billing import Entitlement, Fact, FactKind
-from ..billing.statuses import SubscriptionState, TermsSource
-from ..billing.terms import AgreedTerms, differences
+from ..billing.rules.statuses import SubscriptionState, TermsSource
+from ..billing.rules.terms import AgreedTerms, differences
 from ..flags import raise_flag, resolve_flags_of
-from . import terms as agreed
+from . import recorded_terms as agreed
 from .service import bump_access_version, recompute, record_fact
 
 SOURCE = "admin"

@@ -9,9 +9,9 @@ from sqlalchemy import func, select
 from models import Subscription, SubscriptionFact, db
 
 from ..billing import Entitlement, FactKind, compute, status_at
-from ..billing.entitlements import explain
-from ..billing.reasons import reason
-from . import terms as agreed
+from ..billing.rules.entitlements import explain
+from ..billing.rules.reasons import reason
+from . import recorded_terms as agreed
 from .service import billing_period, facts_of, policy
 
 

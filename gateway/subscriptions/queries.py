@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from models import Plan, Subscription, db
 
-from ..billing.statuses import SubscriptionState
+from ..billing.rules.statuses import SubscriptionState
 
 
 def roles_for(user_id: int) -> dict[str, datetime]:

@@ -18,13 +18,13 @@ from sqlalchemy import ColumnElement, select, update
 from models import Payment, Subscription, SubscriptionFact, SubscriptionTerms, User, db
 
 from ..billing import Entitlement, Fact, FactKind, Policy, Terms, compute
-from ..billing.entitlements import CancelPolicy, Period
-from ..billing.payments import payment_status
-from ..billing.periods import PeriodUnit
-from ..billing.statuses import PaymentStatus
+from ..billing.rules.entitlements import CancelPolicy, Period
+from ..billing.rules.payments import payment_status
+from ..billing.rules.periods import PeriodUnit
+from ..billing.rules.statuses import PaymentStatus
 from ..database import insert_new
-from ..gate_cache import announce
-from . import terms as agreed
+from ..fastpath.gate_cache import announce
+from . import recorded_terms as agreed
 
 
 def policy() -> Policy:

@@ -14,7 +14,7 @@ down_revision = "0edc63bf638c"
 branch_labels = None
 depends_on = None
 
-# (table, column, constraint, allowed values) — the values of gateway/billing/statuses.py
+# (table, column, constraint, allowed values) — the values of gateway/billing/rules/statuses.py
 # as they are at this revision (a migration must not change when the code does).
 CHECKS = [
     (

@@ -13,10 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.billing import FactKind
-from gateway.billing.api_answers import interpret_api, subscription_document, transaction_document
-from gateway.billing.interpretation import PlanRef
-from gateway.billing.statuses import PlanRefKind
-from gateway.billing.webhook_events import interpret_event
+from gateway.billing.formats.api_answers import (
+    interpret_api,
+    subscription_document,
+    transaction_document,
+)
+from gateway.billing.formats.webhook_events import interpret_event
+from gateway.billing.rules.interpretation import PlanRef
+from gateway.billing.rules.statuses import PlanRefKind
 from paypal_sim.formats import money, rfc3339
 from paypal_sim.state import Subscription as SimSubscription
 from paypal_sim.state import Transaction

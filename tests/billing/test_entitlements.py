@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from gateway.billing import Fact, PeriodUnit, Policy, Terms, compute, status_at
 from gateway.billing import FactKind as K
-from gateway.billing.entitlements import CancelPolicy, State
+from gateway.billing.rules.entitlements import CancelPolicy, State
 
 MONTHLY = Terms(1, PeriodUnit.MONTH)
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from gateway.billing import FactKind
-from gateway.billing.ipn import IpnMessage, decode_body, interpret, parse_payment_date
+from gateway.billing.formats.ipn import IpnMessage, decode_body, interpret, parse_payment_date
 
 NOW = datetime(2026, 1, 20, tzinfo=UTC)
 

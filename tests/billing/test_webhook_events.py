@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.billing import FactKind
-from gateway.billing.interpretation import Interpretation, PlanRef
-from gateway.billing.ipn import interpret_body
-from gateway.billing.statuses import PlanRefKind
-from gateway.billing.webhook_events import event_id, interpret_event, parse_rfc3339, rfc3339
+from gateway.billing.formats.ipn import interpret_body
+from gateway.billing.formats.webhook_events import event_id, interpret_event, parse_rfc3339, rfc3339
+from gateway.billing.rules.interpretation import Interpretation, PlanRef
+from gateway.billing.rules.statuses import PlanRefKind
 from paypal_sim import webhooks as wh
 from paypal_sim.clock import SimClock
 from paypal_sim.delivery import Outbox

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from gateway.checkouts import open_checkout
+from gateway.checkout.journal import open_checkout
 from models import Checkout
 
 

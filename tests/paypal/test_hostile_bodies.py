@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from gateway.billing.ipn import decode_body
+from gateway.billing.formats.ipn import decode_body
 from gateway.pipeline import worker
 from models import Notification
 

@@ -12,7 +12,7 @@ from flask import request
 from sqlalchemy import Text, cast, delete, select, text
 
 from gateway import create_app
-from gateway.billing.statuses import Channel
+from gateway.billing.rules.statuses import Channel
 from gateway.database import autocommit_engine
 from gateway.pipeline import intake
 from models import Notification

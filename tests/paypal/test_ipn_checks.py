@@ -207,7 +207,7 @@ def test_long_fields_and_utf8_are_accepted(client, db, make_plan, verified):
     inbox.process_due()
     note = db.session.scalar(select(Notification))
     assert note.status == "processed", note.outcome
-    from gateway.billing.ipn import decode_body
+    from gateway.billing.formats.ipn import decode_body
 
     assert decode_body(note.body)[0]["first_name"] == "Zoë"
 

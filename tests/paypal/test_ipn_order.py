@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from gateway.pipeline import worker as inbox
-from gateway.rebuild import rebuild
+from gateway.reconciliation.rebuild import rebuild
 from models import Notification, Payment, Subscription, SubscriptionFact
 from models import db as _db
 from tests.paypal import ipn_builders as ipn

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
-from gateway.checkouts import open_checkout
+from gateway.checkout.journal import open_checkout
 from gateway.jobs import tasks
 from gateway.pipeline import worker
 from models import OutboxMail

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from gateway.billing.interpretation import PlanRef
-from gateway.billing.statuses import PlanRefKind
+from gateway.billing.rules.interpretation import PlanRef
+from gateway.billing.rules.statuses import PlanRefKind
 from gateway.pipeline import worker
-from gateway.plan_identity import find_plan
+from gateway.subscriptions.plan_identity import find_plan
 from models import AuditEntry, Flag, Payment, PlanIdentifier, Subscription
 from paypal_sim.formats import encode_form, ipn_date
 

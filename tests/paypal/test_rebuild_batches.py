@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select, update
 
 from gateway.pipeline import worker as inbox
-from gateway.rebuild import plan, rebuild
+from gateway.reconciliation.rebuild import plan, rebuild
 from models import Flag, Notification, Payment, Subscription, SubscriptionFact
 from tests.paypal import ipn_builders as ipn
 

@@ -10,8 +10,8 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from gateway import refunds
-from gateway.billing.statuses import OperationStatus
+from gateway.billing.rules.statuses import OperationStatus
+from gateway.refunds import service as refunds
 from models import OutboxMail, Payment, RefundOperation, SubscriptionFact
 from tests.paypal.test_rest_e2e import sub_of, subscribe_and_return
 

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from gateway.checkouts import open_checkout
+from gateway.checkout.journal import open_checkout
 from gateway.pipeline import worker
 from models import Flag, Notification, Subscription, SubscriptionFact, SubscriptionTerms
 from paypal_sim.formats import encode_form, ipn_date

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from gateway.billing.facts import Fact, FactKind
+from gateway.billing.rules.facts import Fact, FactKind
 from gateway.pipeline import together, worker
 from gateway.subscriptions import service
 from models import (

@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 
 from gateway.billing import Fact, FactKind
-from gateway.billing.interpretation import Interpretation, Money, PaymentInfo, PlanRef
-from gateway.billing.statuses import Channel, NotificationStatus, PlanRefKind
-from gateway.checkouts import open_checkout
+from gateway.billing.rules.interpretation import Interpretation, Money, PaymentInfo, PlanRef
+from gateway.billing.rules.statuses import Channel, NotificationStatus, PlanRefKind
+from gateway.channels.seam import Received, Verdict
+from gateway.checkout.journal import open_checkout
 from gateway.pipeline import intake, worker
-from gateway.pipeline.channels import Received, Verdict
 from models import Flag, Notification, Subscription, SubscriptionFact
 from models import db as _db
 

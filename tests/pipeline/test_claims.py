@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, select, text
 
-from gateway.pipeline import leases
+from gateway.pipeline import claims as leases
 from models import Notification
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway.billing.statuses import Channel
+from gateway.billing.rules.statuses import Channel
 from gateway.database import autocommit_engine
 from gateway.pipeline import intake
 from gateway.pipeline.group_commit import GroupCommit

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import delete, func, select
 
-from gateway.billing.statuses import PaymentStatus
+from gateway.billing.rules.statuses import PaymentStatus
 from gateway.subscriptions import service
 from models import Flag, Notification, Payment, Subscription, SubscriptionFact
 from tests.paypal.conftest import live, member, premium  # noqa: F401  (fixtures used here)

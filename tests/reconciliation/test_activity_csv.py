@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.billing.activity_csv import (
+from gateway.billing.formats.activity_csv import (
     ActivityFile,
     ActivityReader,
     DateOrder,
@@ -16,7 +16,7 @@ from gateway.billing.activity_csv import (
     Problem,
     Skipped,
 )
-from gateway.billing.reconcile import Reported, Said, TxnKind
+from gateway.billing.formats.reconcile import Reported, Said, TxnKind
 
 US = ["Date", "Time", "TimeZone", "Type", "Status", "Currency", "Gross", "Transaction ID",
       "Reference Txn ID", "Balance Impact"]  # fmt: skip

@@ -8,8 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.billing.facts import FactKind
-from gateway.billing.reconcile import (
+from gateway.billing.formats.reconcile import (
     DiffKind,
     MoneyBack,
     OurSubscription,
@@ -22,8 +21,9 @@ from gateway.billing.reconcile import (
     compare_subscription,
     windows,
 )
-from gateway.billing.reported import backfill_document, from_search, interpret_reported
-from gateway.billing.statuses import PaymentStatus as P
+from gateway.billing.formats.reported import backfill_document, from_search, interpret_reported
+from gateway.billing.rules.facts import FactKind
+from gateway.billing.rules.statuses import PaymentStatus as P
 
 T = datetime(2026, 1, 15, 12, tzinfo=UTC)
 

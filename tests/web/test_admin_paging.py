@@ -10,7 +10,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import insert, text
 
-from gateway.admin import keyset, queries
+from gateway import paging as keyset
+from gateway.subscriptions import listing as queries
 from models import Payment, Subscription, db
 from tests.sql import statements_sent
 

@@ -265,7 +265,7 @@ def test_flask_wtf_switches_are_read_on_each_request_and_its_hook_runs_once(app,
     switches as they are now: WTF_CSRF_CHECK_DEFAULT = False (checking by hand) means no
     check before the request, and the config still says what the operator set."""
     csrf_hooks = [f for f in app.before_request_funcs[None] if f.__name__ == "csrf_protect"]
-    assert len(csrf_hooks) == 1 and csrf_hooks[0].__module__ == "gateway.csrf_tokens"
+    assert len(csrf_hooks) == 1 and csrf_hooks[0].__module__ == "gateway.fastpath.csrf_tokens"
     assert app.config["WTF_CSRF_CHECK_DEFAULT"] is True
     app.config["WTF_CSRF_ENABLED"] = True
     assert client.post("/auth/logout").status_code == 400
@@ -278,8 +278,8 @@ def test_without_flask_wtf_hook_the_app_does_not_start():
     than run without the check."""
     from flask import Flask
 
-    from gateway.csrf_tokens import check_methods_first
     from gateway.extensions import csrf
+    from gateway.fastpath.csrf_tokens import check_methods_first
 
     with pytest.raises(RuntimeError, match="CSRF hook not found"):
         check_methods_first(Flask(__name__), csrf)

@@ -18,7 +18,7 @@ import pytest
 from gateway.admin.exports import csv_safe
 from gateway.billing import Fact
 from gateway.billing import FactKind as K
-from gateway.billing.statuses import PaymentStatus
+from gateway.billing.rules.statuses import PaymentStatus
 from gateway.subscriptions import service
 from models import Flag, Payment, Subscription
 

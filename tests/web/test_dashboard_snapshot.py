@@ -12,8 +12,8 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.admin import dashboard_data as data
-from gateway.billing.statuses import PaymentStatus
+from gateway.billing.rules.statuses import PaymentStatus
+from gateway.dashboard import data
 from gateway.jobs.registry import JOBS
 from models import DashboardSnapshot, Payment
 from tests.web.test_dashboard import rows_of, seed, table

@@ -14,8 +14,8 @@ from flask_login import current_user
 from sqlalchemy import update
 
 from gateway.auth.sessions import member_copy_suffices
-from gateway.gate_cache import Member
-from gateway.session_cookie import SessionCookies
+from gateway.fastpath.gate_cache import Member
+from gateway.fastpath.session_cookie import SessionCookies
 from gateway.subscriptions import admin_actions
 from models import User
 from tests.sql import statements_sent

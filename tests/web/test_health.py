@@ -9,12 +9,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from gateway import create_app
-from gateway.billing.statuses import Channel, JobOutcome, NotificationStatus
+from gateway.billing.rules.statuses import Channel, JobOutcome, NotificationStatus
 from gateway.flags import raise_flag
-from gateway.health import config_problems
 from gateway.jobs.registry import jobs
+from gateway.ops.health import config_problems
+from gateway.ops.status import Heard, snapshot
 from gateway.pipeline import intake
-from gateway.status import Heard, snapshot
 from models import JobRun, Notification, OutboxMail
 from models import db as _db
 from tests.conftest import CONFIG
@@ -279,7 +279,7 @@ def test_a_channel_quiet_for_long_is_not_searched_for_in_the_whole_inbox(
     app, db, clock, monkeypatch, client, login_as, admin
 ):
     """Only the newest messages are searched: older is reported as "more than"."""
-    monkeypatch.setattr("gateway.status.LOOKBACK", 2)
+    monkeypatch.setattr("gateway.ops.status.LOOKBACK", 2)
     now = clock.now()
     all_jobs_ran(app, db, now - timedelta(seconds=1))
     message(db, Channel.IPN, now - timedelta(hours=40))

@@ -15,7 +15,7 @@ from flask import Flask
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import create_app
-from gateway.billing.statuses import Channel, NotificationStatus
+from gateway.billing.rules.statuses import Channel, NotificationStatus
 from gateway.flags import raise_flag
 from gateway.jobs import lease, runner
 from gateway.jobs.registry import job_named
@@ -225,7 +225,8 @@ def test_each_app_counts_on_its_own(app, db, tmp_path, migrated, scrape, client,
 
 SCRIPT = """
 import json, sys
-from gateway import create_app, metrics
+from gateway import create_app
+from gateway.ops import metrics
 app = create_app({"TESTING": True, "SECRET_KEY": "s" * 20, "METRICS_TOKEN": "t" * 20,
                   "SQLALCHEMY_DATABASE_URI": sys.argv[1]}, instance_path=sys.argv[2])
 with app.app_context():

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.billing.statuses import PaymentStatus
-from gateway.checkouts import open_checkout
+from gateway.billing.rules.statuses import PaymentStatus
+from gateway.checkout.journal import open_checkout
 from gateway.subscriptions import admin_actions
 from models import Payment
 

@@ -1,0 +1,3 @@
+"""Refunds: the exactly-once service, the admin's refund page, and the job that settles
+unanswered ones.
+"""

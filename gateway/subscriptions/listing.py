@@ -1,0 +1,206 @@
+"""The subscriptions table as an admin queries it: validated filters, whitelisted sorts
+(keyset-paged by gateway/paging.py), prefix search."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    and_,
+    any_,
+    func,
+    or_,
+    select,
+    union,
+)
+from sqlalchemy.orm import aliased, contains_eager
+
+from models import Plan, Subscription, User, db
+
+from ..billing.rules.statuses import SubscriptionState
+from ..paging import BadFilter, Paging, SortKey, escape_like
+
+VIEWS = ("active", "lapsing", "grace", "expired", "all")
+S = Subscription
+#: The subscriptions table's sorts, each served by a (column, id) index read either way.
+#: "plan" groups by the plan's id (the order plans were created): one index, no join.
+#: "member" walks users by e-mail (their unique index) and each one's subscriptions by
+#: (user_id, id): its non-NULL pieces test `email IS NOT NULL`, a condition on users that
+#: turns the outer join inner, so PostgreSQL can drive the page from the e-mail index (a
+#: nested loop and an Incremental Sort of each member's few rows) rather than join and sort
+#: every subscription. Its NULL piece (no member) reads (user_id, id).
+SORTS = {
+    "id": SortKey(S.id, lambda s: s.id, int),
+    "member": SortKey(
+        User.email,
+        lambda s: s.user.email if s.user else None,
+        str,
+        null_when=S.user_id.is_(None),
+        present_when=User.email.is_not(None),
+    ),
+    "plan": SortKey(S.plan_id, lambda s: s.plan_id, int, S.plan_id.is_(None)),
+    "state": SortKey(S.state, lambda s: str(s.state), str),
+    "started": SortKey(S.started_at, lambda s: s.started_at, datetime, S.started_at.is_(None)),
+    "paid_through": SortKey(
+        S.paid_through, lambda s: s.paid_through, datetime, S.paid_through.is_(None)
+    ),
+    "access_until": SortKey(
+        S.access_until, lambda s: s.access_until, datetime, S.access_until.is_(None)
+    ),
+}
+
+
+@dataclass(frozen=True)
+class SubscriptionFilter:
+    view: str = "active"
+    plan: str = ""
+    state: str = ""
+    q: str = ""
+    sort: str = "access_until"
+    desc: bool = False
+    paging: Paging = Paging()
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, str]) -> SubscriptionFilter:
+        view = args.get("view", "active")
+        if view not in VIEWS:
+            raise BadFilter(f"Unknown view {view!r}; use one of {', '.join(VIEWS)}.")
+        state = args.get("state", "")
+        if state and state not in {s.value for s in SubscriptionState}:
+            raise BadFilter(f"Unknown state {state!r}.")
+        sort = args.get("sort", "access_until")
+        if sort not in SORTS:
+            raise BadFilter(f"Cannot sort by {sort!r}; use one of {', '.join(SORTS)}.")
+        direction = args.get("dir", "asc")
+        if direction not in ("asc", "desc"):
+            raise BadFilter("dir must be asc or desc.")
+        return cls(
+            view=view,
+            plan=args.get("plan", "")[:40],
+            state=state,
+            q=args.get("q", "").strip()[:254],
+            sort=sort,
+            desc=direction == "desc",
+            paging=Paging.from_args(args),
+        )
+
+    def args(self, **changes) -> dict[str, str]:
+        """Query-string arguments for links (sort headers, pages, CSV): no paging in them."""
+        values = {
+            "view": self.view,
+            "plan": self.plan,
+            "state": self.state,
+            "q": self.q,
+            "sort": self.sort,
+            "dir": "desc" if self.desc else "asc",
+        }
+        values.update({k: str(v) for k, v in changes.items()})
+        return {k: v for k, v in values.items() if v}
+
+
+def subscriptions(f: SubscriptionFilter, now: datetime, lapsing_days: int) -> Select:
+    """The subscriptions an admin asked for (unsorted; `keyset.page` sorts and pages).
+
+    Member and plan are joined once, loading only what a row shows (never a password hash).
+    """
+    stmt = (
+        select(S)
+        .outerjoin(Plan, Plan.id == S.plan_id)
+        .outerjoin(User, User.id == S.user_id)
+        .options(
+            contains_eager(S.plan).load_only(Plan.id, Plan.code, Plan.role),
+            contains_eager(S.user).load_only(User.id, User.email),
+        )
+    )
+    until = S.access_until
+    if f.view == "active":
+        stmt = stmt.where(until > now)
+    elif f.view == "lapsing":
+        stmt = stmt.where(until > now, until <= now + timedelta(days=lapsing_days))
+    elif f.view == "grace":
+        stmt = stmt.where(in_grace(now))
+    elif f.view == "expired":
+        stmt = stmt.where(
+            or_(until <= now, and_(until.is_(None), S.state != SubscriptionState.PENDING))
+        )
+    if f.plan:
+        stmt = stmt.where(Plan.code == f.plan)
+    if f.state:
+        stmt = stmt.where(S.state == f.state)
+    if f.q:
+        stmt = stmt.where(S.id.in_(search_ids(f.q)))
+    return stmt
+
+
+def in_grace(now: datetime) -> ColumnElement[bool]:
+    """Subscriptions in grace now: a renewal failed (`grace_until` set), what was paid for
+    has run out and access has not.
+
+    Few rows match, but no sort's index finds them: walked in any sort's order, a page would
+    read every row with access (or every row) to fill up. So their ids come first, from the
+    partial index `ix_subscriptions_grace` (only rows with a grace date; both range tests
+    checked inside the index). On PostgreSQL they are handed over as an array
+    (`id = ANY(array((SELECT ...)))`, an ARRAY(subquery): one InitPlan), which the planner
+    takes as a handful of primary-key look-ups to sort, whatever the sort; as a plain
+    `IN (SELECT ...)` it would guess the match rate from each column alone (far too high:
+    the two dates go together) and walk a sort's index instead.
+    """
+    g = aliased(Subscription, name="in_grace")
+    ids = select(g.id).where(
+        g.grace_until.is_not(None), g.paid_through <= now, g.access_until > now
+    )
+    if db.engine.dialect.name == "postgresql":
+        return S.id == any_(func.array(ids.scalar_subquery()))
+    return S.id.in_(ids)
+
+
+#: Sorts whose column a view never leaves NULL (its own filter tests it against `now`).
+NOT_NULL_IN_VIEW = {
+    "active": {"access_until"},
+    "lapsing": {"access_until"},
+    "grace": {"access_until", "paid_through"},
+}
+
+
+def sort_key(f: SubscriptionFilter) -> SortKey:
+    """The sort's key for this view: without a NULL piece where the view has no NULLs.
+
+    Asked for `access_until IS NULL AND access_until > now`, PostgreSQL does not see that
+    no row can match and walks a whole index for the page's NULLs: on the last page of the
+    active view, a million rows."""
+    key = SORTS[f.sort]
+    if f.sort in NOT_NULL_IN_VIEW.get(f.view, ()):
+        return replace(key, null_when=None, present_when=None)
+    return key
+
+
+def order_of(f: SubscriptionFilter) -> list[ColumnElement[Any]]:
+    """The table's order as ORDER BY terms (for the CSV, which reads every row in one go)."""
+    col = SORTS[f.sort].column
+    if f.desc:
+        return [col.desc().nulls_first(), S.id.desc()]
+    return [col.asc().nulls_last(), S.id.asc()]
+
+
+def search_ids(q: str) -> CompoundSelect:
+    """Ids of subscriptions whose PayPal id is `q` or starts with it, or whose member's
+    e-mail starts with `q` (both in any case). Separate branches, so each uses its own index:
+    the exact id its unique key, the prefixes their pattern indexes."""
+    prefix = f"{escape_like(q.upper())}%"  # PayPal's ids are upper case
+    branches = [select(S.id).where(S.paypal_id == q)]
+    if "@" not in q:
+        branches.append(select(S.id).where(S.paypal_id.like(prefix, escape="\\")))
+    branches.append(select(S.id).join(User, User.id == S.user_id).where(email_prefix(q)))
+    return union(*branches)
+
+
+def email_prefix(q: str) -> ColumnElement[bool]:
+    """Members whose e-mail starts with `q`, in any case: e-mails are stored lower-cased
+    (`User.normalise_email`), so this is a plain LIKE 'abc%' on the e-mail pattern index."""
+    return User.email.like(f"{escape_like(q.lower())}%", escape="\\")

@@ -1,0 +1,96 @@
+"""Each subscription's recorded terms: the offer, the signup as PayPal reports it, changes.
+
+The pure rules (what differs, what a payment may amount to) are in `billing/terms.py`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from models import Plan, Subscription, SubscriptionTerms, db
+
+from ..billing.rules.periods import PeriodUnit
+from ..billing.rules.statuses import TermsSource
+from ..billing.rules.terms import AgreedTerms
+from ..database import insert_new
+
+
+def plan_terms(plan: Plan) -> AgreedTerms:
+    """What a plan offers today (a checkout freezes this when it opens)."""
+    trial = plan.trial_count and plan.trial_unit
+    return AgreedTerms(
+        price=plan.price,
+        currency=plan.currency,
+        period_count=plan.period_count,
+        period_unit=PeriodUnit(plan.period_unit),
+        trial_count=plan.trial_count if trial else None,
+        trial_unit=PeriodUnit(plan.trial_unit) if trial and plan.trial_unit else None,
+        trial_price=Decimal(0) if trial else None,
+    )
+
+
+def record_terms(
+    sub: Subscription,
+    source: TermsSource,
+    at: datetime,
+    terms: AgreedTerms,
+    now: datetime,
+    notification_id: int | None = None,
+) -> bool:
+    """Keep these terms in the subscription's history; False if already recorded."""
+    return bool(
+        insert_new(
+            SubscriptionTerms,
+            [
+                {
+                    "subscription_id": sub.id,
+                    "source": source.value,
+                    "effective_at": at,
+                    "terms": terms.to_json(),
+                    "notification_id": notification_id,
+                    "recorded_at": now,
+                }
+            ],
+            unique=("subscription_id", "source", "effective_at"),
+            returning=("id",),
+        )
+    )
+
+
+def history(sub: Subscription) -> list[SubscriptionTerms]:
+    return list(
+        db.session.scalars(
+            select(SubscriptionTerms)
+            .where(SubscriptionTerms.subscription_id == sub.id)
+            .order_by(SubscriptionTerms.effective_at, SubscriptionTerms.id)
+        )
+    )
+
+
+def offer_of(sub: Subscription, rows: list[SubscriptionTerms] | None = None) -> AgreedTerms | None:
+    """What we offered this subscription (its plan's terms if nothing was recorded; None
+    while its plan is unknown). `rows`: the history, if already loaded."""
+    for row in history(sub) if rows is None else rows:
+        if row.source is TermsSource.OFFER:
+            return AgreedTerms.from_json(row.terms)
+    return plan_terms(sub.plan) if sub.plan is not None else None
+
+
+def in_force(
+    sub: Subscription, at: datetime | None = None, rows: list[SubscriptionTerms] | None = None
+) -> AgreedTerms | None:
+    """The terms that applied at `at` (the latest if None): the last agreed or changed
+    terms effective by then, else the earliest recorded, else the plan's (None while the
+    plan is unknown and nothing was recorded). `rows`: the history, if already loaded."""
+    rows = history(sub) if rows is None else rows
+    agreed = [r for r in rows if r.source is not TermsSource.OFFER] or rows
+    if not agreed:
+        return plan_terms(sub.plan) if sub.plan is not None else None
+    current = agreed[0]
+    for row in agreed:
+        if at is None or row.effective_at <= at:
+            current = row
+    return AgreedTerms.from_json(current.terms)

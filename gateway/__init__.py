@@ -29,10 +29,10 @@ def create_app(
 
     The instance folder is `instance_path`, else $GATEWAY_INSTANCE_PATH, else ./instance.
     """
+    from . import fastpath
     from .cli.commands import register_commands
     from .clock import SystemClock
     from .errors import register_errorhandlers
-    from .paypal import routes as paypal_intake
     from .security import register_security
 
     instance_path = (
@@ -58,10 +58,8 @@ def create_app(
     register_errorhandlers(app)
     register_commands(app)
     register_channels(app)
-    # PayPal's POSTs answered before Flask; installed first, so that the security headers'
-    # middleware and ProxyFix (if any) wrap it.
-    paypal_intake.install(app)
-    register_security(app)
+    fastpath.install(app)  # everything that exists only for speed: gateway/fastpath/
+    register_security(app)  # outermost: its headers go on every answer, the fast path's too
     return app
 
 
@@ -100,14 +98,10 @@ def register_extensions(app: Flask) -> None:
     from .auth import sessions
     from .database import configure_engine
     from .extensions import csrf, login_manager
-    from .fastpath import csrf_tokens, lazy_migrate
 
     db.init_app(app)
     configure_engine(app)
-    lazy_migrate.init_app(app)
     csrf.init_app(app)
-    csrf_tokens.check_methods_first(app, csrf)
-    csrf_tokens.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please log in to see that page."
@@ -158,10 +152,9 @@ def register_blueprints(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     from .access import can
     from .clock import now
-    from .fastpath import page_cache
-    from .member.areas import AREAS
+    from .member.areas import AREAS, allowed_areas
 
-    page_cache.init_app(app)  # after csrf_tokens (register_extensions): it wraps csrf_token
+    app.jinja_env.globals["nav_areas"] = allowed_areas
 
     @app.context_processor
     def helpers() -> dict:

@@ -1,7 +1,8 @@
 """The gate: roles cached in the session with their access_until, checked against the clock.
 
-A request costs no query beyond Flask-Login's user load: the cache is trusted while its
-version equals the user row's `access_version`, which every access change bumps.
+The session's copy of the roles is trusted while its version equals the member's
+`access_version`, which every access change bumps; the member itself comes from
+Flask-Login's user loader (from memory on the fast path: gateway/fastpath/).
 """
 
 from __future__ import annotations
@@ -12,13 +13,26 @@ from functools import wraps
 
 from flask import abort, g, session
 from flask_login import current_user
+from sqlalchemy import func, select
+
+from models import Plan, Subscription, db
 
 from .billing.rules.roles import has_role, lapsed_at
 from .clock import now
 from .extensions import login_manager
-from .subscriptions.queries import roles_for
 
 SESSION_KEY = "_roles"
+
+
+def roles_for(user_id: int) -> dict[str, datetime]:
+    """Each role the member ever held, with its latest access_until (one query)."""
+    rows = db.session.execute(
+        select(Plan.role, func.max(Subscription.access_until))
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(Subscription.user_id == user_id, Subscription.access_until.is_not(None))
+        .group_by(Plan.role)
+    )
+    return {role: until for role, until in rows if until is not None}
 
 
 def remember_roles(user) -> dict[str, datetime]:

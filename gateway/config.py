@@ -46,8 +46,10 @@ class DefaultConfig:
     #: runs it on a thread otherwise, so that no request outlives a server's time limit.
     DASHBOARD_REFRESH_INLINE_MS = 10_000
     #: Seconds a process may answer from its copy of a member (the gate without a query;
-    #: changes reach every process at once anyway: gateway/fastpath/gate_cache.py). 0: always read.
+    #: changes reach every process at once anyway: gateway/fastpath/member_copy.py). 0: always read.
     GATE_CACHE_SECONDS = 30
+    #: Speed tricks switched off, by name (gateway/fastpath/__init__.py lists them).
+    FASTPATH_OFF: tuple[str, ...] = ()
 
     # PayPal. MODE picks default endpoints: "sim" (the local stand-in), "sandbox", "live".
     # Any *_URL set explicitly wins over the mode's default.

@@ -126,3 +126,31 @@ def lock_keys(keys: Iterable[str]) -> None:
                 text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
                 [{"k": k} for k in ordered] if len(ordered) > 1 else {"k": ordered[0]},
             )
+
+
+#: PostgreSQL channel on which a member's id is announced when their access changes.
+MEMBERS_CHANNEL = "tollgate_access"
+#: Session.info key: members announced in the current transaction (dropped at commit).
+CHANGED_MEMBERS = "changed_members"
+
+
+def members_changed(user_ids: Iterable[int], session: Any = None) -> None:
+    """The one call any code that changes members' access (roles, admin flag, e-mail,
+    session token) makes: every process forgets what it keeps of them, at commit.
+
+    This process at once (gateway/fastpath/ reads `CHANGED_MEMBERS` after commit); others
+    by `NOTIFY` on PostgreSQL, sent inside the transaction so it goes out only if the
+    change commits. SQLite announces every commit by itself (`PRAGMA data_version`).
+    Changes made through the ORM to a `User` row call this by themselves (the fast
+    path's flush listener); a bulk UPDATE must call it.
+    """
+    session = session if session is not None else db.session
+    ids = set(user_ids)
+    if not ids:
+        return
+    session.info.setdefault(CHANGED_MEMBERS, set()).update(ids)
+    if session.get_bind().dialect.name == "postgresql":  # one statement for any number
+        session.connection().execute(
+            text("SELECT pg_notify(:channel, u) FROM unnest(CAST(:ids AS text[])) AS u"),
+            {"channel": MEMBERS_CHANNEL, "ids": [str(u) for u in sorted(ids)]},
+        )

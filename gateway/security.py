@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from .fastpath import session_cookie
 from .paypal.urls import endpoints
 
 if TYPE_CHECKING:
@@ -42,12 +41,11 @@ def content_security_policy(webscr_url: str) -> str:
 
 
 def register_security(app: Flask) -> None:
-    """Cookie flags from config (Secure outside debug/testing unless set), the session
-    cookie's interface, headers, ProxyFix."""
+    """Cookie flags from config (Secure outside debug/testing unless set), headers,
+    ProxyFix. Wraps the app's WSGI callable as it stands: call it last."""
     for key in ("SESSION_COOKIE_SECURE", "REMEMBER_COOKIE_SECURE"):
         if app.config.get(key) is None:
             app.config[key] = not (app.debug or app.testing)
-    session_cookie.init_app(app)  # the same signed cookie, verified once per process
 
     fixed: dict[str, list[tuple[str, str]]] = {}
     hsts = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
@@ -81,7 +79,7 @@ class SecurityHeaders:
     itself (a view may set its own). A WSGI middleware rather than an after_request
     hook: the same headers added to the response's own list, without a round through
     werkzeug's Headers (which cost a page view 20 us of its 320), and on every answer
-    that leaves the app, PayPal's fast path (`paypal.routes.FastIntake`) included."""
+    that leaves the app, PayPal's fast intake (gateway/fastpath/intake.py) included."""
 
     def __init__(
         self, wsgi_app: WSGIApplication, wanted: Callable[[bool], list[tuple[str, str]]]

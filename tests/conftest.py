@@ -97,8 +97,13 @@ def clock() -> FrozenClock:
 
 
 @pytest.fixture
-def app(migrated, tmp_path, clock):
-    app = create_app(CONFIG | {"SQLALCHEMY_DATABASE_URI": migrated}, instance_path=str(tmp_path))
+def app(request, migrated, tmp_path, clock):
+    """The app on the test database; `parametrize("app", [{...}], indirect=True)` adds
+    settings."""
+    extra = getattr(request, "param", {})
+    app = create_app(
+        CONFIG | {"SQLALCHEMY_DATABASE_URI": migrated} | extra, instance_path=str(tmp_path)
+    )
     app.extensions["clock"] = clock
     app.add_url_rule("/_test/login/<int:user_id>", view_func=_test_login)
     with app.app_context():

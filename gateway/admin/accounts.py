@@ -9,10 +9,10 @@ from sqlalchemy import delete, or_
 
 from models import LoginFailure, User, db
 
-from ..audit import audit
 from ..auth import reset
 from ..clock import now
 from ..paging import escape_like
+from ..records.audit import audit
 from .forms import ReasonForm
 
 bp = Blueprint("accounts", __name__, url_prefix="/members")

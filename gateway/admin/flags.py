@@ -10,8 +10,8 @@ from sqlalchemy import select
 from models import Flag, db
 
 from ..clock import now
-from ..flags import resolve
 from ..paging import BadFilter, paginate, parse_page
+from ..records.flags import resolve
 from .forms import ReasonForm
 
 bp = Blueprint("flags", __name__, url_prefix="/flags")

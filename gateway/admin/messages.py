@@ -21,12 +21,12 @@ from sqlalchemy import func, or_, select
 
 from models import Flag, Notification, SubscriptionFact, db
 
-from ..audit import audit
 from ..billing.formats.ipn import decode_body
 from ..billing.rules.statuses import Channel, NotificationStatus
 from ..clock import now
 from ..paging import BadFilter, escape_like, paginate, parse_page
 from ..pipeline.worker import reprocess
+from ..records.audit import audit
 from .forms import ReasonForm
 
 bp = Blueprint("messages", __name__, url_prefix="/messages")

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Plan, Subscription, db
 
-from ..audit import audit
 from ..clock import now
+from ..records.audit import audit
 from ..subscriptions import plan_identity as identity
 from ..subscriptions import seats
 from .forms import PlanForm

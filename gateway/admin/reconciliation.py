@@ -19,7 +19,6 @@ from wtforms.validators import NumberRange, Optional
 
 from models import Flag, JobRun, db
 
-from ..audit import audit
 from ..billing.formats.activity_csv import DateOrder
 from ..clock import now
 from ..jobs import lease, runner
@@ -35,6 +34,7 @@ from ..reconciliation.importing import (
 )
 from ..reconciliation.run import reconcile
 from ..reconciliation.session import FLAG_KIND
+from ..records.audit import audit
 
 bp = Blueprint("reconciliation", __name__, url_prefix="/reconciliation")
 #: Runs listed on the page.

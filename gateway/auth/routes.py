@@ -11,8 +11,8 @@ from sqlalchemy.exc import IntegrityError
 
 from models import User, db
 
+from .. import metrics
 from ..clock import now
-from ..ops import metrics
 from . import email_change, reset, throttle
 from .forms import (
     ChangePasswordForm,

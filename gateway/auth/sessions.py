@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable
 from functools import lru_cache
-from typing import Any, TypeVar, cast
 
-from flask import current_app, has_request_context, request, session
+from flask import current_app, session
 from flask_login import login_user
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -18,70 +16,18 @@ from models import User, db
 from models.user import new_session_token
 
 from ..access import remember_roles
-from ..fastpath.gate_cache import GateCache, watcher_for
-
-#: The attribute `member_copy_suffices` sets on a view function.
-COPY_SUFFICES = "member_copy_suffices"
-
-
-V = TypeVar("V", bound=Callable[..., Any])
-
-
-def member_copy_suffices(view: V) -> V:
-    """Mark a view that reads of `current_user` only what the gate keeps in memory (id,
-    e-mail, admin flag, access version): it may get the read-only `Member` instead of an
-    ORM `User` (anything else it reads still loads the row)."""
-    setattr(view, COPY_SUFFICES, True)
-    return view
-
-
-def member_copy_suffices_here() -> bool:
-    if not has_request_context() or request.url_rule is None:
-        return False
-    view = current_app.view_functions.get(request.url_rule.endpoint)
-    return getattr(view, COPY_SUFFICES, False) is True
 
 
 def load(session_id: str) -> User | None:
     """Flask-Login's user loader: `id:token`; a rotated token logs that session out.
-
-    From this process's copy when it can be trusted (gateway/fastpath/gate_cache.py: no query),
-    else from the database, which then refreshes the copy. From the copy, a view marked
-    `member_copy_suffices` gets the read-only `Member`; any other an ORM `User`."""
+    (The fast path answers from memory in front of it: gateway/fastpath/member_copy.py.)"""
     user_id, _, token = session_id.partition(":")
     if not user_id.isdigit() or not token:
         return None
-    cache = gate_cache()
-    copy = cache.get(int(user_id)) if cache is not None else None
-    user: User
-    if copy is not None:
-        # A Member stands in for a User where the view said it may (duck-typed: it has
-        # what Flask-Login and the gate read, and loads the row for anything else).
-        user = cast(User, copy.member) if member_copy_suffices_here() else copy.as_user()
-    else:
-        generation = cache.generation if cache is not None else 0
-        found = db.session.get(User, int(user_id))
-        if found is None:
-            return None
-        user = found
-        if cache is not None:
-            cache.put(user, generation)
-    if not hmac.compare_digest(user.session_token, token):
+    user = db.session.get(User, int(user_id))
+    if user is None or not hmac.compare_digest(user.session_token, token):
         return None
     return user
-
-
-def gate_cache() -> GateCache | None:
-    """This app's per-process cache of members (None when GATE_CACHE_SECONDS is 0)."""
-    app = current_app
-    if "gate_cache" not in app.extensions:
-        ttl = float(app.config["GATE_CACHE_SECONDS"])
-        cache = GateCache(ttl) if ttl > 0 else None
-        if cache is not None:
-            cache.watcher = watcher_for(db.engine, cache)
-        app.extensions["gate_cache"] = cache
-    found: GateCache | None = app.extensions["gate_cache"]
-    return found
 
 
 @lru_cache(maxsize=4)

@@ -25,9 +25,9 @@ from models import Checkout, Plan, Subscription, db
 
 from ..billing.rules.statuses import CheckoutStatus
 from ..clock import now
-from ..flags import raise_flag
 from ..paypal.api import ApiError
 from ..paypal.urls import endpoints
+from ..records.flags import raise_flag
 from ..subscriptions import seats
 from ..subscriptions.queries import renewing, renewing_by_role, renewing_plan_ids
 from . import journal as checkouts

@@ -11,6 +11,8 @@ binds two stand-ins instead of `Migrate(app, db)`:
   real command group, with its own options, is what runs.
 
 Binding replaces both stand-ins with Flask-Migrate's own objects.
+
+Off switch: `"lazy_migrate"` in `FASTPATH_OFF` (`Migrate(app, db)` at start-up).
 """
 
 from __future__ import annotations
@@ -26,7 +28,11 @@ DIRECTORY = str(Path(__file__).resolve().parents[2] / "migrations")
 COMMAND = "db"
 
 
-def init_app(app: Flask) -> None:
+def install(app: Flask, lazy: bool) -> None:
+    """Bind Flask-Migrate on first use (`lazy`), or now."""
+    if not lazy:
+        bind(app)
+        return
     app.extensions["migrate"] = _Deferred(app)
     commands = _Commands(app)
     commands.commands.update(app.cli.commands)  # anything registered before us

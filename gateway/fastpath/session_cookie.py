@@ -8,6 +8,8 @@ same bytes under the same keys verify the same way, so a repeat only has its age
 again (PERMANENT_SESSION_LIFETIME, exactly as itsdangerous checks it) and gets a fresh
 copy of the data. A cookie that does not verify is never remembered; neither is one whose
 data holds anything but plain JSON (those are decoded every time).
+
+Off switch: `"session_cookie"` in `FASTPATH_OFF` (Flask's own session interface).
 """
 
 from __future__ import annotations
@@ -101,5 +103,5 @@ class SessionCookies(SecureCookieSessionInterface):
             verified[val] = (stamp, data)
 
 
-def init_app(app: Flask) -> None:
+def install(app: Flask) -> None:
     app.session_interface = SessionCookies()

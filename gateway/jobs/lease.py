@@ -17,9 +17,9 @@ from sqlalchemy import or_, update
 
 from models import JobLease, JobRun, db
 
+from .. import metrics
 from ..billing.rules.statuses import JobOutcome
 from ..database import insert_new
-from ..ops import metrics
 from .registry import Job
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

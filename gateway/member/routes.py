@@ -9,10 +9,9 @@ from sqlalchemy import select
 from models import Checkout, Payment, Plan, Subscription, db
 
 from ..access import role_required
-from ..auth.sessions import member_copy_suffices
 from ..billing.rules.statuses import SubscriptionState
 from ..clock import now
-from ..fastpath.page_cache import render_shared
+from ..fastpath.kept_pages import kept_page
 from ..paypal import rest_cancel
 from ..paypal.api import ApiError
 from ..paypal.urls import manage_url
@@ -149,20 +148,17 @@ def receipt(payment_id: int):
 
 
 @bp.route("/premium")
-@member_copy_suffices  # reads only the gate's columns: the in-memory copy will do
+@kept_page("member/area.html")  # the same page for everyone holding the role
 @role_required("premium")
 def premium():
-    return render_shared(
-        "member/area.html",
-        title="Premium library",
-        body="Every premium article, guide and download lives here.",
-    )
+    return {
+        "title": "Premium library",
+        "body": "Every premium article, guide and download lives here.",
+    }
 
 
 @bp.route("/pro")
-@member_copy_suffices  # reads only the gate's columns: the in-memory copy will do
+@kept_page("member/area.html")
 @role_required("pro")
 def pro():
-    return render_shared(
-        "member/area.html", title="Pro workshop", body="Tools and sessions for pro members."
-    )
+    return {"title": "Pro workshop", "body": "Tools and sessions for pro members."}

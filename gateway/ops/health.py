@@ -23,18 +23,19 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from models import db
 
+from .. import metrics
 from ..clock import now
 from ..config import INSECURE_SECRET_KEY
 from ..fastpath import lazy_migrate
 from ..jobs.registry import jobs
-from . import metrics, metrics_scrape, status
+from . import metrics_scrape, status
 
 bp = Blueprint("health", __name__)
 
 
 @bp.record_once
 def _init_metrics(state: BlueprintSetupState) -> None:
-    """Each app that serves /metrics gets its own counters (gateway/ops/metrics.py)."""
+    """Each app that serves /metrics gets its own counters (gateway/metrics.py)."""
     metrics.init_app(state.app)
 
 

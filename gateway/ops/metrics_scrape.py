@@ -1,4 +1,4 @@
-"""The /metrics scrape: this process's (or every process's) counters from gateway/ops/metrics.py,
+"""The /metrics scrape: this process's (or every process's) counters from gateway/metrics.py,
 and gauges read from the database at scrape time (gateway/ops/status.py).
 
 Apart from the hooks so that the inbox worker, which calls the hooks, loads nothing of
@@ -15,7 +15,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from .metrics import PREFIX, multiprocess
+from ..metrics import PREFIX, multiprocess
 from .status import Status
 
 # --- the scrape ----------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..ops import metrics
+from .. import metrics
 
 USER_AGENT = "Tollgate-IPN-Verifier/1.0"
 HEADERS = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": USER_AGENT}

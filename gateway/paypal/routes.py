@@ -3,13 +3,10 @@
 These views never call PayPal, not even after answering: verification and applying
 happen in inbox workers and the scheduler (`gateway/pipeline/worker.py`).
 
-`take` is what the endpoints do; two callers use it. `FastIntake`, a WSGI middleware,
-answers PayPal's ordinary POSTs itself, without Flask's request handling (routing, request
-context, session, CSRF, before- and after-request hooks), which cost the web worker more
-than the store itself. Whatever it does not recognise as such a POST goes on to Flask and
-these views: other methods (405), a body over the limit (413 and its page), a chunked body,
-a query string. The answers are the same either way: an empty 200 once the message is
-committed, an empty 503 if it cannot be, with the security headers of every response.
+`take` is what the endpoints do; two callers use it: these views, and the fast path's
+`FastIntake` (gateway/fastpath/intake.py), which answers PayPal's ordinary POSTs before
+Flask. The answers are the same either way: an empty 200 once the message is committed,
+an empty 503 if it cannot be, with the security headers of every response.
 
 Each view is CSRF-exempt on its own (PayPal cannot send our token); member pages live
 in `gateway.member` with ordinary CSRF protection.
@@ -17,12 +14,11 @@ in `gateway.member` with ordinary CSRF protection.
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from flask import Blueprint, Flask, abort, current_app, request
+from flask import Blueprint, abort, current_app, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import EnvironHeaders
@@ -34,7 +30,7 @@ from ..extensions import csrf
 from ..pipeline import intake
 
 if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+    from _typeshed.wsgi import WSGIEnvironment
 
 PREFIX = "/paypal"
 bp = Blueprint("paypal", __name__, url_prefix=PREFIX)
@@ -103,50 +99,3 @@ def _view(endpoint: Endpoint) -> ResponseReturnValue:
     if len(raw) > endpoint.max_bytes:
         abort(413, description=endpoint.too_large)
     return "", take(endpoint, raw, request.environ)
-
-
-STATUS = {200: "200 OK", 503: "503 SERVICE UNAVAILABLE"}
-#: What Flask sends with an empty string body.
-EMPTY = [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "0")]
-
-
-class FastIntake:
-    """PayPal's POSTs to the endpoints, answered before Flask (see the module's doc).
-
-    Installed inside ProxyFix (when there is one), so the address stored is the one
-    ProxyFix found. An unexpected exception is left to the WSGI server, which logs it and
-    answers 500 without a trace, as Flask would in production.
-    """
-
-    def __init__(self, app: Flask, wsgi_app: WSGIApplication) -> None:
-        self.app = app
-        self.wsgi_app = wsgi_app
-        self.endpoints = {PREFIX + e.rule: e for e in (IPN, WEBHOOK)}
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        endpoint = self.endpoints.get(environ.get("PATH_INFO", ""))
-        if endpoint is None or environ["REQUEST_METHOD"] != "POST" or environ.get("QUERY_STRING"):
-            return self.wsgi_app(environ, start_response)
-        length = _content_length(environ)
-        if length is None or length > endpoint.max_bytes:
-            return self.wsgi_app(environ, start_response)
-        raw = environ["wsgi.input"].read(length) if length else b""
-        if len(raw) < length:  # the client went away: to Flask, which does as it always did
-            environ["wsgi.input"] = io.BytesIO(raw)
-            return self.wsgi_app(environ, start_response)
-        with self.app.app_context():
-            status = take(endpoint, raw, environ)
-        start_response(STATUS[status], list(EMPTY))  # and the security headers (outside it)
-        return []
-
-
-def _content_length(environ: dict[str, Any]) -> int | None:
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        return None
-    return length if length >= 0 else None
-
-
-def install(app: Flask) -> None:
-    app.wsgi_app = FastIntake(app, app.wsgi_app)  # type: ignore[method-assign]

@@ -28,7 +28,7 @@ from ..billing.rules.statuses import (
 )
 from ..billing.rules.terms import AgreedTerms, differences, expected_amounts
 from ..database import insert_new, lock_keys
-from ..flags import raise_flag
+from ..records.flags import raise_flag
 from ..subscriptions import notices, seats, service
 from ..subscriptions import recorded_terms as agreed
 from ..subscriptions.plan_identity import find_plan

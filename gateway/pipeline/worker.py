@@ -26,13 +26,13 @@ from sqlalchemy.exc import DBAPIError
 
 from models import Checkout, Notification, db
 
+from .. import metrics
 from ..billing.rules.interpretation import Interpretation
 from ..billing.rules.statuses import OPEN_NOTIFICATION, NotificationStatus
 from ..channels.seam import VERIFIED, Outcome, Received, Verdict, adapter_for
 from ..clock import now as clock_now
 from ..database import lock_key
-from ..flags import raise_flag
-from ..ops import metrics
+from ..records.flags import raise_flag
 from .apply import Deferred, Flagged, apply, describe, payment_exists, payment_key
 from .claims import claim, release
 from .repeats import repeat_of

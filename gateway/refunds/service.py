@@ -26,11 +26,11 @@ from sqlalchemy.exc import IntegrityError
 
 from models import Payment, RefundOperation, Subscription, SubscriptionFact, User, db
 
-from ..audit import audit
 from ..billing.rules.entitlements import refund_identity
 from ..billing.rules.facts import Fact, FactKind
 from ..billing.rules.statuses import OperationStatus, PaymentStatus
 from ..paypal.api import ApiError, api_client
+from ..records.audit import audit
 from ..subscriptions import notices, service
 
 #: While a request is in flight the settle job leaves the operation alone this long.

@@ -8,11 +8,11 @@ from datetime import datetime
 
 from models import Plan, Subscription, User, db
 
-from ..audit import audit
 from ..billing import Entitlement, Fact, FactKind
 from ..billing.rules.statuses import SubscriptionState, TermsSource
 from ..billing.rules.terms import AgreedTerms, differences
-from ..flags import raise_flag, resolve_flags_of
+from ..records.audit import audit
+from ..records.flags import raise_flag, resolve_flags_of
 from . import recorded_terms as agreed
 from .service import bump_access_version, recompute, record_fact
 

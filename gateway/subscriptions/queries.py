@@ -1,25 +1,14 @@
-"""Questions about a member's subscriptions: the gate's roles and what already renews."""
+"""Questions about a member's subscriptions: what already renews."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from models import Plan, Subscription, db
+from models import Subscription, db
 
 from ..billing.rules.statuses import SubscriptionState
-
-
-def roles_for(user_id: int) -> dict[str, datetime]:
-    """Each role the member ever held, with its latest access_until."""
-    rows = db.session.execute(
-        select(Plan.role, func.max(Subscription.access_until))
-        .join(Plan, Plan.id == Subscription.plan_id)
-        .where(Subscription.user_id == user_id, Subscription.access_until.is_not(None))
-        .group_by(Plan.role)
-    )
-    return {role: until for role, until in rows if until is not None}
 
 
 def renewing(user_id: int, now: datetime) -> list[Subscription]:

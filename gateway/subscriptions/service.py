@@ -22,8 +22,7 @@ from ..billing.rules.entitlements import CancelPolicy, Period
 from ..billing.rules.payments import payment_status
 from ..billing.rules.periods import PeriodUnit
 from ..billing.rules.statuses import PaymentStatus
-from ..database import insert_new
-from ..fastpath.gate_cache import announce
+from ..database import insert_new, members_changed
 from . import recorded_terms as agreed
 
 
@@ -222,4 +221,4 @@ def bump_access_version(*user_ids: int) -> None:
     db.session.execute(
         update(User).where(User.id.in_(user_ids)).values(access_version=User.access_version + 1)
     )
-    announce(db.session, set(user_ids))  # every process's copy of them goes at commit
+    members_changed(user_ids)  # every process's copy of them goes at commit

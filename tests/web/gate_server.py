@@ -6,12 +6,11 @@ from __future__ import annotations
 import sys
 import tempfile
 
-from flask import jsonify
+from flask import current_app, jsonify
 from flask_login import login_user
 from werkzeug.serving import make_server
 
 from gateway import create_app
-from gateway.auth.sessions import gate_cache
 from models import User, db
 
 
@@ -32,7 +31,7 @@ def main() -> None:
         return "", 204
 
     def gate():
-        cache = gate_cache()
+        cache = current_app.extensions["gate_cache"]
         watcher = cache.watcher if cache is not None else None
         trusted = cache is not None and watcher is not None and watcher.current(cache)
         return jsonify(

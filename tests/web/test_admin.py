@@ -386,7 +386,7 @@ def test_audit_log_is_append_only(db, admin):
     """Can an audit entry be changed or deleted through the ORM? (It must not.)"""
     from datetime import datetime
 
-    from gateway.audit import audit
+    from gateway.records.audit import audit
     from models.audit import AppendOnlyError
 
     audit(admin, "test", "user", admin.id, now=datetime.now(UTC), reason="r")

@@ -260,26 +260,12 @@ def test_csrf_is_checked_before_each_changing_request_and_no_page_view(
     assert client.get("/account").status_code == 200  # still logged in
 
 
-def test_flask_wtf_switches_are_read_on_each_request_and_its_hook_runs_once(app, client):
-    """Our check stands in Flask-WTF's place (one CSRF hook, not two) and follows its
-    switches as they are now: WTF_CSRF_CHECK_DEFAULT = False (checking by hand) means no
-    check before the request, and the config still says what the operator set."""
-    csrf_hooks = [f for f in app.before_request_funcs[None] if f.__name__ == "csrf_protect"]
-    assert len(csrf_hooks) == 1 and csrf_hooks[0].__module__ == "gateway.fastpath.csrf_tokens"
-    assert app.config["WTF_CSRF_CHECK_DEFAULT"] is True
+def test_flask_wtf_checks_before_requests_and_follows_its_switches(app, client):
+    """Flask-WTF's own check runs before each request (once), and follows its switches as
+    they are now: WTF_CSRF_CHECK_DEFAULT = False (checking by hand) means no check."""
+    csrf_hooks = [f for f in app.before_request_funcs[None] if f.__module__ == "flask_wtf.csrf"]
+    assert len(csrf_hooks) == 1
     app.config["WTF_CSRF_ENABLED"] = True
     assert client.post("/auth/logout").status_code == 400
     app.config["WTF_CSRF_CHECK_DEFAULT"] = False
     assert client.post("/auth/logout").status_code == 302
-
-
-def test_without_flask_wtf_hook_the_app_does_not_start():
-    """If Flask-WTF's hook is not where we replace it, the app refuses to start rather
-    than run without the check."""
-    from flask import Flask
-
-    from gateway.extensions import csrf
-    from gateway.fastpath.csrf_tokens import check_methods_first
-
-    with pytest.raises(RuntimeError, match="CSRF hook not found"):
-        check_methods_first(Flask(__name__), csrf)

@@ -13,8 +13,7 @@ from flask import Flask, g
 from flask_login import current_user
 from sqlalchemy import update
 
-from gateway.auth.sessions import member_copy_suffices
-from gateway.fastpath.gate_cache import Member
+from gateway.fastpath.member_copy import COPY_SUFFICES, Member
 from gateway.fastpath.session_cookie import SessionCookies
 from gateway.subscriptions import admin_actions
 from models import User
@@ -50,7 +49,8 @@ def probe(app):
         seen["user"] = current_user._get_current_object()
         return "", 204
 
-    app.add_url_rule("/_probe/light", view_func=member_copy_suffices(light))
+    setattr(light, COPY_SUFFICES, True)  # as kept_pages.kept_page marks its views
+    app.add_url_rule("/_probe/light", view_func=light)
     app.add_url_rule("/_probe/orm", view_func=orm)
     return seen
 
@@ -263,7 +263,7 @@ def test_session_cookie_verified_once_but_still_checked():
 def test_shared_page_is_per_kind_of_visitor_with_each_sessions_token(
     app, db, admin, granted, premium, make_user, make_plan, client, login_as, new_client, clock
 ):
-    """/premium is kept once per kind of visitor (gateway/page_cache.render_shared): a
+    """/premium is kept once per kind of visitor (gateway/fastpath/kept_pages.py): a
     member who also holds pro sees their own nav on it, every session its own token, and
     the stand-in for the token never reaches a page."""
     pro = make_plan("pro-monthly", role="pro")

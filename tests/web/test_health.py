@@ -10,11 +10,11 @@ from sqlalchemy import text
 
 from gateway import create_app
 from gateway.billing.rules.statuses import Channel, JobOutcome, NotificationStatus
-from gateway.flags import raise_flag
 from gateway.jobs.registry import jobs
 from gateway.ops.health import config_problems
 from gateway.ops.status import Heard, snapshot
 from gateway.pipeline import intake
+from gateway.records.flags import raise_flag
 from models import JobRun, Notification, OutboxMail
 from models import db as _db
 from tests.conftest import CONFIG

@@ -16,12 +16,12 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway import create_app
 from gateway.billing.rules.statuses import Channel, NotificationStatus
-from gateway.flags import raise_flag
 from gateway.jobs import lease, runner
 from gateway.jobs.registry import job_named
 from gateway.paypal.postback import PostbackVerifier
 from gateway.pipeline import intake
 from gateway.pipeline import worker as inbox
+from gateway.records.flags import raise_flag
 from models import Notification
 from tests.conftest import CONFIG
 from tests.factories import PASSWORD

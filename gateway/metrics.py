@@ -26,7 +26,7 @@ from flask.sansio.app import App
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import Metric
 
-from ..billing.rules.statuses import NotificationStatus
+from .billing.rules.statuses import NotificationStatus
 
 PREFIX = "tollgate"
 #: Statuses that end a message's processing (retry and deferred come back later).

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from models import Flag, Subscription, User, db
 
-from .database import insert_new
+from ..database import insert_new
 
 
 def raise_flag(

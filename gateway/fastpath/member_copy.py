@@ -16,16 +16,19 @@ answered from memory, unless this process cannot be sure its copy is current:
 
 Copies also expire after `GATE_CACHE_SECONDS` (a resync, so a lost notice cannot last).
 
-Views marked `member_copy_suffices` (the gated areas: they read the member's id, admin
-flag and access version, nothing else) get the copy itself as `current_user`: a `Member`,
-read-only, built once per copy, no ORM instance and no session bookkeeping. Anything else
-read from it (the password hash, a relationship, a method of `User`) loads the real row
-from the database and makes that row `current_user` for the rest of the request. Every
-other view gets a persistent ORM `User`, as before.
+Kept pages (`kept_pages.kept_page`: they read the member's id, admin flag and access
+version, nothing else) get the copy itself as `current_user`: a `Member`, read-only, built
+once per copy, no ORM instance and no session bookkeeping. Anything else read from it (the
+password hash, a relationship, a method of `User`) loads the real row from the database
+and makes that row `current_user` for the rest of the request. Every other view gets a
+persistent ORM `User` built from the copy without a query.
+
+Off switch: `GATE_CACHE_SECONDS = 0` (every request reads the member's row).
 """
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
 import sqlite3
@@ -33,18 +36,19 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from flask import abort, current_app, g, has_app_context
-from sqlalchemy import event, inspect, text
+from flask import Flask, abort, current_app, g, has_app_context, has_request_context, request
+from sqlalchemy import event, inspect
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.orm import InstanceState, Session, make_transient_to_detached, scoped_session
+from sqlalchemy.orm import InstanceState, Session, make_transient_to_detached
 
 from models import User, db
 
-CHANNEL = "tollgate_access"
-#: Session.info key: members announced in the current transaction.
-ANNOUNCED = "gate_announced"
+from ..auth.sessions import load as load_from_database
+from ..database import CHANGED_MEMBERS, MEMBERS_CHANNEL, members_changed
+from ..extensions import login_manager
+
 #: The columns a request reads; a change of any of them is announced.
 WATCHED = ("email", "is_admin", "session_token", "access_version")
 log = logging.getLogger(__name__)
@@ -271,7 +275,7 @@ class PostgresWatcher(Watcher):
         while not self.stopped.is_set():
             try:
                 with psycopg.connect(self.url, autocommit=True) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
+                    conn.execute(f"LISTEN {MEMBERS_CHANNEL}")
                     self.backend_pid = conn.info.backend_pid
                     self.cache.drop()  # whatever happened while we were not listening
                     self._connected, self._beat = True, time.monotonic()
@@ -300,22 +304,61 @@ def watcher_for(engine: Engine, cache: GateCache) -> Watcher | None:
     return None  # an in-memory database: nothing to watch, always read it
 
 
-def announce(session: Session | scoped_session[Any], user_ids: set[int]) -> None:
-    """Tell every process that these members changed, at commit: this one at once (its
-    next request must not wait for the listener), others by NOTIFY (PostgreSQL)."""
-    session.info.setdefault(ANNOUNCED, set()).update(user_ids)
-    bind = session.get_bind()
-    if bind.dialect.name != "postgresql":
-        return  # SQLite's data_version announces every commit by itself
-    if user_ids:  # one statement however many members (a batch of payments)
-        session.connection().execute(
-            text("SELECT pg_notify(:channel, u) FROM unnest(CAST(:ids AS text[])) AS u"),
-            {"channel": CHANNEL, "ids": [str(u) for u in sorted(user_ids)]},
-        )
+def load_user(loader: Callable[[str], User | None], session_id: str) -> User | None:
+    """Flask-Login's user loader in front of `loader` (gateway/auth/sessions.py): the
+    member from this process's copy when it can be trusted, else `loader`'s row, which
+    then refreshes the copy. The session token is checked either way."""
+    user_id, _, token = session_id.partition(":")
+    cache: GateCache | None = current_app.extensions.get("gate_cache")
+    if cache is None or not user_id.isdigit():
+        return loader(session_id)
+    copy = cache.get(int(user_id))
+    if copy is None:
+        generation = cache.generation
+        user = loader(session_id)
+        if user is not None:
+            cache.put(user, generation)
+        return user
+    if not hmac.compare_digest(copy.session_token, token):
+        return None
+    # A Member stands in for a User on a kept page (duck-typed: it has what Flask-Login
+    # and the gate read, and loads the row for anything else).
+    return cast(User, copy.member) if _copy_suffices_here() else copy.as_user()
 
 
-@event.listens_for(Session, "after_flush")
-def _announce_changed_users(session: Session, flush_context: Any) -> None:
+#: Set on a view function by `kept_pages.kept_page`: its page reads of the member only
+#: what the copy holds.
+COPY_SUFFICES = "member_copy_suffices"
+
+
+def _copy_suffices_here() -> bool:
+    if not has_request_context() or request.url_rule is None:
+        return False
+    view = current_app.view_functions.get(request.url_rule.endpoint)
+    return getattr(view, COPY_SUFFICES, False) is True
+
+
+def install(app: Flask) -> None:
+    """The per-process copy (unless GATE_CACHE_SECONDS is 0), its watcher, the user
+    loader in front of the app's, and the listeners on the app's session."""
+    # Flask-Login's manager is one per process, shared by every app in it: the loader is
+    # set whatever this app's setting, and finds each app's copy (or none) by itself.
+    login_manager.user_loader(lambda session_id: load_user(load_from_database, session_id))
+    ttl = float(app.config["GATE_CACHE_SECONDS"])
+    if ttl <= 0:
+        app.extensions["gate_cache"] = None
+        return
+    cache = GateCache(ttl)
+    with app.app_context():
+        cache.watcher = watcher_for(db.engine, cache)
+    app.extensions["gate_cache"] = cache
+    for name, listener in LISTENERS.items():
+        if not event.contains(db.session, name, listener):
+            event.listen(db.session, name, listener)
+
+
+def _members_changed_in_flush(session: Session, flush_context: Any) -> None:
+    """A change of the columns the copy holds, through the ORM, announces itself."""
     changed = set()
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, User):
@@ -324,21 +367,27 @@ def _announce_changed_users(session: Session, flush_context: Any) -> None:
                 obj in session.deleted
             ):
                 changed.add(obj.id)
-    if changed:
-        announce(session, changed)
+    members_changed(changed, session)
 
 
-@event.listens_for(Session, "after_commit")
 def _drop_own_copies(session: Session) -> None:
-    announced = session.info.pop(ANNOUNCED, None)
-    if not announced or not has_app_context():
+    changed = session.info.pop(CHANGED_MEMBERS, None)
+    if not changed or not has_app_context():
         return
     cache = current_app.extensions.get("gate_cache")
     if cache is not None:
-        for user_id in announced:
+        for user_id in changed:
             cache.drop(user_id)
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget_announced(session: Session) -> None:
-    session.info.pop(ANNOUNCED, None)
+def _forget_changed(session: Session) -> None:
+    session.info.pop(CHANGED_MEMBERS, None)
+
+
+#: Bound to the app's session by `install` (the session class is shared by every app in
+#: a process, so each listener finds its app's copy through current_app).
+LISTENERS: dict[str, Callable[..., None]] = {
+    "after_flush": _members_changed_in_flush,
+    "after_commit": _drop_own_copies,
+    "after_rollback": _forget_changed,
+}

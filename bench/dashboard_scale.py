@@ -106,7 +106,7 @@ def seed_dashboard(url: str, subs: int, pays: int) -> None:
 def measure(url: str, runs: int, live: bool) -> list[tuple[str, float, float]]:
     from sqlalchemy import select
 
-    from gateway.dashboard import data as dashboard_data
+    from gateway.dashboard import snapshots
     from gateway.jobs import lease, runner
     from gateway.jobs.registry import job_named
     from models import DashboardSnapshot, User, db
@@ -143,7 +143,7 @@ def measure(url: str, runs: int, live: bool) -> list[tuple[str, float, float]]:
                 db.session.query(DashboardSnapshot).delete()
                 db.session.commit()
 
-        job = job_named(app.config, dashboard_data.JOB_ID)
+        job = job_named(app.config, snapshots.JOB_ID)
         lease.ensure((job,), _now())
         started = time.perf_counter()
         run = runner.tick(job, lease.owner_id(), force=True)

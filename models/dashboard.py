@@ -16,7 +16,7 @@ class DashboardSnapshot(Model):
     """Every chart's numbers as counted at `computed_at`, over the widest window the page
     offers (`weeks`, `months`); the page shows a slice of the latest one, with its age.
 
-    `data` is `gateway.dashboard.data.Snapshot.to_json()`; the settings the numbers
+    `data` is `gateway.dashboard.snapshots.Snapshot.to_json()`; the settings the numbers
     depend on (grace and lapsing days) are kept beside it, so a changed setting is never
     answered with numbers counted under the old one.
     """

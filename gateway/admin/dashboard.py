@@ -40,9 +40,11 @@ from werkzeug.wrappers import Response as BaseResponse
 from models import db
 
 from ..clock import now
-from ..dashboard import data
+from ..dashboard import snapshots
+from ..dashboard.buckets import last_months
 from ..dashboard.charts import Series, bar_chart, line_chart
-from ..dashboard.data import MAX_MONTHS, MAX_WEEKS, Snapshot
+from ..dashboard.series import open_flags
+from ..dashboard.snapshots import MAX_MONTHS, MAX_WEEKS, Snapshot
 from ..jobs import lease, runner
 from ..jobs.registry import job_named
 from ..paging import BadFilter
@@ -167,7 +169,7 @@ def movements_chart(n: Snapshot, w: Window) -> Chart:
 
 def revenue_chart(n: Snapshot, w: Window) -> Chart:
     rows = n.revenue
-    months = data.last_months(n.at, n.months)
+    months = last_months(n.at, n.months)
     figures = []
     for i, currency in enumerate(sorted({r.currency for r in rows})):
         net = {(r.month, r.plan): r.net for r in rows if r.currency == currency}
@@ -219,7 +221,7 @@ def renewals_chart(n: Snapshot, w: Window) -> Chart:
 
 
 def flags_chart(n: Snapshot, w: Window) -> Chart:
-    flags = data.open_flags()  # always now: the unresolved flags, read by their index
+    flags = open_flags()  # always now: the unresolved flags, read by their index
     figure = bar_chart(
         "chart-flags",
         "Open flags by kind",
@@ -282,19 +284,19 @@ class Numbers:
         return not self.live and self.age > 3 * self.every
 
 
-def numbers(w: Window, parts: Collection[str] = data.PARTS) -> Numbers:
+def numbers(w: Window, parts: Collection[str] = snapshots.PARTS) -> Numbers:
     """The latest stored count when there is much data, else a count made now (of `parts`
     only: a CSV needs one chart's numbers)."""
     at, config = now(), current_app.config
     grace, lapsing = int(config["GRACE_DAYS"]), int(config["LAPSING_DAYS"])
-    every = job_named(config, data.JOB_ID).interval
-    if data.size_estimate() >= int(config["DASHBOARD_LIVE_ROWS"]):
-        stored = data.latest(grace, lapsing)
+    every = job_named(config, snapshots.JOB_ID).interval
+    if snapshots.size_estimate() >= int(config["DASHBOARD_LIVE_ROWS"]):
+        stored = snapshots.latest(grace, lapsing)
         if stored is not None:
             age = max(at - stored.computed_at, timedelta(0))
             cut = stored.snapshot.window(w.weeks, w.months)
             return Numbers(cut, False, age, every, stored.duration_ms)
-    live = data.count(at, w.weeks, w.months, grace, lapsing, parts)
+    live = snapshots.count(at, w.weeks, w.months, grace, lapsing, parts)
     return Numbers(live, True, timedelta(0), every)
 
 
@@ -350,9 +352,9 @@ def refresh() -> BaseResponse:
     global background
     w = _window()
     config = current_app.config
-    job = job_named(config, data.JOB_ID)
+    job = job_named(config, snapshots.JOB_ID)
     lease.ensure((job,), now())
-    last = data.latest(int(config["GRACE_DAYS"]), int(config["LAPSING_DAYS"]))
+    last = snapshots.latest(int(config["GRACE_DAYS"]), int(config["LAPSING_DAYS"]))
     inline = int(config["DASHBOARD_REFRESH_INLINE_MS"])
     if last is not None and last.duration_ms >= inline:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -378,7 +380,7 @@ def refresh() -> BaseResponse:
 def _count_in_background(app: Flask) -> None:
     with app.app_context():
         try:
-            runner.tick(job_named(app.config, data.JOB_ID), lease.owner_id(), force=True)
+            runner.tick(job_named(app.config, snapshots.JOB_ID), lease.owner_id(), force=True)
         except Exception:  # logged; the page still shows the previous count and its age
             app.logger.exception("dashboard count failed")
         finally:

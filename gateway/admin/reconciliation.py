@@ -19,7 +19,7 @@ from wtforms.validators import NumberRange, Optional
 
 from models import Flag, JobRun, db
 
-from ..billing.formats.activity_csv import DateOrder
+from ..billing.formats.activity_locale import DateOrder
 from ..clock import now
 from ..jobs import lease, runner
 from ..jobs.registry import job_named

@@ -185,10 +185,11 @@ def rebuild_command(apply: bool, batch_size: int, keep: int, progress_every: flo
     import time
 
     from ..reconciliation import rebuild as replay
+    from ..reconciliation.rebuild_plan import plan
 
     err = sys.stderr
     click.echo("rebuild: planning the replay ...", err=True)
-    planned = replay.plan()
+    planned = plan()
     rate = replay.Rate(planned.messages)
     click.echo(
         f"rebuild: {planned.messages:,} message(s) about {planned.subscriptions:,} "

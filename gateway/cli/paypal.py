@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from ..billing.formats.activity_csv import DateOrder
+from ..billing.formats.activity_locale import DateOrder
 from ..clock import now
 from ..jobs import lease, runner
 from ..jobs.registry import job_named

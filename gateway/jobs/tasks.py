@@ -11,7 +11,7 @@ from models import Checkout, Subscription, db
 
 from .. import mail
 from ..billing.rules.statuses import CheckoutStatus
-from ..dashboard import data as dashboard
+from ..dashboard import snapshots
 from ..paypal.api import api_client
 from ..pipeline.worker import drain, verify_budget
 from ..reconciliation.run import reconcile as reconcile_now
@@ -92,5 +92,5 @@ def reconcile(now: datetime) -> str:
 def dashboard_snapshot(now: datetime) -> str:
     """Count the dashboard's numbers now and keep them (the page's "count again" too)."""
     config = current_app.config
-    stored = dashboard.store(now, int(config["GRACE_DAYS"]), int(config["LAPSING_DAYS"]))
+    stored = snapshots.store(now, int(config["GRACE_DAYS"]), int(config["LAPSING_DAYS"]))
     return f"dashboard counted in {stored.duration_ms} ms"

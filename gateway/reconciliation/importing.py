@@ -20,15 +20,10 @@ from typing import IO
 
 from models import JobRun, db
 
-from ..billing.formats.activity_csv import (
-    SOURCE,
-    ActivityReader,
-    DateOrder,
-    HeaderError,
-    Problem,
-    Skipped,
-)
-from ..billing.formats.reconcile import SKEW, Reported
+from ..billing.formats.activity_csv import SOURCE, ActivityReader, HeaderError, Problem, Skipped
+from ..billing.formats.activity_locale import DateOrder
+from ..billing.formats.reconcile import SKEW
+from ..billing.formats.reported_transaction import Reported
 from ..billing.rules.statuses import JobOutcome
 from .session import Session, Tally
 

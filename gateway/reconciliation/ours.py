@@ -9,7 +9,8 @@ from sqlalchemy import func, select, tuple_
 
 from models import Notification, Payment, Subscription, db
 
-from ..billing.formats.reconcile import OurSubscription, Recorded
+from ..billing.formats.reconcile import Recorded
+from ..billing.formats.reconcile_subscriptions import OurSubscription
 from ..billing.rules.statuses import Channel, SubscriptionState
 
 #: Ids per IN (...) list: well inside every database's limit on parameters.

@@ -10,8 +10,9 @@ from typing import Any
 
 from flask import current_app
 
-from ..billing.formats.reconcile import SKEW, compare_subscription, windows
-from ..billing.formats.reported import SEARCH, from_search
+from ..billing.formats.reconcile import SKEW
+from ..billing.formats.reconcile_subscriptions import compare_subscription
+from ..billing.formats.reported import SEARCH, from_search, windows
 from ..paypal.api import ApiError, PayPalApi, api_client
 from . import ours
 from .session import Session

@@ -23,13 +23,12 @@ from models import Flag, Notification, db
 from ..billing.formats.reconcile import (
     Difference,
     MoneyBack,
-    Reported,
-    TxnKind,
     compare_payments,
     period_text,
     unreported,
 )
 from ..billing.formats.reported import backfill_document, event_key
+from ..billing.formats.reported_transaction import Reported, TxnKind
 from ..billing.rules.statuses import Channel, NotificationStatus
 from ..database import insert_new, lock_key
 from . import ours

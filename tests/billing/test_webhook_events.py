@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from gateway.billing import FactKind
 from gateway.billing.formats.ipn import interpret_body
-from gateway.billing.formats.webhook_events import event_id, interpret_event, parse_rfc3339, rfc3339
+from gateway.billing.formats.paypal_json import parse_rfc3339, rfc3339
+from gateway.billing.formats.webhook_events import event_id, interpret_event
 from gateway.billing.rules.interpretation import Interpretation, PlanRef
 from gateway.billing.rules.statuses import PlanRefKind
 from paypal_sim import webhooks as wh

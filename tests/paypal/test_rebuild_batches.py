@@ -9,7 +9,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select, update
 
 from gateway.pipeline import worker as inbox
-from gateway.reconciliation.rebuild import plan, rebuild
+from gateway.reconciliation.rebuild import rebuild
+from gateway.reconciliation.rebuild_plan import plan
 from models import Flag, Notification, Payment, Subscription, SubscriptionFact
 from tests.paypal import ipn_builders as ipn
 

@@ -11,12 +11,12 @@ import pytest
 from gateway.billing.formats.activity_csv import (
     ActivityFile,
     ActivityReader,
-    DateOrder,
     HeaderError,
     Problem,
     Skipped,
 )
-from gateway.billing.formats.reconcile import Reported, Said, TxnKind
+from gateway.billing.formats.activity_locale import DateOrder
+from gateway.billing.formats.reported_transaction import Reported, Said, TxnKind
 
 US = ["Date", "Time", "TimeZone", "Type", "Status", "Currency", "Gross", "Transaction ID",
       "Reference Txn ID", "Balance Impact"]  # fmt: skip

@@ -11,17 +11,18 @@ import pytest
 from gateway.billing.formats.reconcile import (
     DiffKind,
     MoneyBack,
-    OurSubscription,
     Recorded,
-    Reported,
-    Said,
-    TxnKind,
     compare,
     compare_payments,
-    compare_subscription,
+)
+from gateway.billing.formats.reconcile_subscriptions import OurSubscription, compare_subscription
+from gateway.billing.formats.reported import (
+    backfill_document,
+    from_search,
+    interpret_reported,
     windows,
 )
-from gateway.billing.formats.reported import backfill_document, from_search, interpret_reported
+from gateway.billing.formats.reported_transaction import Reported, Said, TxnKind
 from gateway.billing.rules.facts import FactKind
 from gateway.billing.rules.statuses import PaymentStatus as P
 

@@ -8,7 +8,7 @@ import io
 import pytest
 from sqlalchemy import select
 
-from gateway.billing.formats.activity_csv import DateOrder
+from gateway.billing.formats.activity_locale import DateOrder
 from gateway.reconciliation.importing import import_activity, members
 from gateway.reconciliation.run import reconcile
 from models import Notification, Payment, Subscription

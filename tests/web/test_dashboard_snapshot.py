@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from gateway.billing.rules.statuses import PaymentStatus
-from gateway.dashboard import data
+from gateway.dashboard import snapshots
 from gateway.jobs.registry import JOBS
 from models import DashboardSnapshot, Payment
 from tests.web.test_dashboard import rows_of, seed, table
@@ -53,8 +53,8 @@ def stored(app):
     app.config["DASHBOARD_LIVE_ROWS"] = 0
 
 
-def count_now(db, clock) -> data.Stored:
-    return data.store(clock.now(), 3, 7)
+def count_now(db, clock) -> snapshots.Stored:
+    return snapshots.store(clock.now(), 3, 7)
 
 
 def everything(client) -> dict[tuple[str, str], list[list[str]]]:
@@ -84,10 +84,10 @@ def test_stored_count_equals_the_live_count(client, admin, login_as, world, db, 
 def test_window_of_a_snapshot_equals_the_reference(db, clock, world, weeks, months):
     """Snapshot.window(N) after a JSON round trip equals the reference functions for N."""
     at = clock.now()
-    widest = data.count(at, data.MAX_WEEKS, data.MAX_MONTHS, 3, 7)
-    again = data.Snapshot.from_json(widest.to_json())
+    widest = snapshots.count(at, snapshots.MAX_WEEKS, snapshots.MAX_MONTHS, 3, 7)
+    again = snapshots.Snapshot.from_json(widest.to_json())
     assert again == widest
-    assert again.window(weeks, months) == data.count(at, weeks, months, 3, 7)
+    assert again.window(weeks, months) == snapshots.count(at, weeks, months, 3, 7)
 
 
 def test_page_says_how_old_the_numbers_are(client, admin, login_as, world, db, clock, stored):
@@ -162,16 +162,16 @@ def test_small_data_and_missing_counts_are_counted_live(client, admin, login_as,
 
 def test_the_job_keeps_the_latest_counts(app, db, clock, world):
     """The scheduled job stores a count at its `now`, keeping the latest few."""
-    job = next(j for j in JOBS if j.id == data.JOB_ID)
-    for _ in range(data.KEEP_SNAPSHOTS + 2):
+    job = next(j for j in JOBS if j.id == snapshots.JOB_ID)
+    for _ in range(snapshots.KEEP_SNAPSHOTS + 2):
         assert job.func(clock.now()).startswith("dashboard counted in ")
         clock.advance(minutes=5)
     rows = db.session.query(DashboardSnapshot).order_by(DashboardSnapshot.computed_at).all()
-    assert len(rows) == data.KEEP_SNAPSHOTS
+    assert len(rows) == snapshots.KEEP_SNAPSHOTS
     assert rows[-1].computed_at == datetime(2026, 1, 15, 12, 20, tzinfo=UTC)
-    latest = data.latest(3, 7)
+    latest = snapshots.latest(3, 7)
     assert latest is not None and latest.computed_at == rows[-1].computed_at
-    assert data.latest(4, 7) is None
+    assert snapshots.latest(4, 7) is None
 
 
 def test_members_cannot_count_again(client, make_user, login_as, db):

@@ -226,7 +226,7 @@ def test_each_app_counts_on_its_own(app, db, tmp_path, migrated, scrape, client,
 SCRIPT = """
 import json, sys
 from gateway import create_app
-from gateway.ops import metrics
+from gateway import metrics
 app = create_app({"TESTING": True, "SECRET_KEY": "s" * 20, "METRICS_TOKEN": "t" * 20,
                   "SQLALCHEMY_DATABASE_URI": sys.argv[1]}, instance_path=sys.argv[2])
 with app.app_context():

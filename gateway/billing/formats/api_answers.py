@@ -10,8 +10,8 @@ is one item of GET /v1/billing/subscriptions/{id}/transactions, stored with its
 subscription because the item names neither the subscription nor the member. `asked_at`
 is when we asked (RFC 3339, UTC).
 
-The facts and keys are those of the webhook events (`webhook_events.py`), so the same
-change learnt both ways is one fact.
+The facts and keys are those of the webhook events (both read a subscription's change
+with `subscription_changes.py`), so the same change learnt both ways is one fact.
 """
 
 from __future__ import annotations
@@ -24,15 +24,8 @@ from typing import Any
 
 from ..rules.facts import Fact, FactKind
 from ..rules.interpretation import Interpretation, Money, PaymentInfo
-from .webhook_events import (
-    Json,
-    date_warnings,
-    load_object,
-    parse_rfc3339,
-    rfc3339,
-    subscription_change,
-    subscription_fields,
-)
+from .paypal_json import Json, date_warnings, load_object, parse_rfc3339, rfc3339
+from .subscription_changes import subscription_change, subscription_fields
 
 #: PayPal's subscription status -> the change it reports (as the webhook events name it).
 STATUS_CHANGES = {

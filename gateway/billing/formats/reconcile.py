@@ -1,7 +1,8 @@
-"""Reconciliation, pure: what PayPal reports against what we recorded -> differences.
+"""Reconciliation of payments, pure: PayPal's reported transactions against ours -> differences.
 
-PayPal's side is a stream of `Reported` transactions (Transaction Search rows read by
-`reported.py`, Activity CSV rows read by `activity_csv.py`); ours is `Recorded` payments.
+PayPal's side is a stream of `Reported` transactions (`reported_transaction.py`:
+Transaction Search rows read by `reported.py`, Activity CSV rows read by `activity_csv.py`);
+ours is `Recorded` payments. Subscriptions are compared in `reconcile_subscriptions.py`.
 Each difference carries a stable `key`, so however often the same report is compared,
 the same difference is one flag, and a message showing both sides.
 
@@ -19,37 +20,13 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 from ..rules.statuses import PaymentStatus
-from .webhook_events import parse_rfc3339
+from .reported_transaction import Reported, Said, TxnKind
 
-#: Transaction Search accepts at most this range per request (PAYPAL.md §6).
-MAX_WINDOW = timedelta(days=31)
 #: Our date of a payment and PayPal's may differ by moments (IPN dates are whole seconds):
 #: our payments are only called unreported this far inside the reported period.
 SKEW = timedelta(hours=1)
-
-
-class TxnKind(enum.StrEnum):
-    PAYMENT = "payment"  # money to us (T00xx, "... Payment")
-    REFUND = "refund"  # money back to the buyer (T1107)
-    REVERSAL = "reversal"  # a chargeback or PayPal reversal (T1106, T1201)
-    REVERSAL_CANCEL = "reversal_cancel"  # the reversal was cancelled (T1111, T1202)
-    OTHER = "other"  # fees, transfers, conversions, payments we sent: not compared
-
-
-class Said(enum.StrEnum):
-    """PayPal's word on one payment, from either report."""
-
-    COMPLETED = "Completed"
-    PENDING = "Pending"
-    DENIED = "Denied"
-    REFUNDED = "Refunded"
-    PARTIALLY_REFUNDED = "Partially_Refunded"
-    REVERSED = "Reversed"
-    #: Transaction Search's `V`: refunded or reversed, it does not say which.
-    MONEY_BACK = "Refunded or reversed"
 
 
 P = PaymentStatus
@@ -66,33 +43,6 @@ AGREES: dict[Said, frozenset[PaymentStatus]] = {
     Said.MONEY_BACK: frozenset({P.REFUNDED, P.REVERSED}),
 }
 AT_PAYMENT_TIME = AGREES[Said.COMPLETED] | {P.REFUNDED, P.REVERSED}
-
-
-@dataclass(frozen=True)
-class Reported:
-    """One transaction as PayPal's report shows it. `amount` is signed as PayPal signs it
-    (money leaving us is negative); `current` says whether `status` is PayPal's word now
-    (Transaction Search) or may be the one at the time of payment (Activity CSV)."""
-
-    txn_id: str
-    kind: TxnKind
-    status: Said
-    amount: Decimal
-    currency: str
-    at: datetime
-    source: str
-    current: bool = True
-    fee: Decimal | None = None
-    #: A payment's subscription (I-..., S-..., B-...); "" if it names none.
-    subscription_ref: str = ""
-    #: The payment a refund or reversal takes back.
-    parent_txn_id: str = ""
-    custom: str = ""
-    payer_email: str = ""
-    item: str = ""
-    code: str = ""
-    #: The row as PayPal wrote it (kept with a backfilled payment as its record).
-    raw: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -129,14 +79,6 @@ class Difference:
     subscription_id: int | None = None
     #: A payment PayPal has and we don't, to be stored and applied as PayPal's word.
     backfill: Reported | None = None
-
-
-@dataclass(frozen=True)
-class OurSubscription:
-    paypal_id: str
-    subscription_id: int
-    state: str
-    paid_through: datetime | None
 
 
 def when(at: datetime | None) -> str:
@@ -371,49 +313,6 @@ def compare(
         + back.differences(ours)
         + unreported(ours_in_period, seen, period)
     )
-
-
-#: PayPal's subscription statuses that mean "no renewals" while we think it renews.
-STOPPED = {"CANCELLED", "SUSPENDED", "EXPIRED"}
-
-
-def compare_subscription(
-    ours: OurSubscription, theirs: Mapping[str, Any] | None
-) -> Difference | None:
-    """Our renewing REST subscription against PayPal's GET of it (None: PayPal knows no
-    such subscription)."""
-    if theirs is None:
-        status, since = "unknown to PayPal (404)", ""
-    else:
-        status = str(theirs.get("status") or "").upper()
-        if status not in STOPPED:
-            return None
-        try:
-            changed = parse_rfc3339(theirs.get("status_update_time"))
-        except ValueError:
-            changed = None
-        since = f" since {when(changed)}" if changed else ""
-    paid = f", paid through {when(ours.paid_through)}" if ours.paid_through else ""
-    return Difference(
-        DiffKind.SUBSCRIPTION,
-        f"reconcile:subscription:{ours.paypal_id}:{status.split()[0]}",
-        f"Subscription {ours.paypal_id} is {status}{since} at PayPal but {ours.state} here — "
-        f"ours: {ours.paypal_id} {ours.state}{paid}; PayPal's: {ours.paypal_id} {status}"
-        f"{since} (Subscriptions API). The message that said so was probably lost.",
-        subscription_id=ours.subscription_id,
-    )
-
-
-def windows(
-    start: datetime, end: datetime, span: timedelta = MAX_WINDOW
-) -> list[tuple[datetime, datetime]]:
-    """[start, end] cut into consecutive windows of at most `span`."""
-    cuts = []
-    at = start
-    while at < end:
-        cuts.append((at, min(at + span, end)))
-        at += span
-    return cuts
 
 
 def period_text(start: datetime, end: datetime) -> str:

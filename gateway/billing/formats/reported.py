@@ -1,5 +1,5 @@
-"""PayPal's reports, pure: Transaction Search rows read into `Reported` transactions, and
-a payment PayPal reported that we never heard of, stored as a message of its own.
+"""PayPal's reports, pure: Transaction Search's windows and rows read into `Reported`
+transactions, and a payment PayPal reported that we never heard of, stored as a message.
 
 A backfilled payment is a notification of channel `csv` ("a row of PayPal's reports",
 whether the Activity CSV or Transaction Search), stored by reconciliation only:
@@ -17,17 +17,19 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from ..rules.facts import Fact, FactKind
 from ..rules.interpretation import Interpretation, Money, PaymentInfo, PlanRef
 from ..rules.statuses import PlanRefKind
-from .reconcile import Reported, Said, TxnKind
-from .webhook_events import Json, load_object, parse_rfc3339, rfc3339
+from .paypal_json import Json, load_object, parse_rfc3339, rfc3339
+from .reported_transaction import Reported, Said, TxnKind
 
 SEARCH = "Transaction Search"
+#: Transaction Search accepts at most this range per request (PAYPAL.md §6).
+MAX_WINDOW = timedelta(days=31)
 #: Transaction Search's transaction_status (PAYPAL.md §6).
 SEARCH_STATUS = {
     "S": Said.COMPLETED,
@@ -46,6 +48,18 @@ SUBSCRIPTION_ID_RE = re.compile(r"[ISB]-[A-Z0-9]{4,60}", re.ASCII)
 TXN_ID_RE = re.compile(r"[A-Za-z0-9-]{1,64}", re.ASCII)
 #: PayPal writes `2014-07-11T04:03:52+0000`; RFC 3339 wants `+00:00`.
 COMPACT_OFFSET_RE = re.compile(r"([+-]\d{2})(\d{2})\Z")
+
+
+def windows(
+    start: datetime, end: datetime, span: timedelta = MAX_WINDOW
+) -> list[tuple[datetime, datetime]]:
+    """[start, end] cut into consecutive windows of at most `span`."""
+    cuts = []
+    at = start
+    while at < end:
+        cuts.append((at, min(at + span, end)))
+        at += span
+    return cuts
 
 
 def kind_of_code(code: str, amount: Decimal) -> TxnKind:

@@ -101,14 +101,14 @@ class DefaultConfig:
     MAIL_FROM = "Tollgate <no-reply@localhost>"
     MAIL_TIMEOUT = 10
 
-    # Health and monitoring (/admin/status warnings, /metrics; README "Operations").
+    # Health and monitoring (/admin/status warnings, /metrics; docs/operations.md).
     STATUS_JOB_LATE_FACTOR = 3  # a job is overdue after this many intervals without a run
     STATUS_QUIET_HOURS = 24  # warn when no PayPal message (IPN or webhook) came for this long
     STATUS_BACKLOG_MINUTES = 10  # warn when the oldest unprocessed message waited this long
     #: Bearer token for /metrics; empty: /metrics answers 404 (off).
     METRICS_TOKEN = ""
 
-    # Reconciliation with PayPal's reports (gateway/reconciliation; README "Operations").
+    # Reconciliation with PayPal's reports (gateway/reconciliation; docs/operations.md).
     #: Transaction Search lists a payment up to ~3 hours late: only windows that ended at
     #: least this long ago are compared.
     RECONCILE_LAG_HOURS = 3

@@ -13,7 +13,7 @@ class PostbackVerifier:
 
     urllib3 itself rather than requests on top of it: a worker sends hundreds of postbacks
     a second, and requests' session layer cost 0.6 ms of CPU per postback against 0.25 ms
-    (bench figures in the README). Nothing requests adds is wanted here: no cookies, no
+    (figures in bench/README.md). Nothing requests adds is wanted here: no cookies, no
     redirects (a postback answer is VERIFIED or INVALID at the URL we chose, or nothing).
     """
 

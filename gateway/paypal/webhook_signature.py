@@ -1,4 +1,4 @@
-"""Offline check of a webhook's signature (docs: PAYPAL.md §5): SHA256withRSA over
+"""Offline check of a webhook's signature (docs/paypal.md §8): SHA256withRSA over
 `transmission id|time|webhook id|crc32(raw body)`, with PayPal's certificate as of receipt."""
 
 from __future__ import annotations

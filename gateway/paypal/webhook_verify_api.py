@@ -1,4 +1,4 @@
-"""Webhook check by PayPal's verify-webhook-signature API (docs: PAYPAL.md §5)."""
+"""Webhook check by PayPal's verify-webhook-signature API (docs/paypal.md §8)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Each subscription's recorded terms: the offer, the signup as PayPal reports it, changes.
 
-The pure rules (what differs, what a payment may amount to) are in `billing/terms.py`.
+The pure rules (what differs, what a payment may amount to) are in `billing/rules/terms.py`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """IPN messages, pure: decode the raw body in its charset, parse PayPal's dates, and turn
-each subscription message into a channel-neutral interpretation (docs/paypal.md §IPN)."""
+each subscription message into a channel-neutral interpretation (docs/paypal.md §3-§5)."""
 
 from __future__ import annotations
 

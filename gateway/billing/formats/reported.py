@@ -28,9 +28,9 @@ from .paypal_json import Json, load_object, parse_rfc3339, rfc3339
 from .reported_transaction import Reported, Said, TxnKind
 
 SEARCH = "Transaction Search"
-#: Transaction Search accepts at most this range per request (PAYPAL.md §6).
+#: Transaction Search accepts at most this range per request (docs/paypal.md §9).
 MAX_WINDOW = timedelta(days=31)
-#: Transaction Search's transaction_status (PAYPAL.md §6).
+#: Transaction Search's transaction_status (docs/paypal.md §9).
 SEARCH_STATUS = {
     "S": Said.COMPLETED,
     "P": Said.PENDING,

@@ -1,6 +1,6 @@
 """REST webhook events, pure: each subscription or sale event read into an interpretation.
 
-The twin of `ipn.py` (PAYPAL.md §5). Keys are chosen so that the same change reported by a
+The twin of `ipn.py` (docs/paypal.md §8). Keys are chosen so that the same change reported by a
 webhook and by the Subscriptions API (`api_answers.py`, through `subscription_changes.py`)
 is one fact, and a cancellation one fact with IPN's.
 """

@@ -46,9 +46,9 @@ SERVER = os.environ.get(
 LOGS = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))  # each process's output, for a look after
 #: An inbox worker, as deployed on one machine beside the web processes
 #: (docs/operations.md, "Processes and deployment"): with a smaller share of the CPU,
-#: so that PayPal's requests to the site win it. `nice` alone does not do that here: the kernel's autogroups give each session
-#: (every process below is started in its own) an equal share, whatever its processes'
-#: nice, so the share is lowered for the worker's session too (/proc/self/autogroup), as
+#: so that PayPal's requests to the site win it. `nice` alone does not do that here: the
+#: kernel's autogroups give each session (every process below is started in its own) an
+#: equal share, whatever its processes' nice, so the share is lowered for the worker's session too (/proc/self/autogroup), as
 #: systemd's `CPUWeight=` does for a service's cgroup.
 INBOX_PROCESS = [str(BIN / "flask"), "--app", "app", "inbox", "process"]
 WORKER = [
@@ -272,8 +272,8 @@ def gunicorn(target: str, port: int, threads: int = 0, workers: int = 2) -> list
 INTAKE_TARGET = 0.5
 #: The intake rows serve the site and the bare route alike as the production line in
 #: docs/operations.md does (`gunicorn -w 4 --threads 8`): PayPal's POSTs in flight
-#: together in one process share a commit (pipeline/group_commit.py), which sync workers (one request at a time)
-#: never can.
+#: together in one process share a commit (pipeline/group_commit.py), which sync workers
+#: (one request at a time) never can.
 WEB_WORKERS = 4
 THREADS = 8
 PROCESSING_TARGET = 500.0

@@ -48,8 +48,8 @@ LOGS = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))  # each process's output
 #: (docs/operations.md, "Processes and deployment"): with a smaller share of the CPU,
 #: so that PayPal's requests to the site win it. `nice` alone does not do that here: the
 #: kernel's autogroups give each session (every process below is started in its own) an
-#: equal share, whatever its processes' nice, so the share is lowered for the worker's session too (/proc/self/autogroup), as
-#: systemd's `CPUWeight=` does for a service's cgroup.
+#: equal share, whatever its processes' nice, so the share is lowered for the worker's
+#: session too (/proc/self/autogroup), as systemd's `CPUWeight=` does for a service's cgroup.
 INBOX_PROCESS = [str(BIN / "flask"), "--app", "app", "inbox", "process"]
 WORKER = [
     "sh",

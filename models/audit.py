@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, event
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model
 from .types import UTCDateTime
+
+if TYPE_CHECKING:
+    from .user import User
 
 
 class AuditEntry(Model):
@@ -25,7 +28,7 @@ class AuditEntry(Model):
     reason: Mapped[str | None] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
-    actor = relationship("User", lazy="joined")
+    actor: Mapped[User | None] = relationship(lazy="joined")
 
 
 class AppendOnlyError(RuntimeError):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -12,6 +12,9 @@ from gateway.billing.rules.statuses import CheckoutFlow, CheckoutStatus
 
 from .base import Model
 from .types import StatusColumn, UTCDateTime
+
+if TYPE_CHECKING:
+    from .plan import Plan
 
 
 class Checkout(Model):
@@ -51,4 +54,4 @@ class Checkout(Model):
     #: Why PayPal's answer to this checkout gave no access, in words for the member.
     problem: Mapped[str | None] = mapped_column(Text)
 
-    plan = relationship("Plan", lazy="joined")
+    plan: Mapped[Plan] = relationship(lazy="joined")

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model
 from .types import UTCDateTime
+
+if TYPE_CHECKING:
+    from .user import User
 
 
 class Flag(Model):
@@ -28,4 +32,4 @@ class Flag(Model):
     #: raising it again finds the existing one.
     key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
-    resolver = relationship("User", lazy="joined")
+    resolver: Mapped[User | None] = relationship(lazy="joined")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -13,6 +14,10 @@ from gateway.billing.rules.statuses import OperationStatus
 
 from .base import Model
 from .types import Money, StatusColumn, UTCDateTime
+
+if TYPE_CHECKING:
+    from .payment import Payment
+    from .user import User
 
 
 class RefundOperation(Model):
@@ -53,5 +58,5 @@ class RefundOperation(Model):
     #: PayPal's last error, for the admin.
     error: Mapped[str | None] = mapped_column(Text)
 
-    payment = relationship("Payment", lazy="joined")
-    requester = relationship("User", lazy="joined")
+    payment: Mapped[Payment] = relationship(lazy="joined")
+    requester: Mapped[User | None] = relationship(lazy="joined")

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from gateway.checkout.journal import open_checkout
 from gateway.jobs import tasks
-from gateway.pipeline import worker
 from gateway.subscriptions import admin_actions, seats
 from models import Checkout, Flag, Notification, Payment, SeatHold, Subscription
 from paypal_sim.formats import encode_form, ipn_date
+from tests.inbox import process_due
 from tests.paypal import ipn_builders as ipn
 from tests.paypal.conftest import StubVerifier
 
@@ -76,7 +76,7 @@ def deliver(client, db, *bodies: bytes) -> None:
     for body in bodies:
         r = client.post("/paypal/ipn", data=body, content_type="application/x-www-form-urlencoded")
         assert r.status_code == 200
-    while worker.process_due():
+    while process_due():
         pass
     db.session.expire_all()
     notes = db.session.scalars(select(Notification)).all()

@@ -22,7 +22,6 @@ from ..billing.rules.interpretation import Interpretation, PaymentInfo
 from ..billing.rules.statuses import (
     CheckoutStatus,
     NotificationStatus,
-    PaymentStatus,
     SubscriptionState,
     TermsSource,
 )
@@ -351,18 +350,7 @@ def _record_payment(sub: Subscription, info: PaymentInfo, now: datetime) -> bool
     from facts in recompute."""
     created = insert_new(
         Payment,
-        [
-            {
-                "subscription_id": sub.id,
-                "txn_id": info.txn_id,
-                "status": PaymentStatus(info.status).value,
-                "amount": abs(info.amount),
-                "currency": info.currency or (sub.plan.currency if sub.plan else ""),
-                "fee": abs(info.fee) if info.fee is not None else None,
-                "paid_at": info.at,
-                "created_at": now,
-            }
-        ],
+        [service.payment_row(sub, info, now)],
         unique=("txn_id",),
         returning=("id",),
     )

@@ -34,8 +34,7 @@ from models import Notification, Payment, Subscription, SubscriptionFact, Subscr
 
 from .. import mail
 from ..billing import Entitlement, Fact, compute
-from ..billing.rules.interpretation import Interpretation, PaymentInfo
-from ..billing.rules.statuses import PaymentStatus
+from ..billing.rules.interpretation import Interpretation
 from ..database import insert_new
 from ..subscriptions import notices, service
 from .apply import (
@@ -251,7 +250,7 @@ def _apply_in_memory(sub: _Sub, now: datetime) -> bool:
                 )
         info = meaning.payment
         if info is not None and info.txn_id not in stored and info.txn_id not in sub.new_payments:
-            sub.new_payments[info.txn_id] = _payment_row(row, info, now)
+            sub.new_payments[info.txn_id] = service.payment_row(row, info, now)
         sub.ent = compute(sub.facts, period, policy)
         sub.access_changed |= service.write_dates(row, sub.ent, now)
         sub.mails += notices.notices_for(row, facts, new, now)
@@ -279,21 +278,6 @@ def _record_terms(sub: _Sub, meaning: Interpretation, note: Notification, now: d
     sub.history.append(SubscriptionTerms(**row))  # in memory only: the insert is batched
     # Stable: a stored row stays before a new one of the same date, as their ids order them.
     sub.history.sort(key=lambda r: r.effective_at)
-
-
-def _payment_row(sub: Subscription, info: PaymentInfo, now: datetime) -> dict[str, Any]:
-    return {
-        "subscription_id": sub.id,
-        "txn_id": info.txn_id,
-        "status": PaymentStatus(info.status),
-        "amount": abs(info.amount),
-        "currency": info.currency or (sub.plan.currency if sub.plan else ""),
-        "fee": abs(info.fee) if info.fee is not None else None,
-        "paid_at": info.at,
-        "period_start": None,
-        "period_end": None,
-        "created_at": now,
-    }
 
 
 def _forget(sub: _Sub) -> None:

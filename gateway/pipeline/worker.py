@@ -53,15 +53,6 @@ def verify_budget(cfg: Mapping[str, Any]) -> float:
     return rounds * (float(cfg["PAYPAL_TIMEOUT"]) + 1)
 
 
-def process_due(limit: int | None = None) -> int:
-    """Claim and process what is due now; returns how many messages were handled."""
-    size = limit or int(current_app.config["INBOX_BATCH_SIZE"])
-    ids = claim(clock_now(), size)
-    if ids:
-        process_batch(ids)
-    return len(ids)
-
-
 def process_one(note_id: int) -> bool:
     """Process one message now if nobody else holds it (admin and tests)."""
     if claim(clock_now(), 1, only_id=note_id):

@@ -19,6 +19,7 @@ from models import Payment, Subscription, SubscriptionFact, SubscriptionTerms, U
 
 from ..billing import Entitlement, Fact, FactKind, Policy, Terms, compute
 from ..billing.rules.entitlements import CancelPolicy, Period
+from ..billing.rules.interpretation import PaymentInfo
 from ..billing.rules.payments import payment_status
 from ..billing.rules.periods import PeriodUnit
 from ..billing.rules.statuses import PaymentStatus
@@ -122,6 +123,24 @@ def fact_row(
         "note": note,
         "notification_id": notification_id,
         "recorded_at": now,
+    }
+
+
+def payment_row(sub: Subscription, info: PaymentInfo, now: datetime) -> dict[str, Any]:
+    """One new `payments` row for a PayPal transaction. Both apply paths (one message at a
+    time, a batch together) build it here so they store the same; the period it bought and
+    its final status come later from the facts (`payment_values`)."""
+    return {
+        "subscription_id": sub.id,
+        "txn_id": info.txn_id,
+        "status": PaymentStatus(info.status),
+        "amount": abs(info.amount),
+        "currency": info.currency or (sub.plan.currency if sub.plan else ""),
+        "fee": abs(info.fee) if info.fee is not None else None,
+        "paid_at": info.at,
+        "period_start": None,
+        "period_end": None,
+        "created_at": now,
     }
 
 

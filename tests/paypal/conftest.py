@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from gateway.pipeline import worker as inbox
 from models import Notification
+from tests.inbox import process_due
 from tests.servers import serve
 from tests.sim_session import SimSession
 
@@ -41,7 +41,7 @@ class Live:
         handled = 0
         for _ in range(10):
             sent = self.paypal.deliver()
-            done = inbox.process_due()
+            done = process_due()
             handled += done
             if not sent and not done:
                 break

@@ -15,6 +15,7 @@ from models import (
     Subscription,
 )
 from models import db as _db
+from tests.inbox import process_due
 from tests.paypal import ipn_builders as ipn
 from tests.paypal.outcomes import final_state, wipe
 
@@ -69,14 +70,14 @@ def eight_messages() -> list[bytes]:
 def test_eight_different_messages_at_once_equal_the_sequential_result(ready, client, db):
     """8 different messages for one subscription, applied at once, round after round."""
     post_all(client, eight_messages())
-    while worker.process_due():
+    while process_due():
         pass
     expected = final_state(db, SUB)
     assert expected[3] is not None  # the story grants access: the comparison can tell
     for _ in range(ROUNDS):
         wipe(db)
         at_once(ready, post_all(client, eight_messages()))
-        assert worker.process_due() == 0  # nothing was left waiting
+        assert process_due() == 0  # nothing was left waiting
         assert final_state(db, SUB) == expected
 
 
@@ -88,7 +89,7 @@ def test_refund_and_cancel_at_once_remove_the_refunded_period(ready, client, db,
     for _ in range(ROUNDS * 2):
         wipe(db)
         post_all(client, paid)
-        while worker.process_due():
+        while process_due():
             pass
         db.session.expire_all()
         assert db.session.scalar(select(Subscription)).access_until is not None
@@ -102,7 +103,7 @@ def test_refund_and_cancel_at_once_remove_the_refunded_period(ready, client, db,
             ],
         )
         at_once(ready, [i for i in ids if i not in before])
-        assert worker.process_due() == 0
+        assert process_due() == 0
         db.session.expire_all()
         sub = db.session.scalar(select(Subscription))
         assert sub.access_until is None and sub.paid_through is None
@@ -114,7 +115,7 @@ def test_a_refund_racing_its_payment_is_never_left_waiting(ready, client, db):
     for i in range(ROUNDS * 2):
         wipe(db)
         post_all(client, [ipn.signup(SUB, T)])
-        while worker.process_due():
+        while process_due():
             pass
         txn = f"TXNWAKE{i:09d}"
         before = set(post_all(client, []))
@@ -126,7 +127,7 @@ def test_a_refund_racing_its_payment_is_never_left_waiting(ready, client, db):
             ],
         )
         at_once(ready, [n for n in ids if n not in before])
-        while worker.process_due():  # a deferral the payment woke is due now
+        while process_due():  # a deferral the payment woke is due now
             pass
         db.session.expire_all()
         assert [n.status for n in db.session.scalars(select(Notification))] == ["processed"] * 3

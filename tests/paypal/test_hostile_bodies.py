@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from gateway.billing.formats.ipn import decode_body
-from gateway.pipeline import worker
 from models import Notification
+from tests.inbox import process_due
 
 CODECS = [
     "rot13",
@@ -46,7 +46,7 @@ def test_a_body_naming_any_codec_is_readable_everywhere(
         ).status_code
         == 200
     )
-    worker.process_due()
+    process_due()
     note = db.session.scalar(select(Notification))
     login_as(admin)
     for url in (
@@ -88,7 +88,7 @@ def test_random_bytes_never_break_the_message_pages(ready, client, db, login_as,
         ).status_code
         == 200
     )
-    worker.process_due()
+    process_due()
     note = db.session.scalars(select(Notification).order_by(Notification.id.desc())).first()
     assert note.body == raw
     login_as(admin)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from gateway.pipeline import worker as inbox
 from models import Flag, Notification, Payment, Subscription
+from tests.inbox import process_due
 
 
 def post_ipn(client, fields: list[tuple[str, str]], charset="windows-1252") -> bytes:
@@ -62,7 +63,7 @@ def test_failed_check_flags_without_access(client, db, make_plan, verified, chan
     """Does each failed check raise a flag that says what did not match, and grant nothing?"""
     make_plan("premium-monthly", role="premium")
     post_ipn(client, payment(**change))
-    inbox.process_due()
+    process_due()
     note = db.session.scalar(select(Notification))
     flag = db.session.scalar(select(Flag))
     assert note.status == "flagged" and flag.kind == kind and text in flag.message
@@ -79,7 +80,7 @@ def test_other_paypal_date_formats_are_read(client, db, make_plan, verified, whe
     """The IPN simulator's JavaScript date and the day-first form: read, no flag."""
     make_plan("premium-monthly", role="premium")
     post_ipn(client, payment(payment_date=when))
-    inbox.process_due()
+    process_due()
     pay = db.session.scalar(select(Payment))
     assert pay.paid_at == datetime(2026, 1, 15, 12, tzinfo=UTC)
     assert [f.kind for f in db.session.scalars(select(Flag))] == ["unclaimed"]  # no "date"
@@ -98,7 +99,7 @@ def test_an_unreadable_date_still_applies_and_flags(client, db, make_plan, verif
         txn_id="RFCHECKS00000001",
     )
     post_ipn(client, refund)
-    while inbox.process_due():
+    while process_due():
         pass
     notes = db.session.scalars(select(Notification)).all()
     assert [n.status for n in notes] == ["processed", "processed"]
@@ -114,7 +115,7 @@ def test_tax_is_set_aside(client, db, make_plan, verified):
     """Is a payment of price + tax accepted?"""
     make_plan("premium-monthly", role="premium")
     post_ipn(client, payment(mc_gross="10.80", tax="1.80"))
-    inbox.process_due()
+    process_due()
     assert db.session.scalar(select(Notification)).status == "processed"
 
 
@@ -123,7 +124,7 @@ def test_sandbox_message_in_live_mode(app, client, db, make_plan, verified):
     app.config["PAYPAL_MODE"] = "live"
     make_plan("premium-monthly", role="premium")
     post_ipn(client, payment())
-    inbox.process_due()
+    process_due()
     flag = db.session.scalar(select(Flag))
     assert flag.kind == "environment" and "reached the live site" in flag.message
     assert db.session.scalar(select(Subscription)) is None
@@ -134,12 +135,12 @@ def test_live_message_in_sandbox_mode(app, client, db, make_plan, verified):
     app.config["PAYPAL_MODE"] = "sandbox"
     make_plan("premium-monthly", role="premium")
     post_ipn(client, payment(test_ipn=None))
-    inbox.process_due()
+    process_due()
     flag = db.session.scalar(select(Flag))
     assert flag.kind == "environment" and "reached the sandbox site" in flag.message
     assert db.session.scalar(select(Subscription)) is None
     post_ipn(client, payment(txn_id="TXNSANDBOX000002"))  # a sandbox one is fine there
-    inbox.process_due()
+    process_due()
     assert db.session.scalar(select(Subscription)) is not None
 
 
@@ -148,11 +149,11 @@ def test_invalid_postback_is_kept_without_effect(app, client, db, make_plan, ver
     verified.answer = "INVALID"
     make_plan("premium-monthly", role="premium")
     post_ipn(client, payment())
-    inbox.process_due()
+    process_due()
     note = db.session.scalar(select(Notification))
     assert note.status == "invalid" and note.verification == "INVALID"
     assert db.session.scalar(select(Subscription)) is None
-    assert inbox.process_due() == 0
+    assert process_due() == 0
 
 
 @pytest.mark.parametrize(
@@ -168,13 +169,13 @@ def test_unclear_postback_retries_then_flags(app, client, db, make_plan, verifie
     verified.answer = answer
     make_plan("premium-monthly", role="premium")
     post_ipn(client, payment())
-    inbox.process_due()
+    process_due()
     note = db.session.scalar(select(Notification))
     assert note.status == "retry" and note.attempts == 1 and answer in note.error
-    assert inbox.process_due() == 0  # not due before its backoff
+    assert process_due() == 0  # not due before its backoff
     for _ in range(app.config["IPN_MAX_ATTEMPTS"] - 1):
         clock.advance(hours=1)
-        inbox.process_due()
+        process_due()
     db.session.expire_all()
     note = db.session.get(Notification, note.id)
     assert note.status == "flagged" and note.attempts == app.config["IPN_MAX_ATTEMPTS"]
@@ -183,7 +184,7 @@ def test_unclear_postback_retries_then_flags(app, client, db, make_plan, verifie
     verified.answer = "VERIFIED"  # PayPal is back: an admin re-processes
     inbox.reprocess(note, clock.now())
     db.session.commit()
-    inbox.process_due()
+    process_due()
     assert db.session.get(Notification, note.id).status == "processed"
 
 
@@ -202,9 +203,8 @@ def test_long_fields_and_utf8_are_accepted(client, db, make_plan, verified):
         ),
         charset="utf-8",
     )
-    from gateway.pipeline import worker as inbox
 
-    inbox.process_due()
+    process_due()
     note = db.session.scalar(select(Notification))
     assert note.status == "processed", note.outcome
     from gateway.billing.formats.ipn import decode_body
@@ -217,7 +217,7 @@ def test_an_earlier_receiver_address_or_id_is_still_ours(app, client, db, make_p
     make_plan("premium-monthly", role="premium")
     old = {"receiver_email": "Old@Example.com", "business": "old@example.com", "receiver_id": "X"}
     post_ipn(client, payment(**old))
-    inbox.process_due()
+    process_due()
     assert db.session.scalar(select(Flag).where(Flag.kind == "receiver")) is not None
 
     app.config["PAYPAL_RECEIVER_EMAILS"] = ["old@example.com"]
@@ -225,7 +225,7 @@ def test_an_earlier_receiver_address_or_id_is_still_ours(app, client, db, make_p
     app.config["PAYPAL_RECEIVER_IDS"] = ["SECONDACCOUNT"]
     other = {"receiver_email": "x@example.com", "business": "x@example.com"}
     post_ipn(client, payment(**other, receiver_id="SECONDACCOUNT", txn_id="TXNCHECKS00000003"))
-    inbox.process_due()
+    process_due()
     statuses = [
         n.status for n in db.session.scalars(select(Notification).order_by(Notification.id))
     ]

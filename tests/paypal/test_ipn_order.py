@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from gateway.pipeline import worker as inbox
 from gateway.reconciliation.rebuild import rebuild
 from models import Notification, Payment, Subscription, SubscriptionFact
 from models import db as _db
+from tests.inbox import process_due
 from tests.paypal import ipn_builders as ipn
 from tests.paypal.outcomes import final_state, wipe
 from tests.servers import serve
@@ -28,7 +28,7 @@ def deliver_all(client, bodies) -> None:
     for b in bodies:
         r = client.post("/paypal/ipn", data=b, content_type="application/x-www-form-urlencoded")
         assert r.status_code == 200
-    while inbox.process_due():
+    while process_due():
         pass
 
 
@@ -118,7 +118,7 @@ def test_same_ipn_at_once_many_threads_many_workers(ready, db):
         with app.app_context():
             try:
                 start.wait()
-                while inbox.process_due(limit=3):
+                while process_due(limit=3):
                     pass
             except Exception as e:  # pragma: no cover - reported below
                 errors.append(e)

@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from gateway.checkout.journal import open_checkout
 from gateway.jobs import tasks
-from gateway.pipeline import worker
 from models import OutboxMail
 from paypal_sim.formats import encode_form, ipn_date
+from tests.inbox import process_due
 from tests.smtp import Inbox, free_port
 
 T = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
@@ -79,7 +79,7 @@ def test_each_notice_once_whatever_the_order(
             ).status_code
             == 200
         )
-    while worker.process_due():
+    while process_due():
         pass
     subjects = sorted(m.subject for m in db.session.scalars(select(OutboxMail)))
     assert subjects == [

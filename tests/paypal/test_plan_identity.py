@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from gateway.billing.rules.interpretation import PlanRef
 from gateway.billing.rules.statuses import PlanRefKind
-from gateway.pipeline import worker
 from gateway.subscriptions.plan_identity import find_plan
 from models import AuditEntry, Flag, Payment, PlanIdentifier, Subscription
 from paypal_sim.formats import encode_form, ipn_date
+from tests.inbox import process_due
 
 T = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 COMMON = [
@@ -71,7 +71,7 @@ def deliver(client, bodies: list[bytes]) -> None:
     for body in bodies:
         r = client.post("/paypal/ipn", data=body, content_type="application/x-www-form-urlencoded")
         assert r.status_code == 200
-    while worker.process_due():
+    while process_due():
         pass
 
 

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 
-from gateway.pipeline import worker as inbox
 from gateway.reconciliation.rebuild import rebuild
 from gateway.reconciliation.rebuild_plan import plan
 from models import Flag, Notification, Payment, Subscription, SubscriptionFact
+from tests.inbox import process_due
 from tests.paypal import ipn_builders as ipn
 
 T = datetime(2026, 1, 10, 9, 30, tzinfo=UTC)
@@ -32,7 +32,7 @@ def stories(client):
             at = T + timedelta(days=30 * month, minutes=i)
             post(client, ipn.payment(sub, f"TXNBATCH{i}{month:07d}", at))
     post(client, ipn.event("I-BATCH-C", "subscr_cancel", T + timedelta(days=70)))
-    while inbox.process_due():
+    while process_due():
         pass
 
 

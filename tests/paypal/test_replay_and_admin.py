@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from flask import request
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import OperationalError
 
 from gateway.pipeline import intake
 from gateway.pipeline import worker as inbox
 from models import Flag, Notification, Payment, Subscription, SubscriptionFact, User
+from tests.inbox import process_due
 from tests.paypal import ipn_builders as ipn
 
 T = datetime(2026, 1, 10, 9, 30, tzinfo=UTC)
@@ -29,7 +32,7 @@ def story(client):
         ipn.payment("I-REPLAY", "TXNREPLAY0000002", T + timedelta(days=31)),
     ):
         post(client, b)
-    inbox.process_due()
+    process_due()
 
 
 def test_endpoint_stores_exact_bytes_and_headers(ready, client, db):
@@ -47,10 +50,24 @@ def test_endpoint_stores_exact_bytes_and_headers(ready, client, db):
     assert note.remote_addr == "127.0.0.1"
 
 
-def test_endpoint_is_csrf_exempt(ready, client, db):
-    """With CSRF on everywhere, does PayPal's POST still get in?"""
+@pytest.mark.parametrize(
+    "path,body,content_type",
+    [
+        ("/paypal/ipn", ipn.signup("I-CSRF", T), "application/x-www-form-urlencoded"),
+        ("/paypal/webhook", b'{"id": "WH-CSRF-1", "resource": {}}', "application/json"),
+    ],
+    ids=["ipn", "webhook"],
+)
+def test_endpoint_is_csrf_exempt(ready, client, db, path, body, content_type):
+    """With CSRF on everywhere, does PayPal's POST still get through Flask's view?"""
     ready.config["WTF_CSRF_ENABLED"] = True
-    post(client, ipn.signup("I-CSRF", T))
+    reached: list[str] = []
+    ready.before_request(lambda: reached.append(request.path))  # runs after the CSRF check
+    assert client.post("/auth/login", data={"email": "a@b.c"}).status_code == 400  # CSRF is on
+    # A query string: FastIntake (which never looks at CSRF) leaves the request to Flask.
+    r = client.post(f"{path}?via=flask", data=body, content_type=content_type)
+    assert r.status_code == 200 and reached == [path]
+    assert db.session.scalar(select(Notification.body)) == body
 
 
 def test_endpoint_answers_503_when_the_database_fails(ready, client, db, monkeypatch):
@@ -113,34 +130,34 @@ def test_the_endpoint_never_asks_paypal(ready, verified, client, db):
     db.session.expire_all()
     note = db.session.scalar(select(Notification))
     assert verified.calls == [] and note.status == "pending" and note.verification is None
-    assert inbox.process_due() == 1 and len(verified.calls) == 1
+    assert process_due() == 1 and len(verified.calls) == 1
 
 
 def test_expired_lease_is_claimed_again(ready, client, db, clock):
     """A worker that died mid-message: after its lease runs out, another takes it."""
     post(client, ipn.signup("I-LEASE", T))
     assert inbox.claim(clock.now()) != []  # claimed, then the worker "crashes"
-    assert inbox.process_due() == 0  # still leased
+    assert process_due() == 0  # still leased
     clock.advance(seconds=ready.config["IPN_LEASE_SECONDS"] + 1)
-    assert inbox.process_due() == 1
+    assert process_due() == 1
     assert db.session.scalar(select(Notification)).status == "processed"
 
 
 def test_refund_before_payment_waits_then_applies(ready, client, db, clock):
     """A refund that arrives days before its payment waits, unflagged, then applies."""
     post(client, ipn.money_back("TXNLATE000000001", "RFLATE0000000001", T, "Refunded", "-9.00"))
-    inbox.process_due()
+    process_due()
     note = db.session.scalar(select(Notification))
     assert note.status == "deferred" and note.waiting_for == "TXNLATE000000001"
     for _ in range(20):  # many re-checks over days: no attempt budget runs out
         clock.advance(hours=7)
-        inbox.process_due()
+        process_due()
     db.session.expire_all()
     note = db.session.scalar(select(Notification))
     assert note.status == "deferred" and note.attempts == 0
     assert db.session.scalar(select(Flag)) is None
     post(client, ipn.payment("I-LATE", "TXNLATE000000001", T))
-    while inbox.process_due():
+    while process_due():
         pass
     db.session.expire_all()
     assert [n.status for n in db.session.scalars(select(Notification))] == ["processed"] * 2
@@ -154,7 +171,7 @@ def test_old_subscription_messages_never_touch_a_new_one(ready, client, db, make
         post(client, ipn.signup(sub, T))
         post(client, ipn.payment(sub, f"TXN{sub[2:]}000000000", T + timedelta(days=1)))
     post(client, ipn.event("I-OLD", "subscr_eot", T))
-    while inbox.process_due():
+    while process_due():
         pass
     subs = {s.paypal_id: s for s in db.session.scalars(select(Subscription))}
     assert subs["I-OLD"].state == "ended" and subs["I-NEW"].state == "active"
@@ -215,7 +232,7 @@ def test_admin_message_log_detail_and_reprocess(ready, client, db, login_as, adm
     )
     r = client.post(f"/admin/messages/{note.id}/reprocess", data={"reason": "our old e-mail"})
     assert r.status_code == 303
-    inbox.process_due()
+    process_due()
     db.session.expire_all()
     assert db.session.get(Notification, note.id).status == "processed"
 
@@ -226,7 +243,7 @@ def test_admin_flags_queue_and_assigning_a_member(ready, client, db, login_as, a
     member = make_user("late@example.com")
     post(client, ipn.signup("I-ORPHAN", T))
     post(client, ipn.payment("I-ORPHAN", "TXNORPHAN0000001", T))
-    inbox.process_due()
+    process_due()
     login_as(admin)
     flags_page = client.get("/admin/flags")
     assert b"could not be tied to a member" in flags_page.data
@@ -254,7 +271,7 @@ def test_admin_flags_queue_and_assigning_a_member(ready, client, db, login_as, a
         client,
         ipn.payment("I-ORPHAN", "TXNORPHAN0000002", T).replace(b"mc_gross=9.00", b"mc_gross=0.01"),
     )  # a wrong amount: flagged for a human
-    inbox.process_due()
+    process_due()
     flag = db.session.scalar(select(Flag).where(Flag.kind == "amount"))
     assert client.post(f"/admin/flags/{flag.id}/resolve", data={"reason": ""}).status_code == 400
     assert (
@@ -275,7 +292,7 @@ def test_admin_payments_list(ready, client, db, login_as, admin, make_user):
     """Does the payments table list, filter and search every payment?"""
     story(client)
     post(client, ipn.money_back("TXNREPLAY0000001", "RFREPLAY00000001", T, "Refunded", "-9.00"))
-    inbox.process_due()
+    process_due()
     login_as(admin)
     page = client.get("/admin/payments").data
     assert b"TXNREPLAY0000001" in page and b"TXNREPLAY0000002" in page

@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from gateway.checkout.journal import open_checkout
-from gateway.pipeline import worker
 from models import Flag, Notification, Subscription, SubscriptionFact, SubscriptionTerms
 from paypal_sim.formats import encode_form, ipn_date
+from tests.inbox import process_due
 
 T = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
@@ -94,7 +94,7 @@ def test_a_tampered_signup_is_flagged_and_grants_nothing(client, db, offer, vari
     has_trial = variant == "trial lengthened"
     member, checkout = offer(trial=has_trial)
     post(client, signup(checkout.token, trial=has_trial, **TAMPERED[variant]))
-    worker.process_due()
+    process_due()
     note = db.session.scalar(select(Notification))
     flag = db.session.scalar(select(Flag).where(Flag.kind == "terms"))
     assert note.status == "flagged" and flag is not None and "nothing granted" in flag.message
@@ -109,7 +109,7 @@ def test_the_honest_signup_records_its_terms(client, db, offer):
     """The untampered button: signup applied, the offer and the signup both in the history."""
     member, checkout = offer(trial=True)
     post(client, signup(checkout.token, trial=True))
-    worker.process_due()
+    process_due()
     sub = db.session.scalar(select(Subscription))
     assert sub.user_id == member.id and sub.trial_until == T + timedelta(days=7)
     sources = [t.source.value for t in db.session.scalars(select(SubscriptionTerms))]
@@ -121,18 +121,18 @@ def test_a_price_rise_applies_to_new_checkouts_only(app, client, db, offer, cloc
     member, checkout = offer()
     post(client, signup(checkout.token))
     post(client, payment("TXNTERMS00000001", T))
-    while worker.process_due():
+    while process_due():
         pass
     plan = checkout.plan
     plan.price = Decimal("12.00")
     db.session.commit()
     post(client, payment("TXNTERMS00000002", T + timedelta(days=31)))
-    worker.process_due()
+    process_due()
     sub = db.session.scalar(select(Subscription))
     assert db.session.scalar(select(Flag).where(Flag.kind == "amount")) is None
     assert sub.access_until == datetime(2026, 3, 15, 12, tzinfo=UTC)  # two months paid
     post(client, payment("TXNTERMS00000003", T + timedelta(days=60), amount="12.00"))
-    worker.process_due()
+    process_due()
     flag = db.session.scalar(select(Flag).where(Flag.kind == "amount"))
     assert flag is not None and "9.00 USD every 1 M" in flag.message  # their terms, not 12.00
 

@@ -27,6 +27,7 @@ from models import (
     SubscriptionTerms,
 )
 from models import db as _db
+from tests.inbox import process_due
 from tests.paypal import ipn_builders as ipn
 from tests.paypal.outcomes import wipe
 from tests.sql import statements_sent
@@ -175,7 +176,7 @@ def _summary(outcome: str | None) -> str:
 
 
 def drain() -> None:
-    while worker.process_due():
+    while process_due():
         pass
 
 
@@ -241,7 +242,7 @@ def test_a_batch_of_renewals_costs_a_few_statements(world, client, db, clock):
     rows(db, clock, world[0], refs)
     deliver(client, [ipn.payment(ref, f"TXM{i:013d}", T) for i, ref in enumerate(refs)])
     with statements_sent(db.engine) as sent:
-        assert worker.process_due() == 40
+        assert process_due() == 40
     assert len(sent) <= 25, sent
     db.session.expire_all()
     subs = db.session.scalars(select(Subscription)).all()
@@ -261,7 +262,7 @@ def test_a_failure_together_applies_every_message_one_by_one(world, client, db, 
         raise OperationalError("UPDATE ...", {}, Exception("deadlock detected"))
 
     monkeypatch.setattr(together, "_write", write_then_fail)
-    assert worker.process_due() == 2
+    assert process_due() == 2
     db.session.expire_all()
     notes = db.session.scalars(select(Notification)).all()
     assert [n.status for n in notes] == ["processed", "processed"]
@@ -324,7 +325,7 @@ def test_four_workers_batches_over_shared_subscriptions_equal_one_by_one(
             with ready.app_context():
                 try:
                     start.wait()
-                    while worker.process_due(limit=3):
+                    while process_due(limit=3):
                         pass
                 except Exception as e:  # reported below
                     errors.append(e)

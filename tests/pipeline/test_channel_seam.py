@@ -16,6 +16,7 @@ from gateway.checkout.journal import open_checkout
 from gateway.pipeline import intake, worker
 from models import Flag, Notification, Subscription, SubscriptionFact
 from models import db as _db
+from tests.inbox import process_due
 
 
 def _stored(note_id: int) -> Notification:
@@ -80,7 +81,7 @@ def test_a_new_channel_drives_the_real_pipeline_to_access(
     body = f"sub=I-FAKE1;txn=T-FAKE1;plan=premium-monthly;token={checkout.token}".encode()
     note = _stored(intake.store(Channel.API, body, {"X-Fake": "1"}, "127.0.0.1", clock.now()))
 
-    assert worker.process_due() == 1
+    assert process_due() == 1
     db.session.expire_all()
     note = db.session.get(Notification, note.id)
     assert note.status is NotificationStatus.PROCESSED and fake.verified == [note.id]
@@ -99,9 +100,9 @@ def test_an_unregistered_channel_is_retried_then_flagged(app, db, clock):
     app.config.update(IPN_MAX_ATTEMPTS=2)
     app.extensions["channels"].pop(Channel.CSV)  # every channel has one: take one away
     note = _stored(intake.store(Channel.CSV, b"whatever", {}, None, clock.now()))
-    worker.process_due()
+    process_due()
     clock.advance(hours=2)
-    worker.process_due()
+    process_due()
     db.session.expire_all()
     note = db.session.get(Notification, note.id)
     assert note.status is NotificationStatus.FLAGGED and "no adapter" in note.outcome
@@ -114,11 +115,11 @@ def test_verification_and_application_are_retried_apart(app, db, clock, fake, ma
     note = _stored(
         intake.store(Channel.API, b"sub=I-F2;txn=T-F2;plan=premium-monthly", {}, None, clock.now())
     )
-    worker.process_due()
+    process_due()
     db.session.expire_all()
     assert db.session.get(Notification, note.id).status is NotificationStatus.RETRY
     clock.advance(minutes=5)
-    worker.process_due()
+    process_due()
     db.session.expire_all()
     note = db.session.get(Notification, note.id)
     assert note.status is NotificationStatus.PROCESSED
@@ -141,7 +142,7 @@ def test_a_poisoned_message_does_not_stall_its_batch(app, db, clock, fake, make_
         )
         for i in range(4)
     ]
-    assert worker.process_due() == 4
+    assert process_due() == 4
     db.session.expire_all()
     statuses = [db.session.get(Notification, n.id).status for n in notes]
     assert statuses == [NotificationStatus.RETRY] + [NotificationStatus.PROCESSED] * 3
@@ -174,10 +175,10 @@ def test_a_poisoned_message_is_flagged_after_its_retries_and_harms_no_other(
         )
         for i in range(3)
     ]
-    worker.process_due()
+    process_due()
     for _ in range(3):
         clock.advance(hours=1)
-        worker.process_due()
+        process_due()
     db.session.expire_all()
     assert [db.session.get(Notification, n.id).status for n in good] == ["processed"] * 3
     poisoned = db.session.get(Notification, poison.id)

@@ -20,11 +20,11 @@ from gateway.jobs import lease, runner
 from gateway.jobs.registry import job_named
 from gateway.paypal.postback import PostbackVerifier
 from gateway.pipeline import intake
-from gateway.pipeline import worker as inbox
 from gateway.records.flags import raise_flag
 from models import Notification
 from tests.conftest import CONFIG
 from tests.factories import PASSWORD
+from tests.inbox import process_due
 from tests.paypal import ipn_builders as ipn
 from tests.paypal.conftest import StubVerifier
 from tests.servers import serve
@@ -117,7 +117,7 @@ def test_a_processed_ipn_counts_once(app, client, db, clock, make_plan, scrape):
     body = ipn.signup("I-METRICS0001", clock.now())
     assert client.post("/paypal/ipn", data=body).status_code == 200
     clock.advance(seconds=3)
-    assert inbox.process_due() == 1
+    assert process_due() == 1
     assert db.session.scalar(db.select(Notification.status)) == NotificationStatus.PROCESSED
     after = scrape()
     assert after[processed] - before.get(processed, 0) == 1
@@ -132,10 +132,10 @@ def test_invalid_and_retried_ipns_are_counted_by_status(app, client, db, clock, 
     stub = StubVerifier("INVALID")
     app.extensions["ipn_verifier"] = stub
     client.post("/paypal/ipn", data=ipn.signup("I-METRICS0002", clock.now()))
-    inbox.process_due()
+    process_due()
     stub.answer = "HTTP 500: 'oops'"
     client.post("/paypal/ipn", data=ipn.signup("I-METRICS0003", clock.now()))
-    inbox.process_due()
+    process_due()
     after = scrape()
     assert after[key("tollgate_messages_total", channel="ipn", status="invalid")] == 1
     assert after[key("tollgate_messages_total", channel="ipn", status="retry")] == 1

@@ -136,7 +136,7 @@ def register_blueprints(app: Flask) -> None:
     from .checkout.rest_routes import bp as rest_checkout_bp
     from .checkout.routes import bp as checkout_bp
     from .member.routes import bp as member_bp
-    from .paypal.routes import bp as paypal_bp
+    from .pipeline.endpoints import bp as paypal_bp
 
     for bp in (paypal_bp, auth_bp, member_bp, checkout_bp, rest_checkout_bp, admin_bp):
         app.register_blueprint(bp)

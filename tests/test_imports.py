@@ -75,14 +75,14 @@ def test_worker_and_core_load_no_views(module):
     """Does importing the inbox worker (or the core, or the models) load no view module?"""
     loaded = loaded_after(f"import {module}")
     assert module in loaded
-    views = [m for m in loaded if m.startswith(VIEW_PACKAGES) or m == "gateway.paypal.routes"]
+    views = [m for m in loaded if m.startswith(VIEW_PACKAGES) or m == "gateway.pipeline.endpoints"]
     assert views == []
 
 
 def test_views_do_load_when_the_app_is_built():
     """Is the check above able to see views at all (they load with create_app)?"""
     loaded = loaded_after("from gateway import create_app; create_app({'TESTING': True})")
-    assert "gateway.paypal.routes" in loaded and "gateway.admin.routes" in loaded
+    assert "gateway.pipeline.endpoints" in loaded and "gateway.admin.routes" in loaded
 
 
 def test_stand_in_is_separate():

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
 
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
     DecimalField,
-    HiddenField,
     IntegerField,
     SelectChoice,
     SelectField,
@@ -28,6 +26,7 @@ from wtforms.validators import (
 )
 
 from ..member.areas import AREAS, ROLES
+from ..records.audit import ReasonForm
 
 UNITS = [
     SelectChoice("D", "day(s)"),
@@ -35,16 +34,11 @@ UNITS = [
     SelectChoice("M", "month(s)"),
     SelectChoice("Y", "year(s)"),
 ]
-REASON = [DataRequired(message="A reason is required."), Length(min=3, max=500)]
 
 
 def end_of_day(d: date) -> datetime:
     """Access "until 5 March" means until the end of that day, UTC."""
     return datetime.combine(d + timedelta(days=1), time(0), tzinfo=UTC)
-
-
-class ReasonForm(FlaskForm):
-    reason = TextAreaField("Reason", validators=REASON)
 
 
 class UntilForm(ReasonForm):
@@ -110,11 +104,3 @@ class AssignForm(ReasonForm):
 
     plan = SelectField("Plan", coerce=int, default=0)
     email = StringField("Member e-mail", validators=[Optional(), Length(max=254)])
-
-
-class RefundForm(ReasonForm):
-    amount = DecimalField(
-        "Amount", places=2, validators=[DataRequired(), NumberRange(min=Decimal("0.01"))]
-    )
-    #: One key per rendered form: submitting it twice is one refund.
-    key = HiddenField(validators=[DataRequired(), Length(min=16, max=40)])

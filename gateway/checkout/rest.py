@@ -19,11 +19,11 @@ from sqlalchemy.exc import IntegrityError
 from models import Checkout, Plan, Subscription, db
 
 from ..billing.rules.statuses import CheckoutFlow
-from ..paypal import rest_cancel
 from ..paypal.api import ApiError, api_client
-from ..paypal.asking import ask
 from ..pipeline.worker import process_one
 from ..records.flags import raise_flag
+from . import rest_cancel
+from .asking import ask
 
 #: PayPal's statuses of a subscription the buyer has approved.
 APPROVED = ("ACTIVE", "APPROVED")

@@ -3,7 +3,7 @@
 Flask's request handling (routing, the request context, the session, CSRF, before- and
 after-request hooks) cost the web worker more than storing the message itself. So a WSGI
 middleware takes PayPal's ordinary POSTs to the IPN and webhook endpoints and does what
-their views do (`paypal.routes.take`: store the exact bytes, answer an empty 200 or 503).
+their views do (`pipeline.endpoints.take`: store the exact bytes, answer an empty 200 or 503).
 Whatever it does not recognise as such a POST goes on to Flask and those views: other
 methods (405), a body over the limit (413 and its page), a chunked body, a query string.
 
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
-from ..paypal.routes import IPN, PREFIX, WEBHOOK, take
+from ..pipeline.endpoints import IPN, PREFIX, WEBHOOK, take
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from models import Checkout, Plan, Subscription, db
 
 from ..billing.rules.statuses import CheckoutFlow, CheckoutStatus, SubscriptionState
-from ..paypal import rest_cancel
+from ..checkout import rest_cancel
+from ..checkout.asking import ask
 from ..paypal.api import ApiError, api_client
-from ..paypal.asking import ask
 
 #: A checkout is asked about for this long after it was opened.
 CHECKOUT_WINDOW = timedelta(days=2)

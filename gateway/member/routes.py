@@ -10,9 +10,9 @@ from models import Checkout, Payment, Plan, Subscription, db
 
 from ..access import role_required
 from ..billing.rules.statuses import SubscriptionState
+from ..checkout import rest_cancel
 from ..clock import now
 from ..fastpath.kept_pages import kept_page
-from ..paypal import rest_cancel
 from ..paypal.api import ApiError
 from ..paypal.urls import manage_url
 from ..subscriptions import seats

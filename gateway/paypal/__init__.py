@@ -1,1 +1,4 @@
-"""Talking to PayPal: its server-to-server endpoints, the IPN channel, the postback."""
+"""Talking to PayPal: its REST API client, the IPN postback, webhook certificates and
+signatures, and its URLs by mode. (PayPal's requests to us arrive at
+gateway/pipeline/endpoints.py.)
+"""

@@ -1,4 +1,5 @@
-"""The channel-neutral inbox: store raw, claim with leases, verify, interpret, apply.
+"""The channel-neutral inbox: PayPal's endpoints store raw, then claim with leases, verify,
+interpret, apply.
 
 A channel (IPN, webhooks, our own API calls, CSV rows) is two functions, *verify* and
 *interpret*; nothing downstream of interpret knows which channel a fact came from.

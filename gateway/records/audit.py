@@ -1,11 +1,24 @@
-"""The audit writer: every admin change to access is recorded with who, when and why."""
+"""The audit writer: every admin change to access is recorded with who, when and why; and
+the form field every such change asks its reason in."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
+
 from models import AuditEntry, User, db
+
+REASON = [DataRequired(message="A reason is required."), Length(min=3, max=500)]
+
+
+class ReasonForm(FlaskForm):
+    """An admin action's form: the reason goes to the audit log."""
+
+    reason = TextAreaField("Reason", validators=REASON)
 
 
 def audit(

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import DecimalField, HiddenField
+from wtforms.validators import DataRequired, Length, NumberRange
 
 from models import Payment, RefundOperation, db
 
-from ..admin.forms import RefundForm
 from ..billing.rules.statuses import OperationStatus
 from ..clock import now
+from ..records.audit import ReasonForm
 from . import service as refunds
 
 bp = Blueprint("refunds", __name__, url_prefix="/payments")
+
+
+class RefundForm(ReasonForm):
+    amount = DecimalField(
+        "Amount", places=2, validators=[DataRequired(), NumberRange(min=Decimal("0.01"))]
+    )
+    #: One key per rendered form: submitting it twice is one refund.
+    key = HiddenField(validators=[DataRequired(), Length(min=16, max=40)])
 
 
 @bp.route("/<int:payment_id>", methods=["GET", "POST"])

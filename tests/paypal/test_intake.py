@@ -1,4 +1,4 @@
-"""PayPal's endpoints answered before Flask (`paypal.routes.FastIntake`): the same answers
+"""PayPal's endpoints answered before Flask (`fastpath.intake.FastIntake`): the same answers
 and the same stored row as the Flask views, committed before the 200, 503 when the
 database cannot take it, a dead pooled connection replaced; what it leaves to Flask."""
 

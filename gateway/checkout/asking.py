@@ -17,8 +17,8 @@ from models import Notification, db
 
 from ..billing.formats.api_answers import subscription_document, transaction_document
 from ..billing.rules.statuses import Channel
+from ..paypal.api import PayPalApi
 from ..pipeline import intake
-from .api import PayPalApi
 
 #: How far before the last known payment the transactions are asked for.
 LOOK_BACK = timedelta(days=2)

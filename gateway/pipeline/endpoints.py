@@ -27,7 +27,7 @@ from ..billing.formats.webhook_events import event_id
 from ..billing.rules.statuses import Channel
 from ..clock import now
 from ..extensions import csrf
-from ..pipeline import intake
+from . import intake
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment

@@ -16,9 +16,9 @@ from sqlalchemy import exists, select
 from models import Checkout, Notification, Subscription, db
 
 from ..billing.rules.statuses import Channel, CheckoutFlow
+from ..paypal.api import ApiError, api_client
 from ..pipeline.worker import process_one
 from ..subscriptions.queries import double_billed, renewing
-from .api import ApiError, api_client
 from .asking import ask
 
 

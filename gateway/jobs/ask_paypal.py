@@ -3,7 +3,7 @@
 Two kinds of silence are looked for: a REST checkout whose subscription PayPal created
 but whose activation or first payment we have not heard of, and a REST subscription
 whose renewal date has passed by PAYPAL_ASK_AFTER_HOURS with no payment recorded. What
-PayPal answers enters the pipeline as `api` notifications (paypal/asking.py), so a
+PayPal answers enters the pipeline as `api` notifications (checkout/asking.py), so a
 member who paid gets access even when IPN and webhook were both lost.
 """
 

@@ -114,7 +114,7 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_channels(app: Flask) -> None:
-    """The channels this app speaks (pipeline/channels.py); tests and later channels add
+    """The channels this app speaks (channels/seam.py); tests and later channels add
     theirs to the same dict."""
     from .billing.rules.statuses import Channel
     from .channels.api import ApiChannel

@@ -1,4 +1,5 @@
-"""Command-line tools: seed-demo, create-admin, inbox process, rebuild (jobs: `jobs/cli.py`)."""
+"""Command-line tools: seed-demo, create-admin, inbox process, rebuild (the jobs are in
+`cli/jobs.py`, PayPal's reconciliation in `cli/paypal.py`)."""
 
 from __future__ import annotations
 

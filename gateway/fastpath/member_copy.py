@@ -49,8 +49,10 @@ from ..auth.sessions import load as load_from_database
 from ..database import CHANGED_MEMBERS, MEMBERS_CHANNEL, members_changed
 from ..extensions import login_manager
 
-#: The columns a request reads; a change of any of them is announced.
-WATCHED = ("email", "is_admin", "session_token", "access_version")
+#: The columns of `users` a request reads: all a copy holds (never the password hash).
+COLUMNS = ("id", "email", "is_admin", "session_token", "access_version", "created_at")
+#: Those of them that can change; a change of any is announced (members_changed).
+WATCHED = tuple(name for name in COLUMNS if name not in ("id", "created_at"))
 log = logging.getLogger(__name__)
 
 
@@ -62,21 +64,14 @@ class Member:
     served from memory, and code that needs a `User` (a method, a relationship) still gets
     one. After that `current_user` is the row itself (isinstance checks, session.add)."""
 
-    __slots__ = ("id", "email", "is_admin", "session_token", "access_version", "created_at")
+    __slots__ = COLUMNS
     is_authenticated = True
     is_active = True
     is_anonymous = False
 
-    id: int
-    email: str
-    is_admin: bool
-    session_token: str
-    access_version: int
-    created_at: Any
-
     def __init__(self, copy: Copy) -> None:
-        for name in Member.__slots__:
-            object.__setattr__(self, name, getattr(copy, name))
+        for name, value in copy.values.items():
+            object.__setattr__(self, name, value)
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
@@ -115,25 +110,19 @@ class Member:
 
 @dataclass(frozen=True)
 class Copy:
-    id: int
-    email: str
-    is_admin: bool
-    session_token: str
-    access_version: int
-    created_at: Any
+    #: COLUMNS -> the member's values when the copy was taken.
+    values: dict[str, Any]
+    #: When (monotonic seconds).
     taken: float
 
     @classmethod
     def of(cls, user: User, taken: float) -> Copy:
-        return cls(
-            user.id,
-            user.email,
-            user.is_admin,
-            user.session_token,
-            user.access_version,
-            user.created_at,
-            taken,
-        )
+        return cls({name: getattr(user, name) for name in COLUMNS}, taken)
+
+    @property
+    def session_token(self) -> str:
+        token: str = self.values["session_token"]
+        return token
 
     @property
     def member(self) -> Member:
@@ -147,14 +136,7 @@ class Copy:
     def as_user(self) -> User:
         """A persistent `User` built without a query; any other column (the password
         hash, say) is loaded from the database only if someone reads it."""
-        user = User(
-            id=self.id,
-            email=self.email,
-            is_admin=self.is_admin,
-            session_token=self.session_token,
-            access_version=self.access_version,
-            created_at=self.created_at,
-        )
+        user = User(**self.values)
         make_transient_to_detached(user)
         db.session.add(user)
         db.session.expire(user, ["password_hash"])  # never from memory: loaded when read

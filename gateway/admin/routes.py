@@ -33,7 +33,7 @@ from models import (
 )
 
 from ..access import admin_required
-from ..clock import now
+from ..clock import now, utc_text
 from ..paging import BadFilter, Paging, SortKey, requested
 from ..refunds import routes as refunds
 from ..subscriptions import admin_actions
@@ -177,7 +177,8 @@ def subscription_extend(sub_id: int):
         flash(str(e).capitalize() + ".", "error")
         return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
     db.session.commit()
-    flash(f"Access extended until {sub.access_until:%Y-%m-%d %H:%M} UTC.", "success")
+    until = sub.access_until
+    flash(f"Access extended until {utc_text(until)}." if until else "Access extended.", "success")
     return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
 
 

@@ -6,6 +6,19 @@ from datetime import UTC, datetime, timedelta
 
 from flask import current_app
 
+# How moments are written for people lives in the pure core (its sentences use it too).
+from .billing.rules.timetext import day_text, day_time_text, utc_day, utc_text
+
+__all__ = [
+    "SystemClock",
+    "FrozenClock",
+    "now",
+    "utc_text",
+    "utc_day",
+    "day_text",
+    "day_time_text",
+]
+
 
 class SystemClock:
     def now(self) -> datetime:

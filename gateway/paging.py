@@ -1,6 +1,6 @@
 """The paginator of every admin table: keyset pages that cost the same on row 1 and row
-1,000,000, the query-string paging they read, and (until every table is keyset-paged)
-OFFSET pages for the small tables.
+1,000,000, and the query-string paging they read. There is no OFFSET paging: a log that
+starts small (messages, flags, mail) grows as large as any other table.
 
 A page continues from the last row shown (its sort value and id, signed into an opaque
 cursor), never from an OFFSET. Ascending puts NULLs last and descending puts them first,
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
+from flask import abort, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import ColumnElement, CompoundSelect, Select, func, select
 from sqlalchemy.ext.compiler import compiles
@@ -129,7 +129,7 @@ def fetch(
     """Up to `limit` rows of `stmt` in (key, id) order, strictly after `after`."""
     col = key.column
     id_order = row_id.desc() if desc else row_id.asc()
-    by_value = [col.desc() if desc else col.asc(), id_order]
+    by_value = [id_order] if col is row_id else [col.desc() if desc else col.asc(), id_order]
 
     def id_past(i: int) -> ColumnElement[bool]:
         return row_id < i if desc else row_id > i
@@ -148,10 +148,9 @@ def fetch(
     else:
         values = [([], by_value)]
     if after is not None and after.value is not None:
-        values = [
-            ([col == after.value, id_past(after.id)], [id_order]),
-            ([value_past(after.value)], by_value),
-        ]
+        values = [([value_past(after.value)], by_value)]
+        if key.column is not row_id:  # sorted by the id itself, no two rows tie
+            values.insert(0, ([col == after.value, id_past(after.id)], [id_order]))
     if desc:  # NULLs first: none are left once past them
         pieces = values if after is not None and after.value is not None else nulls + values
     else:  # NULLs last
@@ -236,6 +235,28 @@ def page(
     )
 
 
+def requested(
+    stmt: Select, sort: str, key: SortKey, row_id: Expr, desc: bool, paging: Paging
+) -> KeysetPage:
+    """The page `paging` (the query string) asks for, ADMIN_PAGE_SIZE rows; a bad cursor
+    is the client's mistake, answered 400."""
+    try:
+        return page(
+            stmt,
+            sort,
+            key,
+            row_id,
+            desc,
+            size=int(current_app.config["ADMIN_PAGE_SIZE"]),
+            after=paging.after,
+            before=paging.before,
+            last=paging.last,
+            page_no=paging.page,
+        )
+    except BadCursor as e:
+        abort(400, description=str(e))
+
+
 def _flip(c: Cursor) -> Cursor:
     return Cursor(c.sort, not c.desc, c.value, c.id)
 
@@ -309,15 +330,11 @@ class Paging:
         )
 
 
-def parse_page(raw: str) -> int:
-    if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
-        raise BadFilter("page must be a whole number from 1.")
-    return int(raw)
-
-
 def parse_keyset_page(raw: str) -> int:
     """`?page=N` on a keyset table: small N only, never an OFFSET deep into a table."""
-    n = parse_page(raw)
+    if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
+        raise BadFilter("page must be a whole number from 1.")
+    n = int(raw)
     if n > MAX_PAGE:
         raise BadFilter(
             f"page goes up to {MAX_PAGE}; for deeper pages follow the next, previous "
@@ -328,19 +345,3 @@ def parse_keyset_page(raw: str) -> int:
 
 def escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list
-    page: int
-    pages: int
-    total: int
-
-
-def paginate(stmt: Select, page: int, size: int) -> Page:
-    """OFFSET paging with a count, for the small admin tables (flags, messages, outbox)."""
-    total = db.session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
-    pages = max(1, -(-total // size))
-    items = db.session.scalars(stmt.limit(size).offset((page - 1) * size)).unique().all()
-    return Page(items=list(items), page=page, pages=pages, total=total)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Model
@@ -17,7 +17,18 @@ if TYPE_CHECKING:
 
 class Flag(Model):
     __tablename__ = "flags"
-    __table_args__ = (Index("ix_flags_open", "resolved_at", "created_at"),)
+    __table_args__ = (
+        # The open queue, newest first (admin flags and reconciliation pages, open counts):
+        # partial, since PostgreSQL orders by no column after `resolved_at IS NULL`.
+        Index(
+            "ix_flags_open",
+            "created_at",
+            "id",
+            postgresql_where=text("resolved_at IS NULL"),
+            sqlite_where=text("resolved_at IS NULL"),
+        ),
+        Index("ix_flags_created_at_id", "created_at", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(40))

@@ -39,7 +39,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from models import db
 
-from ..clock import now
+from ..clock import now, utc_text
 from ..dashboard import snapshots
 from ..dashboard.buckets import last_months
 from ..dashboard.charts import Series, bar_chart, line_chart
@@ -258,7 +258,7 @@ def _window() -> Window:
 def cell(value: object) -> str:
     """A table cell as text: dates as ISO days, moments in UTC, numbers as they are."""
     if isinstance(value, datetime):
-        return f"{value:%Y-%m-%d %H:%M} UTC"
+        return utc_text(value)
     if isinstance(value, date):
         return value.isoformat()
     return str(value)

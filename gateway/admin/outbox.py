@@ -8,19 +8,20 @@ from sqlalchemy import select
 
 from models import OutboxMail
 
-from ..paging import BadFilter, paginate, parse_page
+from ..paging import BadFilter, Paging, SortKey, requested
 
 bp = Blueprint("outbox", __name__, url_prefix="/outbox")
+#: Newest first by id (the order they were queued in), on the primary key.
+BY_ID = SortKey(OutboxMail.id, lambda m: m.id, int)
 
 
 @bp.route("")
 def index() -> ResponseReturnValue:
     try:
-        page_no = parse_page(request.args.get("page", "1"))
+        paging = Paging.from_args(request.args)
     except BadFilter as e:
         abort(400, description=str(e))
-    stmt = select(OutboxMail).order_by(OutboxMail.id.desc())
-    page = paginate(stmt, page_no, int(current_app.config["ADMIN_PAGE_SIZE"]))
+    page = requested(select(OutboxMail), "id", BY_ID, OutboxMail.id, True, paging)
     return render_template(
         "admin/outbox.html", page=page, configured=bool(current_app.config["MAIL_SERVER"])
     )

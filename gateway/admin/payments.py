@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 from sqlalchemy import CompoundSelect, select, union
 from sqlalchemy.orm import load_only
@@ -16,8 +16,7 @@ from sqlalchemy.orm import load_only
 from models import Payment, Subscription
 
 from ..billing.rules.statuses import PaymentStatus
-from ..paging import BadCursor, BadFilter, Paging, SortKey, escape_like
-from ..paging import page as keyset_page
+from ..paging import BadFilter, Paging, SortKey, escape_like, requested
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 STATUSES = tuple(s.value for s in PaymentStatus)
@@ -77,19 +76,5 @@ def index() -> ResponseReturnValue:
         stmt = stmt.where(Payment.status == status)
     if q:
         stmt = stmt.where(Payment.id.in_(search_ids(q)))
-    try:
-        page = keyset_page(
-            stmt,
-            "paid_at",
-            PAID_AT,
-            Payment.id,
-            True,
-            size=int(current_app.config["ADMIN_PAGE_SIZE"]),
-            after=paging.after,
-            before=paging.before,
-            last=paging.last,
-            page_no=paging.page,
-        )
-    except BadCursor as e:
-        abort(400, description=str(e))
+    page = requested(stmt, "paid_at", PAID_AT, Payment.id, True, paging)
     return render_template("admin/payments.html", page=page, status=status, q=q, statuses=STATUSES)

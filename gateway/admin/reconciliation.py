@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from sqlalchemy import func, select
+from sqlalchemy import Select, select
 from wtforms import IntegerField, SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional
 
@@ -23,7 +23,7 @@ from ..billing.formats.activity_locale import DateOrder
 from ..clock import now
 from ..jobs import lease, runner
 from ..jobs.registry import job_named
-from ..paging import BadFilter, paginate, parse_page
+from ..paging import BadFilter, Paging, requested
 from ..reconciliation.importing import (
     RUN_NAME,
     ImportReport,
@@ -35,6 +35,7 @@ from ..reconciliation.importing import (
 from ..reconciliation.run import reconcile
 from ..reconciliation.session import FLAG_KIND
 from ..records.audit import audit
+from . import flags
 
 bp = Blueprint("reconciliation", __name__, url_prefix="/reconciliation")
 #: Runs listed on the page.
@@ -76,6 +77,10 @@ def _limit() -> int:
     return int(current_app.config["RECONCILE_UPLOAD_MAX_MB"]) * 2**20
 
 
+def open_differences() -> Select[Flag]:
+    return select(Flag).where(Flag.kind == FLAG_KIND, Flag.resolved_at.is_(None))
+
+
 @bp.route("")
 def index() -> ResponseReturnValue:
     return _page(RunForm(), ImportForm(), None)
@@ -85,7 +90,7 @@ def _page(
     run_form: RunForm, import_form: ImportForm, report: ImportReport | None, status: int = 200
 ):
     try:
-        page_no = parse_page(request.args.get("page", "1"))
+        paging = Paging.from_args(request.args)
     except BadFilter as e:
         abort(400, description=str(e))
     runs = db.session.scalars(
@@ -94,18 +99,13 @@ def _page(
         .order_by(JobRun.started_at.desc(), JobRun.id.desc())
         .limit(RUNS)
     ).all()
-    open_flags = select(Flag).where(Flag.kind == FLAG_KIND, Flag.resolved_at.is_(None))
-    page = paginate(
-        open_flags.order_by(Flag.created_at.desc(), Flag.id.desc()),
-        page_no,
-        int(current_app.config["ADMIN_PAGE_SIZE"]),
-    )
-    total = db.session.scalar(select(func.count()).select_from(open_flags.subquery()))
+    # Newest first, as the flags queue lists them; the count exact up to
+    # paging.EXACT_UP_TO, an estimate beyond, never a COUNT(*) of them all.
+    page = requested(open_differences(), "created", flags.CREATED, Flag.id, True, paging)
     return render_template(
         "admin/reconciliation.html",
         runs=runs,
         page=page,
-        open_count=total,
         run_form=run_form,
         import_form=import_form,
         report=report,

@@ -33,9 +33,8 @@ from models import (
 )
 
 from ..access import admin_required
-from ..clock import now
-from ..paging import BadCursor, BadFilter, KeysetPage, Paging, SortKey
-from ..paging import page as keyset_page
+from ..clock import now, utc_text
+from ..paging import BadFilter, Paging, SortKey, requested
 from ..refunds import routes as refunds
 from ..subscriptions import admin_actions
 from ..subscriptions.display import explanation, status_of
@@ -107,7 +106,7 @@ def subscriptions_list():
     """The subscriptions table: keyset-paged, so page 1 and the last page cost the same."""
     f = _filter()
     stmt = subscriptions(f, now(), int(current_app.config["LAPSING_DAYS"]))
-    page = _keyset_page(stmt, f.sort, sort_key(f), Subscription.id, f.desc, f.paging)
+    page = requested(stmt, f.sort, sort_key(f), Subscription.id, f.desc, f.paging)
     plans = db.session.scalars(select(Plan).order_by(Plan.code)).all()
     return render_template(
         "admin/subscriptions.html",
@@ -117,24 +116,6 @@ def subscriptions_list():
         views=VIEWS,
         status=lambda s: status_of(s, now()),
     )
-
-
-def _keyset_page(stmt, sort, key, row_id, desc, paging: Paging) -> KeysetPage:
-    try:
-        return keyset_page(
-            stmt,
-            sort,
-            key,
-            row_id,
-            desc,
-            size=int(current_app.config["ADMIN_PAGE_SIZE"]),
-            after=paging.after,
-            before=paging.before,
-            last=paging.last,
-            page_no=paging.page,
-        )
-    except BadCursor as e:
-        abort(400, description=str(e))
 
 
 @bp.route("/subscriptions/<int:sub_id>")
@@ -196,7 +177,8 @@ def subscription_extend(sub_id: int):
         flash(str(e).capitalize() + ".", "error")
         return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
     db.session.commit()
-    flash(f"Access extended until {sub.access_until:%Y-%m-%d %H:%M} UTC.", "success")
+    until = sub.access_until
+    flash(f"Access extended until {utc_text(until)}." if until else "Access extended.", "success")
     return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
 
 
@@ -232,7 +214,7 @@ def members():
     stmt = select(User).options(load_only(User.id, User.email, User.is_admin, User.created_at))
     if q:
         stmt = stmt.where(email_prefix(q))
-    page = _keyset_page(stmt, "email", MEMBER_KEY, User.id, False, paging)
+    page = requested(stmt, "email", MEMBER_KEY, User.id, False, paging)
     return render_template("admin/members.html", page=page, q=q)
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from models import Checkout, Plan, Subscription, db
 
 from ..billing.rules.statuses import CheckoutStatus
-from ..clock import now
+from ..clock import now, utc_text
 from ..paypal.api import ApiError
 from ..paypal.urls import endpoints
 from ..records.flags import raise_flag
@@ -124,7 +124,7 @@ def status(token: str) -> ResponseReturnValue:
         status=checkout.status.value,
         access=open_,
         access_until=until.isoformat() if until else None,
-        access_until_text=f"{until:%Y-%m-%d %H:%M} UTC" if until else None,
+        access_until_text=utc_text(until) if until else None,
     )
 
 

@@ -11,7 +11,7 @@ from models import Checkout, Payment, Plan, Subscription, db
 from ..access import role_required
 from ..billing.rules.statuses import SubscriptionState
 from ..checkout import rest_cancel
-from ..clock import now
+from ..clock import now, utc_text
 from ..fastpath.kept_pages import kept_page
 from ..paypal.api import ApiError
 from ..paypal.urls import manage_url
@@ -124,7 +124,7 @@ def cancel(sub_id: int):
     db.session.refresh(sub)
     flash(
         f"Cancelled at PayPal: no more renewals. Your access stays until "
-        f"{sub.access_until:%Y-%m-%d %H:%M} UTC."
+        f"{utc_text(sub.access_until)}."
         if sub.access_until
         else "Cancelled at PayPal.",
         "info",

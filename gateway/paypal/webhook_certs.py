@@ -19,6 +19,8 @@ from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
 
+from ..billing.rules.timetext import utc_text  # pure: this module needs no Flask
+
 USER_AGENT = "Tollgate-Webhook-Verifier/1.0"
 MAX_PEM_BYTES = 64 * 1024  # a leaf and two intermediates are about 6 KB
 CACHE_SIZE = 32
@@ -219,11 +221,11 @@ def _check_name(leaf: x509.Certificate) -> None:
 def _check_validity(leaf: x509.Certificate, at: datetime) -> None:
     if at > leaf.not_valid_after_utc:
         raise CertRejected(
-            f"certificate {_cn(leaf)} expired at {leaf.not_valid_after_utc:%Y-%m-%d %H:%M} UTC,"
-            f" before the message was received ({at:%Y-%m-%d %H:%M} UTC)"
+            f"certificate {_cn(leaf)} expired at {utc_text(leaf.not_valid_after_utc)},"
+            f" before the message was received ({utc_text(at)})"
         )
     if at < leaf.not_valid_before_utc:
         raise CertRejected(
-            f"certificate {_cn(leaf)} is valid only from {leaf.not_valid_before_utc:%Y-%m-%d %H:%M}"
-            f" UTC, after the message was received ({at:%Y-%m-%d %H:%M} UTC)"
+            f"certificate {_cn(leaf)} is valid only from {utc_text(leaf.not_valid_before_utc)},"
+            f" after the message was received ({utc_text(at)})"
         )

@@ -26,6 +26,7 @@ from ..billing.rules.statuses import (
     TermsSource,
 )
 from ..billing.rules.terms import AgreedTerms, differences, expected_amounts
+from ..clock import utc_text
 from ..database import insert_new, lock_keys
 from ..records.flags import raise_flag
 from ..subscriptions import notices, seats, service
@@ -139,7 +140,7 @@ def amount_problem(
 def outcome_text(meaning: Interpretation, sub: Subscription, stored_new: bool) -> str:
     """The message's outcome for the admin log, with the subscription as it left it."""
     applied = stored_new or not meaning.facts
-    until = f"{sub.access_until:%Y-%m-%d %H:%M} UTC" if sub.access_until else "none"
+    until = utc_text(sub.access_until) if sub.access_until else "none"
     return (
         f"{meaning.summary}{'' if applied else ' (already applied: no change)'}; "
         f"subscription {sub.id} {sub.state.value}, access until {until}"

@@ -13,6 +13,7 @@ from flask import current_app
 from ..billing.formats.reconcile import SKEW
 from ..billing.formats.reconcile_subscriptions import compare_subscription
 from ..billing.formats.reported import SEARCH, from_search, windows
+from ..clock import utc_day, utc_text
 from ..paypal.api import ApiError, PayPalApi, api_client
 from . import ours
 from .session import Session
@@ -75,13 +76,13 @@ def _payments(
                         unreadable.append(str(e))
                 session.feed(rows)
         except ApiError as e:
-            errors.append(f"Transaction Search {a:%Y-%m-%d}–{b:%Y-%m-%d}: {e.for_admin()}")
+            errors.append(f"Transaction Search {utc_day(a)}–{utc_day(b)}: {e.for_admin()}")
             complete, reachable = False, not e.retryable
             break
     # Our payments are called unreported only if every window was read.
     tally = session.finish((start, end - SKEW) if complete else None)
     return (
-        f"{SEARCH} {start:%Y-%m-%d %H:%M}–{end:%Y-%m-%d %H:%M} UTC in {len(cuts)} window(s), "
+        f"{SEARCH} {utc_text(start)} – {utc_text(end)} in {len(cuts)} window(s), "
         f"{pages} page(s): {tally.line()}"
         + (f", {len(unreadable)} unreadable row(s) ({unreadable[0]})" if unreadable else "")
         + ("" if complete else " (incomplete: unreported payments not looked for)"),

@@ -11,6 +11,7 @@ from models import Subscription, SubscriptionFact, db
 from ..billing import Entitlement, FactKind, compute, status_at
 from ..billing.rules.entitlements import explain
 from ..billing.rules.reasons import reason
+from ..clock import day_text
 from . import recorded_terms as agreed
 from .service import billing_period, facts_of, policy
 
@@ -78,7 +79,7 @@ def next_charge(sub: Subscription, at: datetime) -> str:
         return ""
     terms = agreed.in_force(sub)
     amount = f"{terms.price} {terms.currency}" if terms else "the agreed amount"
-    return f"{amount} on {sub.paid_through:%d %b %Y}"
+    return f"{amount} on {day_text(sub.paid_through)}"
 
 
 def past_due(sub: Subscription, at: datetime) -> bool:

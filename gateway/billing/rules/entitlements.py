@@ -11,6 +11,7 @@ from decimal import Decimal
 from .facts import Fact, FactKind
 from .periods import PeriodUnit, add_period
 from .statuses import SubscriptionState as State
+from .timetext import utc_text
 
 
 class CancelPolicy(enum.StrEnum):
@@ -253,34 +254,36 @@ def status_at(ent: Entitlement, now: datetime) -> str:
 
 def explain(ent: Entitlement, policy: Policy = Policy()) -> list[str]:
     """Plain sentences saying why access lasts until when (for the admin timeline)."""
-    fmt = "%Y-%m-%d %H:%M UTC"
     lines = []
     if ent.trial_until:
-        lines.append(f"Free trial until {ent.trial_until:{fmt}}.")
+        lines.append(f"Free trial until {utc_text(ent.trial_until)}.")
     for p in ent.periods:
-        lines.append(f"Payment {p.txn_id} paid {p.start:{fmt}} → {p.end:{fmt}}.")
+        lines.append(f"Payment {p.txn_id} paid {utc_text(p.start)} → {utc_text(p.end)}.")
     if ent.paid_through:
-        lines.append(f"Paid through {ent.paid_through:{fmt}}.")
+        lines.append(f"Paid through {utc_text(ent.paid_through)}.")
     elif not ent.periods and ent.state is not State.PENDING:
         lines.append("No payment currently counts (none yet, or all refunded or reversed).")
     if ent.grace_until:
         lines.append(
-            f"A renewal failed: {policy.grace_days} days of grace, until {ent.grace_until:{fmt}}."
+            f"A renewal failed: {policy.grace_days} days of grace, "
+            f"until {utc_text(ent.grace_until)}."
         )
     if ent.cancelled_at:
         lines.append(
-            f"Cancelled {ent.cancelled_at:{fmt}}: no renewals; access is kept to the "
+            f"Cancelled {utc_text(ent.cancelled_at)}: no renewals; access is kept to the "
             "paid-through date."
             if policy.cancel is CancelPolicy.END_OF_PERIOD
-            else f"Cancelled {ent.cancelled_at:{fmt}}: access ended then (policy)."
+            else f"Cancelled {utc_text(ent.cancelled_at)}: access ended then (policy)."
         )
     if ent.ended_at:
-        lines.append(f"Term ended {ent.ended_at:{fmt}}: no renewals, no grace.")
+        lines.append(f"Term ended {utc_text(ent.ended_at)}: no renewals, no grace.")
     if ent.revoked_at:
-        lines.append(f"Revoked by an admin {ent.revoked_at:{fmt}}.")
+        lines.append(f"Revoked by an admin {utc_text(ent.revoked_at)}.")
     if ent.access_until and (
         ent.paid_through is None or ent.access_until > (ent.grace_until or ent.paid_through)
     ):
-        lines.append(f"An admin granted access until {ent.access_until:{fmt}}.")
-    lines.append(f"Access until {ent.access_until:{fmt}}." if ent.access_until else "No access.")
+        lines.append(f"An admin granted access until {utc_text(ent.access_until)}.")
+    lines.append(
+        f"Access until {utc_text(ent.access_until)}." if ent.access_until else "No access."
+    )
     return lines

@@ -1,0 +1,35 @@
+"""How a moment is written for people, in one place (pure, so the billing core's sentences
+use it too; the rest of the gateway imports it from `gateway.clock`).
+
+Admin pages, logs and flashes write the UTC minute, ISO-style: "2026-01-15 12:00 UTC".
+Member-facing sentences write the day: "15 Jan 2026". Moments are stored in UTC; an
+aware moment in another zone is turned to UTC first, so the label is always true.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def _utc(at: datetime) -> datetime:
+    return at.astimezone(UTC) if at.tzinfo is not None else at
+
+
+def utc_text(at: datetime) -> str:
+    """The UTC minute: "2026-01-15 12:00 UTC"."""
+    return f"{_utc(at):%Y-%m-%d %H:%M} UTC"
+
+
+def utc_day(at: datetime) -> str:
+    """The UTC day, ISO: "2026-01-15"."""
+    return f"{_utc(at):%Y-%m-%d}"
+
+
+def day_text(at: datetime) -> str:
+    """The UTC day for members: "15 Jan 2026"."""
+    return f"{_utc(at):%d %b %Y}"
+
+
+def day_time_text(at: datetime) -> str:
+    """The UTC minute for members: "15 Jan 2026 12:00 UTC"."""
+    return f"{_utc(at):%d %b %Y %H:%M} UTC"

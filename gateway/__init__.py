@@ -151,7 +151,7 @@ def register_blueprints(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from .access import can
-    from .clock import now
+    from .clock import day_text, day_time_text, now, utc_text
     from .member.areas import AREAS, allowed_areas
 
     app.jinja_env.globals["nav_areas"] = allowed_areas
@@ -162,7 +162,10 @@ def register_template_helpers(app: Flask) -> None:
 
     @app.template_filter("dt")
     def format_dt(value) -> str:
-        return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
+        return utc_text(value) if value else "—"
+
+    app.add_template_filter(day_text, "day")  # members' mails and pages: "15 Jan 2026"
+    app.add_template_filter(day_time_text, "day_time")  # "15 Jan 2026 12:00 UTC"
 
     @app.template_filter("until")
     def time_left(value) -> str:

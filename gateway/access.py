@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from models import Plan, Subscription, db
 
 from .billing.rules.roles import has_role, lapsed_at
-from .clock import now
+from .clock import day_time_text, now
 from .extensions import login_manager
 
 SESSION_KEY = "_roles"
@@ -104,5 +104,5 @@ def admin_required(view: Callable) -> Callable:
 def _why(roles: tuple[str, ...], ended: datetime | None) -> str:
     names = " or ".join(roles)
     if ended is not None:
-        return f"Your {names} access ended on {ended:%d %b %Y at %H:%M} UTC."
+        return f"Your {names} access ended on {day_time_text(ended)}."
     return f"This area needs a {names} subscription, and you don't have one."

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from ..rules.statuses import PaymentStatus
+from ..rules.timetext import utc_text
 from .reported_transaction import Reported, Said, TxnKind
 
 #: Our date of a payment and PayPal's may differ by moments (IPN dates are whole seconds):
@@ -82,7 +83,7 @@ class Difference:
 
 
 def when(at: datetime | None) -> str:
-    return f"{at:%Y-%m-%d %H:%M} UTC" if at else "no date"
+    return utc_text(at) if at else "no date"
 
 
 def money(amount: Decimal, currency: str) -> str:

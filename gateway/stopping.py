@@ -117,17 +117,23 @@ def _watch(fd: int, stop: Stop, command: str) -> None:
     while True:
         name = signal.Signals(os.read(fd, 1)[0]).name
         if stop.is_set():
-            click.echo(f"{command}: {name}: already stopping", err=True)
+            _say(f"{command}: {name}: already stopping")
             continue
-        click.echo(f"{command}: {name}: stopping", err=True)
         watchdog = threading.Timer(LIMIT, _give_up, args=(command, name))
         watchdog.daemon = True
         watchdog.start()
+        _say(f"{command}: {name}: stopping")
         stop.set(name)
 
 
+def _say(line: str) -> None:
+    """A line on stderr, if there is still one: a closed pipe must not stop the stop."""
+    with contextlib.suppress(Exception):
+        click.echo(line, err=True)
+
+
 def _give_up(command: str, name: str) -> None:
-    click.echo(f"{command}: still running {LIMIT:g} s after {name}; leaving now", err=True)
+    _say(f"{command}: still running {LIMIT:g} s after {name}; leaving now")
     _exit(1)
 
 

@@ -146,32 +146,44 @@ class Started:
             time.sleep(0.05)  # not listening yet: ask again
 
     def seconds_to_exit(self, signum: int, *, group: bool = False, bound: float = BOUND) -> float:
-        """Send `signum` (to the process group: as a terminal's Ctrl-C does); the seconds
-        from the signal until the process ended."""
-        sent = time.monotonic()
-        if group:
-            os.killpg(self.proc.pid, signum)
-        else:
-            self.proc.send_signal(signum)
-        self.proc.wait(timeout=bound)
-        return time.monotonic() - sent
+        return seconds_to_exit(self.proc, signum, group=group, bound=bound)
 
     def stop(self) -> int | None:
-        """SIGTERM, wait, then SIGKILL (the whole group, if it has its own); its exit status."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=STOP_BOUND)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.own_group:  # what it started and left behind
-            with suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+        """Stop it (see `stop_process`) and read the rest of its output; its exit status."""
+        status = stop_process(self.proc, own_group=self.own_group)
         self._reader.join(timeout=STOP_BOUND)
         assert self.proc.stdout is not None
         self.proc.stdout.close()
-        return self.proc.returncode
+        return status
+
+
+def seconds_to_exit(
+    proc: subprocess.Popen[str], signum: int, *, group: bool = False, bound: float = BOUND
+) -> float:
+    """Send `signum` (to the process group: as a terminal's Ctrl-C does); the seconds from
+    the signal until the process ended."""
+    sent = time.monotonic()
+    if group:
+        os.killpg(proc.pid, signum)
+    else:
+        proc.send_signal(signum)
+    proc.wait(timeout=bound)
+    return time.monotonic() - sent
+
+
+def stop_process(proc: subprocess.Popen[str], *, own_group: bool = False) -> int | None:
+    """SIGTERM, wait, then SIGKILL (the whole group too, if it has its own); its status."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=STOP_BOUND)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    if own_group:  # what it started and left behind
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    return proc.returncode
 
 
 @contextmanager

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable
 
 import pytest
 
 from gateway.stopping import LIMIT
-from tests.servers import Started, started
+from tests.servers import ROOT, Started, seconds_to_exit, started, stop_process
 from tests.smtp import free_port
 
 #: What the commands promise, measured from the signal.
@@ -105,3 +106,22 @@ def test_a_process_that_does_not_stop_is_gone_at_the_limit(tmp_path):
         took = process.seconds_to_exit(signal.SIGTERM)
     assert process.proc.returncode == 1, process.text
     assert took >= LIMIT and "leaving now" in process.text, (took, process.text)
+
+
+def test_a_command_whose_output_is_gone_still_stops(app, tmp_path):
+    """With the pipe it prints to closed (its reader gone), does one SIGTERM still end the
+    scheduler within 5 s? (Its "stopping" line then fails to print.)"""
+    read, write = os.pipe()
+    command, _ = jobs_run(0)
+    env = command_env(app, tmp_path) | {"PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=write, stderr=write, text=True)
+    os.close(write)
+    try:
+        with os.fdopen(read) as output:  # closed once the scheduler is up
+            for line in output:
+                if "scheduler started" in line:
+                    break
+        took = seconds_to_exit(proc, signal.SIGTERM)
+        assert took < STOPS_WITHIN, took
+    finally:
+        stop_process(proc)

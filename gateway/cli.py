@@ -26,7 +26,7 @@ DEMO_PLANS = [
     ("pro-monthly", "Pro, monthly", "pro", "29.00", 1, "M", None, None),
 ]
 #: The demo sells Pro through the Subscriptions API (the stand-in creates this REST plan:
-#: see the Makefile's `run`), with a limited number of seats.
+#: see gateway/demo_run.py, which `make run` runs), with a limited number of seats.
 DEMO_REST_PLANS = {"pro-monthly": ("P-DEMO-PRO-MONTHLY", 25)}
 DEMO_ADMIN = "admin@example.com"
 CREDENTIALS_FILE = "demo-credentials.txt"

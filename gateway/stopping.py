@@ -80,14 +80,32 @@ class Stop:
     def wait_futures(self, futures: Iterable[Future[Any]], until: float) -> None:
         """Wait until every future is done, `until` (monotonic) passes, or the grace after
         the stop runs out, whichever comes first."""
-        pending: set[Future[Any]] = set(futures)
-        while pending:
+        everything = _all_of(list(futures))
+        while not everything.done():
             left = self.deadline(until) - time.monotonic()
             if left <= 0:
                 return
-            watched = pending if self.is_set() else pending | {self._future}
-            _, rest = wait(watched, timeout=left, return_when=FIRST_COMPLETED)
-            pending = rest - {self._future}
+            watched = {everything} if self.is_set() else {everything, self._future}
+            wait(watched, timeout=left, return_when=FIRST_COMPLETED)
+
+
+def _all_of(futures: list[Future[Any]]) -> Future[None]:
+    """A future done once every one of `futures` is (one wait, however many there are)."""
+    everything: Future[None] = Future()
+    left, lock = [len(futures)], threading.Lock()
+
+    def one_done(_: Future[Any]) -> None:
+        with lock:
+            left[0] -= 1
+            last = left[0] == 0
+        if last:
+            everything.set_result(None)
+
+    if not futures:
+        everything.set_result(None)
+    for future in futures:
+        future.add_done_callback(one_done)
+    return everything
 
 
 def install(stop: Stop, command: str) -> None:

@@ -85,10 +85,12 @@ def serve_demo(host: str, port: int) -> None:
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     stop = stopping.Stop()
-    stopping.install(stop, "serve-demo")
     server = make_server(host, port, app, threaded=True)
-    # werkzeug's own stop is a KeyboardInterrupt; ours asks its loop to end from another thread.
+    # werkzeug's own stop is a KeyboardInterrupt; ours asks its loop to end from another
+    # thread. Registered before the signals are routed: shutdown() on this thread, before
+    # serve_forever, would wait forever.
     stop.on_stop(server.shutdown)
+    stopping.install(stop, "serve-demo")
     scheduler = runner.start_in_background(app, stop)
     server.log_startup()
     try:

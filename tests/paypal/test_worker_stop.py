@@ -22,13 +22,14 @@ def post(client, body: bytes) -> None:
 
 
 class HangingVerifier:
-    """PayPal's postback hangs until released; the stop comes while it hangs."""
+    """PayPal's postback hangs until released; a stop, if given, comes while it hangs."""
 
-    def __init__(self, stop: Stop) -> None:
+    def __init__(self, stop: Stop | None = None) -> None:
         self.stop, self.release = stop, threading.Event()
 
     def verify(self, raw: bytes) -> str:
-        self.stop.set("test")  # a signal arriving while the postback is in flight
+        if self.stop is not None:
+            self.stop.set("test")  # a signal arriving while the postback is in flight
         self.release.wait(BOUND)
         return "VERIFIED"
 
@@ -58,3 +59,20 @@ def test_a_stopped_worker_claims_nothing(ready, client, db):
     stop.set("test")
     assert inbox.drain(stop=stop) == 0
     assert db.session.scalar(select(Notification)).lease_owner is None
+
+
+def test_without_a_stop_an_unanswered_postback_is_retried_at_the_deadline(ready, app, client, db):
+    """Not stopping: is a postback still unanswered at the batch's deadline a failed
+    attempt, retried later (unlike a stop's give-back)?"""
+    post(client, ipn.signup("I-STOP", T))
+    app.config["PAYPAL_TIMEOUT"] = 0  # the batch's verification budget: 1 s
+    hanging = HangingVerifier()
+    app.extensions["ipn_verifier"] = hanging
+    try:
+        assert inbox.drain() == 1
+        db.session.expire_all()
+        note = db.session.scalar(select(Notification))
+        assert (note.status.value, note.attempts) == ("retry", 1)
+        assert "no answer within the batch's time limit" in note.error
+    finally:
+        hanging.release.set()

@@ -133,7 +133,8 @@ def inbox_process(loop: bool, interval: float, quiet: bool) -> None:
     With --loop, SIGTERM stops it, and so does SIGINT (Ctrl-C) unless it was started with
     SIGINT ignored (nohup, a background job of a script): nothing more is claimed, the
     batch in hand is finished or, past a few seconds, given back for another worker.
-    Exits 0 on such a stop, at most 5 s after the signal.
+    Exits 0 on such a stop, at most 5 s after the signal (1 if it had to be cut short
+    at 4.5 s: see gateway/stopping.py).
     """
     from models import db
 

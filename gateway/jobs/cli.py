@@ -27,7 +27,8 @@ def run() -> None:
     SIGTERM stops it, and so does SIGINT (Ctrl-C) unless it was started with SIGINT
     ignored (nohup, a background job of a script): no new run starts, a run in progress
     gets a few seconds to end, else its lease is given back for another scheduler to run
-    the job at once. Exits 0 on such a stop, at most 5 s after the signal.
+    the job at once. Exits 0 on such a stop, at most 5 s after the signal (1 if it had
+    to be cut short at 4.5 s: see gateway/stopping.py).
     """
     stop = stopping.Stop()
     stopping.install(stop, "jobs run")
@@ -81,7 +82,8 @@ def serve_demo(host: str, port: int) -> None:
     """The one-process demo: the site, with the jobs on a background thread beside it.
 
     SIGTERM, or SIGINT (Ctrl-C) unless it was started with SIGINT ignored, stops both: the
-    server stops accepting, the jobs as in `jobs run`. Exits 0, at most 5 s after the signal.
+    server stops accepting, the jobs as in `jobs run`. Exits 0, at most 5 s after the
+    signal (1 if it had to be cut short at 4.5 s: see gateway/stopping.py).
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     stop = stopping.Stop()

@@ -19,19 +19,15 @@ $(BIN)/.installed: requirements.txt requirements-dev.txt
 
 install: $(BIN)/.installed
 
+# The site and the stand-in are started and stopped together by gateway/cli/demo_run.py; exec
+# makes it the recipe's own process (no shell between), so Ctrl-C or a SIGTERM to make
+# reaches it, and it exits 0 once both are gone: make prints no error line.
 run: install
 	$(BIN)/python -m gateway.ops.init_instance
 	$(FLASK) db upgrade
 	$(FLASK) seed-demo --if-new
 	@echo "Tollgate on http://$(HOST):$(PORT)/ ; PayPal stand-in on http://$(HOST):$(SIM_PORT)/sim/  (Ctrl-C stops both)"
-	@trap 'kill 0' EXIT INT TERM; \
-	  export GATEWAY_PAYPAL_MODE=sim GATEWAY_PAYPAL_SIM_URL=http://$(HOST):$(SIM_PORT); \
-	  export GATEWAY_SESSION_COOKIE_SECURE=false GATEWAY_REMEMBER_COOKIE_SECURE=false; \
-	  export GATEWAY_PAYPAL_WEBHOOK_ID=WH-SIM-DEFAULT PAYPAL_SIM_WEBHOOK_ID=WH-SIM-DEFAULT; \
-	  export PAYPAL_SIM_WEBHOOK_URL=http://$(HOST):$(PORT)/paypal/webhook; \
-	  export PAYPAL_SIM_PLANS='[{"id": "P-DEMO-PRO-MONTHLY", "name": "Pro, monthly", "price": "29.00", "interval_unit": "MONTH"}]'; \
-	  $(BIN)/flask --app paypal_sim run --host $(HOST) --port $(SIM_PORT) & \
-	  $(FLASK) serve-demo --host $(HOST) --port $(PORT)
+	@exec $(BIN)/python -m gateway.cli.demo_run --host $(HOST) --port $(PORT) --sim-port $(SIM_PORT)
 
 test: install check test-sqlite test-postgres
 

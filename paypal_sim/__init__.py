@@ -1,4 +1,5 @@
-"""A local, stateful PayPal stand-in: `flask --app paypal_sim run --port 5001`.
+"""A local, stateful PayPal stand-in: `flask --app paypal_sim run --port 5001` (SIGTERM
+or Ctrl-C stops it: serving.py).
 
 It speaks PayPal's wire formats (IPN + postback, OAuth, Subscriptions API, signed
 webhooks, refunds, Transaction Search, Activity CSV) so the gateway's PayPal code runs
@@ -18,6 +19,7 @@ from .clock import SimClock
 from .delivery import DeliveryThread, Outbox
 from .engine import Sim
 from .formats import flag
+from .serving import stop_on_signals
 from .state import Webhook
 from .webhooks import Signer
 
@@ -88,6 +90,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(rest_bp)
     app.register_blueprint(control_bp)
 
+    thread = None
     if cfg["AUTO_DELIVER"]:
 
         def tick() -> None:
@@ -97,6 +100,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         thread = DeliveryThread(outbox, tick)
         app.extensions["paypal_sim_thread"] = thread
         thread.start()
+    stop_on_signals(thread)  # under `flask run` only (see serving.py)
     return app
 
 

@@ -164,7 +164,7 @@ def scheduler(app):
     try:
         yield background
     finally:
-        background.shutdown(wait=True)
+        background.shutdown(bounded=False)  # the runs in progress end before the rows go
 
 
 @pytest.fixture

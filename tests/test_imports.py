@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers import BOUND
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -37,7 +39,12 @@ def loaded_after(statement: str) -> list[str]:
         "if m.split('.')[0] in ('gateway', 'models'))))"
     )
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=BOUND,  # killed if it hangs
     )
     return json.loads(out.stdout)
 
@@ -102,7 +109,12 @@ ON_DEMAND = ("alembic", "mako", "pygments", "cryptography", "requests", "urllib3
 def loaded_libraries(statement: str) -> set[str]:
     code = f"import json, sys; {statement}; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=BOUND,  # killed if it hangs
     )
     return {m.split(".")[0] for m in json.loads(out.stdout)}
 

@@ -27,7 +27,7 @@ DEMO_PLANS = [
     ("pro-monthly", "Pro, monthly", "pro", "29.00", 1, "M", None, None),
 ]
 #: The demo sells Pro through the Subscriptions API (the stand-in creates this REST plan:
-#: see the Makefile's `run`), with a limited number of seats.
+#: see gateway/cli/demo_run.py, which `make run` runs), with a limited number of seats.
 DEMO_REST_PLANS = {"pro-monthly": ("P-DEMO-PRO-MONTHLY", 25)}
 DEMO_ADMIN = "admin@example.com"
 CREDENTIALS_FILE = "demo-credentials.txt"
@@ -125,21 +125,30 @@ def inbox_group() -> None:
 
 
 @inbox_group.command("process")
-@click.option("--loop", is_flag=True, help="Keep processing until interrupted.")
+@click.option("--loop", is_flag=True, help="Keep processing until stopped.")
 @click.option("--interval", default=1.0, show_default=True, help="Seconds between idle rounds.")
 @click.option("--quiet", is_flag=True, help="Only report rounds that handled something.")
 def inbox_process(loop: bool, interval: float, quiet: bool) -> None:
-    """Verify and apply every message that is due (safe to run in many processes)."""
-    import time
+    """Verify and apply every message that is due (safe to run in many processes).
 
+    With --loop, SIGTERM stops it, and so does SIGINT (Ctrl-C) unless it was started with
+    SIGINT ignored (nohup, a background job of a script): nothing more is claimed, the
+    batch in hand is finished or, past a few seconds, given back for another worker.
+    Exits 0 on such a stop, at most 5 s after the signal (1 if it had to be cut short
+    at 4.5 s: see gateway/stopping.py).
+    """
     from models import db
 
+    from .. import stopping
     from ..pipeline.worker import drain
 
+    stop = stopping.Stop()
+    if loop:
+        stopping.install(stop, "inbox process")
     while True:
         handled = 0
         try:
-            handled = drain()
+            handled = drain(stop=stop)
         except Exception:  # keep the worker alive; leased messages are retried later
             if not loop:
                 raise
@@ -147,9 +156,9 @@ def inbox_process(loop: bool, interval: float, quiet: bool) -> None:
             db.session.rollback()
         if handled or not quiet:
             click.echo(f"processed {handled} message(s)")
-        if not loop:
-            return
-        time.sleep(interval)
+        if not loop or stop.wait(interval):  # a signal ends the wait at once
+            break
+    stopping.leave(stop)
 
 
 @click.command("rebuild")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 from flask import current_app
 from sqlalchemy import select
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 from models import JobLease, JobRun, db
 
+from .. import stopping
 from ..clock import now
 from ..jobs import lease, runner
 from ..jobs.registry import job_named, jobs
@@ -21,10 +22,23 @@ def jobs_group() -> None:
 
 @jobs_group.command("run")
 def run() -> None:
-    """Run the scheduler in this process until interrupted (any number may run)."""
+    """Run the scheduler in this process until stopped (any number may run).
+
+    SIGTERM stops it, and so does SIGINT (Ctrl-C) unless it was started with SIGINT
+    ignored (nohup, a background job of a script): no new run starts, a run in progress
+    gets a few seconds to end, else its lease is given back for another scheduler to run
+    the job at once. Exits 0 on such a stop, at most 5 s after the signal (1 if it had
+    to be cut short at 4.5 s: see gateway/stopping.py).
+    """
+    stop = stopping.Stop()
+    stopping.install(stop, "jobs run")
+    scheduler = runner.Jobs(current_app._get_current_object(), stop).start()  # type: ignore[attr-defined]
     names = ", ".join(f"{j.id} every {j.interval.total_seconds():g} s" for j in jobs(_cfg()))
     click.echo(f"scheduler started: {names}")
-    runner.run_forever(current_app._get_current_object())  # type: ignore[attr-defined]
+    stop.wait()
+    left = scheduler.shutdown()
+    click.echo(f"scheduler stopped{'; leases given back: ' + ', '.join(left) if left else ''}")
+    stopping.leave(stop)
 
 
 @jobs_group.command("run-once")
@@ -65,13 +79,27 @@ def list_jobs() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 def serve_demo(host: str, port: int) -> None:
-    """The one-process demo: the site, with the jobs on a background thread beside it."""
+    """The one-process demo: the site, with the jobs on a background thread beside it.
+
+    SIGTERM, or SIGINT (Ctrl-C) unless it was started with SIGINT ignored, stops both: the
+    server stops accepting, the jobs as in `jobs run`. Exits 0, at most 5 s after the
+    signal (1 if it had to be cut short at 4.5 s: see gateway/stopping.py).
+    """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    scheduler = runner.start_in_background(app)
+    stop = stopping.Stop()
+    server = make_server(host, port, app, threaded=True)
+    # werkzeug's own stop is a KeyboardInterrupt; ours asks its loop to end from another
+    # thread. Registered before the signals are routed: shutdown() on this thread, before
+    # serve_forever, would wait forever.
+    stop.on_stop(server.shutdown)
+    stopping.install(stop, "serve-demo")
+    scheduler = runner.start_in_background(app, stop)
+    server.log_startup()
     try:
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        server.serve_forever()
     finally:
-        scheduler.shutdown(wait=True)
+        scheduler.shutdown()
+    stopping.leave(stop)
 
 
 def _cfg() -> dict[str, object]:

@@ -80,3 +80,27 @@ def release(
     )
     db.session.commit()
     metrics.job_run(job.id, outcome)
+
+
+def give_back(names: list[str], owner: str, now: datetime) -> None:
+    """A stopping scheduler frees the leases it still holds on `names` (runs that did not
+    end in its grace): each job stays due, so any scheduler runs it again at once instead
+    of after the lease's timeout. The runs are recorded as interrupted."""
+    mine = JobLease.lease_owner == owner
+    db.session.execute(
+        update(JobLease)
+        .where(JobLease.name.in_(names), mine)
+        .values(lease_owner=None, lease_until=None)
+    )
+    db.session.execute(
+        update(JobRun)
+        .where(JobRun.job.in_(names), JobRun.owner == owner, JobRun.finished_at.is_(None))
+        .values(
+            finished_at=now,
+            outcome=JobOutcome.FAILED,
+            summary="interrupted: the scheduler stopped before the run ended; lease given back",
+        )
+    )
+    db.session.commit()
+    for name in names:
+        metrics.job_run(name, JobOutcome.FAILED)

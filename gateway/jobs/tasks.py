@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import select, update
 
 from models import Checkout, Subscription, db
@@ -23,8 +23,9 @@ SETTLE_BATCH = 500
 
 
 def drain_inbox(now: datetime) -> str:
-    """Process due messages batch after batch until none is due or the time budget is used."""
-    handled = drain(budget=4 * verify_budget(current_app.config))
+    """Process due messages batch after batch until none is due, the time budget is used,
+    or the scheduler is stopping (its `Stop`, in `g.stop`: see runner.Jobs)."""
+    handled = drain(budget=4 * verify_budget(current_app.config), stop=g.get("stop"))
     return f"{handled} message(s) processed"
 
 

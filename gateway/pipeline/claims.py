@@ -50,5 +50,17 @@ def claim(now: datetime, limit: int = 20, only_id: int | None = None) -> list[in
     return sorted(ids)
 
 
+def give_back(ids: list[int]) -> None:
+    """A stopping worker frees the messages it claimed but will not finish: another worker
+    takes them at once (not after IPN_LEASE_SECONDS), and no attempt is counted."""
+    db.session.execute(
+        update(Notification)
+        .where(Notification.id.in_(ids))
+        .values(lease_owner=None, lease_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
 def release(note: Notification) -> None:
     note.lease_owner = note.lease_until = None

@@ -15,7 +15,6 @@ import math
 import time
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,8 +32,9 @@ from ..channels.seam import VERIFIED, Outcome, Received, Verdict, adapter_for
 from ..clock import now as clock_now
 from ..database import lock_key
 from ..records.flags import raise_flag
+from ..stopping import Stop
 from .apply import Deferred, Flagged, apply, describe, payment_exists, payment_key
-from .claims import claim, release
+from .claims import claim, give_back, release
 from .repeats import repeat_of
 from .together import Mismatch, apply_together
 
@@ -83,11 +83,12 @@ class Started:
 
 def process_batch(ids: Sequence[int]) -> int:
     """Verify what needs it (all at once), then apply each verified message in turn."""
-    return _finish_batch(_start(ids))
+    return _finish_batch(_start(ids), None)
 
 
-def drain(budget: float | None = None) -> int:
-    """Process batch after batch until nothing is due (or `budget` seconds are spent).
+def drain(budget: float | None = None, stop: Stop | None = None) -> int:
+    """Process batch after batch until nothing is due (or `budget` seconds are spent, or
+    `stop` is set: what is claimed then is finished, or given back once its grace is out).
 
     The next batch's postbacks are sent before the current batch is applied, so PayPal's
     latency overlaps with our own work instead of adding to it.
@@ -97,13 +98,13 @@ def drain(budget: float | None = None) -> int:
     def next_batch() -> Started | None:
         if budget is not None and time.monotonic() - began >= budget:
             return None
-        ids = claim(clock_now(), size)
+        ids = [] if stop is not None and stop.is_set() else claim(clock_now(), size)
         return _start(ids) if ids else None
 
     current = next_batch()
     while current is not None:
         following = next_batch()
-        handled += _finish_batch(current)
+        handled += _finish_batch(current, stop)
         # What that batch woke (a refund its payment released) is due now: look again.
         current = following or next_batch()
     return handled
@@ -122,10 +123,10 @@ def _start(ids: Sequence[int]) -> Started:
     return Started(known, ready, futures, time.monotonic() + verify_budget(app.config))
 
 
-def _finish_batch(batch: Started) -> int:
+def _finish_batch(batch: Started, stop: Stop | None) -> int:
     ready = list(batch.ready)
     if batch.futures:
-        ready += _record_verdicts(_collect(batch), batch.known)
+        ready += _record_verdicts(_collect(batch, stop or Stop()), batch.known)
     left = _apply_together(sorted(ready), batch.known)
     for note_id in sorted(left):
         _apply(note_id, batch.known, left[note_id])
@@ -164,15 +165,23 @@ def _verify_one(app: Flask, message: Received) -> Verdict:
             return Verdict.retry(f"verification: {type(e).__name__}: {e}")
 
 
-def _collect(batch: Started) -> dict[int, Verdict]:
-    """Each postback's verdict; one still unanswered at the batch's deadline is retried."""
-    verdicts: dict[int, Verdict] = {}
+def _collect(batch: Started, stop: Stop) -> dict[int, Verdict]:
+    """Each postback's verdict; one still unanswered at the batch's deadline is retried.
+    Once stopping, one unanswered when the stop's grace runs out is given back instead
+    (its lease freed, no attempt counted) and its thread left running (`stop.abandoned`)."""
+    stop.wait_futures(batch.futures.values(), batch.deadline)
+    verdicts, unanswered = dict[int, Verdict](), list[int]()
     for note_id, future in batch.futures.items():
-        try:
-            verdicts[note_id] = future.result(timeout=max(0.0, batch.deadline - time.monotonic()))
-        except FutureTimeout:
+        if future.done():
+            verdicts[note_id] = future.result()
+        elif stop.is_set():
+            stop.abandoned |= not future.cancel()  # cancel() fails once it is running
+            unanswered.append(note_id)
+        else:
             future.cancel()
             verdicts[note_id] = Verdict.retry("no answer within the batch's time limit")
+    if unanswered:
+        give_back(unanswered)
     return verdicts
 
 

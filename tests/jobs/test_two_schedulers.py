@@ -5,20 +5,21 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from gateway.jobs.registry import JOBS
 from models import JobRun
+from tests.servers import Started, started
 
-ROOT = Path(__file__).resolve().parents[2]
-DEADLINE_SECONDS = 30.0
+#: Generous: real processes on real time start slowly on a busy machine; the runs counted
+#: in the database end the wait.
+BOUND = 120.0
+STOPS_WITHIN = 5.0
 
 
 @pytest.mark.postgres_only
@@ -32,28 +33,14 @@ def test_two_scheduler_processes_run_each_job_once_per_interval(app, db, tmp_pat
         GATEWAY_JOB_INTERVALS=json.dumps({job.id: 1 for job in JOBS}),
     )
     command = [sys.executable, "-m", "flask", "--app", "app", "jobs", "run"]
-    procs = [
-        subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        for _ in range(2)
-    ]
-    try:
-        # Real processes on real time: start-up on a busy machine can take seconds, so wait
-        # until every job has run in a few windows (bounded), rather than a fixed sleep.
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while time.monotonic() < deadline and any(p.poll() is None for p in procs):
-            db.session.expire_all()
-            counts = Counter(db.session.scalars(select(JobRun.job)).all())
-            db.session.rollback()
-            if all(counts[job.id] >= 3 for job in JOBS):
-                break
-            time.sleep(0.2)
-    finally:
+    with started(command, env) as first, started(command, env) as second:
+        procs = [first, second]
         for p in procs:
-            p.send_signal(signal.SIGINT)
-        outputs = [p.communicate(timeout=20)[0].decode() for p in procs]
-    assert all("scheduler started" in out for out in outputs), outputs
+            p.wait_for("scheduler started")
+        wait_for_runs(db, procs, each=3)
+        took = [p.seconds_to_exit(signal.SIGTERM) for p in procs]
+    assert [p.proc.returncode for p in procs] == [0, 0], [p.text for p in procs]
+    assert max(took) < STOPS_WITHIN, took
 
     db.session.expire_all()
     runs = db.session.scalars(select(JobRun).order_by(JobRun.started_at)).all()
@@ -64,4 +51,23 @@ def test_two_scheduler_processes_run_each_job_once_per_interval(app, db, tmp_pat
         assert max(windows.values()) == 1, (job.id, windows)  # never twice in one window
         assert all(r.outcome.value == "ok" for r in mine), [(r.summary) for r in mine]
     owners = {r.owner.rsplit(":", 2)[1] for r in runs}  # the pid part
-    assert owners <= {str(p.pid) for p in procs}
+    assert owners <= {str(p.proc.pid) for p in procs}
+
+
+def runs_per_job(db) -> Counter[str]:
+    """Runs recorded so far, per job (both processes' commits)."""
+    db.session.expire_all()
+    counts = Counter(db.session.scalars(select(JobRun.job)).all())
+    db.session.rollback()
+    return Counter({job.id: counts[job.id] for job in JOBS})
+
+
+def wait_for_runs(db, procs: list[Started], each: int) -> None:
+    """Poll the database until every job has run `each` times; fails if a process ends,
+    or after BOUND s."""
+    end = time.monotonic() + BOUND
+    while min((counts := runs_per_job(db)).values()) < each:
+        ended = [p.text for p in procs if p.proc.poll() is not None]
+        assert not ended, ended
+        assert time.monotonic() < end, f"not within {BOUND:g} s: {dict(counts)}"
+        time.sleep(0.2)  # the rows come from other processes: look again

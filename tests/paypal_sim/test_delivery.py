@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 from paypal_sim.delivery import retry_interval
@@ -53,18 +52,21 @@ def test_success_stops_retries(paypal, listener, sim):
 def test_a_hanging_listener_is_a_failed_attempt(paypal, sim, listener):
     """Is a listener that does not answer in time treated as a failure to retry?"""
     sim.outbox.timeout = 0.2
-    slow = threading.Event()
+    slow, release = threading.Event(), threading.Event()
     original = listener.app.view_functions["hook"]
 
     def hang(path):
         if not slow.is_set():
             slow.set()
-            time.sleep(0.6)
+            release.wait(60)  # until PayPal's side has given up on it
         return original(path)
 
     listener.app.view_functions["hook"] = hang
     paypal.subscribe_standard()
-    paypal.deliver()
+    try:
+        paypal.deliver()
+    finally:
+        release.set()
     first = sim.outbox.log[0]
     assert first.status is None and "Timeout" in first.note
     assert sim.outbox.messages[0].next_attempt == sim.outbox.messages[0].created + timedelta(

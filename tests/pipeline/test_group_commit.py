@@ -73,15 +73,18 @@ def _store_all(group: GroupCommit, rec: Recorder, n: int) -> dict[int, Any]:
 
     first = threading.Thread(target=store, args=(0,))
     first.start()
-    assert rec.holding.wait(WAIT)
     others = [threading.Thread(target=store, args=(i,)) for i in range(1, n)]
-    for t in others:
-        t.start()
-    _until(lambda: len(group._queue) == n - 1, "the stores to queue")
-    rec.release.set()
-    for t in [first, *others]:
-        t.join(WAIT)
-        assert not t.is_alive()
+    try:
+        assert rec.holding.wait(WAIT)
+        for t in others:
+            t.start()
+        _until(lambda: len(group._queue) == n - 1, "the stores to queue")
+    finally:  # the held store, and those behind it, end even when the test fails
+        rec.release.set()
+        for t in [first, *others]:
+            if t.ident is not None:
+                t.join(WAIT)
+                assert not t.is_alive()
     return results
 
 
@@ -178,14 +181,17 @@ def test_real_rows_stored_together_each_get_their_own_id(app, db, clock, monkeyp
     bodies = [f"txn_id=GROUP-{i}".encode() for i in range(threads)]
     first = threading.Thread(target=store, args=(bodies[0],))
     first.start()
-    assert holding.wait(WAIT)
     rest = [threading.Thread(target=store, args=(b,)) for b in bodies[1:]]
-    for t in rest:
-        t.start()
-    _until(lambda: len(group._queue) == threads - 1, "the stores to queue")
-    release.set()
-    for t in [first, *rest]:
-        t.join(WAIT)
+    try:
+        assert holding.wait(WAIT)
+        for t in rest:
+            t.start()
+        _until(lambda: len(group._queue) == threads - 1, "the stores to queue")
+    finally:  # the held store, and those behind it, end even when the test fails
+        release.set()
+        for t in [first, *rest]:
+            if t.ident is not None:
+                t.join(WAIT)
     assert group.largest == threads - 1
     assert all(isinstance(v, int) for v in got.values()), got
     rows = db.session.scalars(select(Notification)).all()

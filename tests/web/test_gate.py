@@ -9,6 +9,7 @@ import pytest
 
 from gateway.subscriptions import admin_actions, service
 from models import User
+from tests.servers import BOUND
 from tests.sql import statements_sent
 
 
@@ -160,8 +161,8 @@ def test_gate_costs_no_query(app, client, db, admin, member, premium, login_as, 
     assert statements == []
 
 
-def wait_until_trusted(app, seconds: float = 10.0) -> None:
-    """PostgreSQL: the listener thread connects in the background (bounded wait)."""
+def wait_until_trusted(app, seconds: float = BOUND) -> None:
+    """PostgreSQL: the listener thread connects in the background (a generous bound)."""
     cache = app.extensions["gate_cache"]
     deadline = time.monotonic() + seconds
     while not cache.watcher.trusted() and time.monotonic() < deadline:

@@ -4,14 +4,10 @@ sure reads the database."""
 
 from __future__ import annotations
 
-import os
-import socket
 import sqlite3
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import requests
@@ -21,10 +17,10 @@ from sqlalchemy.engine import make_url
 from gateway.auth.sessions import end_other_sessions
 from gateway.subscriptions import admin_actions
 from models import User
+from tests.servers import BOUND, started
+from tests.smtp import free_port
 from tests.sql import statements_sent
 from tests.web.test_gate import wait_until_trusted
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -43,39 +39,18 @@ def granted(db, admin, make_user, premium, clock):
     return member
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def other_process(app):
     """The app served by a second Python process on the same database."""
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.web.gate_server",
-            app.config["SQLALCHEMY_DATABASE_URI"],
-            str(port),
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        assert proc.stdout is not None and b"serving" in proc.stdout.readline()
+    command = [sys.executable, "-m", "tests.web.gate_server"]
+    with started([*command, app.config["SQLALCHEMY_DATABASE_URI"], str(port)]) as process:
+        process.wait_for("serving")
         yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=10)  # reads and closes its pipe
 
 
-def until(check, seconds: float) -> float:
-    """Seconds until `check()` held (bounded); fails after `seconds`."""
+def until(check, seconds: float = BOUND) -> float:
+    """Seconds until `check()` held (polled); fails after `seconds`."""
     began = time.monotonic()
     while time.monotonic() - began < seconds:
         if check():
@@ -91,7 +66,7 @@ def test_a_change_reaches_another_process_within_a_second(
 ):
     browser = requests.Session()
     assert browser.get(f"{other_process}/_test/login/{granted.id}").status_code == 204
-    until(lambda: browser.get(f"{other_process}/_test/gate").json()["trusted"], 10)
+    until(lambda: browser.get(f"{other_process}/_test/gate").json()["trusted"])
     for _ in range(3):  # answered from that process's copy
         assert browser.get(f"{other_process}/premium", allow_redirects=False).status_code == 200
     assert browser.get(f"{other_process}/_test/gate").json()["copies"] == 1
@@ -130,7 +105,7 @@ def test_a_lost_listener_falls_back_to_the_database(app, db, granted, client, lo
     watcher = app.extensions["gate_cache"].watcher
     with db.engine.connect() as conn:
         conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": watcher.backend_pid})
-    until(lambda: not watcher.trusted(), 3)
+    until(lambda: not watcher.trusted())
     # No NOTIFY: only reading the database can notice this.
     db.session.execute(update(User).where(User.id == granted.id).values(session_token="rotated"))
     db.session.commit()
@@ -138,7 +113,7 @@ def test_a_lost_listener_falls_back_to_the_database(app, db, granted, client, lo
         r = client.get("/premium")
     assert r.status_code == 302 and "/auth/login" in r.headers["Location"]
     assert any("FROM users" in s for s in statements)
-    until(watcher.trusted, 10)  # it reconnects by itself
+    until(watcher.trusted)  # it reconnects by itself
 
 
 def test_sqlite_notices_another_connections_commit(app, db, granted, client, login_as):

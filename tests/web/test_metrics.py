@@ -27,7 +27,7 @@ from tests.factories import PASSWORD
 from tests.inbox import process_due
 from tests.paypal import ipn_builders as ipn
 from tests.paypal.conftest import StubVerifier
-from tests.servers import serve
+from tests.servers import BOUND, serve
 
 TOKEN = "metrics-token-0123456789abcdef"
 ROOT = Path(__file__).resolve().parents[2]
@@ -250,6 +250,7 @@ def test_multiprocess_mode_adds_up_every_process(migrated, tmp_path):
                 capture_output=True,
                 text=True,
                 check=True,
+                timeout=BOUND,  # killed if it hangs
             ).stdout
         )
         for n in (1, 2)

@@ -15,12 +15,13 @@ own switch, `GATE_CACHE_SECONDS = 0`.
 - CSRF token cache (`csrf_tokens.py`): the session's token signed once, not per page;
   +0.07 (→ 0.62); off: `csrf_tokens`.
 - PayPal's fast intake (`intake.py`): PayPal's POSTs stored without Flask's request
-  handling; measured by `bench/processing.py`'s intake rows; off: `intake`.
+  handling; 0.55-0.62 ms a POST against 0.93-1.16 ms through Flask, in-process on SQLite
+  (`bench/gate_and_inbox.py`, 3 runs); off: `intake`.
 - lazy Flask-Migrate (`lazy_migrate.py`): Alembic, Mako and Pygments (~10 MB, 88 → 64 MB
   at start-up) loaded only where migrations are used; off: `lazy_migrate`.
 
-(Gains: `bench/gate.py`, median of 5 rounds on 2026-12-07, each against the same run's
-bare Flask route.)
+(Page-view gains: `bench/gate.py`, median of 5 rounds on 2026-12-07, each against the same
+run's bare Flask route.)
 
 A gated request's path (`GET /premium` by a member, from the WSGI entry to the view):
 

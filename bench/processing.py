@@ -45,7 +45,7 @@ SERVER = os.environ.get(
 )
 LOGS = Path(tempfile.mkdtemp(prefix="tollgate-bench-"))  # each process's output, for a look after
 #: An inbox worker, as deployed on one machine beside the web processes
-#: (docs/operations.md, "Processes and deployment"): with a smaller share of the CPU,
+#: (docs/operations.md, "Processes"): with a smaller share of the CPU,
 #: so that PayPal's requests to the site win it. `nice` alone does not do that here: the
 #: kernel's autogroups give each session (every process below is started in its own) an
 #: equal share, whatever its processes' nice, so the share is lowered for the worker's

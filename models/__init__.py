@@ -1,7 +1,7 @@
 """SQLAlchemy 2.0 typed models, one module per aggregate; `db` and `Base` live in `base`.
 
 `gateway` imports models; models import nothing of `gateway` but the pure status
-enums of its billing core (docs/architecture.md, "Boundaries").
+enums of its billing core (docs/architecture.md, "Parts and their boundaries").
 """
 
 from .audit import AuditEntry

@@ -1,6 +1,6 @@
 """REST checkout: the subscription is created by us at PayPal, and every return from
 PayPal (the redirect, or the JS SDK's onApprove) is only a hint, checked with PayPal's
-API before it links anything (docs/paypal.md, "REST Subscriptions").
+API before it links anything (docs/paypal.md §7, §8.1).
 
 A subscription id in a browser can be anyone's: the checks are PayPal's own status, the
 plan, our token in `custom_id`, and a unique claim in the database, so an id can be

@@ -31,7 +31,7 @@ def endpoints(config: Mapping) -> dict[str, str]:
 
 
 API_BASES = {"live": "https://api-m.paypal.com", "sandbox": "https://api-m.sandbox.paypal.com"}
-#: Where PayPal serves webhook signing certificates (docs/paypal.md, "Webhooks").
+#: Where PayPal serves webhook signing certificates (docs/paypal.md §8).
 CERT_HOSTS = {
     "live": ("https://api.paypal.com", "https://api-m.paypal.com"),
     "sandbox": ("https://api.sandbox.paypal.com", "https://api-m.sandbox.paypal.com"),

@@ -1,7 +1,7 @@
 """Every stored status, defined once. Models store them with CHECK constraints.
 
 Pure (stdlib only) so that both the billing core and `models/` can use them
-(docs/architecture.md, "Boundaries").
+(docs/architecture.md, "Parts and their boundaries").
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, text
 
 
 @contextlib.contextmanager
@@ -22,3 +22,17 @@ def statements_sent(engine: Engine) -> Iterator[list[str]]:
         yield sent
     finally:
         event.remove(engine, "before_cursor_execute", record)
+
+
+def index_order_only(session: Any) -> None:
+    """Forbid the planner sorts and scans for the rest of the transaction: a tiny test
+    table is cheaper to sort than to read by index, so a Sort node then remains only where
+    no index can give the order (incremental sorts too: with some statistics the planner
+    joins plans first and sorts each plan's rows)."""
+    for setting in (
+        "enable_sort",
+        "enable_incremental_sort",
+        "enable_seqscan",
+        "enable_bitmapscan",
+    ):
+        session.execute(text(f"SET LOCAL {setting} = off"))

@@ -16,7 +16,7 @@ from gateway.admin import reconciliation as reconciliation_views
 from gateway.billing.rules.statuses import Channel, NotificationStatus
 from gateway.reconciliation.session import FLAG_KIND
 from models import Flag, Notification, OutboxMail, db
-from tests.sql import statements_sent
+from tests.sql import index_order_only, statements_sent
 
 from .test_admin_paging import captured_statements, links, plan_nodes, scanned_indexes, walk
 
@@ -218,13 +218,7 @@ def test_pages_read_an_index_in_order(app, logs, clock, monkeypatch, table):
         keyset.fetch(stmt, key, row_id, True, after, 50)
 
     captured = captured_statements(monkeypatch, pages)
-    for setting in (
-        "enable_sort",
-        "enable_incremental_sort",
-        "enable_seqscan",
-        "enable_bitmapscan",
-    ):
-        db.session.execute(text(f"SET LOCAL {setting} = off"))
+    index_order_only(db.session)
     for i, statement in enumerate(captured):
         plan = keyset.explain(statement)["Plan"]
         nodes = plan_nodes(plan)

@@ -13,7 +13,7 @@ from sqlalchemy import insert, text
 from gateway import paging as keyset
 from gateway.subscriptions import listing as queries
 from models import Payment, Subscription, db
-from tests.sql import statements_sent
+from tests.sql import index_order_only, statements_sent
 
 SUB_LINK = re.compile(rb'href="/admin/subscriptions/(\d+)"')
 PAYMENT_LINK = re.compile(rb'href="/admin/payments/(\d+)"')
@@ -304,16 +304,7 @@ def test_sorts_are_index_scans_without_a_sort_node(app, table, clock, monkeypatc
         rows = keyset.fetch(stmt, key, Subscription.id, desc, None, 5)
         after = keyset.Cursor(sort, desc, key.value(rows[2]), rows[2].id)
         keyset.fetch(stmt, key, Subscription.id, desc, after, 50)
-    # A tiny table is cheaper to sort than to read by index, so forbid sorting and scans:
-    # a Sort node then remains only where no index can give the order. (Incremental sorts
-    # too: with some statistics the planner joins plans first and sorts each plan's rows.)
-    for setting in (
-        "enable_sort",
-        "enable_incremental_sort",
-        "enable_seqscan",
-        "enable_bitmapscan",
-    ):
-        db.session.execute(text(f"SET LOCAL {setting} = off"))
+    index_order_only(db.session)
     for statement in captured:
         nodes = plan_nodes(keyset.explain(statement)["Plan"])
         assert "Sort" not in nodes and "Incremental Sort" not in nodes, (sort, desc, nodes)

@@ -147,3 +147,68 @@ def test_on_demand_libraries_do_load_when_used():
         "from gateway.paypal.api import PayPalApi; PayPalApi('http://127.0.0.1:9', 'a', 'b')"
     )
     assert set(ON_DEMAND) - {"pygments"} <= loaded
+
+
+def unit_of(module: str) -> str | None:
+    """The part of the house a module belongs to: a package under gateway/ (its whole
+    folder), a loose module of gateway/, or models; None for anything else."""
+    parts = module.split(".")
+    if parts[0] == "models":
+        return "models"
+    if parts[0] != "gateway" or len(parts) == 1:
+        return None  # the factory (gateway/__init__.py) stands above everything
+    return "gateway." + parts[1]
+
+
+def unit_imports() -> dict[str, set[str]]:
+    """Which parts import which, from every file of gateway/ and models/."""
+    arrows: dict[str, set[str]] = {}
+    for folder in (ROOT / "gateway", ROOT / "models"):
+        for path in folder.rglob("*.py"):
+            module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+            here = unit_of(module.removesuffix(".__init__"))
+            if here is None:
+                continue
+            package = path.relative_to(ROOT).parent.parts
+            for node in ast.walk(ast.parse(path.read_text())):
+                targets: list[str] = []
+                if isinstance(node, ast.Import):
+                    targets = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom):
+                    base = (
+                        ".".join(package[: len(package) - (node.level - 1)]) if node.level else ""
+                    )
+                    start = ".".join(p for p in (base, node.module or "") if p)
+                    targets = [f"{start}.{a.name}" for a in node.names] + [start]
+                for target in targets:
+                    there = unit_of(target)
+                    if (
+                        there is not None
+                        and there != here
+                        and (
+                            (ROOT / target.replace(".", "/")).with_suffix(".py").exists()
+                            or (ROOT / target.replace(".", "/")).is_dir()
+                        )
+                    ):
+                        arrows.setdefault(here, set()).add(there)
+    return arrows
+
+
+def test_the_parts_of_the_house_import_each_other_in_one_direction():
+    """Is there an order of gateway's packages and loose modules (and models) in which
+    every import points down: no two parts that import each other, however indirectly?"""
+    arrows = unit_imports()
+    assert "gateway.admin" in arrows and "gateway.billing" in arrows["models"]  # it sees them
+    done: set[str] = set()
+
+    def visit(unit: str, path: list[str]) -> None:
+        if unit in path:
+            raise AssertionError("parts that import each other: " + " -> ".join(path + [unit]))
+        if unit in done:
+            return
+        for there in sorted(arrows.get(unit, ())):
+            visit(there, path + [unit])
+        done.add(unit)
+
+    for unit in sorted(arrows):
+        visit(unit, [])

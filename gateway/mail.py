@@ -13,12 +13,29 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
-from flask import current_app, render_template
+from flask import current_app, has_request_context, render_template, request, url_for
 from sqlalchemy import select
 
 from models import OutboxMail, db
 
 from .database import insert_new
+
+
+def site_url() -> str:
+    """The site's address for links in mails: PUBLIC_URL when set. Never from a request's
+    Host header when it is set: anyone can write that header, and a password-reset link
+    pointing at their host would hand them the token. Unset (a demo on its own machine):
+    the request's own address, or "" outside a request."""
+    configured = str(current_app.config["PUBLIC_URL"] or "")
+    if configured:
+        return configured.rstrip("/")
+    return request.host_url.rstrip("/") if has_request_context() else ""
+
+
+def link(endpoint: str, **values: Any) -> str:
+    """An absolute link to `endpoint` for a mail (see `site_url`)."""
+    return site_url() + url_for(endpoint, **values)
+
 
 BATCH = 50
 

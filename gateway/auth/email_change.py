@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
@@ -32,7 +32,7 @@ def request_change(user: User, new_email: str, at: datetime) -> str | None:
     if db.session.scalar(select(User.id).where(User.email == new_email)) is not None:
         return "Another account uses that address."
     token = _signer().dumps({"u": user.id, "e": new_email, "s": user.session_token})
-    link = url_for("auth.confirm_email", token=token, _external=True)
+    link = mail.link("auth.confirm_email", token=token)
     mail.queue(
         f"email-change:{user.id}:{new_email}:{at:%Y%m%d%H%M}",
         new_email,

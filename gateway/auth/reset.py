@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import select
 
@@ -34,7 +34,7 @@ def _signer() -> URLSafeTimedSerializer:
 
 def link_for(user: User) -> str:
     token = _signer().dumps({"u": user.id, "s": user.session_token})
-    return url_for("auth.reset_password", token=token, _external=True)
+    return mail.link("auth.reset_password", token=token)
 
 
 def send_link(email: str, at: datetime) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, has_request_context, request
+from flask import current_app
 from sqlalchemy import or_, select
 
 from models import Subscription, db
@@ -25,13 +25,6 @@ TEMPLATES = {
     FactKind.REFUNDED: "refund_issued",
     FactKind.PAYMENT_FAILED: "renewal_failed",
 }
-
-
-def site_url() -> str:
-    """The site's public address: outside a request (workers, jobs) only config knows it."""
-    if has_request_context():
-        return request.host_url.rstrip("/")
-    return str(current_app.config["PUBLIC_URL"]).rstrip("/")
 
 
 def notify(
@@ -56,7 +49,7 @@ def notices_for(
             now,
             sub=sub,
             fact=fact,
-            account_url=f"{site_url()}/account",
+            account_url=f"{mail.site_url()}/account",
         )
         for fact in facts
         if fact.kind in TEMPLATES and (fact.kind.value, fact.key) in new
@@ -107,7 +100,7 @@ def access_notices(now: datetime) -> str:
                 template,
                 now,
                 sub=sub,
-                account_url=f"{site_url()}/account",
+                account_url=f"{mail.site_url()}/account",
             )
     db.session.commit()
     return f"{queued} notice(s) queued"

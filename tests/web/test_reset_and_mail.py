@@ -208,3 +208,29 @@ def test_an_e_mail_change_is_confirmed_at_the_new_address(
     assert other.get("/account").status_code == 302  # the other session ended
     again = client.get(link, follow_redirects=True).data.decode()
     assert "expired, was already used" in again
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:443", "localhost.evil.example"])
+def test_a_forged_host_header_never_reaches_a_reset_link(app, client, db, make_user, host):
+    """With PUBLIC_URL set, does a reset asked for with someone else's Host header still
+    mail a link to the site itself (a link to their host would hand them the token)?"""
+    app.config["PUBLIC_URL"] = "https://members.example.com/"
+    make_user("m@example.com")
+    r = client.post("/auth/reset", data={"email": "m@example.com"}, headers={"Host": host})
+    assert r.status_code == 302
+    mail = db.session.scalars(select(OutboxMail)).one()
+    links = re.findall(r"https?://[^\s\"<]+", mail.text_body + mail.html_body)
+    assert links and all(u.startswith("https://members.example.com/auth/reset/") for u in links)
+    assert "evil" not in mail.text_body + mail.html_body
+
+
+def test_an_email_change_link_goes_to_the_site_too(app, client, db, make_user, login_as):
+    """Is the e-mail-change confirmation link built from PUBLIC_URL, not from the address
+    the request came to?"""
+    app.config["PUBLIC_URL"] = "https://members.example.com"
+    login_as(make_user("m@example.com"))
+    r = client.post("/auth/email", data={"email": "new@example.com", "current": PASSWORD})
+    assert r.status_code == 302
+    mail = db.session.scalars(select(OutboxMail)).one()
+    assert "https://members.example.com/auth/email/" in mail.text_body
+    assert "localhost" not in mail.text_body + mail.html_body

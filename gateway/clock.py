@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app
 
 # How moments are written for people lives in the pure core (its sentences use it too).
-from .billing.rules.timetext import day_text, day_time_text, utc_day, utc_text
+from .billing.rules.timetext import day_text, day_time_text, end_of_day, utc_day, utc_text
 
 __all__ = [
     "SystemClock",
@@ -17,6 +17,7 @@ __all__ = [
     "utc_day",
     "day_text",
     "day_time_text",
+    "end_of_day",
 ]
 
 

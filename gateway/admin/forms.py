@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
-
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -34,11 +32,6 @@ UNITS = [
     SelectChoice("M", "month(s)"),
     SelectChoice("Y", "year(s)"),
 ]
-
-
-def end_of_day(d: date) -> datetime:
-    """Access "until 5 March" means until the end of that day, UTC."""
-    return datetime.combine(d + timedelta(days=1), time(0), tzinfo=UTC)
 
 
 class UntilForm(ReasonForm):

@@ -33,7 +33,7 @@ from models import (
 )
 
 from ..access import admin_required
-from ..clock import now, utc_text
+from ..clock import end_of_day, now, utc_text
 from ..paging import BadFilter, Paging, SortKey, requested
 from ..refunds import routes as refunds
 from ..subscriptions import admin_actions
@@ -51,7 +51,7 @@ from . import (
     plans,
     reconciliation,
 )
-from .forms import GrantForm, ReasonForm, UntilForm, end_of_day
+from .forms import GrantForm, ReasonForm, UntilForm
 
 #: Members sort by e-mail (unique, so the id never breaks a tie; it keeps the key uniform).
 MEMBER_KEY = SortKey(User.email, lambda u: u.email, str)

@@ -35,6 +35,7 @@ CREDENTIALS_FILE = "demo-credentials.txt"
 
 def register_commands(app: Flask) -> None:
     from .jobs import jobs_group, serve_demo
+    from .members import members_group
     from .paypal import paypal_group
 
     app.cli.add_command(jobs_group)
@@ -44,6 +45,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
     app.cli.add_command(paypal_group)
+    app.cli.add_command(members_group)
 
 
 @click.command("seed-demo")

@@ -23,10 +23,15 @@ def _admin_fact(kind: FactKind, now: datetime, until: datetime | None = None) ->
     return Fact(kind=kind, at=now, key=f"admin:{uuid.uuid4().hex}", until=until)
 
 
+#: Said in the audit log of an action with no admin behind it (an operator's command).
+OPERATOR = {"by": "an operator, on the command line"}
+
+
 def grant(
-    actor: User, member: User, plan: Plan, until: datetime, reason: str, now: datetime
+    actor: User | None, member: User, plan: Plan, until: datetime, reason: str, now: datetime
 ) -> Subscription:
-    """Open a manual (non-PayPal) subscription giving `plan`'s role until `until`."""
+    """Open a manual (non-PayPal) subscription giving `plan`'s role until `until`.
+    `actor` None: an operator's command (the audit log says so)."""
     if until <= now:
         raise ValueError("the grant must end in the future")
     sub = Subscription(
@@ -55,7 +60,8 @@ def grant(
         sub.id,
         now=now,
         reason=reason,
-        details={"plan": plan.code, "until": until.isoformat(), "member": member.email},
+        details={"plan": plan.code, "until": until.isoformat(), "member": member.email}
+        | (OPERATOR if actor is None else {}),
     )
     return sub
 
@@ -89,13 +95,21 @@ def extend(
     return ent
 
 
-def revoke(actor: User, sub: Subscription, reason: str, now: datetime) -> Entitlement:
-    """End this subscription's access now."""
+def revoke(actor: User | None, sub: Subscription, reason: str, now: datetime) -> Entitlement:
+    """End this subscription's access now (`actor` None: an operator's command)."""
     record_fact(
         sub, _admin_fact(FactKind.REVOKED, now), source=SOURCE, now=now, actor=actor, note=reason
     )
     ent = recompute(sub, now)  # the state becomes "revoked", so this bumps the member's version
-    audit(actor, "revoke", "subscription", sub.id, now=now, reason=reason)
+    audit(
+        actor,
+        "revoke",
+        "subscription",
+        sub.id,
+        now=now,
+        reason=reason,
+        details=OPERATOR if actor is None else None,
+    )
     return ent
 
 

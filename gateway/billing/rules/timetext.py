@@ -8,7 +8,7 @@ aware moment in another zone is turned to UTC first, so the label is always true
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 
 def _utc(at: datetime) -> datetime:
@@ -33,3 +33,8 @@ def day_text(at: datetime) -> str:
 def day_time_text(at: datetime) -> str:
     """The UTC minute for members: "15 Jan 2026 12:00 UTC"."""
     return f"{_utc(at):%d %b %Y %H:%M} UTC"
+
+
+def end_of_day(d: date) -> datetime:
+    """Access "until 5 March" means until the end of that day, UTC."""
+    return datetime.combine(d + timedelta(days=1), time(0), tzinfo=UTC)

@@ -111,21 +111,23 @@ def _all_of(futures: list[Future[Any]]) -> Future[None]:
 def install(stop: Stop, command: str) -> None:
     """Route SIGTERM, and SIGINT unless it came ignored, to `stop` (main thread only).
 
-    The handler only writes the signal's number to a pipe; a thread reads it and sets the
-    stop. The handler runs on the main thread between two bytecodes, perhaps while that
-    thread holds a lock, so it must not take one (Event.set does) nor call a stop callback
-    that waits for the main thread (a server's shutdown does).
+    The signal's number reaches a thread of ours through a pipe that Python's own C-level
+    handler writes to (`signal.set_wakeup_fd`), whichever thread the kernel delivered the
+    signal to. A Python-level handler would run only when the main thread next runs
+    bytecode: a signal landing on another thread while the main thread sleeps in a wait
+    without a timeout would wait forever (seen under load). The Python handler itself
+    does nothing; the thread sets the stop.
     """
     read, write = os.pipe()
     os.set_blocking(write, False)
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        with contextlib.suppress(OSError):  # a full pipe: a stop is on its way already
-            os.write(write, bytes([signum]))
+        """Nothing to do here: the wakeup pipe has carried the signal to `_watch`."""
 
     signal.signal(signal.SIGTERM, handler)
     if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
         signal.signal(signal.SIGINT, handler)
+    signal.set_wakeup_fd(write, warn_on_full_buffer=False)
     threading.Thread(
         target=_watch, args=(read, stop, command), name="stop-on-signal", daemon=True
     ).start()
@@ -133,7 +135,10 @@ def install(stop: Stop, command: str) -> None:
 
 def _watch(fd: int, stop: Stop, command: str) -> None:
     while True:
-        name = signal.Signals(os.read(fd, 1)[0]).name
+        number = os.read(fd, 1)[0]
+        if number not in (signal.SIGTERM, signal.SIGINT):
+            continue  # the wakeup pipe carries every signal with a Python handler
+        name = signal.Signals(number).name
         if stop.is_set():
             _say(f"{command}: {name}: already stopping")
             continue

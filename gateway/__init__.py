@@ -93,9 +93,8 @@ def _check_config(app: Flask) -> None:
 
 
 def register_extensions(app: Flask) -> None:
-    from models import User, db
+    from models import db
 
-    from .auth import sessions
     from .database import configure_engine
     from .extensions import csrf, login_manager
 
@@ -107,10 +106,8 @@ def register_extensions(app: Flask) -> None:
     login_manager.login_message = "Please log in to see that page."
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
-
-    @login_manager.user_loader
-    def load_user(session_id: str) -> User | None:
-        return sessions.load(session_id)
+    # The user loader is the fast path's (fastpath/member_copy.py): this process's copy of
+    # the member, else auth.sessions.load from the database.
 
 
 def register_channels(app: Flask) -> None:

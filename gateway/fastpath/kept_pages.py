@@ -45,7 +45,7 @@ def _visitor() -> tuple[tuple[Any, ...], bool, bool, bool]:
     adapter = req_ctx.url_adapter if req_ctx is not None else None
     user = current_user._get_current_object()
     authenticated = bool(user.is_authenticated)
-    held, at = (current_roles(), now()) if authenticated else ({}, now())
+    held, at = current_roles(), now()  # {} when anonymous
     is_admin = authenticated and bool(user.is_admin)
     key = (
         tuple(sorted(role for role in held if has_role(held, role, at))),

@@ -145,17 +145,23 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(admin_status_bp)
 
+    # The owner's content under every path the routes above leave free, as the rules say.
+    from .content import site
+    from .content.routes import bp as content_bp
+    from .rulebook import store
+
+    app.register_blueprint(content_bp)
+    store.install(app)
+    site.install(app)
+
 
 def register_template_helpers(app: Flask) -> None:
-    from .access import can
+    from .access import can, can_all
     from .clock import day_text, day_time_text, now, utc_text
-    from .member.areas import AREAS, allowed_areas
-
-    app.jinja_env.globals["nav_areas"] = allowed_areas
 
     @app.context_processor
     def helpers() -> dict:
-        return {"can": can, "areas": AREAS, "now": now}
+        return {"can": can, "can_all": can_all, "now": now}
 
     @app.template_filter("dt")
     def format_dt(value) -> str:

@@ -15,7 +15,7 @@ from flask import abort, g, session
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from models import Plan, Subscription, db
+from models import Role, Subscription, db, plan_roles
 
 from .billing.rules.roles import has_role, lapsed_at
 from .clock import day_time_text, now
@@ -27,10 +27,11 @@ SESSION_KEY = "_roles"
 def roles_for(user_id: int) -> dict[str, datetime]:
     """Each role the member ever held, with its latest access_until (one query)."""
     rows = db.session.execute(
-        select(Plan.role, func.max(Subscription.access_until))
-        .join(Plan, Plan.id == Subscription.plan_id)
+        select(Role.name, func.max(Subscription.access_until))
+        .join(plan_roles, plan_roles.c.plan_id == Subscription.plan_id)
+        .join(Role, Role.id == plan_roles.c.role_id)
         .where(Subscription.user_id == user_id, Subscription.access_until.is_not(None))
-        .group_by(Plan.role)
+        .group_by(Role.name)
     )
     return {role: until for role, until in rows if until is not None}
 
@@ -68,23 +69,10 @@ def can(role: str) -> bool:
     return has_role(current_roles(), role, now())
 
 
-def role_required(*roles: str) -> Callable:
-    """Anonymous -> login page; holding none of `roles` -> 403 saying why."""
-
-    def decorator(view: Callable) -> Callable:
-        @wraps(view)
-        def wrapped(*args, **kwargs):
-            if not current_user._get_current_object().is_authenticated:
-                return login_manager.unauthorized()
-            held, at = current_roles(), now()
-            if not any(has_role(held, r, at) for r in roles):
-                ended = max((d for r in roles if (d := lapsed_at(held, r, at))), default=None)
-                abort(403, description=_why(roles, ended))
-            return view(*args, **kwargs)
-
-        return wrapped
-
-    return decorator
+def can_all(roles: list[str]) -> bool:
+    """Template helper: does the current member hold every one of `roles` now?"""
+    held, at = current_roles(), now()
+    return bool(roles) and all(has_role(held, r, at) for r in roles)
 
 
 def admin_required(view: Callable) -> Callable:
@@ -99,10 +87,3 @@ def admin_required(view: Callable) -> Callable:
         return view(*args, **kwargs)
 
     return wrapped
-
-
-def _why(roles: tuple[str, ...], ended: datetime | None) -> str:
-    names = " or ".join(roles)
-    if ended is not None:
-        return f"Your {names} access ended on {day_time_text(ended)}."
-    return f"This area needs a {names} subscription, and you don't have one."

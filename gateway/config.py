@@ -48,6 +48,18 @@ class DefaultConfig:
     #: Seconds a process may answer from its copy of a member (the gate without a query;
     #: changes reach every process at once anyway: gateway/fastpath/member_copy.py). 0: always read.
     GATE_CACHE_SECONDS = 30
+    # Content and access rules (docs/content.md). Paths no rule names get ACCESS_DEFAULT
+    # (`public`, `members` or role names) until an admin stores another on the rules page.
+    ACCESS_DEFAULT = "members"
+    #: Seconds a process keeps its copy of the rules before asking whether they changed
+    #: (a change is seen at once by the process that made it).
+    RULES_CHECK_SECONDS = 1.0
+    #: The owner's pages and files; relative paths are under the instance folder.
+    CONTENT_DIR = "content"
+    #: Raw HTML inside Markdown pages (still sanitised: no scripts, no handlers).
+    CONTENT_ALLOW_HTML = False
+    #: Seconds between checks of the content folder for changed files.
+    CONTENT_CHECK_SECONDS = 2.0
     #: Speed tricks switched off, by name (gateway/fastpath/__init__.py lists them).
     FASTPATH_OFF: tuple[str, ...] = ()
 

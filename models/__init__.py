@@ -15,6 +15,7 @@ from .outbox import OutboxMail
 from .payment import Payment
 from .plan import Plan, PlanIdentifier
 from .refund import RefundOperation
+from .role import AccessRule, Role, Setting, plan_roles
 from .seat import SeatHold
 from .subscription import Subscription, SubscriptionFact, SubscriptionTerms
 from .user import LoginFailure, User
@@ -26,6 +27,10 @@ __all__ = [
     "LoginFailure",
     "Plan",
     "PlanIdentifier",
+    "Role",
+    "plan_roles",
+    "AccessRule",
+    "Setting",
     "SeatHold",
     "RefundOperation",
     "Subscription",

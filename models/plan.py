@@ -1,4 +1,4 @@
-"""Plans: what a member buys, the role it grants and the period one payment covers."""
+"""Plans: what a member buys, the roles it grants and the period one payment covers."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.billing.rules.statuses import PlanRefKind
 
 from .base import Model
+from .role import Role, plan_roles
 from .types import Money, StatusColumn, UTCDateTime
 
 
@@ -31,7 +32,6 @@ class Plan(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[str] = mapped_column(String(40))
     price: Mapped[Decimal] = mapped_column(Money())
     currency: Mapped[str] = mapped_column(String(3))
     period_count: Mapped[int] = mapped_column(Integer)
@@ -43,12 +43,25 @@ class Plan(Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
+    #: The roles a member holds while subscribed (one or more; models/role.py).
+    roles: Mapped[list[Role]] = relationship(
+        secondary=plan_roles, order_by=Role.name, lazy="selectin"
+    )
+
     UNIT_NAMES = {"D": "day", "W": "week", "M": "month", "Y": "year"}
 
     @property
     def period_label(self) -> str:
         unit = self.UNIT_NAMES[self.period_unit]
         return unit if self.period_count == 1 else f"{self.period_count} {unit}s"
+
+    @property
+    def role_names(self) -> list[str]:
+        return [r.name for r in self.roles]
+
+    @property
+    def roles_text(self) -> str:
+        return ", ".join(r.title for r in self.roles)
 
     def __repr__(self) -> str:
         return f"<Plan {self.code}>"

@@ -6,6 +6,8 @@ names a server: a throwaway database is created there for the session and droppe
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import contextvars
 import os
 import uuid
@@ -88,6 +90,8 @@ CONFIG = {
     "WTF_CSRF_ENABLED": False,
     "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     "SERVER_NAME": "localhost",
+    # Two pages the gate tests open: /premium (access: premium) and /pro (access: pro).
+    "CONTENT_DIR": str(Path(__file__).parent / "site_content"),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from itertools import count
 
+from gateway.roles.service import ensure_roles
 from models import Plan, User
 
 PASSWORD = "correct horse battery"
@@ -31,6 +32,7 @@ def plan_factory(db, clock):
         code: str | None = None,
         *,
         role: str = "premium",
+        roles: tuple[str, ...] = (),
         price: str = "9.00",
         currency: str = "USD",
         period_count: int = 1,
@@ -40,7 +42,7 @@ def plan_factory(db, clock):
         plan = Plan(
             code=code or f"plan-{next(_seq)}",
             name=(code or "Plan").title(),
-            role=role,
+            roles=ensure_roles(roles or (role,), clock.now()),
             price=Decimal(price),
             currency=currency,
             period_count=period_count,

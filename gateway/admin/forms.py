@@ -10,6 +10,7 @@ from wtforms import (
     IntegerField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
@@ -23,7 +24,6 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ..member.areas import AREAS, ROLES
 from ..records.audit import ReasonForm
 
 UNITS = [
@@ -52,14 +52,11 @@ class PlanForm(FlaskForm):
         ],
     )
     name = StringField("Name", validators=[DataRequired(), Length(max=120)])
-    #: Only roles some gated area requires (gateway/member/areas.py): a plan that unlocks
-    #: nothing cannot be sold.
-    role = SelectField(
-        "Role granted (the areas it opens)",
-        choices=[
-            SelectChoice(r, f"{r}: " + ", ".join(a.title for a in AREAS if a.role == r))
-            for r in ROLES
-        ],
+    #: Choices are the roles not retired (plans.py), plus those the plan already grants.
+    roles = SelectMultipleField(
+        "Roles granted (what it opens)",
+        coerce=int,
+        validators=[DataRequired(message="A plan grants at least one role.")],
     )
     price = DecimalField("Price", places=2, validators=[InputRequired(), NumberRange(min=0)])
     currency = StringField(

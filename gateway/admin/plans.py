@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from wtforms import SelectChoice
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -13,7 +14,9 @@ from models import Plan, Subscription, db
 from ..clock import now
 from ..records.audit import audit
 from ..subscriptions import plan_identity as identity
+from ..roles.service import all_roles
 from ..subscriptions import seats
+from ..subscriptions.service import bump_access_version
 from .forms import PlanForm
 
 bp = Blueprint("plans", __name__, url_prefix="/plans")
@@ -21,7 +24,6 @@ bp = Blueprint("plans", __name__, url_prefix="/plans")
 FIELDS = (
     "code",
     "name",
-    "role",
     "price",
     "currency",
     "period_count",
@@ -53,6 +55,11 @@ def index() -> ResponseReturnValue:
 def edit(plan_id: int | None = None) -> ResponseReturnValue:
     plan = db.get_or_404(Plan, plan_id, description="No such plan.") if plan_id else None
     form = PlanForm(obj=plan)
+    granted = list(plan.roles) if plan is not None else []
+    offered = [r for r in all_roles() if not r.retired or r in granted]
+    form.roles.choices = [SelectChoice(r.id, f"{r.name}: {r.title}") for r in offered]
+    if request.method == "GET":
+        form.roles.data = [r.id for r in granted]
     if request.method == "GET" and plan is not None:
         form.trial_unit.data = plan.trial_unit or ""
         form.identifiers.data = identity.as_lines(plan)
@@ -63,16 +70,23 @@ def edit(plan_id: int | None = None) -> ResponseReturnValue:
         form.identifiers.errors = [*form.identifiers.errors, *problems]
     if valid and not problems:
         values = {name: form[name].data for name in FIELDS}
+        chosen = [r for r in offered if r.id in (form.roles.data or [])]
         values["trial_unit"] = values["trial_unit"] or None
         values["paypal_plan_id"] = (values["paypal_plan_id"] or "").strip() or None
         creating = plan is None
         if plan is None:
-            plan = Plan(created_at=now(), **values)
+            plan = Plan(created_at=now(), roles=chosen, **values)
             db.session.add(plan)
+            values["roles"] = " ".join(r.name for r in chosen)
         else:
             changed = {k: str(v) for k, v in values.items() if getattr(plan, k) != v}
             for k, v in values.items():
                 setattr(plan, k, v)
+            if set(plan.roles) != set(chosen):
+                changed["roles"] = " ".join(r.name for r in chosen)
+                plan.roles = chosen
+                # Members of the plan hold other roles from now on.
+                bump_access_version(*_members_of(plan.id))
         try:
             db.session.flush()
             before = identity.as_lines(plan)
@@ -97,3 +111,13 @@ def edit(plan_id: int | None = None) -> ResponseReturnValue:
             return redirect(url_for(".index")), 303
     status = 400 if request.method == "POST" else 200
     return render_template("admin/plan_edit.html", form=form, plan=plan), status
+
+
+def _members_of(plan_id: int) -> list[int]:
+    return [
+        u
+        for u in db.session.scalars(
+            select(Subscription.user_id).where(Subscription.plan_id == plan_id).distinct()
+        )
+        if u is not None
+    ]

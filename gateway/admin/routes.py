@@ -36,6 +36,8 @@ from ..access import admin_required
 from ..clock import end_of_day, now, utc_text
 from ..paging import BadFilter, Paging, SortKey, requested
 from ..refunds import routes as refunds
+from ..roles import routes as roles_routes
+from ..rulebook import routes as rules_routes
 from ..subscriptions import admin_actions
 from ..subscriptions.display import explanation, status_of
 from ..subscriptions.listing import VIEWS, SubscriptionFilter, email_prefix, sort_key, subscriptions
@@ -69,6 +71,8 @@ for child in (
     dashboard.bp,
     exports.bp,
     reconciliation.bp,
+    roles_routes.bp,
+    rules_routes.bp,
 ):
     bp.register_blueprint(child)
 

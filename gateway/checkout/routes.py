@@ -29,7 +29,7 @@ from ..paypal.api import ApiError
 from ..paypal.urls import endpoints
 from ..records.flags import raise_flag
 from ..subscriptions import seats
-from ..subscriptions.queries import renewing, renewing_by_role, renewing_plan_ids
+from ..subscriptions.queries import renewing, renewing_plan_ids, sharing_a_role
 from . import journal as checkouts
 from . import rest as rest_checkout
 
@@ -44,7 +44,7 @@ def subscribe(code: str) -> ResponseReturnValue:
     if plan is None:
         abort(404, description="No such plan is on offer.")
     subs = renewing(current_user.id, now())
-    current = renewing_by_role(subs).get(plan.role)
+    current = sharing_a_role(subs, plan)
     if current is not None and current.plan_id != plan.id and request.form.get("switch") != "1":
         abort(
             409,

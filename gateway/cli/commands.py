@@ -16,15 +16,21 @@ from sqlalchemy import func, select
 from models import Plan, User, db
 
 from ..clock import now
+from ..roles import service as roles_service
 
 if TYPE_CHECKING:
     from ..reconciliation.rebuild import Rate, Report
 
 DEMO_PLANS = [
-    # code, name, role, price, period count, unit, trial count, trial unit
-    ("premium-monthly", "Premium, monthly", "premium", "9.00", 1, "M", None, None),
-    ("premium-yearly", "Premium, yearly", "premium", "90.00", 1, "Y", 7, "D"),
-    ("pro-monthly", "Pro, monthly", "pro", "29.00", 1, "M", None, None),
+    # code, name, roles, price, period count, unit, trial count, trial unit
+    ("premium-monthly", "Premium, monthly", ("premium",), "9.00", 1, "M", None, None),
+    ("premium-yearly", "Premium, yearly", ("premium",), "90.00", 1, "Y", 7, "D"),
+    ("pro-monthly", "Pro, monthly", ("pro", "premium"), "29.00", 1, "M", None, None),
+]
+#: The demo's roles: name, title, description.
+DEMO_ROLES = [
+    ("premium", "Premium", "The premium guides and playbooks."),
+    ("pro", "Pro", "The pro workshop and its downloads."),
 ]
 #: The demo sells Pro through the Subscriptions API (the stand-in creates this REST plan:
 #: see gateway/cli/demo_run.py, which `make run` runs), with a limited number of seats.
@@ -35,6 +41,8 @@ CREDENTIALS_FILE = "demo-credentials.txt"
 
 def register_commands(app: Flask) -> None:
     from .jobs import jobs_group, serve_demo
+    from ..roles.cli import roles_group
+    from ..rulebook.cli import rules_group
     from .members import members_group
     from .paypal import paypal_group
 
@@ -46,6 +54,8 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(paypal_group)
     app.cli.add_command(members_group)
+    app.cli.add_command(roles_group)
+    app.cli.add_command(rules_group)
 
 
 @click.command("seed-demo")
@@ -58,13 +68,16 @@ def seed_demo(if_new: bool) -> None:
             click.echo(creds.read_text().strip())
         return
     at = now()
-    for code, name, role, price, count, unit, tcount, tunit in DEMO_PLANS:
+    for role_name, title, description in DEMO_ROLES:
+        if roles_service.named(role_name) is None:
+            roles_service.create(role_name, title, description, at=at, actor=None)
+    for code, name, roles, price, count, unit, tcount, tunit in DEMO_PLANS:
         if db.session.scalar(select(Plan).where(Plan.code == code)) is None:
             db.session.add(
                 Plan(
                     code=code,
                     name=name,
-                    role=role,
+                    roles=roles_service.ensure_roles(roles, at),
                     price=Decimal(price),
                     currency="USD",
                     period_count=count,

@@ -11,7 +11,7 @@ from datetime import date, datetime
 import click
 from sqlalchemy import select
 
-from models import Plan, Subscription, User, db
+from models import Plan, Role, Subscription, User, db, plan_roles
 
 from ..clock import end_of_day, now, utc_text
 from ..subscriptions import admin_actions
@@ -43,16 +43,22 @@ def _plan_for(role: str, code: str | None) -> Plan:
         plan = db.session.scalar(select(Plan).where(Plan.code == code))
         if plan is None:
             raise click.ClickException(f"no plan with the code {code!r}")
-        if plan.role != role:
-            raise click.ClickException(f"plan {code!r} grants {plan.role!r}, not {role!r}")
+        if role not in plan.role_names:
+            granted = ", ".join(plan.role_names) or "no role"
+            raise click.ClickException(f"plan {code!r} grants {granted}, not {role!r}")
         return plan
     plans = list(
         db.session.scalars(
-            select(Plan).where(Plan.role == role, Plan.active.is_(True)).order_by(Plan.code)
+            select(Plan)
+            .join(plan_roles, plan_roles.c.plan_id == Plan.id)
+            .join(Role, Role.id == plan_roles.c.role_id)
+            .where(Role.name == role, Plan.active.is_(True))
+            .order_by(Plan.code)
         )
     )
     if not plans:
-        roles = sorted(set(db.session.scalars(select(Plan.role).where(Plan.active.is_(True)))))
+        active = db.session.scalars(select(Plan).where(Plan.active.is_(True)))
+        roles = sorted({name for p in active for name in p.role_names})
         raise click.ClickException(
             f"no active plan grants {role!r}; roles on sale: {', '.join(roles) or 'none'}"
         )
@@ -95,7 +101,7 @@ def grant_command(
     plan, until = _plan_for(role.strip().lower(), plan_code), _until(until_text.strip(), at)
     sub = admin_actions.grant(None, member, plan, until, why, at)
     db.session.commit()
-    click.echo(f"{member.email}: {plan.role} until {utc_text(until)} (subscription {sub.id})")
+    click.echo(f"{member.email}: {role.strip().lower()} until {utc_text(until)} (subscription {sub.id})")
 
 
 @members_group.command("revoke")
@@ -109,10 +115,11 @@ def revoke_command(email: str, role: str, reason: str) -> None:
     subs = list(
         db.session.scalars(
             select(Subscription)
-            .join(Plan, Plan.id == Subscription.plan_id)
+            .join(plan_roles, plan_roles.c.plan_id == Subscription.plan_id)
+            .join(Role, Role.id == plan_roles.c.role_id)
             .where(
                 Subscription.user_id == member.id,
-                Plan.role == role.strip().lower(),
+                Role.name == role.strip().lower(),
                 Subscription.access_until > at,
             )
             .order_by(Subscription.id)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
-from models import Checkout, Plan, Subscription, db
+from models import Checkout, Subscription, db, plan_roles
 
 from ..billing.rules.statuses import CheckoutFlow, CheckoutStatus, SubscriptionState
 from ..checkout import rest_cancel
@@ -64,14 +64,14 @@ def _members_paying_twice(now: datetime) -> list[int]:
     """Members with two renewing subscriptions granting one role (after a switch)."""
     rows = db.session.execute(
         select(Subscription.user_id)
-        .join(Plan, Plan.id == Subscription.plan_id)
+        .join(plan_roles, plan_roles.c.plan_id == Subscription.plan_id)
         .where(
             Subscription.user_id.is_not(None),
             Subscription.state == SubscriptionState.ACTIVE,
             Subscription.paypal_id.is_not(None),
             Subscription.access_until > now,
         )
-        .group_by(Subscription.user_id, Plan.role)
+        .group_by(Subscription.user_id, plan_roles.c.role_id)
         .having(func.count() > 1)
     ).all()
     return sorted({user_id for (user_id,) in rows if user_id is not None})

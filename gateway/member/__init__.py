@@ -1,1 +1,1 @@
-"""Member pages: home, plans, my subscriptions, the gated areas, and checkout."""
+"""Member pages: home, plans, my subscriptions and receipts."""

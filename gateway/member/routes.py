@@ -1,4 +1,4 @@
-"""Member views: home, plans, my subscriptions, the gated areas."""
+"""Member views: home, plans, my subscriptions, receipts."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from sqlalchemy import select
 
 from models import Checkout, Payment, Plan, Subscription, db
 
-from ..access import role_required
 from ..billing.rules.statuses import SubscriptionState
 from ..checkout import rest_cancel
 from ..clock import now, utc_text
-from ..fastpath.kept_pages import kept_page
+from ..content.listing import listing
 from ..paypal.api import ApiError
 from ..paypal.urls import manage_url
 from ..subscriptions import seats
@@ -20,7 +19,7 @@ from ..subscriptions.display import next_charge, past_due, reason_of, status_of
 from ..subscriptions.queries import (
     double_billed,
     renewing,
-    renewing_by_role,
+    sharing_a_role,
     renewing_plan_ids,
 )
 
@@ -32,13 +31,15 @@ FEW_SEATS = 5
 
 @bp.route("/")
 def index():
-    return render_template("member/index.html")
+    """Home: the content folder's own index (its intro and what it holds, open or
+    locked for this visitor)."""
+    return render_template("member/index.html", **listing("/"))
 
 
 @bp.route("/plans")
 def plans():
     rows = db.session.scalars(
-        select(Plan).where(Plan.active.is_(True)).order_by(Plan.role, Plan.price)
+        select(Plan).where(Plan.active.is_(True)).order_by(Plan.price, Plan.code)
     ).all()
     at = now()
     subs = renewing(current_user.id, at) if current_user.is_authenticated else []
@@ -46,7 +47,7 @@ def plans():
         "member/plans.html",
         plans=rows,
         renewing=renewing_plan_ids(subs),
-        by_role=renewing_by_role(subs),
+        switch_from={p.id: sharing_a_role(subs, p) for p in rows},
         seats=seats.usage([p.id for p in rows], at),
         holding=seats.held_by(current_user.id, at) if current_user.is_authenticated else set(),
         few_seats=FEW_SEATS,
@@ -145,20 +146,3 @@ def receipt(payment_id: int):
         abort(404, description="No such receipt.")
     sub = db.session.get(Subscription, payment.subscription_id)
     return render_template("member/receipt.html", payment=payment, sub=sub)
-
-
-@bp.route("/premium")
-@kept_page("member/area.html")  # the same page for everyone holding the role
-@role_required("premium")
-def premium():
-    return {
-        "title": "Premium library",
-        "body": "Every premium article, guide and download lives here.",
-    }
-
-
-@bp.route("/pro")
-@kept_page("member/area.html")
-@role_required("pro")
-def pro():
-    return {"title": "Pro workshop", "body": "Tools and sessions for pro members."}

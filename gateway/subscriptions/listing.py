@@ -114,7 +114,7 @@ def subscriptions(f: SubscriptionFilter, now: datetime, lapsing_days: int) -> Se
         .outerjoin(Plan, Plan.id == S.plan_id)
         .outerjoin(User, User.id == S.user_id)
         .options(
-            contains_eager(S.plan).load_only(Plan.id, Plan.code, Plan.role),
+            contains_eager(S.plan).load_only(Plan.id, Plan.code),
             contains_eager(S.user).load_only(User.id, User.email),
         )
     )

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from models import Subscription, db
+from models import Plan, Subscription, db
 
 from ..billing.rules.statuses import SubscriptionState
 
@@ -33,12 +33,26 @@ def renewing_plan_ids(subs: list[Subscription]) -> set[int]:
 
 
 def renewing_by_role(subs: list[Subscription]) -> dict[str, Subscription]:
-    """Role -> the newest renewing subscription granting it."""
-    return {s.plan.role: s for s in subs if s.plan is not None}
+    """Role -> the newest renewing subscription granting it (`subs` oldest first)."""
+    return {role: s for s in subs if s.plan is not None for role in s.plan.role_names}
+
+
+def sharing_a_role(subs: list[Subscription], plan: Plan) -> Subscription | None:
+    """The newest renewing subscription granting any role `plan` grants: buying `plan`
+    beside it is a switch, or paying twice for that access."""
+    by_role = renewing_by_role(subs)
+    found = [by_role[r] for r in plan.role_names if r in by_role]
+    return max(found, key=lambda s: (s.created_at, s.id), default=None)
 
 
 def double_billed(subs: list[Subscription]) -> list[Subscription]:
-    """Older renewing subscriptions whose role a newer renewing one already grants: after
-    a switch, the member should cancel these at PayPal, or be charged twice."""
+    """Older renewing subscriptions every role of which newer renewing ones already
+    grant: after a switch, the member should cancel these at PayPal, or be charged twice."""
     newest = renewing_by_role(subs)
-    return [s for s in subs if s.plan is not None and newest[s.plan.role] is not s]
+    return [
+        s
+        for s in subs
+        if s.plan is not None
+        and s.plan.role_names
+        and all(newest[r] is not s for r in s.plan.role_names)
+    ]

@@ -1,0 +1,1 @@
+"""Roles (tiers) as data: the service, the admin page and `flask roles`."""

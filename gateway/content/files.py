@@ -105,6 +105,11 @@ def send_asset(
     ranged = environ.get("HTTP_RANGE")
     if ranged is not None and (mode or _ignored_range(ranged)):
         environ = {k: v for k, v in environ.items() if k != "HTTP_RANGE"}
+    elif ranged is not None:
+        # Werkzeug seeks to a range's start only in its own FileWrapper; the server's
+        # (gunicorn's: sendfile, but no seek) would be read and thrown away up to it, a
+        # whole 1 GiB file for its last MiB (bench/big_file.py).
+        environ = {k: v for k, v in environ.items() if k != "wsgi.file_wrapper"}
     response = send_file(
         path,
         environ,

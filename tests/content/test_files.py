@@ -109,6 +109,36 @@ def test_range(get, asked, start, stop):
     assert r.headers["Content-Length"] == str(stop - start)
 
 
+class ServerWrapper:
+    """A server's wsgi.file_wrapper as gunicorn's is: iterable, with no seek."""
+
+    used: list[int] = []
+
+    def __init__(self, file, block=8192):
+        self.file, self.block = file, block
+        self.close = file.close
+        ServerWrapper.used.append(block)
+
+    def __iter__(self):
+        return iter(lambda: self.file.read(self.block), b"")
+
+
+def test_range_seeks(root):
+    """Is a range read from its start (Werkzeug's seekable wrapper), while a whole file
+    still goes to the server's wrapper (gunicorn's sendfile)?"""
+    client = make_app(root).test_client()
+    ServerWrapper.used.clear()
+    whole = client.get("/gated/talk.mp4", environ_overrides={"wsgi.file_wrapper": ServerWrapper})
+    assert whole.data == DATA and len(ServerWrapper.used) == 1
+    part = client.get(
+        "/gated/talk.mp4",
+        headers={"Range": "bytes=-10"},
+        environ_overrides={"wsgi.file_wrapper": ServerWrapper},
+    )
+    assert part.status_code == 206 and part.data == DATA[-10:]
+    assert len(ServerWrapper.used) == 1
+
+
 def test_range_if_range(get):
     """Is a Range with a stale If-Range answered with the whole file?"""
     r = get("/gated/talk.mp4", Range="bytes=0-9", **{"If-Range": '"stale"'})

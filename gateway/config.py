@@ -113,6 +113,15 @@ class DefaultConfig:
     MAIL_FROM = "Tollgate <no-reply@localhost>"
     MAIL_TIMEOUT = 10
 
+    # Protected downloads from the content folder (gateway/content/files.py;
+    # docs/content-files.md). Who sends a file's bytes: "" the app streams it itself;
+    # "x-accel-redirect": nginx, from an `internal` location at CONTENT_ACCEL_PREFIX
+    # aliased to the content folder; "x-sendfile": Apache mod_xsendfile or Lighttpd, from
+    # the file's absolute path.
+    CONTENT_SENDFILE = ""
+    #: The nginx location X-Accel-Redirect points into (ends with "/", like the alias).
+    CONTENT_ACCEL_PREFIX = "/_tollgate_protected/"
+
     # Health and monitoring (/admin/status warnings, /metrics; docs/operations.md).
     STATUS_JOB_LATE_FACTOR = 3  # a job is overdue after this many intervals without a run
     STATUS_QUIET_HOURS = 24  # warn when no PayPal message (IPN or webhook) came for this long

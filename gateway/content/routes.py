@@ -10,9 +10,21 @@ file is 403 with no byte of it.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, make_response, render_template, request, url_for
+from typing import NoReturn
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    make_response,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup
+from werkzeug.exceptions import MethodNotAllowed
 
 from ..access_rules.paths import BadPath
 from ..fastpath.kept_pages import kept_page
@@ -41,7 +53,7 @@ def serve(subpath: str) -> ResponseReturnValue | dict[str, str]:
         return _folder(folder)
     found = site.find(path)
     if found is None:
-        abort(404)
+        _not_found()
     verdict = gate.verdict(path, request.host)
     if isinstance(found, Asset):
         if not verdict.allowed:
@@ -58,6 +70,16 @@ def serve(subpath: str) -> ResponseReturnValue | dict[str, str]:
         "body": Markup(found.body_html),
         "date": found.date.isoformat() if found.date else "",
     }
+
+
+def _not_found() -> NoReturn:
+    """404, or 405 where an app route answers the path to other methods (POST-only
+    routes such as log-out: this route took the GET)."""
+    adapter = current_app.url_map.bind_to_environ(request.environ)
+    methods = set(adapter.allowed_methods(request.path)) - {"GET", "HEAD", "OPTIONS"}
+    if methods:
+        raise MethodNotAllowed(valid_methods=sorted(methods))
+    abort(404)
 
 
 def _locked(verdict: gate.Verdict, *, title: str, preview: str) -> Response:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 
-from flask import Flask, current_app
+from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import select
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
@@ -21,6 +21,7 @@ from werkzeug.routing import RequestRedirect
 from models import Plan, Role, db, plan_roles
 
 from ..access_rules.table import Rule, Who
+from ..fastpath.kept_pages import EDITION
 from ..rulebook import store
 from .pages import Asset, Library, Page, Snapshot
 
@@ -39,8 +40,10 @@ def install(app: Flask) -> None:
     )
     app.extensions[EXTENSION + ".clashes"] = {}
     store.set_page_rules(app, page_rules)
-    with app.app_context():
-        for problem in problems():
+    app.extensions[EDITION] = lambda: id(store.current())
+    app.jinja_env.globals["nav_sections"] = nav_sections
+    with app.app_context():  # no database here: `flask db upgrade` starts this way too
+        for problem in problems(with_roles=False):
             log.warning("content: %s", problem)
 
 
@@ -62,6 +65,21 @@ def find(path: str) -> Page | Asset | None:
     return found
 
 
+def nav_sections() -> list[tuple[str, str]]:
+    """(title, path) of the content's top-level folders and pages the visitor may open:
+    the header lists them (kept per kind of visitor and edition of the rules)."""
+    from ..rulebook import gate  # the gate reads the request's visitor
+
+    snap = snapshot()
+    root = snap.folders.get("/")
+    if root is None:
+        return []
+    found = [(snap.folders[f].title, f) for f in root.folders if f in snap.folders]
+    found += [(p.title, p.path) for p in root.pages if find(p.path) is p]
+    host = request.host if has_request_context() else None
+    return [(title, path) for title, path in found if gate.verdict(path, host).allowed]
+
+
 def page_rules() -> tuple[Hashable, Sequence[tuple[Rule, str]]]:
     """Rules from pages' front matter, with a token that changes with the snapshot."""
     snap = snapshot()
@@ -73,14 +91,15 @@ def page_rules() -> tuple[Hashable, Sequence[tuple[Rule, str]]]:
     return id(snap), rules
 
 
-def problems() -> list[str]:
-    """Everything in the content folder that is not served, and why."""
+def problems(*, with_roles: bool = True) -> list[str]:
+    """Everything in the content folder that is not served, and why; and pages naming
+    roles that do not exist (`with_roles`: asks the database)."""
     snap = snapshot()
     found = list(snap.problems)
     for path, endpoint in sorted(_clashes(snap).items()):
         found.append(f"{path}: the site's own page ({endpoint}) answers this path; not served")
-    names = {r for r, in db.session.execute(select(Role.name))}
-    for page in snap.pages.values():
+    names = set(db.session.scalars(select(Role.name))) if with_roles else set()
+    for page in snap.pages.values() if with_roles else ():
         if page.access is not None and page.access.roles - names:
             unknown = ", ".join(sorted(page.access.roles - names))
             found.append(f"{_relative(snap, page)}: access names no role called {unknown}")

@@ -33,6 +33,9 @@ from ..clock import now
 from .csrf_tokens import TOKEN
 from .member_copy import COPY_SUFFICES
 
+#: `app.extensions[EDITION]`, if set: a function whose answer changes whenever what the
+#: nav lists may change for the same visitor (the content's sections and their rules).
+EDITION = "kept_pages.edition"
 #: URLs kept per process; past this the cache starts over (the Host header varies it).
 MAX_URLS = 1024
 
@@ -47,7 +50,9 @@ def _visitor() -> tuple[tuple[Any, ...], bool, bool, bool]:
     authenticated = bool(user.is_authenticated)
     held, at = current_roles(), now()  # {} when anonymous
     is_admin = authenticated and bool(user.is_admin)
+    edition = current_app.extensions.get(EDITION)
     key = (
+        edition() if edition is not None else None,
         tuple(sorted(role for role in held if has_role(held, role, at))),
         authenticated,
         is_admin,

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from gateway.billing import Fact
 from gateway.billing import FactKind as K
+from gateway.roles.service import ensure_roles, restore, retire
 from models import AuditEntry, Plan, Subscription
 
 ADMIN_GETS = [
@@ -317,7 +318,7 @@ def test_members_list_search_and_paging(app, client, admin, login_as, make_user)
 PLAN = {
     "code": "gold",
     "name": "Gold",
-    "role": "premium",
+    "roles": "",  # the premium role's id, set by the fixture below
     "price": "12.50",
     "currency": "EUR",
     "period_count": "3",
@@ -328,6 +329,18 @@ PLAN = {
     "seat_limit": "",
     "active": "y",
 }
+
+
+@pytest.fixture(autouse=True)
+def roles_on_offer(request, monkeypatch):
+    """The premium and pro roles exist (the plan editor offers them); PLAN grants premium."""
+    if "db" not in request.fixturenames and "client" not in request.fixturenames:
+        return None
+    db, clock = request.getfixturevalue("db"), request.getfixturevalue("clock")
+    premium, pro = ensure_roles(["premium", "pro"], clock.now())
+    db.session.commit()
+    monkeypatch.setitem(PLAN, "roles", str(premium.id))
+    return premium, pro
 
 
 def test_plan_editor_creates_and_edits(client, db, admin, login_as):
@@ -402,10 +415,24 @@ def test_audit_log_is_append_only(db, admin):
     db.session.rollback()
 
 
-def test_a_plan_can_only_grant_a_role_some_area_needs(client, admin, login_as):
-    """The editor offers the gated areas' roles only: a plan that opens nothing is refused."""
+def test_a_plan_grants_roles_that_exist_and_are_not_retired(
+    client, db, admin, login_as, roles_on_offer, clock
+):
+    """The editor offers the roles not retired; a plan granting none, or one not offered,
+    is refused; several may be granted at once."""
+    premium, pro = roles_on_offer
+    retire(pro, at=clock.now(), actor=None, reason="no longer sold")
+    db.session.commit()
     login_as(admin)
     page = client.get("/admin/plans/new").data
-    assert b"premium: Premium library" in page and b"pro: Pro workshop" in page
-    r = client.post("/admin/plans/new", data={**PLAN, "role": "gold"})
-    assert r.status_code == 400 and b"Not a valid choice" in r.data
+    assert b"premium: Premium" in page and b"pro: Pro" not in page
+    r = client.post("/admin/plans/new", data={**PLAN, "roles": str(pro.id)})
+    assert r.status_code == 400 and b"not a valid choice" in r.data
+    r = client.post("/admin/plans/new", data={**PLAN, "roles": []})
+    assert r.status_code == 400 and b"at least one role" in r.data
+    restore(pro, at=clock.now(), actor=None, reason="sold again")
+    db.session.commit()
+    r = client.post("/admin/plans/new", data={**PLAN, "roles": [str(premium.id), str(pro.id)]})
+    assert r.status_code == 303
+    plan = db.session.scalar(select(Plan).where(Plan.code == "gold"))
+    assert plan.role_names == ["premium", "pro"]

@@ -31,19 +31,26 @@ def premium(make_plan):
     return make_plan("premium-monthly", role="premium")
 
 
-def test_anonymous_is_sent_to_login(client):
-    """Does an anonymous visitor to a gated page land on the login page with next?"""
+def test_anonymous_sees_the_preview_and_a_way_in(client, premium):
+    """Does an anonymous visitor to a gated page get 403 with the public preview, a log-in
+    link that returns here, and the plan that opens it with its price, but not the rest?"""
     r = client.get("/premium")
-    assert r.status_code == 302
-    assert "/auth/login?next=%2Fpremium" in r.headers["Location"]
+    assert r.status_code == 403
+    assert b"public preview" in r.data
+    assert b"Every premium article" not in r.data
+    assert b"/auth/login?next=/premium" in r.data
+    assert b"Premium-Monthly</strong>: 9.00 USD every month" in r.data
+    assert "private" in r.headers["Cache-Control"]
 
 
-def test_member_without_subscription_gets_403_with_reason(client, member, login_as):
-    """Does a member with no subscription get a 403 that says why and links to plans?"""
+def test_member_without_subscription_gets_403_with_reason(client, member, premium, login_as):
+    """Does a member with no subscription get a 403 that names the plan that opens it
+    and links to plans?"""
     login_as(member)
     r = client.get("/premium")
     assert r.status_code == 403
-    assert b"needs a premium subscription" in r.data
+    assert b"This plan opens it" in r.data
+    assert b"Every premium article" not in r.data
     assert b'href="/plans"' in r.data
 
 
@@ -54,12 +61,12 @@ def test_grant_opens_then_clock_closes_in_same_session(
     login_as(member)
     assert client.get("/premium").status_code == 403
     home = client.get("/")
-    assert b'href="/premium"' not in home.data
+    assert b'<li class="locked"><a href="/premium">' in home.data
 
     sub = grant(db, admin, member, premium, clock, days=30)
     assert client.get("/premium").status_code == 200
-    assert b'href="/premium"' in client.get("/").data
-    assert b'href="/pro"' not in client.get("/").data
+    assert b'<li class="open"><a href="/premium">' in client.get("/").data
+    assert b'<li class="locked"><a href="/pro">' in client.get("/").data
 
     clock.set(sub.access_until - timedelta(seconds=1))
     assert client.get("/premium").status_code == 200
@@ -67,7 +74,7 @@ def test_grant_opens_then_clock_closes_in_same_session(
     r = client.get("/premium")
     assert r.status_code == 403
     assert b"access ended on" in r.data
-    assert b'href="/premium"' not in client.get("/").data
+    assert b'<li class="locked"><a href="/premium">' in client.get("/").data
 
 
 def test_revoke_closes_at_once_in_same_session(client, db, admin, member, premium, login_as, clock):

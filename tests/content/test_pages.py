@@ -372,3 +372,14 @@ def test_two_thousand_pages(tmp_path, renders):
     assert len(snap.folders["/section7"].pages) == 100
     clock.now += 2
     assert library.current() is snap and len(renders) == 2000
+
+
+def test_demo_content_scans_cleanly():
+    snap = scan(ROOT / "demo" / "content")
+    assert snap.problems == ()
+    assert set(snap.pages) >= {"/", "/guides", "/guides/premium-playbook", "/pro/workshop"}
+    assert "/pro/files/pro-handbook.pdf" in snap.assets
+    playbook = snap.pages["/guides/premium-playbook"]
+    assert playbook.access == Who(roles=frozenset({"premium"})) and playbook.has_more
+    assert "<table>" in playbook.body_html and "<table>" not in playbook.preview_html
+    assert snap.pages["/"].access == Who(public=True)

@@ -60,7 +60,7 @@ bench: install
 	@failed=""; \
 	for script in "gate_and_inbox.py" "gate.py" "rules.py" "processing.py" "activity_import.py" \
 	              "admin_scale.py $(QUICK)" "dashboard_scale.py $(QUICK)" \
-	              "rebuild.py $(REBUILD)" "side_by_side.py $(QUICK)"; do \
+	              "rebuild.py $(REBUILD)" "side_by_side.py $(QUICK)" "big_file.py"; do \
 	  echo "== bench/$$script"; \
 	  $(BIN)/python bench/$$script || failed="$$failed $$script;"; \
 	done; \

@@ -105,11 +105,15 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
         raise PageError("line 1: front matter opened with --- is never closed by a --- line")
     try:
         meta = yaml.safe_load("".join(lines[1:end]))
-    except yaml.YAMLError as e:
-        mark = e.problem_mark if isinstance(e, yaml.MarkedYAMLError) else None
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark
+        if (mark is None or mark.line >= end - 1) and e.context_mark is not None:
+            mark = e.context_mark  # the error shows at the end: name where it began
         where = f"line {mark.line + 2}" if mark is not None else "front matter"
-        problem = e.problem if isinstance(e, yaml.MarkedYAMLError) and e.problem else "bad YAML"
-        raise PageError(f"{where}: front matter is not valid YAML ({problem})")
+        raise PageError(f"{where}: front matter is not valid YAML ({e.problem or e})")
+    except (yaml.YAMLError, ValueError, TypeError, RecursionError) as e:
+        # Well-formed YAML can still fail to load: `2026-13-01` is read as a date.
+        raise PageError(f"front matter cannot be read ({e})")
     if meta is None:
         meta = {}
     if not isinstance(meta, dict):

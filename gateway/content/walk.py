@@ -49,14 +49,16 @@ def skipped(name: str) -> bool:
 def walk(root: Path) -> Listing:
     """Every file and folder that counts under `root`; empty if `root` is no folder."""
     real_root = os.path.realpath(root)
-    if not os.path.isdir(real_root):
+    try:
+        st = os.stat(real_root)
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISDIR(st.st_mode):
         return Listing(Path(real_root), (), ())
-    entries: list[Entry] = []
+    entries = [Entry("", Path(real_root), True, st.st_mtime_ns, 0)]
     problems: list[str] = []
     # (real folder to list, its rel path, real paths of the folders it sits in)
     stack: list[tuple[str, str, frozenset[str]]] = [(real_root, "", frozenset({real_root}))]
-    st = os.stat(real_root)
-    entries.append(Entry("", Path(real_root), True, st.st_mtime_ns, 0))
     while stack:
         folder, folder_rel, ancestors = stack.pop()
         try:

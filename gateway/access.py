@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 
 from models import Role, Subscription, db, plan_roles
 
-from .billing.rules.roles import has_role, lapsed_at
-from .clock import day_time_text, now
+from .billing.rules.roles import has_role
+from .clock import now
 from .extensions import login_manager
 
 SESSION_KEY = "_roles"

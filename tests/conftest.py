@@ -6,12 +6,11 @@ names a server: a throwaway database is created there for the session and droppe
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import contextvars
 import os
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa

@@ -5,16 +5,16 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from wtforms import SelectChoice
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from wtforms import SelectChoice
 
 from models import Plan, Subscription, db
 
 from ..clock import now
 from ..records.audit import audit
-from ..subscriptions import plan_identity as identity
 from ..roles.service import all_roles
+from ..subscriptions import plan_identity as identity
 from ..subscriptions import seats
 from ..subscriptions.service import bump_access_version
 from .forms import PlanForm

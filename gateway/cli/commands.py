@@ -40,9 +40,9 @@ CREDENTIALS_FILE = "demo-credentials.txt"
 
 
 def register_commands(app: Flask) -> None:
-    from .jobs import jobs_group, serve_demo
     from ..roles.cli import roles_group
     from ..rulebook.cli import rules_group
+    from .jobs import jobs_group, serve_demo
     from .members import members_group
     from .paypal import paypal_group
 

@@ -101,7 +101,9 @@ def grant_command(
     plan, until = _plan_for(role.strip().lower(), plan_code), _until(until_text.strip(), at)
     sub = admin_actions.grant(None, member, plan, until, why, at)
     db.session.commit()
-    click.echo(f"{member.email}: {role.strip().lower()} until {utc_text(until)} (subscription {sub.id})")
+    click.echo(
+        f"{member.email}: {role.strip().lower()} until {utc_text(until)} (subscription {sub.id})"
+    )
 
 
 @members_group.command("revoke")

@@ -26,7 +26,9 @@ def listing(path: str) -> dict[str, Any]:
 
     intro_html = ""
     if folder.intro is not None:
-        intro_html = folder.intro.body_html if allowed(folder.intro.path) else folder.intro.preview_html
+        intro_html = (
+            folder.intro.body_html if allowed(folder.intro.path) else folder.intro.preview_html
+        )
     return {
         "folder": folder,
         "intro": Markup(intro_html),

@@ -30,8 +30,8 @@ from ..access_rules.paths import BadPath
 from ..fastpath.kept_pages import kept_page
 from ..rulebook import gate
 from . import site
-from .listing import listing
 from .files import send_asset
+from .listing import listing
 from .pages import Asset, Folder, Page
 
 bp = Blueprint("content", __name__)

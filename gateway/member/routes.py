@@ -19,8 +19,8 @@ from ..subscriptions.display import next_charge, past_due, reason_of, status_of
 from ..subscriptions.queries import (
     double_billed,
     renewing,
-    sharing_a_role,
     renewing_plan_ids,
+    sharing_a_role,
 )
 
 bp = Blueprint("member", __name__)

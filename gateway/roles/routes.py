@@ -19,17 +19,25 @@ bp = Blueprint("roles", __name__, url_prefix="/roles")
 
 
 class RoleForm(FlaskForm):
-    name = StringField("Name (what rules and pages write)", validators=[DataRequired(), Length(max=40)])
+    name = StringField(
+        "Name (what rules and pages write)", validators=[DataRequired(), Length(max=40)]
+    )
     title = StringField("Title (what members read)", validators=[Length(max=80)])
     description = TextAreaField("Description", validators=[Length(max=2000)])
-    reason = TextAreaField("Reason (for a rename; goes to the audit log)", validators=[Length(max=500)])
+    reason = TextAreaField(
+        "Reason (for a rename; goes to the audit log)", validators=[Length(max=500)]
+    )
 
 
 @bp.route("")
 def index() -> ResponseReturnValue:
     roles = service.all_roles()
     return render_template(
-        "roles/index.html", roles=roles, plans=service.counts(), form=RoleForm(), action=ReasonForm()
+        "roles/index.html",
+        roles=roles,
+        plans=service.counts(),
+        form=RoleForm(),
+        action=ReasonForm(),
     )
 
 
@@ -99,6 +107,8 @@ def act(role_id: int, what: str) -> ResponseReturnValue:
         flash(str(e), "error")
         return redirect(url_for(".edit", role_id=role_id)), 303
     db.session.commit()
-    flash(f"Role {role.name}: {what}d." if what != "delete" else f"Role {role.name} deleted.", "success")
+    flash(
+        f"Role {role.name}: {what}d." if what != "delete" else f"Role {role.name} deleted.",
+        "success",
+    )
     return redirect(url_for(".index")), 303
-

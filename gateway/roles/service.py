@@ -28,8 +28,7 @@ def check_name(name: str) -> str:
     name = name.strip().lower()
     if not ROLE_NAME.match(name) or name in (PUBLIC, MEMBERS):
         raise RoleError(
-            f"{name!r}: a role name is 1-40 of a-z, 0-9, - and _, "
-            f"and not {PUBLIC!r} or {MEMBERS!r}"
+            f"{name!r}: a role name is 1-40 of a-z, 0-9, - and _, and not {PUBLIC!r} or {MEMBERS!r}"
         )
     return name
 
@@ -58,9 +57,7 @@ def ensure_roles(names: Iterable[str], at: datetime) -> list[Role]:
     return found
 
 
-def create(
-    name: str, title: str, description: str, *, at: datetime, actor: User | None
-) -> Role:
+def create(name: str, title: str, description: str, *, at: datetime, actor: User | None) -> Role:
     name = check_name(name)
     if named(name) is not None:
         raise RoleError(f"there is already a role named {name!r}")
@@ -135,9 +132,7 @@ def delete(role: Role, *, at: datetime, actor: User | None, reason: str | None) 
     """Delete a role nothing uses; one in use can only be retired."""
     blocking = uses(role)
     if blocking:
-        raise RoleError(
-            f"{role.name!r} is in use ({'; '.join(blocking)}): retire it instead"
-        )
+        raise RoleError(f"{role.name!r} is in use ({'; '.join(blocking)}): retire it instead")
     audit(actor, "role_deleted", "role", role.id, now=at, reason=reason,
           details={"name": role.name})  # fmt: skip
     db.session.delete(role)

@@ -5,6 +5,7 @@ error and exit 1, and an import that fails changes nothing."""
 from __future__ import annotations
 
 import sys
+from typing import TextIO
 
 import click
 
@@ -36,7 +37,9 @@ def list_rules() -> None:
 @click.option("--host", default=None, help="Only on this host (sites behind the gateway).")
 @click.option("--position", type=click.IntRange(min=1), default=None, help="Default: last.")
 @click.option("--note", default="")
-def add(pattern: str, who: tuple[str, ...], host: str | None, position: int | None, note: str) -> None:
+def add(
+    pattern: str, who: tuple[str, ...], host: str | None, position: int | None, note: str
+) -> None:
     """Add PATTERN -> WHO: `public`, `members`, or one or more role names."""
     try:
         rule = edit.check(pattern, list(who), host)
@@ -74,7 +77,7 @@ def default(who: tuple[str, ...]) -> None:
 
 @rules_group.command("import")
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-def import_rules(file: click.utils.LazyFile) -> None:
+def import_rules(file: TextIO) -> None:
     """Replace every rule (and the default, if the file has one) with FILE's; `-` reads
     standard input. Checked whole first: a bad file changes nothing."""
     try:

@@ -153,7 +153,9 @@ def export() -> Response:
 def _test(url: str, host: str) -> dict[str, object]:
     """Who may see `url` (a path or a full URL): the canonical path, the rule that
     decides, and the answer for each kind of visitor."""
-    parts = urlsplit(url if "//" in url else "http://x" + ("" if url.startswith("/") else "/") + url)
+    parts = urlsplit(
+        url if "//" in url else "http://x" + ("" if url.startswith("/") else "/") + url
+    )
     host = host or (parts.hostname or "" if "//" in url else "")
     try:
         path = canonical_path(parts.path or "/", raw=True)

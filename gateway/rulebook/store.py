@@ -16,7 +16,7 @@ from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from flask import Flask, current_app
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from models import AccessRule, Setting, db
@@ -78,7 +78,11 @@ def current() -> Book:
     token, page_rules = pages() if pages is not None else (None, ())
     book = holder.book
     at = time.monotonic()
-    if book is not None and token == holder.pages_token and at - holder.checked < holder.check_seconds:
+    if (
+        book is not None
+        and token == holder.pages_token
+        and at - holder.checked < holder.check_seconds
+    ):
         return book
     with holder.lock:
         version = _version()
@@ -89,14 +93,15 @@ def current() -> Book:
         return holder.book
 
 
-def changed(session: Session | None = None) -> None:
+def changed() -> None:
     """The stored rules (or their default) change in this transaction: a new version for
     every process, and this one rebuilds as soon as it commits."""
-    session = session if session is not None else db.session
     token = uuid.uuid4().hex
     if not insert_new(Setting, [{"key": VERSION_KEY, "value": token}], ["key"], ["key"]):
-        session.get(Setting, VERSION_KEY).value = token  # type: ignore[union-attr]
-    session.info[_CHANGED] = True
+        db.session.execute(
+            update(Setting).where(Setting.key == VERSION_KEY).values(value=token)
+        )
+    db.session.info[_CHANGED] = True
 
 
 @event.listens_for(Session, "after_commit")

@@ -14,7 +14,6 @@ Create Date: 2026-12-07 04:40:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-
 # revision identifiers, used by Alembic.
 revision = "b7d2e91c4a10"
 down_revision = "f29f7b9a81ae"
@@ -41,7 +40,9 @@ def upgrade():
         sa.ForeignKeyConstraint(
             ["plan_id"], ["plans.id"], name=op.f("fk_plan_roles_plan_id_plans"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(["role_id"], ["roles.id"], name=op.f("fk_plan_roles_role_id_roles")),
+        sa.ForeignKeyConstraint(
+            ["role_id"], ["roles.id"], name=op.f("fk_plan_roles_role_id_roles")
+        ),
         sa.PrimaryKeyConstraint("plan_id", "role_id", name=op.f("pk_plan_roles")),
     )
     op.create_index(op.f("ix_plan_roles_role_id"), "plan_roles", ["role_id"], unique=False)

@@ -110,8 +110,8 @@ def test_a_lost_listener_falls_back_to_the_database(app, db, granted, client, lo
     db.session.execute(update(User).where(User.id == granted.id).values(session_token="rotated"))
     db.session.commit()
     with statements_sent(db.engine) as statements:
-        r = client.get("/premium")
-    assert r.status_code == 302 and "/auth/login" in r.headers["Location"]
+        r = client.get("/premium")  # logged out: the preview and a way in
+    assert r.status_code == 403 and "/auth/login?next=/premium" in r.text
     assert any("FROM users" in s for s in statements)
     until(watcher.trusted)  # it reconnects by itself
 
@@ -128,8 +128,8 @@ def test_sqlite_notices_another_connections_commit(app, db, granted, client, log
     other.execute("UPDATE users SET session_token = 'elsewhere' WHERE id = ?", (granted.id,))
     other.commit()
     other.close()
-    r = client.get("/premium")
-    assert r.status_code == 302 and "/auth/login" in r.headers["Location"]
+    r = client.get("/premium")  # logged out: the preview and a way in
+    assert r.status_code == 403 and "/auth/login?next=/premium" in r.text
 
 
 def test_the_copy_is_dropped_when_access_changes_in_this_process(

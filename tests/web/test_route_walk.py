@@ -11,6 +11,7 @@ import pytest
 
 from gateway.billing.rules.statuses import PaymentStatus
 from gateway.checkout.journal import open_checkout
+from gateway.rulebook import edit
 from gateway.subscriptions import admin_actions
 from models import Payment
 
@@ -24,8 +25,11 @@ EXPECTED = {
     ("GET", "/account/receipts/{payment}"): (LOGIN, 200, 404, 404),
     # A's subscription is an admin grant, not a REST one: refused for A, not found for others.
     ("POST", "/account/subscriptions/{sub}/cancel"): (LOGIN, 409, 404, 404),
-    ("GET", "/premium"): (LOGIN, 200, 403, 403),
-    ("GET", "/pro"): (LOGIN, 403, 403, 403),
+    # Content pages (tests/site_content): a preview and a way in for whoever may not read
+    # them, the whole page for holders of the role; admins see everything.
+    ("GET", "/premium"): (403, 200, 403, 200),
+    ("GET", "/pro"): (403, 403, 403, 200),
+    ("GET", "/no-such-page"): (404, 404, 404, 404),
     ("GET", "/checkout/{token}/status"): (LOGIN, 200, 404, 404),
     ("GET", "/checkout/return"): (LOGIN, 200, 200, 200),
     ("GET", "/checkout/cancelled"): (LOGIN, 302, 302, 302),
@@ -75,6 +79,15 @@ ADMIN_ONLY = [
     ("GET", "/admin/plans"),
     ("GET", "/admin/plans/{plan_id}/edit"),
     ("GET", "/admin/plans/new"),
+    ("GET", "/admin/roles"),
+    ("GET", "/admin/roles/{role_id}"),
+    ("POST", "/admin/roles/{role_id}/{what}"),  # retire: no reason, 400
+    ("GET", "/admin/rules"),
+    ("GET", "/admin/rules/export"),
+    ("POST", "/admin/rules/default"),  # no value: 400
+    ("POST", "/admin/rules/import"),  # no file: 400
+    ("POST", "/admin/rules/{rule_id}/move"),  # no position: 400
+    ("POST", "/admin/rules/{rule_id}/remove"),
     ("GET", "/admin/reconciliation"),
     ("POST", "/admin/reconciliation/import"),  # no file: 400
     ("POST", "/admin/reconciliation/run"),  # PayPal unreachable here: a failed run, 303
@@ -106,8 +119,11 @@ def world(app, db, clock, admin, make_user, make_plan, login_as):
         created_at=clock.now(),
     )
     db.session.add(payment)
+    rule = edit.add(edit.Entry(edit.check("/walk/**", "members")), at=clock.now(), actor=None)
     db.session.commit()
     return {
+        "role_id": premium.roles[0].id,
+        "rule_id": rule.id,
         "a": a,
         "b": b,
         "admin": admin,
@@ -133,6 +149,7 @@ def test_every_route_is_in_the_walk(app):
     shape = re.compile(r"<[^>]+>|\{[^}]+\}")
     listed = {(m, shape.sub("*", p)) for m, p in list(EXPECTED) + ADMIN_ONLY}
     listed.add(("GET", "/static/*"))
+    listed.add(("GET", "/*"))  # the content route: walked through /premium, /pro and a 404
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/_test/"):
             continue
@@ -173,6 +190,9 @@ def test_admin_routes_are_for_admins_only(app, world, login_as):
         "plan_id": world["plan_id"],
         "payment_id": world["payment"],
         "sub": world["sub"].id,
+        "role_id": world["role_id"],
+        "what": "retire",
+        "rule_id": world["rule_id"],
     }
     for method, template in ADMIN_ONLY:
         path = template.format(**fill)

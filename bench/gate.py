@@ -143,6 +143,8 @@ def main() -> int:
                 "GATEWAY_SQLALCHEMY_DATABASE_URI": url,
                 "GATEWAY_SECRET_KEY": "bench-secret-key-0123456789abcdef",
                 "GATEWAY_INSTANCE_PATH": tempfile.mkdtemp(),
+                # /premium is a content page (access: premium), as the tests' is.
+                "GATEWAY_CONTENT_DIR": str(ROOT / "tests" / "site_content"),
                 "GATEWAY_SESSION_COOKIE_SECURE": "false",
             }
             servers.enter_context(started(gunicorn("app:app", port, args.threads), env, port))

@@ -37,6 +37,7 @@ def main() -> None:
 
     from gateway import create_app
     from gateway.billing import Fact, FactKind, PeriodUnit, Terms, compute
+    from gateway.roles.service import ensure_roles
     from gateway.subscriptions import admin_actions
     from models import Plan, User, db
 
@@ -46,6 +47,7 @@ def main() -> None:
             "SECRET_KEY": "bench-secret-key-0123456789",
             "WTF_CSRF_ENABLED": False,
             "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp}/bench.sqlite",
+            "CONTENT_DIR": str(Path(__file__).resolve().parent.parent / "tests" / "site_content"),
         },
         instance_path=tmp,
     )
@@ -55,7 +57,7 @@ def main() -> None:
         plan = Plan(
             code="premium-monthly",
             name="P",
-            role="premium",
+            roles=ensure_roles(["premium"], datetime.now(UTC)),
             price=Decimal("9"),
             currency="USD",
             period_count=1,

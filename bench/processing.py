@@ -148,6 +148,7 @@ def seed(url: str, subscriptions: int) -> None:
     from flask_migrate import upgrade
 
     from gateway import create_app
+    from gateway.roles.service import ensure_roles
     from models import Plan, Subscription, db
 
     app = create_app(
@@ -159,7 +160,7 @@ def seed(url: str, subscriptions: int) -> None:
         plan = Plan(
             code="premium-monthly",
             name="Premium",
-            role="premium",
+            roles=ensure_roles(["premium"], datetime.now(UTC)),
             price=Decimal("9.00"),
             currency="USD",
             period_count=1,

@@ -141,6 +141,7 @@ def store(bodies: list[bytes], at: datetime, pending: bool = True) -> None:
 def schema_and_plan(app: Any) -> None:
     from flask_migrate import upgrade
 
+    from gateway.roles.service import ensure_roles
     from models import Plan, db
 
     with app.app_context():
@@ -149,7 +150,7 @@ def schema_and_plan(app: Any) -> None:
             Plan(
                 code="premium-monthly",
                 name="Premium",
-                role="premium",
+                roles=ensure_roles(["premium"], datetime.now(UTC)),
                 price=Decimal("9.00"),
                 currency="USD",
                 period_count=1,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +18,8 @@ from models import Plan, User, db
 
 from ..clock import now
 from ..roles import service as roles_service
+from ..rulebook import edit as rules_edit
+from ..rulebook import store as rules_store
 
 if TYPE_CHECKING:
     from ..reconciliation.rebuild import Rate, Report
@@ -35,6 +38,10 @@ DEMO_ROLES = [
 #: The demo sells Pro through the Subscriptions API (the stand-in creates this REST plan:
 #: see gateway/cli/demo_run.py, which `make run` runs), with a limited number of seats.
 DEMO_REST_PLANS = {"pro-monthly": ("P-DEMO-PRO-MONTHLY", 25)}
+#: The demo's stored rules (pages say their own access in front matter; files follow these).
+DEMO_RULES = [("/pro/**", "pro"), ("/members/**", "members")]
+#: The demo's content folder, copied into the instance's CONTENT_DIR when that is missing.
+DEMO_CONTENT = Path(__file__).resolve().parents[2] / "demo" / "content"
 DEMO_ADMIN = "admin@example.com"
 CREDENTIALS_FILE = "demo-credentials.txt"
 
@@ -90,6 +97,11 @@ def seed_demo(if_new: bool) -> None:
                     created_at=at,
                 )
             )
+    if not rules_store.stored():
+        for pattern, who in DEMO_RULES:
+            entry = rules_edit.Entry(rules_edit.check(pattern, who), "demo")
+            rules_edit.add(entry, at=at, actor=None)
+    _seed_content()
     password = secrets.token_urlsafe(12)
     admin = db.session.scalar(select(User).where(User.email == DEMO_ADMIN))
     if admin is None:
@@ -103,6 +115,17 @@ def seed_demo(if_new: bool) -> None:
     creds.write_text(line + "\n")
     creds.chmod(0o600)
     click.echo(line)
+
+
+def _seed_content() -> None:
+    """Copy the demo's pages and files into the content folder, unless it exists."""
+    target = Path(current_app.config["CONTENT_DIR"])
+    if not target.is_absolute():
+        target = Path(current_app.instance_path) / target
+    if target.exists() or not DEMO_CONTENT.is_dir():
+        return
+    shutil.copytree(DEMO_CONTENT, target, symlinks=False)
+    click.echo(f"demo content copied to {target}")
 
 
 @click.command("create-admin")

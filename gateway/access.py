@@ -65,7 +65,7 @@ def current_roles() -> dict[str, datetime]:
 
 
 def can(role: str) -> bool:
-    """Template helper: may the current member enter areas needing `role`?"""
+    """Template helper: does the current member hold `role` now?"""
     return has_role(current_roles(), role, now())
 
 

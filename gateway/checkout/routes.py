@@ -49,7 +49,7 @@ def subscribe(code: str) -> ResponseReturnValue:
         abort(
             409,
             description=f"Your {current.plan.name if current.plan else 'current'} subscription "
-            f"already opens these areas. Use 'Switch' on the plans page: paying for both "
+            f"already opens this access. Use 'Switch' on the plans page: paying for both "
             "would charge you twice.",
         )
     if plan.id in renewing_plan_ids(subs):

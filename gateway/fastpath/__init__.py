@@ -23,7 +23,8 @@ own switch, `GATE_CACHE_SECONDS = 0`.
 (Page-view gains: `bench/gate.py`, median of 5 rounds on 2026-12-07, each against the same
 run's bare Flask route.)
 
-A gated request's path (`GET /premium` by a member, from the WSGI entry to the view):
+A gated request's path (`GET /premium`, a content page, by a member, from the WSGI entry
+to the view):
 
 1. `ProxyFix` (only with `PROXY_FIX` set), then `security.SecurityHeaders`, which adds the
    security headers to whatever answers below it;
@@ -31,11 +32,13 @@ A gated request's path (`GET /premium` by a member, from the WSGI entry to the v
 3. Flask opens the session: `session_cookie.SessionCookies` (a cookie seen before is not
    verified again, only its age);
 4. before-request: Flask-WTF's CSRF check (a GET passes);
-5. the view's decorators: `kept_pages.kept_page` (outermost), then `access.role_required`,
-   which asks `current_user`: Flask-Login calls `member_copy.load_user`, which answers from
-   this process's copy (a `Member`: no query), or reads the row and keeps a copy; then
-   `access.current_roles` reads the roles from the session (computed again only when the
-   member's `access_version` moved) and checks them against the clock;
+5. the content view under `kept_pages.kept_page`: the canonical path, the page from the
+   content folder's snapshot, and `rulebook.gate.verdict`, which looks the path up in
+   this process's rule table (no query) and asks `current_user`: Flask-Login calls
+   `member_copy.load_user`, which answers from this process's copy (a `Member`: no
+   query), or reads the row and keeps a copy; then `access.current_roles` reads the
+   roles from the session (computed again only when the member's `access_version`
+   moved) and checks them against the clock;
 6. the view returns its strings; `kept_page` answers the page kept for this kind of visitor
    with this request's CSRF token put in (templates' `site_nav()` likewise for the header).
 

@@ -6,7 +6,7 @@ per process and kept.
   apart from the log-out form's CSRF token: rendered once per kind of visitor, the token
   put in per request (the same `csrf_token()` the template called before).
 * `kept_page(template)`: a view whose page depends only on the strings it returns and on
-  the kind of visitor (the nav's key), such as the gated areas' pages: rendered once per
+  the kind of visitor (the nav's key), such as content pages: rendered once per
   kind of visitor and strings, the CSRF token put in per request. A request with flashed
   messages waiting is rendered in full (they are part of the page, and reading them
   takes them out of the session). Such a view reads nothing of the member but what the
@@ -42,7 +42,8 @@ MAX_URLS = 1024
 
 def _visitor() -> tuple[tuple[Any, ...], bool, bool, bool]:
     """(key, authenticated, admin, keepable) of this request: everything the nav depends
-    on but the CSRF token (the areas it lists follow from the roles held now). Not
+    on but the CSRF token (the content it lists follows from the roles held now and the
+    edition of the rules and content). Not
     keepable outside a request (no URL adapter)."""
     req_ctx = _cv_request.get(None)
     adapter = req_ctx.url_adapter if req_ctx is not None else None

@@ -5,7 +5,6 @@ error and exit 1, and an import that fails changes nothing."""
 from __future__ import annotations
 
 import sys
-from typing import TextIO
 
 import click
 
@@ -76,17 +75,30 @@ def default(who: tuple[str, ...]) -> None:
 
 
 @rules_group.command("import")
-@click.argument("file", type=click.File("r", encoding="utf-8"))
-def import_rules(file: TextIO) -> None:
+@click.argument("file")
+def import_rules(file: str) -> None:
     """Replace every rule (and the default, if the file has one) with FILE's; `-` reads
     standard input. Checked whole first: a bad file changes nothing."""
     try:
-        entries, default_who = edit.read_file(file.read())
+        entries, default_who = edit.read_file(_read(file))
     except BadRule as e:
-        raise click.ClickException(f"{file.name}: nothing changed: {e}") from None
+        raise click.ClickException(f"{file}: nothing changed: {e}") from None
     edit.replace_all(entries, default_who, at=now(), actor=None)
     db.session.commit()
     click.echo(f"imported {len(entries)} rule(s)")
+
+
+def _read(file: str) -> str:
+    """FILE's text (`-`: standard input); an unreadable file is a one-line error, exit 1
+    (not click's usage error, exit 2), like every other mistake here."""
+    if file == "-":
+        return sys.stdin.read()
+    try:
+        with open(file, encoding="utf-8") as f:
+            return f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else "not UTF-8 text"
+        raise click.ClickException(f"{file}: nothing changed: {reason}") from None
 
 
 @rules_group.command("export")

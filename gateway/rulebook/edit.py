@@ -18,6 +18,8 @@ The file format (YAML), also what `flask rules export` writes:
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -28,11 +30,15 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from models import AccessRule, Role, Setting, User, db
 
+from ..access_rules.paths import canonical_host
 from ..access_rules.table import BadRule, Rule, Who
 from ..records.audit import audit
 from . import store
 
 MAX_RULES = 10_000
+#: The columns' sizes (models.role.AccessRule).
+MAX_PATTERN, MAX_WHO = 400, 400
+HOST_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 
 
 @dataclass(frozen=True)
@@ -44,11 +50,36 @@ class Entry:
 def check(pattern: str, who: str | list[str], host: str | None = None) -> Rule:
     """The rule, canonical, or BadRule saying what to write instead."""
     host = (host or "").strip() or None
-    rule = Rule.parse(pattern, who, host)
+    rule = Rule.parse(pattern, who, check_host(host) if host else None)
+    if len(rule.pattern) > MAX_PATTERN:
+        raise BadRule(f"a pattern is at most {MAX_PATTERN} characters")
+    if len(str(rule.who)) > MAX_WHO:
+        raise BadRule(f"who: at most {MAX_WHO} characters of role names")
     unknown = sorted(rule.who.roles - _role_names())
     if unknown:
         raise BadRule(f"no role named {', '.join(unknown)}: create it on the roles page first")
     return rule
+
+
+def check_host(host: str) -> str:
+    """A host name as a Host header carries it (a port is dropped; a Unicode name becomes
+    its xn-- form), or BadRule: a rule for a host no request names would never apply."""
+    name = canonical_host(host) if not re.search(r"[/@\s]", host.strip()) else "/"
+    if name.startswith("[") and name.endswith("]"):
+        try:
+            ipaddress.IPv6Address(name[1:-1])
+        except ValueError:
+            raise BadRule(f"host {host!r}: not an IPv6 address") from None
+        return name
+    try:
+        name = name.encode("idna").decode("ascii") if not name.isascii() else name
+    except UnicodeError:
+        raise BadRule(f"host {host!r}: not a host name") from None
+    if len(name) > 253 or not all(HOST_LABEL.match(label) for label in name.split(".")):
+        raise BadRule(
+            f"host {host!r}: a host name only, like docs.example.com (no scheme, path or spaces)"
+        )
+    return name
 
 
 def check_default(who: str | list[str]) -> Who:

@@ -98,9 +98,7 @@ def changed() -> None:
     every process, and this one rebuilds as soon as it commits."""
     token = uuid.uuid4().hex
     if not insert_new(Setting, [{"key": VERSION_KEY, "value": token}], ["key"], ["key"]):
-        db.session.execute(
-            update(Setting).where(Setting.key == VERSION_KEY).values(value=token)
-        )
+        db.session.execute(update(Setting).where(Setting.key == VERSION_KEY).values(value=token))
     db.session.info[_CHANGED] = True
 
 

@@ -17,10 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def imported_full(folder: Path) -> set[str]:
-    """Every module name imported anywhere under `folder`, relative imports resolved
-    (so `from ..database import x` inside gateway/billing counts as gateway.database)."""
+    """Every module name imported anywhere under `folder` (or in that one file), relative
+    imports resolved (so `from ..database import x` inside gateway/billing counts as
+    gateway.database)."""
     names = set()
-    for path in folder.rglob("*.py"):
+    for path in [folder] if folder.is_file() else folder.rglob("*.py"):
         package = path.relative_to(ROOT).parent.parts
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):

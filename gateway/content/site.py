@@ -39,6 +39,7 @@ def install(app: Flask) -> None:
         check_seconds=float(app.config["CONTENT_CHECK_SECONDS"]),
     )
     app.extensions[EXTENSION + ".clashes"] = {}
+    app.extensions[EXTENSION + ".rules"] = {}
     store.set_page_rules(app, page_rules)
     app.extensions[EDITION] = lambda: id(store.current())
     app.jinja_env.globals["nav_sections"] = nav_sections
@@ -81,13 +82,19 @@ def nav_sections() -> list[tuple[str, str]]:
 
 
 def page_rules() -> tuple[Hashable, Sequence[tuple[Rule, str]]]:
-    """Rules from pages' front matter, with a token that changes with the snapshot."""
+    """Rules from pages' front matter, with a token that changes with the snapshot (built
+    once per snapshot: the rule book asks on every request)."""
     snap = snapshot()
-    rules = [
-        (Rule(page.path, page.access), f"page {_relative(snap, page)}")
-        for page in snap.pages.values()
-        if page.access is not None and "*" not in page.path
-    ]
+    kept: dict[int, list[tuple[Rule, str]]] = current_app.extensions[EXTENSION + ".rules"]
+    rules = kept.get(id(snap))
+    if rules is None:
+        rules = [
+            (Rule(page.path, page.access), f"page {_relative(snap, page)}")
+            for page in snap.pages.values()
+            if page.access is not None and "*" not in page.path
+        ]
+        kept.clear()
+        kept[id(snap)] = rules
     return id(snap), rules
 
 

@@ -1,6 +1,8 @@
-"""A real browser (Debian's Chromium, headless) walks the whole subscribe loop:
-log in through the CSRF-protected form, subscribe, approve at the stand-in, come back
-to the waiting page, and see access open once the verified IPN was applied."""
+"""A real browser (Debian's Chromium, headless, the site's real CSP) walks the whole loop
+on a content page: an anonymous visitor sees its preview and the plan that opens it, logs
+in through the CSRF-protected form, subscribes, approves at the stand-in, comes back to
+the waiting page and reads the whole page once the verified IPN was applied; after a
+refund at PayPal, the preview again."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from tests.servers import serve
 def test_member_subscribes_in_a_browser(
     app, sim_app, browser, make_user, make_plan, clock, scheduler, tmp_path
 ):
-    """Login (CSRF on) -> Subscribe -> approve at PayPal -> waiting page -> access opens."""
+    """Preview -> log in (CSRF on) -> Subscribe -> approve -> waiting page -> the whole
+    page -> refunded -> the preview."""
     make_plan("premium-monthly", role="premium", price="9.00")
     make_user("browser@example.com")
     app.config.update(
@@ -27,12 +30,16 @@ def test_member_subscribes_in_a_browser(
         page = browser.new_page()
         page.set_default_timeout(10_000)
         page.goto(f"{url}/premium")
+        assert "public preview" in page.inner_text("article")
+        assert "Every premium article" not in page.content()
+        assert "9.00 USD every month" in page.inner_text("#cta")
+        page.click("#cta >> text=Log in")
         assert "/auth/login" in page.url
         page.fill("#email", "browser@example.com")
         page.fill("#password", "correct horse battery")
         page.click("button[type=submit]")
         page.wait_for_url(f"{url}/premium")
-        assert "needs a premium subscription" in page.content()
+        assert "This plan opens it" in page.inner_text("#cta")
 
         page.goto(f"{url}/plans")
         page.click("text=Subscribe with PayPal >> nth=0")
@@ -50,4 +57,18 @@ def test_member_subscribes_in_a_browser(
         )
         page.goto(f"{url}/premium")
         assert page.inner_text("h1") == "Premium library"
+        assert "Every premium article" in page.inner_text("article")
         assert page.locator("nav a", has_text="Premium library").count() == 1
+
+        # PayPal refunds the payment; the refund's IPN closes access.
+        payment = next(t for t in sim.world.transactions.values() if t.kind == "payment")
+        sim.refund(payment)
+        sim.outbox.run_due()
+        clock.advance(seconds=1)
+        for _ in range(100):  # the scheduler's inbox job applies it (no fixed sleep)
+            page.goto(f"{url}/premium")
+            if page.locator("#cta").count():
+                break
+            page.wait_for_timeout(100)
+        assert "public preview" in page.inner_text("article")
+        assert "Every premium article" not in page.content()

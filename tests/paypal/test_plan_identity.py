@@ -198,7 +198,7 @@ def test_the_plan_editor_edits_identifiers_and_refuses_duplicates(
     form = {
         "code": "pro-monthly",
         "name": "Pro",
-        "role": "pro",
+        "roles": str(other.roles[0].id),
         "price": "29.00",
         "currency": "USD",
         "period_count": "1",

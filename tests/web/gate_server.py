@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sys
 import tempfile
+from pathlib import Path
 
 from flask import current_app, jsonify
 from flask_login import login_user
@@ -22,6 +23,8 @@ def main() -> None:
             "SECRET_KEY": "test-secret-key-0123456789",
             "WTF_CSRF_ENABLED": False,
             "SQLALCHEMY_DATABASE_URI": url,
+            # The tests' content: /premium is a page for the premium role.
+            "CONTENT_DIR": str(Path(__file__).resolve().parent.parent / "site_content"),
         },
         instance_path=tempfile.mkdtemp(),
     )

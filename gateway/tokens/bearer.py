@@ -12,11 +12,12 @@ as anonymous. Other bearer tokens (the metrics scrape's) are left to their route
 from __future__ import annotations
 
 from flask import Flask, Request, Response, abort, g, request
-from flask.sessions import SecureCookieSession, SessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 
 from models.token import API
 
 from ..access import TOKEN_REQUEST
+from ..fastpath.session_cookie import SessionCookies
 from . import service
 
 #: Endpoints a token may read.
@@ -30,22 +31,23 @@ def bearer_of(req: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else None
 
 
-class TokenSessions(SessionInterface):
-    """The app's session interface, except for requests carrying one of our tokens."""
+class TokenSessions(SecureCookieSessionInterface):
+    """The app's signed-cookie sessions, except for requests carrying one of our tokens."""
 
-    def __init__(self, inner: SessionInterface) -> None:
-        self.inner = inner
-
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if (bearer_of(request) or "").startswith(OURS):
             request.environ[TOKEN_REQUEST] = True
-            return SecureCookieSession()
-        return self.inner.open_session(app, request)
+            return self.session_class()
+        return super().open_session(app, request)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if request.environ.get(TOKEN_REQUEST):
             return
-        self.inner.save_session(app, session, response)
+        super().save_session(app, session, response)
+
+
+class FastTokenSessions(TokenSessions, SessionCookies):
+    """The same over the fast path's session cookies (fastpath/session_cookie.py)."""
 
 
 def authenticate() -> Response | None:
@@ -72,6 +74,7 @@ def authenticate() -> Response | None:
 
 
 def install(app: Flask) -> None:
-    """After the fast path (which sets the session interface this one wraps)."""
-    app.session_interface = TokenSessions(app.session_interface)
+    """After the fast path, whose session cookies (if on) this keeps."""
+    fast = isinstance(app.session_interface, SessionCookies)
+    app.session_interface = FastTokenSessions() if fast else TokenSessions()
     app.before_request_funcs.setdefault(None, []).insert(0, authenticate)

@@ -34,6 +34,7 @@ def create_app(
     from .clock import SystemClock
     from .errors import register_errorhandlers
     from .security import register_security
+    from .tokens.bearer import install as install_tokens
 
     instance_path = (
         instance_path or os.environ.get("GATEWAY_INSTANCE_PATH") or str(ROOT / "instance")
@@ -59,6 +60,7 @@ def create_app(
     register_commands(app)
     register_channels(app)
     fastpath.install(app)  # everything that exists only for speed: gateway/fastpath/
+    install_tokens(app)  # after the fast path: wraps the session interface it sets
     register_security(app)  # outermost: its headers go on every answer, the fast path's too
     return app
 
@@ -134,8 +136,9 @@ def register_blueprints(app: Flask) -> None:
     from .checkout.routes import bp as checkout_bp
     from .member.routes import bp as member_bp
     from .pipeline.endpoints import bp as paypal_bp
+    from .tokens.routes import bp as tokens_bp
 
-    for bp in (paypal_bp, auth_bp, member_bp, checkout_bp, rest_checkout_bp, admin_bp):
+    for bp in (paypal_bp, auth_bp, member_bp, checkout_bp, rest_checkout_bp, admin_bp, tokens_bp):
         app.register_blueprint(bp)
 
     # Health and monitoring: /healthz, /readyz, /metrics; /admin/status (its own admin guard).

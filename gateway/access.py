@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
 
-from flask import abort, g, session
+from flask import abort, g, request, session
 from flask_login import current_user
 from sqlalchemy import func, select
 
@@ -22,6 +22,9 @@ from .clock import now
 from .extensions import login_manager
 
 SESSION_KEY = "_roles"
+#: Set in the WSGI environ of a request authenticated by an access token (tokens/bearer.py):
+#: it has no session to keep roles in.
+TOKEN_REQUEST = "tollgate.token"
 
 
 def roles_for(user_id: int) -> dict[str, datetime]:
@@ -55,6 +58,9 @@ def current_roles() -> dict[str, datetime]:
         return {}
     roles: dict[str, datetime] | None = g.get("roles")
     if roles is not None:
+        return roles
+    if request.environ.get(TOKEN_REQUEST):
+        roles = g.roles = roles_for(user.id)
         return roles
     cached = session.get(SESSION_KEY)
     if not cached or cached.get("v") != user.access_version:

@@ -18,12 +18,14 @@ from .refund import RefundOperation
 from .role import AccessRule, Role, Setting, plan_roles
 from .seat import SeatHold
 from .subscription import Subscription, SubscriptionFact, SubscriptionTerms
+from .token import MemberToken
 from .user import LoginFailure, User
 
 __all__ = [
     "db",
     "Base",
     "User",
+    "MemberToken",
     "LoginFailure",
     "Plan",
     "PlanIdentifier",

@@ -13,6 +13,8 @@ from datetime import datetime
 from flask import request
 from flask_login import current_user
 
+from models import User
+
 from ..access import current_roles
 from ..access_rules.paths import canonical_path
 from ..access_rules.table import Who
@@ -64,3 +66,14 @@ def admits(who: Who) -> tuple[bool, datetime | None]:
 
 def may_see(who: Who) -> bool:
     return admits(who)[0]
+
+
+def member_may_see(
+    path: str, user: User, held: dict[str, datetime], at: datetime, host: str | None = None
+) -> bool:
+    """Would the rules let `user` (not the request's visitor: a feed's owner) open `path`,
+    holding the roles `held` (access.roles_for) at `at`? Admins see everything."""
+    who = store.current().decide(path, host).who
+    if who.public or user.is_admin:
+        return True
+    return who.admits(True, [r for r in who.roles if has_role(held, r, at)])

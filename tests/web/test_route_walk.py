@@ -13,6 +13,7 @@ from gateway.billing.rules.statuses import PaymentStatus
 from gateway.checkout.journal import open_checkout
 from gateway.rulebook import edit
 from gateway.subscriptions import admin_actions
+from gateway.tokens import service as tokens
 from models import Payment
 
 # (method, path template) -> expected status for anonymous, member A, member B, admin.
@@ -52,6 +53,14 @@ EXPECTED = {
     ("GET", "/healthz"): (200, 200, 200, 200),
     ("GET", "/readyz"): (200, 200, 200, 200),
     ("GET", "/metrics"): (404, 404, 404, 404),  # off: no GATEWAY_METRICS_TOKEN
+    # Private feeds and access tokens: A's feed opens to whoever holds its address (it
+    # shows A's view); a token is revoked only by its owner.
+    ("GET", "/feed/{feed}"): (200, 200, 200, 200),
+    ("GET", "/feed/{forged}"): (404, 404, 404, 404),
+    ("GET", "/account/tokens"): (LOGIN, 200, 200, 200),
+    ("POST", "/account/tokens/feed"): (LOGIN, 200, 200, 200),
+    ("POST", "/account/tokens/api"): (LOGIN, 400, 400, 400),  # no label
+    ("POST", "/account/tokens/{pat}/revoke"): (LOGIN, 303, 404, 404),
 }
 ADMIN_ONLY = [
     ("GET", "/admin/"),
@@ -120,6 +129,8 @@ def world(app, db, clock, admin, make_user, make_plan, login_as):
     )
     db.session.add(payment)
     rule = edit.add(edit.Entry(edit.check("/walk/**", "members")), at=clock.now(), actor=None)
+    _, feed = tokens.create(a, "feed", "A's feed")
+    pat, _ = tokens.create(a, "api", "A's script")
     db.session.commit()
     return {
         "role_id": premium.roles[0].id,
@@ -132,6 +143,8 @@ def world(app, db, clock, admin, make_user, make_plan, login_as):
         "plan": premium.code,
         "plan_id": premium.id,
         "payment": payment.id,
+        "feed": feed,
+        "pat": pat.id,
     }
 
 
@@ -171,6 +184,8 @@ def test_member_routes_answer_each_principal_as_expected(app, world, login_as):
         "forged": "not-a-token",
         "payment": world["payment"],
         "sub": world["sub"].id,
+        "feed": world["feed"],
+        "pat": world["pat"],
     }
     for (method, template), expected in EXPECTED.items():
         path = template.format(**fill)

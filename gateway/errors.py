@@ -33,11 +33,20 @@ def render_error(error: HTTPException) -> ResponseReturnValue:
         description = "The form expired or was sent from elsewhere. Reload the page and try again."
     elif code == 500:
         description = "An unexpected error occurred. It has been logged; please try again."
+    # The exception's own headers: Allow on a 405, WWW-Authenticate on a 401.
+    headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     if request.accept_mimetypes.best == "application/json" or request.path.startswith("/api/"):
-        return {"error": TITLES.get(code, error.name), "description": description}, code
-    return render_template(
-        "errors/error.html", code=code, title=TITLES.get(code, error.name), description=description
-    ), code
+        return {"error": TITLES.get(code, error.name), "description": description}, code, headers
+    return (
+        render_template(
+            "errors/error.html",
+            code=code,
+            title=TITLES.get(code, error.name),
+            description=description,
+        ),
+        code,
+        headers,
+    )
 
 
 def internal_error(error: InternalServerError) -> ResponseReturnValue:

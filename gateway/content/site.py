@@ -10,6 +10,7 @@ page, as are paths with `*` (a rule pattern would read it as a wildcard).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Hashable, Sequence
 from pathlib import Path
 
@@ -40,8 +41,9 @@ def install(app: Flask) -> None:
     )
     app.extensions[EXTENSION + ".clashes"] = {}
     app.extensions[EXTENSION + ".rules"] = {}
+    app.extensions[EXTENSION + ".edition"] = _Edition()
     store.set_page_rules(app, page_rules)
-    app.extensions[EDITION] = lambda: id(store.current())
+    app.extensions[EDITION] = lambda: store.current().edition
     app.jinja_env.globals["nav_sections"] = nav_sections
     with app.app_context():  # no database here: `flask db upgrade` starts this way too
         for problem in problems(with_roles=False):
@@ -86,7 +88,7 @@ def page_rules() -> tuple[Hashable, Sequence[tuple[Rule, str]]]:
     once per snapshot: the rule book asks on every request)."""
     snap = snapshot()
     kept: dict[int, list[tuple[Rule, str]]] = current_app.extensions[EXTENSION + ".rules"]
-    rules = kept.get(id(snap))
+    rules = kept.get(_edition(snap))
     if rules is None:
         rules = [
             (Rule(page.path, page.access), f"page {_relative(snap, page)}")
@@ -94,8 +96,8 @@ def page_rules() -> tuple[Hashable, Sequence[tuple[Rule, str]]]:
             if page.access is not None and "*" not in page.path
         ]
         kept.clear()
-        kept[id(snap)] = rules
-    return id(snap), rules
+        kept[_edition(snap)] = rules
+    return _edition(snap), rules
 
 
 def problems(*, with_roles: bool = True) -> list[str]:
@@ -129,10 +131,32 @@ def plans_opening(who: Who) -> list[Plan]:
     )
 
 
+class _Edition:
+    """A number that moves whenever the library hands out a new snapshot. (Not `id()`:
+    a freed snapshot's id may be reused by a later one.) Holds the latest snapshot."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.snapshot: Snapshot | None = None
+        self.number = 0
+
+    def of(self, snap: Snapshot) -> int:
+        if snap is not self.snapshot:
+            with self.lock:
+                if snap is not self.snapshot:
+                    self.snapshot, self.number = snap, self.number + 1
+        return self.number
+
+
+def _edition(snap: Snapshot) -> int:
+    edition: _Edition = current_app.extensions[EXTENSION + ".edition"]
+    return edition.of(snap)
+
+
 def _clashes(snap: Snapshot) -> dict[str, str]:
     """Content paths an app route (not the content route) answers, per snapshot."""
     kept: dict[int, dict[str, str]] = current_app.extensions[EXTENSION + ".clashes"]
-    found = kept.get(id(snap))
+    found = kept.get(_edition(snap))
     if found is None:
         adapter = current_app.url_map.bind("localhost")
         found = {}
@@ -145,7 +169,7 @@ def _clashes(snap: Snapshot) -> dict[str, str]:
             elif endpoint is not None and not endpoint.startswith("content."):
                 found[path] = endpoint
         kept.clear()
-        kept[id(snap)] = found
+        kept[_edition(snap)] = found
     return found
 
 

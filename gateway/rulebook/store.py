@@ -43,6 +43,8 @@ class Book:
     sources: tuple[str, ...]
     #: The stored rules' rows' ids, aligned with sources (None for page rules).
     ids: tuple[int | None, ...]
+    #: Moves with every rebuild in this process (kept pages key on it).
+    edition: int = 0
 
     def decide(self, path: str, host: str | None = None) -> Decision:
         return self.table.decide(path, host)
@@ -87,7 +89,7 @@ def current() -> Book:
     with holder.lock:
         version = _version()
         if holder.book is None or version != holder.version or token != holder.pages_token:
-            holder.book = _build(page_rules)
+            holder.book = _build(page_rules, (holder.book.edition + 1) if holder.book else 1)
             holder.version, holder.pages_token = version, token
         holder.checked = at
         return holder.book
@@ -136,7 +138,7 @@ def _version() -> str | None:
     return None if row is None else str(row[0])
 
 
-def _build(page_rules: Sequence[tuple[Rule, str]]) -> Book:
+def _build(page_rules: Sequence[tuple[Rule, str]], edition: int) -> Book:
     rules: list[Rule] = []
     sources: list[str] = []
     ids: list[int | None] = []
@@ -152,7 +154,7 @@ def _build(page_rules: Sequence[tuple[Rule, str]]) -> Book:
         rules.append(rule)
         sources.append(f"rule {row.position}")
         ids.append(row.id)
-    return Book(RuleTable(rules, default_who()), tuple(sources), tuple(ids))
+    return Book(RuleTable(rules, default_who()), tuple(sources), tuple(ids), edition)
 
 
 def _closed(row: AccessRule) -> Rule:

@@ -269,10 +269,6 @@ def test_get_on_a_post_only_route_is_405(browsers):
     assert browsers["member"].head("/auth/logout").status_code == 405
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/errors.py renders every HTTPException without its headers: no Allow",
-)
 @pytest.mark.parametrize(("method", "path"), [("GET", "/auth/logout"), ("PUT", "/plans")])
 def test_405_names_the_allowed_methods(browsers, method, path):
     """RFC 9110 15.5.6: a 405 must carry Allow."""

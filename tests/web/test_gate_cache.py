@@ -79,7 +79,7 @@ def test_a_change_reaches_another_process_within_a_second(
         expected = 403
     else:
         end_other_sessions(member, keep_this_one=False)
-        expected = 302  # logged out: sent to log in
+        expected = 403  # logged out: the preview and a way in
     took = until(
         lambda: (
             browser.get(f"{other_process}/premium", allow_redirects=False).status_code == expected

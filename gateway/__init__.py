@@ -59,6 +59,7 @@ def create_app(
     register_errorhandlers(app)
     register_commands(app)
     register_channels(app)
+    install_content(app)
     fastpath.install(app)  # everything that exists only for speed: gateway/fastpath/
     install_tokens(app)  # after the fast path: wraps the session interface it sets
     register_security(app)  # outermost: its headers go on every answer, the fast path's too
@@ -77,6 +78,12 @@ def _check_config(app: Flask) -> None:
         raise ConfigError("GATEWAY_PAYPAL_MODE must be sim, sandbox or live")
     if app.config["PAYPAL_WEBHOOK_VERIFY"] not in ("auto", "offline", "api"):
         raise ConfigError("GATEWAY_PAYPAL_WEBHOOK_VERIFY must be auto, offline or api")
+    from .access_rules.table import BadRule, Who
+
+    try:
+        Who.parse(app.config["ACCESS_DEFAULT"])
+    except BadRule as e:
+        raise ConfigError(f"GATEWAY_ACCESS_DEFAULT: {e}") from None
     from .pipeline.worker import verify_budget
 
     if int(app.config["IPN_LEASE_SECONDS"]) < verify_budget(app.config) + 60:
@@ -149,11 +156,16 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(admin_status_bp)
 
     # The owner's content under every path the routes above leave free, as the rules say.
-    from .content import site
     from .content.routes import bp as content_bp
-    from .rulebook import store
 
     app.register_blueprint(content_bp)
+
+
+def install_content(app: Flask) -> None:
+    """Each process's rule table, and the content folder whose pages add their rules."""
+    from .content import site
+    from .rulebook import store
+
     store.install(app)
     site.install(app)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextvars
 import os
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from paypal_sim import create_app as create_sim_app
 from paypal_sim.clock import SimClock
 
 from . import factories
+from .databases import throwaway_database
 from .servers import Listener, serve
 from .sim_session import SimSession
 
@@ -49,23 +49,12 @@ def pytest_report_header(config):
 @pytest.fixture(scope="session")
 def database_url(request, tmp_path_factory):
     server = request.config.getoption("--db-url")
-    if not server:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite'}"
-        return
-    url = make_url(server).set(drivername="postgresql+psycopg")
-    name = f"tollgate_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    sqlite_file = tmp_path_factory.mktemp("db") / "test.sqlite"
     try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        with throwaway_database(server, sqlite_file, "tollgate_test") as url:
+            yield url
     except sa.exc.OperationalError as e:
         pytest.exit(f"PostgreSQL test server {server!r} is not reachable: {e}", returncode=3)
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -50,3 +50,11 @@ def test_bad_cancel_policy_is_refused(instance):
     """Is an unknown cancel policy a start-up error rather than a surprise later?"""
     with pytest.raises(ConfigError, match="CANCEL_POLICY"):
         create_app({"TESTING": True, "CANCEL_POLICY": "whenever"})
+
+
+@pytest.mark.parametrize("default", ["", "public members", "Pro!"])
+def test_bad_access_default_is_refused(instance, default):
+    """Is a default for paths no rule names that cannot be read a start-up error, rather
+    than a site that quietly opens (or closes) everything?"""
+    with pytest.raises(ConfigError, match="ACCESS_DEFAULT"):
+        create_app({"TESTING": True, "ACCESS_DEFAULT": default})

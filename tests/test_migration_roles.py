@@ -3,13 +3,11 @@ and a link in `plan_roles`; downgrading puts `plans.role` back."""
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
-from sqlalchemy.engine import make_url
 
 from gateway import create_app
 from gateway.database import dispose_engines
@@ -17,6 +15,7 @@ from models import db
 from models.types import Money, UTCDateTime
 
 from .conftest import CONFIG, T0
+from .databases import throwaway_database
 
 BEFORE, ROLES = "f29f7b9a81ae", "b7d2e91c4a10"
 
@@ -39,20 +38,8 @@ plans = sa.table(
 def empty_url(request, tmp_path):
     """A database with no tables: a SQLite file, or a throwaway PostgreSQL database."""
     server = request.config.getoption("--db-url")
-    if not server:
-        yield f"sqlite:///{tmp_path / 'migrate.sqlite'}"
-        return
-    url = make_url(server).set(drivername="postgresql+psycopg")
-    name = f"tollgate_mig_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_database(server, tmp_path / "migrate.sqlite", "tollgate_mig") as url:
+        yield url
 
 
 @pytest.fixture

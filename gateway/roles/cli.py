@@ -3,6 +3,8 @@ scripts. The same audited service calls; a mistake is a one-line error and exit 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from models import Role, db
@@ -70,33 +72,26 @@ def rename(old: str, new: str, reason: str) -> None:
     click.echo(f"renamed {old} to {role.name}")
 
 
-@roles_group.command("retire")
-@click.argument("name")
-@click.option("--reason", required=True)
-def retire(name: str, reason: str) -> None:
-    """No longer offered to plans; holders keep it until their access ends."""
-    service.retire(_role(name), at=now(), actor=None, reason=_reason(reason))
-    db.session.commit()
-    click.echo(f"retired {name}")
+#: The audited one-role actions: command, service call, what it prints, its help.
+ACTIONS = (
+    ("retire", service.retire, "retired", "No longer offered to plans; holders keep it."),
+    ("restore", service.restore, "restored", "Offered to plans again."),
+    ("delete", service.delete, "deleted", "Delete a role nothing uses (else: retire it)."),
+)
 
 
-@roles_group.command("restore")
-@click.argument("name")
-@click.option("--reason", required=True)
-def restore(name: str, reason: str) -> None:
-    service.restore(_role(name), at=now(), actor=None, reason=_reason(reason))
-    db.session.commit()
-    click.echo(f"restored {name}")
+def _action(name: str, act: Callable[..., None], done: str, help_text: str) -> None:
+    @roles_group.command(name, help=help_text)
+    @click.argument("role_name", metavar="NAME")
+    @click.option("--reason", required=True, help="Why: goes to the audit log.")
+    def command(role_name: str, reason: str) -> None:
+        try:
+            act(_role(role_name), at=now(), actor=None, reason=_reason(reason))
+        except service.RoleError as e:
+            raise click.ClickException(str(e)) from None
+        db.session.commit()
+        click.echo(f"{done} {role_name}")
 
 
-@roles_group.command("delete")
-@click.argument("name")
-@click.option("--reason", required=True)
-def delete(name: str, reason: str) -> None:
-    """Delete a role nothing uses (a role in use can only be retired)."""
-    try:
-        service.delete(_role(name), at=now(), actor=None, reason=_reason(reason))
-    except service.RoleError as e:
-        raise click.ClickException(str(e)) from None
-    db.session.commit()
-    click.echo(f"deleted {name}")
+for _name, _act, _done, _help in ACTIONS:
+    _action(_name, _act, _done, _help)

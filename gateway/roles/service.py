@@ -17,6 +17,7 @@ from models import AccessRule, Plan, Role, Subscription, User, db, plan_roles
 
 from ..access_rules.table import MEMBERS, PUBLIC, ROLE_NAME, Who
 from ..records.audit import audit
+from ..rulebook import store
 from ..subscriptions.service import bump_access_version
 
 
@@ -159,8 +160,6 @@ def counts() -> dict[int, int]:
 
 
 def _rename_in_rules(old: str, new: str, at: datetime) -> None:
-    from ..rulebook import store  # the rule book sits beside roles; its version bump
-
     for rule in db.session.scalars(select(AccessRule)):
         if _names(rule, old):
             who = Who.parse(rule.who)

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,7 @@ VERSION_KEY = "access.version"
 DEFAULT_KEY = "access.default"
 _CHANGED = "rulebook_changed"
 EXTENSION = "rulebook"
+_BOOK = "rule_book"
 #: Admits nobody but admins: what a rule or default that cannot be read becomes.
 NOBODY = Who()
 
@@ -74,7 +75,17 @@ def set_page_rules(app: Flask, page_rules: PageRules) -> None:
 
 
 def current() -> Book:
-    """This process's rules, rebuilt only when something changed."""
+    """This process's rules, rebuilt only when something changed; one answer per request
+    (the verdict, the kept page's key and the header all ask)."""
+    if has_request_context():
+        book: Book | None = g.get(_BOOK)
+        if book is None:
+            book = g.rule_book = _current()
+        return book
+    return _current()
+
+
+def _current() -> Book:
     holder: _Holder = current_app.extensions[EXTENSION]
     pages: PageRules | None = current_app.extensions.get(EXTENSION + ".pages")
     token, page_rules = pages() if pages is not None else (None, ())
@@ -125,7 +136,7 @@ def default_who() -> Who:
     text = row.value if row is not None else current_app.config["ACCESS_DEFAULT"]
     try:
         return Who.parse(text)
-    except BadRule:  # a bad configured default closes rather than opens
+    except BadRule:  # a stored default written by hand: it closes rather than opens
         return NOBODY
 
 

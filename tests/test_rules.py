@@ -278,3 +278,12 @@ def test_the_configured_default_applies_until_one_is_stored(db, clock, roles, ru
     db.session.commit()
     assert store.current().decide("/anything").who == Who(members=True)
     assert "\tmembers\tthe default" in runner.invoke(args=["rules", "test", "/x"]).output
+
+
+def test_the_rules_page_lists_what_the_content_folder_cannot_serve(client, admin, login_as):
+    """A page naming a role that does not exist opens to nobody: does the rules page say
+    so (the tests' premium.md names `premium`, and no plan has made that role here)?"""
+    login_as(admin)
+    page = client.get("/admin/rules").text
+    assert 'id="content-problems"' in page
+    assert "premium.md: access names no role called premium" in page

@@ -45,6 +45,7 @@ def install(app: Flask) -> None:
     store.set_page_rules(app, page_rules)
     app.extensions[EDITION] = lambda: store.current().edition
     app.jinja_env.globals["nav_sections"] = nav_sections
+    app.jinja_env.globals["content_problems"] = problems  # the rules page lists them
     with app.app_context():  # no database here: `flask db upgrade` starts this way too
         for problem in problems(with_roles=False):
             log.warning("content: %s", problem)

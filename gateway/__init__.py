@@ -84,6 +84,13 @@ def _check_config(app: Flask) -> None:
         Who.parse(app.config["ACCESS_DEFAULT"])
     except BadRule as e:
         raise ConfigError(f"GATEWAY_ACCESS_DEFAULT: {e}") from None
+    from .forward import GateSettingError
+    from .forward import install as install_forward
+
+    try:
+        install_forward(app)
+    except GateSettingError as e:
+        raise ConfigError(str(e)) from None
     from .pipeline.worker import verify_budget
 
     if int(app.config["IPN_LEASE_SECONDS"]) < verify_budget(app.config) + 60:
@@ -141,11 +148,21 @@ def register_blueprints(app: Flask) -> None:
     from .auth.routes import bp as auth_bp
     from .checkout.rest_routes import bp as rest_checkout_bp
     from .checkout.routes import bp as checkout_bp
+    from .forward.routes import bp as gate_bp
     from .member.routes import bp as member_bp
     from .pipeline.endpoints import bp as paypal_bp
     from .tokens.routes import bp as tokens_bp
 
-    for bp in (paypal_bp, auth_bp, member_bp, checkout_bp, rest_checkout_bp, admin_bp, tokens_bp):
+    for bp in (
+        paypal_bp,
+        auth_bp,
+        member_bp,
+        checkout_bp,
+        rest_checkout_bp,
+        admin_bp,
+        tokens_bp,
+        gate_bp,
+    ):
         app.register_blueprint(bp)
 
     # Health and monitoring: /healthz, /readyz, /metrics; /admin/status (its own admin guard).

@@ -25,6 +25,9 @@ SESSION_KEY = "_roles"
 #: Set in the WSGI environ of a request authenticated by an access token (tokens/bearer.py):
 #: it has no session to keep roles in.
 TOKEN_REQUEST = "tollgate.token"
+#: Set in `g` by a view whose answer carries no cookie to the browser (the forward-auth
+#: check): the roles are not written into its session.
+SESSION_KEPT = "session_kept"
 
 
 def roles_for(user_id: int) -> dict[str, datetime]:
@@ -59,13 +62,16 @@ def current_roles() -> dict[str, datetime]:
     roles: dict[str, datetime] | None = g.get("roles")
     if roles is not None:
         return roles
-    if request.environ.get(TOKEN_REQUEST):
-        roles = g.roles = roles_for(user.id)
-        return roles
     cached = session.get(SESSION_KEY)
-    if not cached or cached.get("v") != user.access_version:
+    if cached and cached.get("v") == user.access_version:
+        roles = {k: datetime.fromisoformat(v) for k, v in cached["r"].items()}
+    elif request.environ.get(TOKEN_REQUEST) or g.get(SESSION_KEPT):
+        # No session to keep them in (a token), or one whose new cookie nobody would get
+        # (a forward-auth answer goes to a proxy): the member copy's, else computed.
+        held = getattr(type(user), "held_roles", None)
+        roles = held(user, roles_for) if held is not None else roles_for(user.id)
+    else:
         return remember_roles(user)
-    roles = {k: datetime.fromisoformat(v) for k, v in cached["r"].items()}
     g.roles = roles
     return roles
 

@@ -60,6 +60,23 @@ class DefaultConfig:
     CONTENT_ALLOW_HTML = False
     #: Seconds between checks of the content folder for changed files.
     CONTENT_CHECK_SECONDS = 2.0
+    # The gate for other sites behind nginx, Caddy or Traefik (docs/proxies.md).
+    #: Who may ask `/gate/check` about a request (their X-Forwarded-Uri / -Method and
+    #: X-Original-URI / -Method are read): addresses or networks of the proxies. Anyone
+    #: else is refused. A Unix socket counts as local.
+    GATE_PROXIES: list[str] = ["127.0.0.0/8", "::1"]
+    #: Hosts, besides this site's own, a visitor may be sent back to after the log-in,
+    #: the paywall or PayPal: "docs.example.com", "*.example.com", "host:port".
+    ALLOWED_RETURN_HOSTS: list[str] = []
+    #: Origins whose scripts may read `/gate/me` with the visitor's cookie.
+    GATE_CORS_ORIGINS: list[str] = []
+    #: The headers a 200 from `/gate/check` hands the proxy for the upstream.
+    GATE_HEADERS: dict[str, str] = {
+        "user": "X-Tollgate-User",
+        "email": "X-Tollgate-Email",
+        "roles": "X-Tollgate-Roles",
+    }
+    # (Sites on several subdomains: SESSION_COOKIE_DOMAIN = ".example.com", Flask's own.)
     #: Speed tricks switched off, by name (gateway/fastpath/__init__.py lists them).
     FASTPATH_OFF: tuple[str, ...] = ()
 

@@ -33,8 +33,15 @@ def site_url() -> str:
 
 
 def link(endpoint: str, **values: Any) -> str:
-    """An absolute link to `endpoint` for a mail (see `site_url`)."""
-    return site_url() + url_for(endpoint, **values)
+    """An absolute link to `endpoint` for a mail or another site (see `site_url`).
+    PUBLIC_URL holds the site's path too (https://example.com/members): a request's own
+    prefix (X-Forwarded-Prefix) is not added to it again."""
+    path = url_for(endpoint, **values)
+    if current_app.config["PUBLIC_URL"] and has_request_context():
+        root = request.script_root
+        if root and path.startswith(root + "/"):
+            path = path[len(root) :]
+    return site_url() + path
 
 
 BATCH = 50

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
@@ -13,6 +11,7 @@ from models import User, db
 
 from .. import metrics
 from ..clock import now
+from ..forward import returns
 from . import email_change, reset, throttle
 from .forms import (
     ChangePasswordForm,
@@ -29,20 +28,11 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 def _safe_next(target: str | None, default: str | None = None) -> str:
-    """Only same-site relative paths; anything else goes home (or to `default`)."""
+    """A path on this site, or a URL on a host the operator allows (forward.returns);
+    anything else goes home (or to `default`)."""
     home = default or url_for("member.index")
-    if not target:
-        return home
-    parts = urlsplit(target)
-    if (
-        parts.scheme
-        or parts.netloc
-        or not target.startswith("/")
-        or target.startswith("//")
-        or "\\" in target
-    ):
-        return home
-    return target
+    hosts = current_app.extensions["return_hosts"]
+    return returns.allowed(target, request.host, hosts) or home
 
 
 def _status(form) -> int:

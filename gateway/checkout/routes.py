@@ -15,6 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -25,6 +26,7 @@ from models import Checkout, Plan, Subscription, db
 
 from ..billing.rules.statuses import CheckoutStatus
 from ..clock import now, utc_text
+from ..forward import returns
 from ..paypal.api import ApiError
 from ..paypal.urls import endpoints
 from ..records.flags import raise_flag
@@ -63,6 +65,7 @@ def subscribe(code: str) -> ResponseReturnValue:
     except seats.SoldOut:
         db.session.rollback()
         return render_template("member/sold_out.html", plan=plan), 409
+    _remember_return(checkout)
     if rest_checkout.uses_rest(plan):
         return _to_rest_approval(checkout, plan)
     db.session.commit()
@@ -103,9 +106,10 @@ def _to_rest_approval(checkout: Checkout, plan: Plan) -> ResponseReturnValue:
 @login_required
 def returned() -> ResponseReturnValue:
     """PayPal sends the buyer back here. Nothing in this request grants anything."""
-    return render_template(
-        "checkout/return.html", checkout=_own_checkout(request.args.get("cm", ""))
-    )
+    checkout = _own_checkout(request.args.get("cm", ""))
+    back = session.get(RETURN_KEY)
+    return_to = back[1] if checkout is not None and back and back[0] == checkout.token else None
+    return render_template("checkout/return.html", checkout=checkout, return_to=return_to)
 
 
 @bp.route("/<token>/status")
@@ -142,9 +146,26 @@ def cancelled() -> ResponseReturnValue:
     return redirect(url_for("member.plans"))
 
 
+#: Session key: (checkout token, where the member goes once PayPal confirmed it).
+RETURN_KEY = "checkout_return"
+
+
+def _remember_return(checkout: Checkout) -> None:
+    """A subscribe button on the gate's paywall carries the page the member came from;
+    it must be one the log-in would return to as well (forward.returns)."""
+    hosts = current_app.extensions["return_hosts"]
+    target = returns.allowed(request.form.get("next"), request.host, hosts)
+    if target is not None:
+        session[RETURN_KEY] = (checkout.token, target)
+    else:
+        session.pop(RETURN_KEY, None)
+
+
 def _own_checkout(token: str) -> Checkout | None:
     return checkouts.own_checkout(token, current_user.id)
 
 
 def _public_url() -> str:
-    return str(current_app.config["PUBLIC_URL"] or request.host_url).rstrip("/")
+    """Where PayPal sends the buyer back: PUBLIC_URL, else this request's site root (with
+    its path prefix behind a proxy that mounts us under one)."""
+    return str(current_app.config["PUBLIC_URL"] or request.url_root).rstrip("/")

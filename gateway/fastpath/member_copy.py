@@ -36,6 +36,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 from flask import Flask, abort, current_app, g, has_app_context, has_request_context, request
@@ -64,7 +65,7 @@ class Member:
     served from memory, and code that needs a `User` (a method, a relationship) still gets
     one. After that `current_user` is the row itself (isinstance checks, session.add)."""
 
-    __slots__ = COLUMNS
+    __slots__ = (*COLUMNS, "_copy")
     is_authenticated = True
     is_active = True
     is_anonymous = False
@@ -72,6 +73,12 @@ class Member:
     def __init__(self, copy: Copy) -> None:
         for name, value in copy.values.items():
             object.__setattr__(self, name, value)
+        object.__setattr__(self, "_copy", copy)
+
+    def held_roles(self, compute: Callable[[int], dict[str, datetime]]) -> dict[str, datetime]:
+        """The member's roles (access.roles_for), computed once per copy: a copy lives
+        no longer than the access_version it was taken at (any access change drops it)."""
+        return self._copy.roles(compute)
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
@@ -133,6 +140,13 @@ class Copy:
             object.__setattr__(self, "_member", found)
         return found
 
+    def roles(self, compute: Callable[[int], dict[str, datetime]]) -> dict[str, datetime]:
+        found: dict[str, datetime] | None = self.__dict__.get("_roles")
+        if found is None:
+            found = compute(self.values["id"])
+            object.__setattr__(self, "_roles", found)
+        return found
+
     def as_user(self) -> User:
         """A persistent `User` built without a query; any other column (the password
         hash, say) is loaded from the database only if someone reads it."""
@@ -162,10 +176,13 @@ class GateCache:
             return None
         return copy
 
-    def put(self, user: User, generation: int) -> None:
+    def put(self, user: User, generation: int) -> Copy | None:
+        """Keep a copy of `user` (read at `generation`), unless a drop came since."""
         with self._lock:
             if generation == self.generation and self.watcher and self.watcher.trusted():
-                self._copies[user.id] = Copy.of(user, self._now())
+                copy = self._copies[user.id] = Copy.of(user, self._now())
+                return copy
+        return None
 
     def drop(self, user_id: int | None = None) -> None:
         with self._lock:
@@ -299,7 +316,9 @@ def load_user(loader: Callable[[str], User | None], session_id: str) -> User | N
         generation = cache.generation
         user = loader(session_id)
         if user is not None:
-            cache.put(user, generation)
+            copy = cache.put(user, generation)
+            if copy is not None and _copy_suffices_here():
+                return cast(User, copy.member)  # its roles are kept from this request on
         return user
     if not hmac.compare_digest(copy.session_token, token):
         return None

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -41,17 +44,22 @@ def plans():
     rows = db.session.scalars(
         select(Plan).where(Plan.active.is_(True)).order_by(Plan.price, Plan.code)
     ).all()
+    return render_template("member/plans.html", **plan_cards(rows))
+
+
+def plan_cards(rows: Sequence[Plan]) -> dict[str, Any]:
+    """What templates/member/_plan_cards.html needs to offer `rows` to this visitor (the
+    plans page offers them all; the gate's paywall those that open one URL)."""
     at = now()
     subs = renewing(current_user.id, at) if current_user.is_authenticated else []
-    return render_template(
-        "member/plans.html",
-        plans=rows,
-        renewing=renewing_plan_ids(subs),
-        switch_from={p.id: sharing_a_role(subs, p) for p in rows},
-        seats=seats.usage([p.id for p in rows], at),
-        holding=seats.held_by(current_user.id, at) if current_user.is_authenticated else set(),
-        few_seats=FEW_SEATS,
-    )
+    return {
+        "plans": rows,
+        "renewing": renewing_plan_ids(subs),
+        "switch_from": {p.id: sharing_a_role(subs, p) for p in rows},
+        "seats": seats.usage([p.id for p in rows], at),
+        "holding": seats.held_by(current_user.id, at) if current_user.is_authenticated else set(),
+        "few_seats": FEW_SEATS,
+    }
 
 
 @bp.route("/account")

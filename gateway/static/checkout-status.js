@@ -9,6 +9,11 @@
       if (s.access) {
         document.getElementById("message").textContent =
           "PayPal confirmed your payment. Your access is open until " + s.access_until_text + ".";
+        var back = box.dataset.returnTo;
+        if (back) {  // the page the member came from (checked by the server): go on there
+          window.location.assign(back);
+          return;
+        }
         var go = document.createElement("a");
         go.href = "/";
         go.textContent = "Go to your member areas";

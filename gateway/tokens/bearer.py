@@ -21,7 +21,9 @@ from ..fastpath.session_cookie import SessionCookies
 from . import service
 
 #: Endpoints a token may read.
-READABLE = frozenset({"content.serve", "member.index"})
+READABLE = frozenset({"content.serve", "member.index", "gate.check", "gate.me"})
+#: Of those, the ones asked about another request, whose method they check themselves.
+ASKED_FOR = frozenset({"gate.check"})
 OURS = "tg_"
 
 
@@ -59,7 +61,7 @@ def authenticate() -> Response | None:
         if secret.startswith(OURS):
             abort(403, description="Access tokens only read content pages and files.")
         return None  # someone else's bearer scheme (/metrics)
-    if request.method not in ("GET", "HEAD"):
+    if request.method not in ("GET", "HEAD") and request.endpoint not in ASKED_FOR:
         abort(403, description="Access tokens only read content pages and files.")
     user = service.member_for(secret, API)
     if user is None:

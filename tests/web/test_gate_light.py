@@ -13,7 +13,7 @@ from flask import Flask, g
 from flask_login import current_user
 from sqlalchemy import update
 
-from gateway.fastpath.member_copy import COPY_SUFFICES, Member
+from gateway.fastpath.member_copy import COPY_SUFFICES, Copy, Member
 from gateway.fastpath.session_cookie import SessionCookies
 from gateway.subscriptions import admin_actions
 from models import User
@@ -83,9 +83,7 @@ def test_gated_page_gets_the_read_only_member_and_no_query(
 
 def test_member_is_read_only_and_never_holds_the_password_hash(app, db, granted):
     with app.test_request_context("/premium"):
-        member = Member.__new__(Member)
-        for name in Member.__slots__:
-            object.__setattr__(member, name, getattr(granted, name))
+        member = Member(Copy.of(granted, 0.0))
         assert "password_hash" not in Member.__slots__
         with pytest.raises(AttributeError):
             member.session_token = "forged"

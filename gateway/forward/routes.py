@@ -73,8 +73,13 @@ def check() -> ResponseReturnValue:
     user = current_user._get_current_object()
     if verdict.allowed:
         response: WerkzeugResponse = Response(status=200)
-        if user.is_authenticated:
-            names = current_app.config["GATE_HEADERS"]
+        # Always all three, empty for nobody: a proxy that copies a header the answer
+        # lacks may send its own placeholder text on (Caddy 2.6 does).
+        names = current_app.config["GATE_HEADERS"]
+        if not user.is_authenticated:
+            for name in names.values():
+                response.headers[name] = ""
+        else:
             held, at = current_roles(), now()
             response.headers[names["user"]] = str(user.id)
             response.headers[names["email"]] = user.email

@@ -53,10 +53,25 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import csrf_tokens, intake, kept_pages, lazy_migrate, member_copy, session_cookie
+from . import (
+    csrf_tokens,
+    forward_check,
+    intake,
+    kept_pages,
+    lazy_migrate,
+    member_copy,
+    session_cookie,
+)
 
 #: The names `FASTPATH_OFF` may hold.
-TRICKS = ("kept_pages", "csrf_tokens", "session_cookie", "intake", "lazy_migrate")
+TRICKS = (
+    "kept_pages",
+    "csrf_tokens",
+    "session_cookie",
+    "intake",
+    "forward_check",
+    "lazy_migrate",
+)
 
 
 class FastPathError(ValueError):
@@ -81,4 +96,6 @@ def install(app: Flask) -> None:
         session_cookie.install(app)
     if "intake" not in off:
         intake.install(app)
+    if "forward_check" not in off:
+        forward_check.install(app)
     lazy_migrate.install(app, lazy="lazy_migrate" not in off)

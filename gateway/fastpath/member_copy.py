@@ -140,6 +140,11 @@ class Copy:
             object.__setattr__(self, "_member", found)
         return found
 
+    def kept_roles(self) -> dict[str, datetime] | None:
+        """The roles kept with this copy, if a request computed them already."""
+        found: dict[str, datetime] | None = self.__dict__.get("_roles")
+        return found
+
     def roles(self, compute: Callable[[int], dict[str, datetime]]) -> dict[str, datetime]:
         found: dict[str, datetime] | None = self.__dict__.get("_roles")
         if found is None:

@@ -95,6 +95,17 @@ class SessionCookies(SecureCookieSessionInterface):
             self._remember(app, val, int(stamp.timestamp()), kept)
         return self.session_class(data)
 
+    def peek(self, app: Flask, val: str) -> dict[str, Any] | None:
+        """The data of a cookie verified before and still young enough, not copied: for
+        reading only (forward_check.py). None when it would have to be verified now."""
+        verified = self._verified.get(self._keys(app))
+        hit = verified.get(val) if verified is not None else None
+        if hit is None:
+            return None
+        age = int(time.time()) - hit[0]
+        max_age = int(app.permanent_session_lifetime.total_seconds())
+        return hit[1] if 0 <= age <= max_age else None
+
     def _remember(self, app: Flask, val: str, stamp: int, data: dict[str, Any]) -> None:
         with self._lock:
             verified = self._verified.setdefault(self._keys(app), {})

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 URI_HEADERS = ("X-Forwarded-Uri", "X-Original-URI")
 METHOD_HEADERS = ("X-Forwarded-Method", "X-Original-Method")
@@ -88,6 +89,13 @@ def networks(entries: Iterable[str]) -> tuple[Network, ...]:
         except ValueError:
             raise ValueError(f"{entry!r} is not an address or network (CIDR)") from None
     return tuple(found)
+
+
+def peer(environ: Mapping[str, Any]) -> str | None:
+    """The connection's own peer address: ProxyFix keeps the one it replaced."""
+    orig = environ.get("werkzeug.proxy_fix.orig")
+    found = (orig or environ).get("REMOTE_ADDR")
+    return str(found) if found is not None else None
 
 
 def trusted(peer: str | None, allowed: tuple[Network, ...]) -> bool:

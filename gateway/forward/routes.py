@@ -49,17 +49,11 @@ def _plain(status: int, reason: str, headers: dict[str, str] | None = None) -> R
     return response
 
 
-def _peer() -> str | None:
-    """The connection's own peer: ProxyFix keeps the address it replaced."""
-    orig = request.environ.get("werkzeug.proxy_fix.orig")
-    return (orig or request.environ).get("REMOTE_ADDR")
-
-
 @bp.route("/check", methods=METHODS)
 @csrf.exempt
 def check() -> ResponseReturnValue:
     setattr(g, SESSION_KEPT, True)  # the answer goes to a proxy: no cookie to keep
-    if not original.trusted(_peer(), current_app.extensions["gate_proxies"]):
+    if not original.trusted(original.peer(request.environ), current_app.extensions["gate_proxies"]):
         return _plain(403, "Forward auth answers only the proxies named in GATE_PROXIES.")
     try:
         asked = original.read(request.headers.get, request.scheme, request.host, request.method)

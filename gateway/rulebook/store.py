@@ -85,6 +85,12 @@ def current() -> Book:
     return _current()
 
 
+def latest() -> Book:
+    """This process's rules now, outside the per-request memo (the fast forward check,
+    which has no request context)."""
+    return _current()
+
+
 def _current() -> Book:
     holder: _Holder = current_app.extensions[EXTENSION]
     pages: PageRules | None = current_app.extensions.get(EXTENSION + ".pages")

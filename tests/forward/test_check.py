@@ -18,6 +18,11 @@ from tests.sql import statements_sent
 from tests.web.test_gate import wait_until_trusted
 
 SITE = "docs.example.com"
+#: Every test twice: with the fast check (gateway/fastpath/forward_check.py) answering
+#: what it can, and with every check through Flask's view: the answers must not differ.
+pytestmark = pytest.mark.parametrize(
+    "app", [{}, {"FASTPATH_OFF": ("forward_check",)}], indirect=True, ids=["fast", "view"]
+)
 
 
 @pytest.fixture
@@ -201,3 +206,43 @@ def test_a_member_seen_before_costs_no_sql(
             r = ask(client, "/guides/x")
             assert r.status_code == 200 and r.headers["X-Tollgate-Roles"] == "premium"
     assert sent == []
+
+
+def test_a_session_from_another_browser_is_nobody(
+    client, db, rules, member, premium, admin, clock, login_as
+):
+    """Flask-Login's strong session protection: the cookie with another User-Agent or
+    address is logged out, by the fast check as by the view."""
+    grant(db, admin, member, premium, clock)
+    login_as(member)
+    assert ask(client, "/guides/x").status_code == 200
+    assert ask(client, "/guides/x").status_code == 200  # the cookie is known now
+    assert ask(client, "/guides/x", **{"User-Agent": "curl/8"}).status_code == 401
+    assert ask(client, "/guides/x", **{"X-Forwarded-For": "203.0.113.5"}).status_code == 401
+
+
+def test_the_fast_check_answers_without_flask(
+    app, client, db, rules, member, premium, admin, clock, login_as
+):
+    from flask import request_started
+
+    grant(db, admin, member, premium, clock)
+    login_as(member)
+    ask(client, "/guides/x")
+    if app.extensions.get("gate_cache") is not None:
+        wait_until_trusted(app)
+    ask(client, "/guides/x")
+    seen: list[object] = []
+
+    def started(sender: object, **extra: object) -> None:
+        seen.append(sender)
+
+    request_started.connect(started, app)  # held by `started` for the test's length
+    try:
+        for path in ("/guides/x", "/free/y"):
+            r = ask(client, path)
+            assert r.status_code == 200 and r.headers["X-Tollgate-Roles"] == "premium"
+    finally:
+        request_started.disconnect(started, app)
+    fast = "forward_check" not in app.config["FASTPATH_OFF"]
+    assert len(seen) == (0 if fast else 2)

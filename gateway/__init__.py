@@ -72,6 +72,11 @@ def _check_config(app: Flask) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = (
             f"sqlite:///{os.path.join(app.instance_path, 'tollgate.sqlite')}"
         )
+    from .database import database_problem
+
+    problem = database_problem(app.config)
+    if problem:
+        raise ConfigError(problem)
     if app.config["CANCEL_POLICY"] not in ("end_of_period", "immediate"):
         raise ConfigError("GATEWAY_CANCEL_POLICY must be end_of_period or immediate")
     if app.config["PAYPAL_MODE"] not in ("sim", "sandbox", "live"):
@@ -111,9 +116,11 @@ def _check_config(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     from models import db
 
-    from .database import configure_engine
+    from .database import configure_engine, engine_options
     from .extensions import csrf, login_manager
 
+    # Behind a transaction pooler: no prepared statements (database.py).
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     configure_engine(app)
     csrf.init_app(app)

@@ -11,6 +11,14 @@ class DefaultConfig:
     #: Empty means SQLite in the instance folder (filled in by the factory).
     SQLALCHEMY_DATABASE_URI = ""
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    #: A direct PostgreSQL URL for the gate's LISTEN (gateway/fastpath/member_copy.py):
+    #: LISTEN needs a session of its own, and through a transaction pooler it hears nothing.
+    #: Empty: the database URL.
+    DATABASE_LISTEN_URL = ""
+    #: What the database URL reaches: "" (PostgreSQL itself, or a pooler in session mode) or
+    #: "transaction" (PgBouncer's pool_mode = transaction: each transaction may run on
+    #: another server connection, so psycopg prepares no statement). docs/operations.md.
+    DATABASE_POOLER = ""
 
     MAX_CONTENT_LENGTH = 1024 * 1024  # no form or PayPal message comes near 1 MiB
     SESSION_COOKIE_HTTPONLY = True

@@ -8,17 +8,29 @@ never holds a snapshot that a later write would have to upgrade. Each connection
 gets WAL (readers never block the writer), synchronous=NORMAL (safe in WAL) and a busy
 timeout instead of an immediate "database is locked", and foreign keys are enforced as
 PostgreSQL enforces them (SQLite's default is not to).
+
+PostgreSQL behind a transaction pooler (`DATABASE_POOLER = "transaction"`, PgBouncer's
+`pool_mode = transaction`): each transaction may run on another server connection, so
+nothing may outlive one. psycopg then prepares no statement (a statement prepared on one
+server connection is missing on the next, or clashes with another client's of the same
+name); everything else the app does on the database is already transaction-scoped
+(advisory locks are `pg_advisory_xact_lock`, no `SET`, no temporary table, server-side
+cursors only inside a transaction). The gate's LISTEN needs a session: it takes
+`DATABASE_LISTEN_URL`, a direct connection (gateway/fastpath/member_copy.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from flask import Flask, current_app
 from sqlalchemy import Connection, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from models import db
 from models.base import Model
@@ -31,11 +43,73 @@ SQLITE_PRAGMAS = (
 )
 
 
+#: DATABASE_POOLER's values: "" PostgreSQL itself (or a session pooler), "transaction".
+POOLERS = ("", "transaction")
+#: Engines whose connections prepare no statement (see `prepares`).
+_UNPREPARED: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def database_problem(config: Mapping[str, Any]) -> str | None:
+    """Why the database settings cannot work, or None (checked when the app starts)."""
+    pooler, listen = config.get("DATABASE_POOLER", ""), config.get("DATABASE_LISTEN_URL", "")
+    if pooler not in POOLERS:
+        return (
+            f"GATEWAY_DATABASE_POOLER must be empty (PostgreSQL itself, or a pooler in "
+            f"session mode) or transaction (PgBouncer's pool_mode = transaction), not {pooler!r}"
+        )
+    url = make_url(config["SQLALCHEMY_DATABASE_URI"])
+    if pooler == "transaction" and url.get_driver_name() != "psycopg":
+        return (
+            "GATEWAY_DATABASE_POOLER=transaction needs a postgresql+psycopg:// database URL, "
+            f"not {url.drivername}://"
+        )
+    try:
+        listen_backend = make_url(listen).get_backend_name() if listen else "postgresql"
+    except ArgumentError:
+        listen_backend = ""
+    if listen_backend != "postgresql":
+        return "GATEWAY_DATABASE_LISTEN_URL must be a postgresql:// URL (a direct connection)"
+    if pooler == "transaction" and not listen and float(config["GATE_CACHE_SECONDS"]) > 0:
+        return (
+            "GATEWAY_DATABASE_POOLER=transaction needs GATEWAY_DATABASE_LISTEN_URL: a direct "
+            "URL to PostgreSQL for the gate's LISTEN, which hears nothing through a "
+            "transaction pooler (other processes would keep a revoked member's access for "
+            "GATE_CACHE_SECONDS); or set GATEWAY_GATE_CACHE_SECONDS=0"
+        )
+    return None
+
+
+def engine_options(config: Mapping[str, Any]) -> dict[str, Any]:
+    """`SQLALCHEMY_ENGINE_OPTIONS` as every engine of the app takes them: behind a
+    transaction pooler, with psycopg's prepared statements off (`prepare_threshold=None`;
+    by default psycopg prepares a statement on its 5th run)."""
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if config.get("DATABASE_POOLER") == "transaction":
+        connect_args = dict(options.get("connect_args") or {})
+        connect_args["prepare_threshold"] = None
+        options["connect_args"] = connect_args
+    return options
+
+
+def prepares(engine: Engine) -> bool:
+    """May code ask this engine's connections to prepare a statement (psycopg's
+    `prepare=True`)? Not when they were told to prepare nothing (`prepare_threshold=None`,
+    behind a transaction pooler)."""
+    return engine not in _UNPREPARED
+
+
+def _note_prepares(engine: Engine, options: Mapping[str, Any]) -> None:
+    connect_args = options.get("connect_args") or {}
+    if "prepare_threshold" in connect_args and connect_args["prepare_threshold"] is None:
+        _UNPREPARED.add(engine)
+
+
 def configure_engine(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
     if engine.dialect.name == "sqlite":
         _sqlite(engine)
+    _note_prepares(engine, app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
 
 
 def autocommit_engine() -> Engine:
@@ -53,6 +127,7 @@ def autocommit_engine() -> Engine:
         engine = create_engine(db.engine.url, **options)
         if engine.dialect.name == "sqlite":
             _sqlite(engine)
+        _note_prepares(engine, options)
         found = current_app.extensions.setdefault("autocommit_engine", engine)
         if found is not engine:  # another thread made one first
             engine.dispose()

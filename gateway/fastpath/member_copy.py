@@ -7,7 +7,9 @@ answered from memory, unless this process cannot be sure its copy is current:
 
 * PostgreSQL: every change of those columns sends `NOTIFY tollgate_access, '<user id>'`
   in the same transaction (delivered at commit, to every process on every host). A
-  listener thread per process drops the member's copy. While the listener is not
+  listener thread per process drops the member's copy; it LISTENs on
+  `DATABASE_LISTEN_URL` when set (a direct connection: through a transaction pooler
+  LISTEN hears nothing). While the listener is not
   connected (start-up, a lost connection) nothing is trusted and every request reads
   the database, as before.
 * SQLite (one host): `PRAGMA data_version` on a connection of our own changes whenever
@@ -298,10 +300,13 @@ class PostgresWatcher(Watcher):
         self.cache.drop(int(payload) if payload.isdigit() else None)
 
 
-def watcher_for(engine: Engine, cache: GateCache) -> Watcher | None:
+def watcher_for(engine: Engine, cache: GateCache, listen_url: str = "") -> Watcher | None:
+    """The watcher for `engine`'s database. PostgreSQL LISTENs on `listen_url` when given
+    (DATABASE_LISTEN_URL: a direct connection, the engine's may be a transaction pooler)."""
     url = engine.url
     if url.get_backend_name() == "postgresql":
-        plain = make_url(url.render_as_string(hide_password=False)).set(drivername="postgresql")
+        direct = listen_url or url.render_as_string(hide_password=False)
+        plain = make_url(direct).set(drivername="postgresql")
         return PostgresWatcher(plain.render_as_string(hide_password=False), cache)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return SqliteWatcher(url.database)
@@ -356,7 +361,7 @@ def install(app: Flask) -> None:
         return
     cache = GateCache(ttl)
     with app.app_context():
-        cache.watcher = watcher_for(db.engine, cache)
+        cache.watcher = watcher_for(db.engine, cache, app.config["DATABASE_LISTEN_URL"])
     app.extensions["gate_cache"] = cache
     for name, listener in LISTENERS.items():
         if not event.contains(db.session, name, listener):

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from models import Notification, db
 
 from ..billing.rules.statuses import Channel, NotificationStatus
-from ..database import autocommit_engine
+from ..database import autocommit_engine, prepares
 from .group_commit import GroupCommit
 
 #: Never stored: a browser's or proxy's credentials have no business in PayPal's record.
@@ -154,7 +154,7 @@ def _autocommit(engine: Engine, row: dict[str, Any]) -> int:
     It is the statement SQLAlchemy would send, with the parameters SQLAlchemy would send
     (`_Insert`), without SQLAlchemy's per-statement work (execution context, events,
     result objects): half of what a store costs the web worker. On psycopg it is a
-    prepared statement from the first message on.
+    prepared statement from the first message on (none behind a transaction pooler).
     """
     stmt = _Insert.of(engine, row)
     return int(_execute(engine, stmt.sql, stmt.params(row), stmt.options)[0][0])
@@ -216,7 +216,10 @@ class _Insert:
             if (process := _TABLE.c[name].type.dialect_impl(dialect).bind_processor(dialect))
         ]
         self.columns = columns
-        self.options = {"prepare": True} if dialect.driver == "psycopg" else {}
+        # Prepared from the first message on, unless the engine prepares nothing (behind a
+        # transaction pooler a prepared statement is lost with its server connection).
+        prepare = dialect.driver == "psycopg" and prepares(engine)
+        self.options = {"prepare": True} if prepare else {}
         #: Any number of rows as one array per column (`_insert_many`), on psycopg: `%b`,
         #: the arrays in binary.
         self.unnest_sql: str | None = None

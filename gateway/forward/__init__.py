@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -11,6 +12,8 @@ from flask import Flask
 from . import original, returns
 
 HEADER_KEYS = ("user", "email", "roles")
+#: X- and the rest of an HTTP token (RFC 9110 §5.6.2): no space, colon or line break.
+HEADER_NAME = re.compile(r"\A[Xx]-[!#$%&'*+.^_`|~0-9A-Za-z-]+\Z")
 
 
 class GateSettingError(ValueError):
@@ -20,6 +23,9 @@ class GateSettingError(ValueError):
 def install(app: Flask) -> None:
     """Check the settings once and keep their parsed forms where the requests read them."""
     cfg = app.config
+    for key in ("GATE_PROXIES", "ALLOWED_RETURN_HOSTS", "GATE_CORS_ORIGINS"):
+        if isinstance(cfg[key], str):  # a GATEWAY_* variable that is not a JSON list
+            raise GateSettingError(f'GATEWAY_{key} is a list: ["...", "..."], not {cfg[key]!r}')
     try:
         app.extensions["gate_proxies"] = original.networks(cfg["GATE_PROXIES"])
     except ValueError as e:
@@ -32,8 +38,12 @@ def install(app: Flask) -> None:
     names = cfg["GATE_HEADERS"]
     if not isinstance(names, Mapping) or set(names) != set(HEADER_KEYS):
         raise GateSettingError(f"GATEWAY_GATE_HEADERS names exactly {', '.join(HEADER_KEYS)}")
-    if any(not str(v).lower().startswith("x-") or ":" in str(v) for v in names.values()):
-        raise GateSettingError("GATEWAY_GATE_HEADERS: each header name starts with X-")
+    if not all(HEADER_NAME.match(str(v)) for v in names.values()):
+        raise GateSettingError(
+            "GATEWAY_GATE_HEADERS: each header name starts with X- (no space, colon or line break)"
+        )
+    if len({str(v).lower() for v in names.values()}) != len(HEADER_KEYS):
+        raise GateSettingError("GATEWAY_GATE_HEADERS: three different header names")
 
 
 def _origins(entries: Any) -> list[str]:

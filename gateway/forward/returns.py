@@ -52,7 +52,7 @@ def allowed(target: str | None, own_host: str, hosts: Iterable[str]) -> str | No
         return None
     name = parts.hostname.rstrip(".")
     here = own_host.lower()
-    netloc = f"{name}:{port}" if port else name
+    netloc = f"{name}:{port}" if port is not None else name
     if netloc == here or (port is None and name == here):
         return target
     return target if any(_matches(entry, name, port) for entry in hosts) else None

@@ -125,21 +125,28 @@ def main() -> int:
         }
         stack.enter_context(started(gunicorn("app:app", tollgate, 0), env, tollgate))
         cookie = log_in(tollgate)
+        # The same app with the fast forward check off: the trick's gain, in this run.
+        slow = free_port()
+        off = env | {"GATEWAY_FASTPATH_OFF": '["forward_check"]'}
+        stack.enter_context(started(gunicorn("app:app", slow, 0), off, slow))
+        slow_cookie = log_in(slow)
         gated, plain = stack.enter_context(nginx(tollgate, bare))
         targets = {
-            "bare route": (f"http://127.0.0.1:{bare}/", ""),
-            "/gate/check": (f"http://127.0.0.1:{tollgate}/gate/check", ASK),
-            "nginx, bare route": (f"http://127.0.0.1:{plain}/premium", ""),
-            "nginx, Tollgate": (f"http://127.0.0.1:{gated}/premium", ""),
+            "bare route": (f"http://127.0.0.1:{bare}/", "", cookie),
+            "/gate/check": (f"http://127.0.0.1:{tollgate}/gate/check", ASK, cookie),
+            "no fast check": (f"http://127.0.0.1:{slow}/gate/check", ASK, slow_cookie),
+            "nginx, bare route": (f"http://127.0.0.1:{plain}/premium", "", cookie),
+            "nginx, Tollgate": (f"http://127.0.0.1:{gated}/premium", "", cookie),
         }
         for _ in range(args.rounds):
             rounds.append(
-                {
-                    label: wrk(u, cookie, args.seconds, extra)
-                    for label, (u, extra) in targets.items()
-                }
+                {label: wrk(u, c, args.seconds, ask) for label, (u, ask, c) in targets.items()}
             )
-    pairs = {"/gate/check": "bare route", "nginx, Tollgate": "nginx, bare route"}
+    pairs = {
+        "/gate/check": "bare route",
+        "no fast check": "bare route",
+        "nginx, Tollgate": "nginx, bare route",
+    }
     print("\nForward auth: the check against a bare route, direct and behind nginx")
     print("(gunicorn -w 2 sync, wrk -t2 -c32, PostgreSQL, nginx 1 worker; rounds interleaved)")
     print(f"{'':>20} " + " ".join(f"{f'round {i + 1}':>9}" for i in range(len(rounds))))

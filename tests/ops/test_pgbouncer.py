@@ -261,6 +261,12 @@ def status(browser: requests.Session, url: str) -> int:
     return browser.get(url, allow_redirects=False, timeout=30).status_code
 
 
+def check(browser: requests.Session, site: str) -> int:
+    """What /gate/check answers a proxy asking about /premium for this browser."""
+    ask = {"X-Forwarded-Uri": "/premium", "X-Forwarded-Method": "GET"}
+    return browser.get(f"{site}/gate/check", headers=ask, timeout=30).status_code
+
+
 def no_prepared_statement_errors(*processes: Started) -> None:
     for p in processes:
         assert "prepared statement" not in p.text, p.text
@@ -325,6 +331,9 @@ def test_a_revocation_in_a_direct_group_closes_the_gate_of_a_pooled_group(
             until(lambda gate=gate, br=browser: br.get(gate, timeout=30).json()["trusted"])
             for _ in range(THRESHOLD + 2):
                 assert status(browser, f"{site}/premium") == 200
+                # The forward-auth check of another site's /premium (the fast path, after
+                # the first ones): the same member, the same copy.
+                assert check(browser, site) == 200
         assert on_b.get(f"{b}/_test/gate", timeout=30).json() == {"copies": 1, "trusted": True}
 
         admin = requests.Session()
@@ -332,7 +341,8 @@ def test_a_revocation_in_a_direct_group_closes_the_gate_of_a_pooled_group(
         revoke = f"{a}/admin/subscriptions/{known['sub']}/revoke"
         r = admin.post(revoke, data={"revoke-reason": "refunded"}, allow_redirects=False)
         assert r.status_code == 303, r.text  # committed: B's copy must go
-        took = until(lambda: status(on_b, f"{b}/premium") == 403, 1.0)
+        took = until(lambda: check(on_b, b) == 403, 1.0)
         assert took < 1.0
+        assert status(on_b, f"{b}/premium") == 403
         assert status(on_a, f"{a}/premium") == 403
     no_prepared_statement_errors(group_a, group_b)

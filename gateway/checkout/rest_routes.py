@@ -16,6 +16,7 @@ from models import Checkout
 from ..clock import now
 from . import journal as checkouts
 from . import rest as rest_checkout
+from . import way_back
 
 bp = Blueprint("rest_checkout", __name__, url_prefix="/checkout/rest")
 
@@ -33,8 +34,12 @@ def returned() -> ResponseReturnValue:
     except rest_checkout.Refused as e:
         return render_template("checkout/refused.html", message=e.member_message), 409
     except rest_checkout.Unavailable:
-        return render_template("checkout/return.html", checkout=checkout, delayed=True)
-    return render_template("checkout/return.html", checkout=checkout)
+        return render_template(
+            "checkout/return.html", checkout=checkout, delayed=True, return_to=way_back.of(checkout)
+        )
+    return render_template(
+        "checkout/return.html", checkout=checkout, return_to=way_back.of(checkout)
+    )
 
 
 @bp.route("/<token>/approved", methods=["POST"])
@@ -62,7 +67,10 @@ def approved(token: str) -> ResponseReturnValue:
 @login_required
 def waiting(token: str) -> ResponseReturnValue:
     checkout = _own_checkout(token)
-    return render_template("checkout/return.html", checkout=checkout), (200 if checkout else 404)
+    page = render_template(
+        "checkout/return.html", checkout=checkout, return_to=way_back.of(checkout)
+    )
+    return page, (200 if checkout else 404)
 
 
 def _own_checkout(token: str) -> Checkout | None:

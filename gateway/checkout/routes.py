@@ -15,7 +15,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask.typing import ResponseReturnValue
@@ -26,7 +25,6 @@ from models import Checkout, Plan, Subscription, db
 
 from ..billing.rules.statuses import CheckoutStatus
 from ..clock import now, utc_text
-from ..forward import returns
 from ..paypal.api import ApiError
 from ..paypal.urls import endpoints
 from ..records.flags import raise_flag
@@ -34,6 +32,7 @@ from ..subscriptions import seats
 from ..subscriptions.queries import renewing, renewing_plan_ids, sharing_a_role
 from . import journal as checkouts
 from . import rest as rest_checkout
+from . import way_back
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
@@ -65,7 +64,7 @@ def subscribe(code: str) -> ResponseReturnValue:
     except seats.SoldOut:
         db.session.rollback()
         return render_template("member/sold_out.html", plan=plan), 409
-    _remember_return(checkout)
+    way_back.remember(checkout)
     if rest_checkout.uses_rest(plan):
         return _to_rest_approval(checkout, plan)
     db.session.commit()
@@ -107,9 +106,9 @@ def _to_rest_approval(checkout: Checkout, plan: Plan) -> ResponseReturnValue:
 def returned() -> ResponseReturnValue:
     """PayPal sends the buyer back here. Nothing in this request grants anything."""
     checkout = _own_checkout(request.args.get("cm", ""))
-    back = session.get(RETURN_KEY)
-    return_to = back[1] if checkout is not None and back and back[0] == checkout.token else None
-    return render_template("checkout/return.html", checkout=checkout, return_to=return_to)
+    return render_template(
+        "checkout/return.html", checkout=checkout, return_to=way_back.of(checkout)
+    )
 
 
 @bp.route("/<token>/status")
@@ -144,21 +143,6 @@ def cancelled() -> ResponseReturnValue:
         db.session.commit()
         flash("You cancelled at PayPal; nothing was charged.", "info")
     return redirect(url_for("member.plans"))
-
-
-#: Session key: (checkout token, where the member goes once PayPal confirmed it).
-RETURN_KEY = "checkout_return"
-
-
-def _remember_return(checkout: Checkout) -> None:
-    """A subscribe button on the gate's paywall carries the page the member came from;
-    it must be one the log-in would return to as well (forward.returns)."""
-    hosts = current_app.extensions["return_hosts"]
-    target = returns.allowed(request.form.get("next"), request.host, hosts)
-    if target is not None:
-        session[RETURN_KEY] = (checkout.token, target)
-    else:
-        session.pop(RETURN_KEY, None)
 
 
 def _own_checkout(token: str) -> Checkout | None:

@@ -367,3 +367,14 @@ def test_another_members_checkout_shows_no_return_address(
     login_as(make_user("other@example.com"))  # same browser, the session's memory kept
     page = client.get("/checkout/return", query_string={"cm": token}).get_data(as_text=True)
     assert "could not find that checkout" in page and "data-return-to" not in page
+
+
+@returns_allowed
+def test_the_rest_waiting_page_goes_back_too(client, db, plans, member, login_as):
+    """The REST checkout's waiting page (after the JS SDK's onApprove) is the same way back."""
+    login_as(member)
+    subscribe(client, "premium-monthly", PAID)
+    token = db.session.scalar(select(Checkout.token))
+    page = client.get(f"/checkout/rest/{token}/waiting").get_data(as_text=True)
+    found = re.search(r'data-return-to="([^"]*)"', page)
+    assert found is not None and html.unescape(found.group(1)) == PAID

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from models import User, db
 
 from .. import metrics
+from ..access_rules import returns
 from ..clock import now
-from ..forward import returns
 from . import email_change, reset, throttle
 from .forms import (
     ChangePasswordForm,
@@ -28,7 +28,7 @@ bp = Blueprint("auth", __name__, url_prefix="/auth")
 
 
 def _safe_next(target: str | None, default: str | None = None) -> str:
-    """A path on this site, or a URL on a host the operator allows (forward.returns);
+    """A path on this site, or a URL on a host the operator allows (access_rules.returns);
     anything else goes home (or to `default`)."""
     home = default or url_for("member.index")
     hosts = current_app.extensions["return_hosts"]

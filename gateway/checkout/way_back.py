@@ -1,6 +1,6 @@
 """Where a member goes once PayPal confirmed: the page they came from, when a subscribe
 button (the gate's paywall) named one. Kept in the session beside the checkout's token,
-checked against the same return policy as the log-in (forward.returns), for the Standard
+checked against the same return policy as the log-in (access_rules.returns), for the Standard
 and the REST waiting page alike."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from flask import current_app, request, session
 
 from models import Checkout
 
-from ..forward import returns
+from ..access_rules import returns
 
 #: Session key: (checkout token, where the member goes once PayPal confirmed it).
 KEY = "checkout_return"

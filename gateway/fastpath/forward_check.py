@@ -30,10 +30,10 @@ from werkzeug.http import parse_cookie
 from werkzeug.wsgi import get_host
 
 from ..access import SESSION_KEY
+from ..access_rules import forwarded as original
 from ..access_rules.paths import BadPath, canonical_host, canonical_path
 from ..billing.rules.roles import has_role
 from ..extensions import login_manager
-from ..forward import original
 from ..rulebook import store
 from .member_copy import Copy, GateCache
 from .session_cookie import SessionCookies

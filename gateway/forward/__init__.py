@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask
 
-from . import original, returns
+from ..access_rules import forwarded as original
+from ..access_rules import returns
 
 HEADER_KEYS = ("user", "email", "roles")
 #: X- and the rest of an HTTP token (RFC 9110 §5.6.2): no space, colon or line break.

@@ -2,7 +2,7 @@
 locked-out member is sent to, and `/gate/me` for JavaScript front-ends.
 
 `GET /gate/check` answers the proxy in front of the owner's site about the request it is
-holding (forward.original): 200 with the member's identity headers, 401 when nobody is
+holding (access_rules.forwarded): 200 with the member's identity headers, 401 when nobody is
 logged in (`X-Tollgate-Login`: the log-in URL that comes back to the original one), 403
 when the member holds no role that opens it (`X-Tollgate-Paywall`). With `?redirect=1`
 (Caddy and Traefik hand the answer to the browser as it is) a page view gets the 302 to
@@ -24,6 +24,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from models import Plan, db
 
 from ..access import SESSION_KEPT, TOKEN_REQUEST, current_roles
+from ..access_rules import forwarded as original
+from ..access_rules import returns
 from ..access_rules.paths import BadPath, canonical_host, canonical_path
 from ..billing.rules.roles import has_role
 from ..clock import now
@@ -33,7 +35,6 @@ from ..fastpath.member_copy import COPY_SUFFICES
 from ..mail import link
 from ..member.routes import plan_cards
 from ..rulebook import gate
-from . import original, returns
 from .cors import answer_json, preflight
 
 bp = Blueprint("gate", __name__, url_prefix="/gate")

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from gateway.forward import original
+from gateway.access_rules import forwarded as original
 from gateway.roles.service import ensure_roles
 from gateway.rulebook import edit
 from gateway.subscriptions import admin_actions

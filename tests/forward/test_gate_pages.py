@@ -1,5 +1,5 @@
 """The gate's pages for people and scripts, in-process: the paywall, `/gate/me` with
-CORS, and the return addresses the log-in and the checkout accept (forward.returns).
+CORS, and the return addresses the log-in and the checkout accept (access_rules.returns).
 The settings that refuse to start: test_gate_settings.py."""
 
 from __future__ import annotations

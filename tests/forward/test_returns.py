@@ -1,4 +1,4 @@
-"""forward.returns as an attacker sees it: where the log-in, the paywall and the checkout
+"""access_rules.returns as an attacker sees it: where the log-in, the paywall and the checkout
 may send a visitor back to. Every URL below is one an open redirect would be built from.
 
 IDN decision (documented here, kept by the tests): entries are ASCII, so an
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.forward.returns import MAX_LENGTH, allowed, check_hosts
+from gateway.access_rules.returns import MAX_LENGTH, allowed, check_hosts
 
 OWN = "members.example.org"
 HOSTS = check_hosts(

@@ -1,4 +1,4 @@
-"""forward.original on its own: which request a forward-auth call is about, read from the
+"""access_rules.forwarded on its own: which request a forward-auth call is about, read from the
 headers a proxy (or a client, through a careless proxy) put on it, and who may ask."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import ipaddress
 
 import pytest
 
-from gateway.forward import original
-from gateway.forward.original import Original, Unreadable
+from gateway.access_rules import forwarded as original
+from gateway.access_rules.forwarded import Original, Unreadable
 
 DEFAULT_PROXIES = original.networks(["127.0.0.0/8", "::1"])
 

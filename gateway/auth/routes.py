@@ -94,7 +94,12 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """End this session on the server too, not just this browser's cookie: a copy of it
+    taken before would otherwise still open pages. The session token is rotated, which
+    also ends the member's other browsers (why: docs/security.md, "Cookies and sessions")."""
     if EmptyForm().validate_on_submit():
+        if current_user.is_authenticated:
+            end_other_sessions(current_user._get_current_object(), keep_this_one=False)
         logout_user()
         flash("You are logged out.", "info")
     return redirect(url_for("member.index"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from models import User
@@ -94,3 +96,15 @@ def test_nul_in_a_form_body_is_400_without_a_query_string(client):
         content_type="application/x-www-form-urlencoded",
     )
     assert r.status_code == 400 and b"NUL character" in r.data
+
+
+def test_every_page_links_a_favicon_that_is_served(client):
+    """Is there a favicon: linked from the layout, and at /favicon.ico, where browsers ask?"""
+    page = client.get("/").data.decode()
+    links = re.findall(r'<link rel="icon" href="([^"]+)"', page)
+    assert len(links) == 2
+    for url in links:
+        r = client.get(url)
+        assert r.status_code == 200 and r.mimetype in ("image/svg+xml", "image/vnd.microsoft.icon")
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.data[:4] == b"\x00\x00\x01\x00"  # an ICO file

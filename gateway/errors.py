@@ -10,6 +10,7 @@ from flask import Flask, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from models import db
@@ -44,9 +45,30 @@ def render_error(error: HTTPException) -> ResponseReturnValue:
             code=code,
             title=TITLES.get(code, error.name),
             description=description,
+            renew=code == 403 and _access_lapsed(),
         ),
         code,
         headers,
+    )
+
+
+def _access_lapsed() -> bool:
+    """Offer "See plans and renew" only where it makes sense: a member (not on an admin
+    page) who had access that has ended; never to admins or to someone who never paid."""
+    if (request.blueprint or "").startswith("admin") or not current_user.is_authenticated:
+        return False
+    if current_user.is_admin:
+        return False
+    from models import Subscription
+
+    from .clock import now
+
+    return bool(
+        db.session.scalar(
+            select(Subscription.id)
+            .where(Subscription.user_id == current_user.id, Subscription.access_until < now())
+            .limit(1)
+        )
     )
 
 

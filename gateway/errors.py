@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from flask import Flask, abort, current_app, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from models import db
@@ -43,9 +45,30 @@ def render_error(error: HTTPException) -> ResponseReturnValue:
             code=code,
             title=TITLES.get(code, error.name),
             description=description,
+            renew=code == 403 and _access_lapsed(),
         ),
         code,
         headers,
+    )
+
+
+def _access_lapsed() -> bool:
+    """Offer "See plans and renew" only where it makes sense: a member (not on an admin
+    page) who had access that has ended; never to admins or to someone who never paid."""
+    if (request.blueprint or "").startswith("admin") or not current_user.is_authenticated:
+        return False
+    if current_user.is_admin:
+        return False
+    from models import Subscription
+
+    from .clock import now
+
+    return bool(
+        db.session.scalar(
+            select(Subscription.id)
+            .where(Subscription.user_id == current_user.id, Subscription.access_until < now())
+            .limit(1)
+        )
     )
 
 
@@ -61,6 +84,36 @@ def internal_error(error: InternalServerError) -> ResponseReturnValue:
 #: Endpoints that read raw bodies themselves (PayPal's messages are stored byte for byte):
 #: parsing one as a form here would use up the stream before the view reads it.
 RAW_BODY_ENDPOINTS = {"paypal.ipn", "paypal.webhook"}
+
+
+#: Endpoints that take bigger bodies than MAX_CONTENT_LENGTH: the setting that holds each
+#: one's limit in MB (the file), and the multipart envelope allowed around it.
+BIG_BODY_ENDPOINTS = {"admin.reconciliation.upload": "RECONCILE_UPLOAD_MAX_MB"}
+ENVELOPE = 64 * 1024
+
+
+def big_body_limit(endpoint: str | None) -> int | None:
+    """The body limit of an upload endpoint in bytes (file and envelope), else None."""
+    setting = BIG_BODY_ENDPOINTS.get(endpoint or "")
+    if setting is None:
+        return None
+    return int(current_app.config[setting]) * 2**20 + ENVELOPE
+
+
+def raise_body_limit() -> None:
+    """Runs before every other hook: CSRF and the NUL check read the body, so an upload
+    route's own limit must be in place first, and only for an admin (anyone else keeps
+    the app-wide 1 MiB and is turned away by the admin guard after)."""
+    limit = big_body_limit(request.endpoint)
+    if limit is None or not (current_user.is_authenticated and current_user.is_admin):
+        return
+    if request.content_length and request.content_length > limit:
+        abort(
+            413,
+            description=f"Files up to {(limit - ENVELOPE) // 2**20} MB here; use "
+            "`flask --app app paypal import-activity FILE` for bigger ones.",
+        )
+    request.max_content_length = limit  # also for uploads sent without a length
 
 
 def refuse_nul_bytes() -> None:
@@ -81,3 +134,4 @@ def register_errorhandlers(app: Flask) -> None:
     app.register_error_handler(InternalServerError, internal_error)
     app.register_error_handler(HTTPException, render_error)
     app.before_request(refuse_nul_bytes)
+    app.before_request_funcs.setdefault(None, []).insert(0, raise_body_limit)

@@ -62,8 +62,7 @@ def assign(sub_id: int) -> ResponseReturnValue:
     sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
     form = assign_form(sub)
     if not form.validate_on_submit():
-        errors = [f"{form[n].label.text}: {', '.join(e)}" for n, e in form.errors.items()]
-        abort(400, description="; ".join(errors) or "The form was incomplete.")
+        return _refused(sub, form)
     plan = db.session.get(Plan, form.plan.data) if form.plan.data else None
     member = None
     if form.email.data:
@@ -71,7 +70,8 @@ def assign(sub_id: int) -> ResponseReturnValue:
             select(User).where(User.email == User.normalise_email(form.email.data))
         )
         if member is None:
-            abort(400, description=f"No member has the e-mail {form.email.data}.")
+            form.email.errors = [f"No member has the e-mail {form.email.data}."]
+            return _refused(sub, form)
     try:
         notes = admin_actions.assign(current_user, sub, plan, member, form.reason.data, now())
     except ValueError as e:
@@ -81,3 +81,10 @@ def assign(sub_id: int) -> ResponseReturnValue:
         flash(note, "error")
     flash("Assigned; access now follows every payment already recorded.", "success")
     return redirect(url_for("admin.subscription_detail", sub_id=sub.id)), 303
+
+
+def _refused(sub: Subscription, form: AssignForm) -> ResponseReturnValue:
+    """The subscription's page again, the form's errors on it and what was typed kept."""
+    from .routes import subscription_page  # routes registers this blueprint
+
+    return subscription_page(sub, form, 400)

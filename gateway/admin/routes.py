@@ -53,7 +53,7 @@ from . import (
     plans,
     reconciliation,
 )
-from .forms import GrantForm, ReasonForm, UntilForm
+from .forms import AssignForm, GrantForm, ReasonForm, UntilForm
 
 #: Members sort by e-mail (unique, so the id never breaks a tie; it keeps the key uniform).
 MEMBER_KEY = SortKey(User.email, lambda u: u.email, str)
@@ -125,6 +125,11 @@ def subscriptions_list():
 @bp.route("/subscriptions/<int:sub_id>")
 def subscription_detail(sub_id: int):
     sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
+    return subscription_page(sub)
+
+
+def subscription_page(sub: Subscription, assign_form: AssignForm | None = None, code: int = 200):
+    """The subscription's page; `assign_form` is a refused one, shown with what was typed."""
     payments = db.session.scalars(
         select(Payment).where(Payment.subscription_id == sub.id).order_by(Payment.paid_at)
     ).all()
@@ -161,9 +166,9 @@ def subscription_detail(sub_id: int):
         why=explanation(sub),
         extend_form=UntilForm(prefix="extend"),
         revoke_form=ReasonForm(prefix="revoke"),
-        assign_form=assign.assign_form(sub),
+        assign_form=assign_form or assign.assign_form(sub),
         candidates=assign.member_candidates(sub),
-    )
+    ), code
 
 
 @bp.route("/subscriptions/<int:sub_id>/extend", methods=["POST"])

@@ -5,14 +5,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, logout_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from models import User, db
 
 from .. import metrics
 from ..access_rules import returns
 from ..clock import now
-from . import email_change, reset, throttle
+from . import email_change, registration, reset, throttle
 from .forms import (
     ChangePasswordForm,
     EmailChangeForm,
@@ -46,18 +45,11 @@ def register():
         return redirect(url_for("member.index"))
     form = RegisterForm()
     if form.validate_on_submit():
-        user = User(email=User.normalise_email(form.email.data), created_at=now())
-        user.set_password(form.password.data, current_app.config["PASSWORD_HASH_METHOD"])
-        db.session.add(user)
-        try:
-            db.session.commit()
-        except IntegrityError:
-            db.session.rollback()
-            form.email.errors.append("An account with this e-mail already exists.")
-        else:
-            start_session(user)
-            flash("Welcome! Your account is ready.", "success")
-            return redirect(url_for("member.plans"))
+        # The same page for a new address and a taken one, and no one logged in: the
+        # answer must not tell anyone which e-mails have accounts (registration.py).
+        email = User.normalise_email(form.email.data)
+        registration.register(email, form.password.data, now())
+        return render_template("auth/registered.html", email=email)
     return render_template("auth/register.html", form=form), _status(form)
 
 
@@ -94,7 +86,12 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    """End this session on the server too, not just this browser's cookie: a copy of it
+    taken before would otherwise still open pages. The session token is rotated, which
+    also ends the member's other browsers (why: docs/security.md, "Cookies and sessions")."""
     if EmptyForm().validate_on_submit():
+        if current_user.is_authenticated:
+            end_other_sessions(current_user._get_current_object(), keep_this_one=False)
         logout_user()
         flash("You are logged out.", "info")
     return redirect(url_for("member.index"))

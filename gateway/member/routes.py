@@ -32,6 +32,12 @@ bp = Blueprint("member", __name__)
 FEW_SEATS = 5
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    """Browsers ask for /favicon.ico itself, whatever the page links: answer it, not 404."""
+    return current_app.send_static_file("favicon.ico")
+
+
 @bp.route("/")
 def index():
     """Home: the content folder's own index (its intro and what it holds, open or

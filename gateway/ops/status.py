@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
 from models import Flag, JobRun, Notification, OutboxMail, db
 
@@ -96,6 +96,8 @@ class Outbox:
     oldest_at: datetime | None
     #: False without MAIL_SERVER: mails stay in the outbox by design.
     sending: bool
+    #: Unsent mails whose last attempt failed (they are retried with backoff).
+    failed: int = 0
 
 
 @dataclass(frozen=True)
@@ -218,10 +220,13 @@ def open_flags() -> dict[str, int]:
 
 
 def outbox(*, sending: bool) -> Outbox:
-    unsent, oldest = db.session.execute(
-        select(func.count(), func.min(OutboxMail.created_at)).where(OutboxMail.sent_at.is_(None))
+    failed = case((OutboxMail.last_error.is_not(None), 1), else_=0)
+    unsent, oldest, failures = db.session.execute(
+        select(func.count(), func.min(OutboxMail.created_at), func.sum(failed)).where(
+            OutboxMail.sent_at.is_(None)
+        )
     ).one()
-    return Outbox(unsent=unsent, oldest_at=oldest, sending=sending)
+    return Outbox(unsent=unsent, oldest_at=oldest, sending=sending, failed=failures or 0)
 
 
 # --- rules (pure) --------------------------------------------------------------------
@@ -296,6 +301,21 @@ def warnings(status: Status, limits: Limits) -> list[str]:
             f"{mail.unsent} mail(s) unsent; the oldest was queued "
             f"{age_text(status.now - mail.oldest_at)} ago."
         )
+    return found
+
+
+def to_look_at(status: Status) -> list[tuple[str, str]]:
+    """Open flags and unsent mails, each with the admin page that lists them: not alarms
+    (they need no operator), but work for an admin, so the page never says "nothing"."""
+    found = []
+    if status.flags_open:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in status.flags.items())
+        found.append((f"{status.flags_open} open flag(s) ({kinds}).", "admin.flags.index"))
+    mail = status.outbox
+    if mail.unsent:
+        failed = f", {mail.failed} of them failed" if mail.failed else ""
+        why = "" if mail.sending else " (no SMTP server is configured)"
+        found.append((f"{mail.unsent} mail(s) unsent{failed}{why}.", "admin.outbox.index"))
     return found
 
 

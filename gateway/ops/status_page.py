@@ -7,7 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from ..access import admin_required
 from ..clock import now
-from .status import age_text, snapshot
+from .status import age_text, snapshot, to_look_at
 
 #: Registered by the factory beside the admin blueprint, so it brings its own guard.
 bp = Blueprint("admin_status", __name__, url_prefix="/admin/status")
@@ -21,4 +21,7 @@ def guard() -> None:
 
 @bp.route("")
 def index() -> ResponseReturnValue:
-    return render_template("admin/status.html", s=snapshot(now(), current_app.config), age=age_text)
+    status = snapshot(now(), current_app.config)
+    return render_template(
+        "admin/status.html", s=status, age=age_text, to_look_at=to_look_at(status)
+    )

@@ -246,3 +246,25 @@ def test_the_fast_check_answers_without_flask(
         request_started.disconnect(started, app)
     fast = "forward_check" not in app.config["FASTPATH_OFF"]
     assert len(seen) == (0 if fast else 2)
+
+
+def test_a_cookie_copied_before_log_out_opens_nothing_after(
+    app, client, db, rules, member, premium, admin, clock, login_as
+):
+    """Does a plain log-out end the session server-side, so a copy of its cookie replayed
+    afterwards fails at /account, a content page and the forward check (fast or not)?"""
+    grant(db, admin, member, premium, clock)
+    login_as(member)
+    thief = app.test_client()
+    thief.set_cookie("session", client.get_cookie("session").value)
+    # The copy works before, and is now known to every cache (verified cookie, member copy).
+    for _ in range(2):
+        assert thief.get("/account").status_code == 200
+        assert thief.get("/premium").status_code == 200
+        assert ask(thief, "/guides/x").status_code == 200
+    assert client.post("/auth/logout").status_code == 302
+    assert thief.get("/account").status_code == 302  # to the log-in page
+    page = thief.get("/premium")
+    assert page.status_code in (401, 403) and b"Every premium article" not in page.data
+    r = ask(thief, "/guides/x")
+    assert r.status_code == 401 and r.headers.get("X-Tollgate-User", "") == ""

@@ -255,7 +255,10 @@ def test_admin_flags_queue_and_assigning_a_member(ready, client, db, login_as, a
         f"/admin/subscriptions/{sub.id}/assign",
         data={"assign-email": "nobody@example.com", "assign-reason": "support ticket"},
     )
-    assert r.status_code == 400
+    # The error on the form itself, with what was typed kept (not a bare "Bad request").
+    assert r.status_code == 400 and b"No member has the e-mail nobody@example.com" in r.data
+    assert b'value="nobody@example.com"' in r.data and b"support ticket</textarea>" in r.data
+    assert b"Timeline" in r.data  # the subscription's own page
     r = client.post(
         f"/admin/subscriptions/{sub.id}/assign",
         data={"assign-email": "LATE@example.com", "assign-reason": "support ticket 7"},

@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from models import User
+from models import OutboxMail, User
 
 PASSWORD = "correct horse battery"
 
 
-def test_register_logs_in_and_normalises_email(client, db):
-    """Does registering create a hashed-password account and log the member in?"""
-    r = client.post(
-        "/auth/register",
-        data={
-            "email": "  New@Example.COM ",
-            "password": "a long password",
-            "confirm": "a long password",
-        },
+def register(client, email, password="a long password"):
+    return client.post(
+        "/auth/register", data={"email": email, "password": password, "confirm": password}
     )
-    assert r.status_code == 302
+
+
+def test_register_creates_the_account_and_mails_it(client, db):
+    """Does registering create a hashed-password account, mail it, and log no one in?"""
+    r = register(client, "  New@Example.COM ")
+    assert r.status_code == 200 and b"Check your e-mail" in r.data
     user = db.session.scalar(select(User).where(User.email == "new@example.com"))
     assert user is not None and user.password_hash != "a long password"
-    assert client.get("/account").status_code == 200
+    (mail,) = db.session.scalars(select(OutboxMail)).all()
+    assert mail.to_addr == "new@example.com" and "account is ready" in mail.subject
+    assert client.get("/account").status_code == 302
+    r = client.post("/auth/login", data={"email": "new@example.com", "password": "a long password"})
+    assert r.status_code == 302 and client.get("/account").status_code == 200
 
 
 @pytest.mark.parametrize(
@@ -53,19 +57,48 @@ def test_register_rejects_bad_input(client, data, message):
     assert message in r.data
 
 
-def test_register_duplicate_email(client, make_user):
-    """Is a second account for the same e-mail refused clearly?"""
+def test_registering_a_taken_email_reveals_nothing(app, client, make_user, db):
+    """Attack: can a stranger tell from the answer that an address has an account? The
+    owner is mailed instead, the password is not changed, and no one is logged in."""
+    owner = make_user("taken@example.com")
+    old_hash = owner.password_hash
+    stranger = app.test_client()
+    taken = register(stranger, "TAKEN@example.com", "the attacker's one")
+    fresh = register(app.test_client(), "fresh@example.com", "the attacker's one")
+
+    def seen(r):  # what the attacker sees, less the address they typed themselves
+        body = r.data.replace(b"taken@example.com", b"X").replace(b"fresh@example.com", b"X")
+        body = re.sub(rb'name="csrf_token"[^>]*>', b"", body)
+        cookies = sorted(h.split("=", 1)[0] for h in r.headers.getlist("Set-Cookie"))
+        return r.status_code, body, cookies, r.headers.get("Location")
+
+    assert seen(taken) == seen(fresh)
+    assert stranger.get("/account").status_code == 302  # not logged in as the owner
+    db.session.expire_all()
+    assert db.session.get(User, owner.id).password_hash == old_hash
+    mails = {m.to_addr: m for m in db.session.scalars(select(OutboxMail))}
+    assert "tried to register" in mails["taken@example.com"].subject
+    assert "log in" in mails["taken@example.com"].text_body
+    assert "reset" in mails["taken@example.com"].text_body
+    # Again within the minute: no second mail (no flooding the owner's inbox).
+    assert register(stranger, "taken@example.com").status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(OutboxMail)) == 2
+
+
+def test_a_taken_email_takes_as_long_as_a_new_one(app, client, make_user):
+    """Attack by timing: both paths hash the password and try the INSERT."""
     make_user("taken@example.com")
-    r = client.post(
-        "/auth/register",
-        data={
-            "email": "TAKEN@example.com",
-            "password": "a long password",
-            "confirm": "a long password",
-        },
-    )
-    assert r.status_code == 400
-    assert b"already exists" in r.data
+    app.config["PASSWORD_HASH_METHOD"] = "scrypt"  # a real, slow hash: its cost shows
+
+    def timed(email):
+        started = time.perf_counter()
+        assert register(app.test_client(), email).status_code == 200
+        return time.perf_counter() - started
+
+    timed("warm@example.com")
+    new = min(timed(f"new{i}@example.com") for i in range(3))
+    taken = min(timed("taken@example.com") for _ in range(3))
+    assert 0.5 < taken / new < 2, (taken, new)
 
 
 def test_login_and_logout(client, make_user):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from models import User
@@ -94,3 +96,42 @@ def test_nul_in_a_form_body_is_400_without_a_query_string(client):
         content_type="application/x-www-form-urlencoded",
     )
     assert r.status_code == 400 and b"NUL character" in r.data
+
+
+def test_every_page_links_a_favicon_that_is_served(client):
+    """Is there a favicon: linked from the layout, and at /favicon.ico, where browsers ask?"""
+    page = client.get("/").data.decode()
+    links = re.findall(r'<link rel="icon" href="([^"]+)"', page)
+    assert len(links) == 2
+    for url in links:
+        r = client.get(url)
+        assert r.status_code == 200 and r.mimetype in ("image/svg+xml", "image/vnd.microsoft.icon")
+    r = client.get("/favicon.ico")
+    assert r.status_code == 200 and r.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+
+
+def test_see_plans_and_renew_only_for_a_lapsed_member_off_admin_pages(
+    app, client, db, clock, make_user, make_plan, make_subscription, login_as, admin
+):
+    """Is "See plans and renew" shown to a member whose access lapsed, and never on an
+    admin page, to a member who never subscribed, or to an admin?"""
+    from datetime import timedelta
+
+    from flask import abort
+
+    app.add_url_rule("/members-only-test", "members_only_test", lambda: abort(403))
+    never, lapsed = make_user("never@example.com"), make_user("lapsed@example.com")
+    sub = make_subscription(lapsed, make_plan("basic", role="premium", price="5.00"))
+    sub.access_until = clock.now() - timedelta(days=1)
+    db.session.commit()
+    renew = b"See plans and renew"
+
+    def page(user, path):
+        r = login_as(user, browser=app.test_client()).get(path)
+        assert r.status_code == 403
+        return r.data
+
+    assert renew in page(lapsed, "/members-only-test")
+    assert renew not in page(lapsed, "/admin/payments")  # an admin-only 403
+    assert renew not in page(never, "/members-only-test")
+    assert renew not in page(admin, "/members-only-test")

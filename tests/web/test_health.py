@@ -240,6 +240,38 @@ def test_status_page_shows_backlog_overdue_jobs_flags_and_outbox(
     assert ">3</a>" in html  # open flags, linked to the flags page
 
 
+def test_open_flags_and_unsent_mail_are_never_nothing(app, db, clock, client, login_as, admin):
+    """With jobs healthy but 10 open flags and 13 unsent mails (2 failed), does the page
+    list both, with counts and links, instead of "Nothing needs attention"?"""
+    now = clock.now()
+    all_jobs_ran(app, db, now - timedelta(seconds=1))
+    message(db, Channel.IPN, now - timedelta(hours=1))
+    for i in range(10):
+        raise_flag("amount" if i < 7 else "receiver", f"test {i}", now)
+    for i in range(13):
+        db.session.add(
+            OutboxMail(
+                key=f"k{i}",
+                to_addr="m@example.com",
+                subject="s",
+                text_body="t",
+                html_body="h",
+                created_at=now - timedelta(minutes=i),
+                next_attempt_at=now,
+                attempts=1 if i < 2 else 0,
+                last_error="SMTPError: no" if i < 2 else None,
+            )
+        )
+    db.session.commit()
+    s = snapshot(now, app.config)
+    assert s.warnings == () and (s.outbox.unsent, s.outbox.failed) == (13, 2)
+    login_as(admin)
+    html = client.get("/admin/status").get_data(as_text=True)
+    assert "Nothing needs attention" not in html
+    assert '<a href="/admin/flags">10 open flag(s) (7 amount, 3 receiver).</a>' in html
+    assert "13 mail(s) unsent, 2 of them failed" in html and 'href="/admin/outbox"' in html
+
+
 def test_warnings_for_silence_stuck_jobs_and_unsent_mail(app, db, clock):
     """No PayPal message for a day, a run past its time limit, SMTP not keeping up."""
     now = clock.now()

@@ -50,6 +50,7 @@ EXPECTED = {
     ("GET", "/checkout/rest/{token}/waiting"): (LOGIN, 200, 404, 404),
     ("POST", "/checkout/rest/{token}/approved"): (LOGIN, 409, 404, 404),  # no id: refused
     ("GET", "/static/site.css"): (200, 200, 200, 200),
+    ("GET", "/favicon.ico"): (200, 200, 200, 200),
     ("GET", "/healthz"): (200, 200, 200, 200),
     ("GET", "/readyz"): (200, 200, 200, 200),
     ("GET", "/metrics"): (404, 404, 404, 404),  # off: no GATEWAY_METRICS_TOKEN

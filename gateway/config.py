@@ -138,6 +138,12 @@ class DefaultConfig:
     MAIL_FROM = "Tollgate <no-reply@localhost>"
     MAIL_TIMEOUT = 10
 
+    # Receipts (gateway/receipts/): who sells, as the member's receipt and its PDF say.
+    RECEIPT_SELLER_NAME = ""
+    RECEIPT_SELLER_ADDRESS = ""  # one string with newlines, or a list of lines
+    RECEIPT_SELLER_TAX_ID = ""  # VAT or other tax number, printed when set
+    RECEIPT_NUMBER_PREFIX = "TG"  # numbers read TG-2026-000123: a series per prefix and year
+
     # Protected downloads from the content folder (gateway/content/files.py;
     # docs/content-files.md). Who sends a file's bytes: "" the app streams it itself;
     # "x-accel-redirect": nginx, from an `internal` location at CONTENT_ACCEL_PREFIX

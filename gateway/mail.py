@@ -36,8 +36,12 @@ def link(endpoint: str, **values: Any) -> str:
     """An absolute link to `endpoint` for a mail or another site (see `site_url`).
     PUBLIC_URL holds the site's path too (https://example.com/members): a request's own
     prefix (X-Forwarded-Prefix) is not added to it again."""
+    if not has_request_context():
+        # A worker or job (a payment's receipt mail): url_for would need SERVER_NAME, which
+        # also restricts the hosts Flask answers; the path alone is enough after PUBLIC_URL.
+        return site_url() + current_app.url_map.bind("").build(endpoint, values)
     path = url_for(endpoint, **values)
-    if current_app.config["PUBLIC_URL"] and has_request_context():
+    if current_app.config["PUBLIC_URL"]:
         root = request.script_root
         if root and path.startswith(root + "/"):
             path = path[len(root) :]

@@ -14,6 +14,7 @@ from .notification import Notification
 from .outbox import OutboxMail
 from .payment import Payment
 from .plan import Plan, PlanIdentifier
+from .receipt import Receipt, ReceiptCounter
 from .refund import RefundOperation
 from .role import AccessRule, Role, Setting, plan_roles
 from .seat import SeatHold
@@ -39,6 +40,8 @@ __all__ = [
     "SubscriptionFact",
     "SubscriptionTerms",
     "Payment",
+    "Receipt",
+    "ReceiptCounter",
     "AuditEntry",
     "Notification",
     "OutboxMail",

@@ -36,6 +36,8 @@ class Payment(Model):
     amount: Mapped[Decimal] = mapped_column(Money())
     currency: Mapped[str] = mapped_column(String(3))
     fee: Mapped[Decimal | None] = mapped_column(Money())
+    #: The tax PayPal reported inside `amount` (IPN `tax`, REST `tax_amount`); None: not said.
+    tax: Mapped[Decimal | None] = mapped_column(Money())
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
     period_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())

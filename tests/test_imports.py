@@ -112,8 +112,9 @@ def test_stand_in_is_separate():
 #: Libraries the app loads only when a process needs them (~25 MB together; the Activity
 #: import's 100 MB budget, bench/activity_import.py): Alembic (+Mako, Pygments) for
 #: `flask db` and /readyz, cryptography's X.509 for verifying a webhook, requests for
-#: calling PayPal.
+#: calling PayPal; fpdf2 (+Pillow, fontTools) for a receipt's PDF.
 ON_DEMAND = ("alembic", "mako", "pygments", "cryptography", "requests", "urllib3")
+PDF = ("fpdf", "PIL", "fontTools")
 
 
 def loaded_libraries(statement: str) -> set[str]:
@@ -135,7 +136,7 @@ def test_the_app_loads_heavy_libraries_only_on_demand():
         "from gateway import create_app; create_app({'TESTING': True}); "
         "import gateway.reconciliation.importing"
     )
-    assert loaded & set(ON_DEMAND) == set()
+    assert loaded & set(ON_DEMAND + PDF) == set()
 
 
 def test_on_demand_libraries_do_load_when_used():
@@ -145,9 +146,10 @@ def test_on_demand_libraries_do_load_when_used():
         "app.extensions['migrate'].directory; "
         "from gateway.channels.webhook import WebhookChannel, cert_source; "
         "app.app_context().push(); cert_source(); "
-        "from gateway.paypal.api import PayPalApi; PayPalApi('http://127.0.0.1:9', 'a', 'b')"
+        "from gateway.paypal.api import PayPalApi; PayPalApi('http://127.0.0.1:9', 'a', 'b'); "
+        "from fpdf import FPDF"
     )
-    assert set(ON_DEMAND) - {"pygments"} <= loaded
+    assert set(ON_DEMAND + PDF) - {"pygments"} <= loaded
 
 
 def unit_of(module: str) -> str | None:

@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -17,6 +26,7 @@ from ..clock import now, utc_text
 from ..content.listing import listing
 from ..paypal.api import ApiError
 from ..paypal.urls import manage_url
+from ..receipts import document
 from ..subscriptions import seats
 from ..subscriptions.display import next_charge, past_due, reason_of, status_of
 from ..subscriptions.queries import (
@@ -150,13 +160,38 @@ def cancel(sub_id: int):
 @bp.route("/account/receipts/<int:payment_id>")
 @login_required
 def receipt(payment_id: int):
-    """A printable receipt for one of the member's own payments (anyone else's: 404)."""
-    payment = db.session.scalar(
-        select(Payment)
-        .join(Subscription, Subscription.id == Payment.subscription_id)
-        .where(Payment.id == payment_id, Subscription.user_id == current_user.id)
-    )
-    if payment is None:
+    """A printable receipt for one of the member's own payments (an admin sees any; anyone
+    else: 404)."""
+    doc = document.load(payment_id, current_user, now())
+    if doc is None:
         abort(404, description="No such receipt.")
-    sub = db.session.get(Subscription, payment.subscription_id)
-    return render_template("member/receipt.html", payment=payment, sub=sub)
+    return render_template("member/receipt.html", doc=doc, rows=document.rows(doc))
+
+
+@bp.route("/account/receipts/<int:payment_id>.pdf")
+@login_required
+def receipt_pdf(payment_id: int):
+    """The same receipt as a PDF to file; none before PayPal settles the payment."""
+    doc = document.load(payment_id, current_user, now())
+    if doc is None or doc.number is None:
+        abort(404, description="No such receipt.")
+    from ..receipts import pdf  # fpdf2 loads only when a PDF is asked for
+
+    response = make_response(pdf.render(doc, now()))
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="{doc.filename}"'
+    response.headers["Cache-Control"] = "private, no-store"  # a member's own papers
+    return response
+
+
+@bp.route("/account/receipts/paypal/<txn_id>", defaults={"as_pdf": False})
+@bp.route("/account/receipts/paypal/<txn_id>.pdf", defaults={"as_pdf": True})
+@login_required
+def receipt_by_txn(txn_id: str, as_pdf: bool):
+    """The receipt of PayPal's transaction `txn_id`: the payment mail's links (the mail is
+    written before its payment row has an id)."""
+    payment_id = document.find_by_txn(txn_id, current_user)
+    if payment_id is None:
+        abort(404, description="No such receipt.")
+    endpoint = "member.receipt_pdf" if as_pdf else "member.receipt"
+    return redirect(url_for(endpoint, payment_id=payment_id))

@@ -28,6 +28,7 @@ from ..billing.rules.statuses import (
 from ..billing.rules.terms import AgreedTerms, differences, expected_amounts
 from ..clock import utc_text
 from ..database import insert_new, lock_keys
+from ..receipts import numbering as receipts
 from ..records.flags import raise_flag
 from ..subscriptions import notices, seats, service
 from ..subscriptions import recorded_terms as agreed
@@ -113,6 +114,8 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
         wake_waiting([meaning.payment.txn_id], now)  # refunds that came first can go now
     service.recompute(sub, now, history)
     notices.notify(sub, facts, new, now)  # after recompute: the mail states the new dates
+    if meaning.payment is not None or meaning.parent_txn_id:
+        receipts.issue([sub.id], now)  # a payment just paid gets its number
     note.subscription_id = sub.id
     note.waiting_for = None
     for warning in meaning.warnings:

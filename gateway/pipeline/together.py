@@ -36,6 +36,7 @@ from .. import mail
 from ..billing import Entitlement, Fact, compute
 from ..billing.rules.interpretation import Interpretation
 from ..database import insert_new
+from ..receipts import numbering as receipts
 from ..subscriptions import notices, service
 from .apply import (
     Applied,
@@ -304,7 +305,7 @@ def _write(subs: list[_Sub], now: datetime) -> None:
     )
     if len(recorded) != len(terms):
         raise Mismatch(f"{len(terms) - len(recorded)} terms row(s) were already stored")
-    new_payments, changed = [], []
+    new_payments, changed, paid = [], [], set()
     for sub in subs:
         assert sub.ent is not None  # every subscription here had a message applied
         bought = service.bought_periods(sub.ent)
@@ -313,6 +314,7 @@ def _write(subs: list[_Sub], now: datetime) -> None:
                 bought, sub.facts, values["txn_id"], values["amount"], values["status"]
             )
             new_payments.append({**values, "status": values["status"].value})
+            paid.add(sub.row.id)
         for pay in sub.payments:
             now_values = service.payment_values(
                 bought, sub.facts, pay.txn_id, pay.amount, pay.status
@@ -320,6 +322,7 @@ def _write(subs: list[_Sub], now: datetime) -> None:
             if now_values != (pay.period_start, pay.period_end, pay.status):
                 start, end, status = now_values
                 changed.append({"pid": pay.id, "s": start, "e": end, "st": status.value})
+                paid.add(sub.row.id)
     inserted = insert_new(Payment, new_payments, unique=("txn_id",), returning=("txn_id",))
     if len(inserted) != len(new_payments):
         raise Mismatch(f"{len(new_payments) - len(inserted)} payment(s) were already stored")
@@ -331,6 +334,7 @@ def _write(subs: list[_Sub], now: datetime) -> None:
             changed,
         )
     wake_waiting([txn for (txn,) in inserted], now)
+    receipts.issue(paid, now)  # last of the writes: the series' lock is held briefly
     mail.queue_rows([m for s in subs for m in s.mails])
     members = {s.row.user_id for s in subs if s.access_changed and s.row.user_id is not None}
     if members:

@@ -50,10 +50,22 @@ def notices_for(
             sub=sub,
             fact=fact,
             account_url=f"{mail.site_url()}/account",
+            **receipt_links(fact),
         )
         for fact in facts
         if fact.kind in TEMPLATES and (fact.kind.value, fact.key) in new
     ]
+
+
+def receipt_links(fact: Fact) -> dict[str, str]:
+    """A payment mail's absolute links to its receipt and the PDF, by PayPal's transaction
+    (a batch writes its mails before its payments have ids)."""
+    if fact.kind is not FactKind.PAYMENT_COMPLETED or not fact.txn_id:
+        return {}
+    return {
+        "receipt_url": mail.link("member.receipt_by_txn", txn_id=fact.txn_id, as_pdf=False),
+        "receipt_pdf_url": mail.link("member.receipt_by_txn", txn_id=fact.txn_id, as_pdf=True),
+    }
 
 
 def access_notices(now: datetime) -> str:

@@ -137,6 +137,7 @@ def payment_row(sub: Subscription, info: PaymentInfo, now: datetime) -> dict[str
         "amount": abs(info.amount),
         "currency": info.currency or (sub.plan.currency if sub.plan else ""),
         "fee": abs(info.fee) if info.fee is not None else None,
+        "tax": abs(info.tax) if info.tax is not None else None,
         "paid_at": info.at,
         "period_start": None,
         "period_end": None,

@@ -23,7 +23,11 @@ EXPECTED = {
     ("GET", "/"): (200, 200, 200, 200),
     ("GET", "/plans"): (200, 200, 200, 200),
     ("GET", "/account"): (LOGIN, 200, 200, 200),
-    ("GET", "/account/receipts/{payment}"): (LOGIN, 200, 404, 404),
+    # Receipts: A's own, and an admin's (who sees every payment); B is told nothing.
+    ("GET", "/account/receipts/{payment}"): (LOGIN, 200, 404, 200),
+    ("GET", "/account/receipts/{payment}.pdf"): (LOGIN, 200, 404, 200),
+    ("GET", "/account/receipts/paypal/{txn}"): (LOGIN, 302, 404, 302),  # the mail's links
+    ("GET", "/account/receipts/paypal/{txn}.pdf"): (LOGIN, 302, 404, 302),
     # A's subscription is an admin grant, not a REST one: refused for A, not found for others.
     ("POST", "/account/subscriptions/{sub}/cancel"): (LOGIN, 409, 404, 404),
     # Content pages (tests/site_content): a preview and a way in for whoever may not read
@@ -190,6 +194,7 @@ def test_member_routes_answer_each_principal_as_expected(app, world, login_as):
         "plan": world["plan"],
         "forged": "not-a-token",
         "payment": world["payment"],
+        "txn": "TXNWALK",
         "sub": world["sub"].id,
         "feed": world["feed"],
         "pat": world["pat"],

@@ -124,7 +124,8 @@ def _transaction(txn: Json, base: Interpretation, received_at: datetime) -> Inte
     gross = txn.amount("amount_with_breakdown.gross_amount.value")
     currency = txn.text("amount_with_breakdown.gross_amount.currency_code")
     fee = txn.amount("amount_with_breakdown.fee_amount.value")
-    tax = txn.amount("amount_with_breakdown.tax_amount.value") or Decimal(0)
+    reported_tax = txn.amount("amount_with_breakdown.tax_amount.value")
+    tax = reported_tax or Decimal(0)
     base = replace(
         base,
         txn_id=txn_id,
@@ -162,6 +163,6 @@ def _transaction(txn: Json, base: Interpretation, received_at: datetime) -> Inte
         summary=f"asked PayPal: payment {txn_id} Completed {gross} {currency}"
         + (f" (now {status.lower()})" if status != "COMPLETED" else ""),
         facts=(fact,),
-        payment=PaymentInfo(txn_id, "Completed", gross, currency, fee, at),
+        payment=PaymentInfo(txn_id, "Completed", gross, currency, fee, at, reported_tax),
         warnings=warnings + date_warnings(txn.unreadable),
     )

@@ -280,7 +280,8 @@ def _read(msg: IpnMessage, received_at: datetime) -> tuple[str, list[Fact], dict
         fact = Fact(kind, at, key=f"{txn}:{status}:{t}", txn_id=txn, amount=msg.gross)
         extra: dict[str, Any] = {}
         if kind is not FactKind.PAYMENT_FAILED and msg.gross is not None:
-            extra["payment"] = PaymentInfo(txn, status, msg.gross, msg.currency, msg.fee, at)
+            tax = _decimal(msg.fields.get("tax"))  # not `msg.tax`: absent stays None
+            extra["payment"] = PaymentInfo(txn, status, msg.gross, msg.currency, msg.fee, at, tax)
         return f"payment {txn} {status} {msg.gross} {msg.currency}", [fact], extra
 
     if t == "subscr_signup":

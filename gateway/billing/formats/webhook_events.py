@@ -151,7 +151,7 @@ def _sale(kind: str, res: Json, base: Interpretation, received_at: datetime) -> 
         base,
         summary=f"payment {own_id} {status} {total} {currency}",
         facts=(fact,),
-        payment=PaymentInfo(own_id, status, total, currency, fee, at),
+        payment=PaymentInfo(own_id, status, total, currency, fee, at, tax),
         money=Money(total, currency, tax or Decimal(0), fee),
         warnings=date_warnings(res.unreadable),
     )

@@ -56,6 +56,8 @@ class PaymentInfo:
     currency: str
     fee: Decimal | None
     at: datetime
+    #: The tax PayPal reported inside `amount`, for the receipt; None when it said none.
+    tax: Decimal | None = None
 
 
 @dataclass(frozen=True)

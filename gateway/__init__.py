@@ -195,8 +195,11 @@ def install_content(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from . import mail
     from .access import can, can_all
     from .clock import day_text, day_time_text, now, utc_text
+
+    mail.init_app(app)  # instance/mail/ overrides, the `money` filter
 
     @app.context_processor
     def helpers() -> dict:

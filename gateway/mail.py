@@ -3,17 +3,23 @@
 Without MAIL_SERVER (the demo) mails stay in the outbox, readable on the admin's outbox
 page. Each mail has a unique key, so a notice is queued once however often its cause is
 seen; sending retries with backoff and never sends a mail twice on success.
+
+Templates are `templates/mail/<name>.txt` (first line: the subject) and `.html`; a file of
+the same name in the instance folder's `mail/` is used instead (docs/operations.md).
 """
 
 from __future__ import annotations
 
+import os
 import smtplib
 import ssl
 from datetime import datetime, timedelta
+from decimal import Decimal
 from email.message import EmailMessage
 from typing import Any
 
-from flask import current_app, has_request_context, render_template, request, url_for
+from flask import Flask, current_app, has_request_context, render_template, request, url_for
+from jinja2 import BaseLoader, ChoiceLoader, FileSystemLoader, PrefixLoader
 from sqlalchemy import select
 
 from models import OutboxMail, db
@@ -35,17 +41,35 @@ def site_url() -> str:
 def link(endpoint: str, **values: Any) -> str:
     """An absolute link to `endpoint` for a mail or another site (see `site_url`).
     PUBLIC_URL holds the site's path too (https://example.com/members): a request's own
-    prefix (X-Forwarded-Prefix) is not added to it again."""
+    prefix (X-Forwarded-Prefix) is not added to it again. Works in a job too (no request):
+    the path comes from the URL map alone."""
     if not has_request_context():
-        # A worker or job (a payment's receipt mail): url_for would need SERVER_NAME, which
-        # also restricts the hosts Flask answers; the path alone is enough after PUBLIC_URL.
-        return site_url() + current_app.url_map.bind("").build(endpoint, values)
+        path = current_app.url_map.bind("localhost").build(endpoint, values)
+        return site_url() + path
     path = url_for(endpoint, **values)
     if current_app.config["PUBLIC_URL"]:
         root = request.script_root
         if root and path.startswith(root + "/"):
             path = path[len(root) :]
     return site_url() + path
+
+
+def money_text(amount: Decimal | int | str | None, currency: str | None) -> str:
+    """ "9.00 USD": an amount in a mail always carries its currency; money back is
+    written without its sign (the sentence says it went back)."""
+    if amount is None:
+        return ""
+    value = abs(Decimal(str(amount))).quantize(Decimal("0.01"))
+    return f"{value} {currency}".strip() if currency else f"{value}"
+
+
+def init_app(app: Flask) -> None:
+    """Mail templates from the instance folder's `mail/` win over the shipped ones, file
+    by file, so an operator rewrites one mail without forking the code."""
+    shipped: BaseLoader | None = app.jinja_loader
+    own = PrefixLoader({"mail": FileSystemLoader(os.path.join(app.instance_path, "mail"))})
+    app.jinja_loader = ChoiceLoader([own, shipped] if shipped else [own])
+    app.add_template_filter(money_text, "money")
 
 
 BATCH = 50

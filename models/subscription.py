@@ -115,7 +115,9 @@ class SubscriptionFact(Model):
     until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     source: Mapped[str] = mapped_column(String(20))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)  # internal: admins and the audit log
+    #: What the member is told (a revoke's message); None: a neutral sentence instead.
+    member_note: Mapped[str | None] = mapped_column(Text)
     notification_id: Mapped[int | None] = mapped_column(ForeignKey("notifications.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

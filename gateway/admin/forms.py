@@ -24,7 +24,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from ..records.audit import ReasonForm
+from ..records.audit import REASON, ReasonForm
 
 UNITS = [
     SelectChoice("D", "day(s)"),
@@ -36,6 +36,20 @@ UNITS = [
 
 class UntilForm(ReasonForm):
     until = DateField("Access until the end of (UTC)", validators=[DataRequired()])
+
+
+class RevokeForm(ReasonForm):
+    """The reason stays internal; the member reads only the optional message."""
+
+    reason = TextAreaField(
+        "Internal reason (admins and the audit log only; never shown to the member)",
+        validators=REASON,
+    )
+    member_note = TextAreaField(
+        "Message to the member (optional; shown on their account page and in the mail "
+        "telling them access ended; left empty, they read a neutral sentence)",
+        validators=[Optional(), Length(max=500)],
+    )
 
 
 class GrantForm(UntilForm):

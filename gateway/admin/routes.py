@@ -53,7 +53,7 @@ from . import (
     plans,
     reconciliation,
 )
-from .forms import AssignForm, GrantForm, ReasonForm, UntilForm
+from .forms import AssignForm, GrantForm, RevokeForm, UntilForm
 
 #: Members sort by e-mail (unique, so the id never breaks a tie; it keeps the key uniform).
 MEMBER_KEY = SortKey(User.email, lambda u: u.email, str)
@@ -165,7 +165,7 @@ def subscription_page(sub: Subscription, assign_form: AssignForm | None = None, 
         flags=flags,
         why=explanation(sub),
         extend_form=UntilForm(prefix="extend"),
-        revoke_form=ReasonForm(prefix="revoke"),
+        revoke_form=RevokeForm(prefix="revoke"),
         assign_form=assign_form or assign.assign_form(sub),
         candidates=assign.member_candidates(sub),
     ), code
@@ -194,10 +194,12 @@ def subscription_extend(sub_id: int):
 @bp.route("/subscriptions/<int:sub_id>/revoke", methods=["POST"])
 def subscription_revoke(sub_id: int):
     sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
-    form = ReasonForm(prefix="revoke")
+    form = RevokeForm(prefix="revoke")
     if not form.validate_on_submit():
         return _form_error(form)
-    admin_actions.revoke(current_user, sub, form.reason.data, now())
+    admin_actions.revoke(
+        current_user, sub, form.reason.data, now(), member_note=form.member_note.data or ""
+    )
     db.session.commit()
     flash("Access revoked.", "success")
     return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303

@@ -11,7 +11,7 @@ from models import User, db
 from .. import metrics
 from ..access_rules import returns
 from ..clock import now
-from . import email_change, registration, reset, throttle
+from . import email_change, notices, registration, reset, throttle
 from .forms import (
     ChangePasswordForm,
     EmailChangeForm,
@@ -118,6 +118,7 @@ def change_password():
         else:
             user = current_user._get_current_object()
             user.set_password(form.password.data, current_app.config["PASSWORD_HASH_METHOD"])
+            notices.password_changed(user, now())
             end_other_sessions(user)  # a stolen cookie dies with the old password
             flash("Password changed; every other session of yours has ended.", "success")
             return redirect(url_for("member.account"))
@@ -150,6 +151,7 @@ def reset_password(token: str):
     if form.validate_on_submit():
         user.set_password(form.password.data, current_app.config["PASSWORD_HASH_METHOD"])
         throttle.succeeded(throttle.scopes(user.email, request.remote_addr))
+        notices.password_changed(user, now())
         end_other_sessions(user)  # every old session ends; this one starts fresh
         flash("Your password is set, and every other session of yours has ended.", "success")
         return redirect(url_for("member.account"))
@@ -178,10 +180,12 @@ def change_email():
 def confirm_email(token: str):
     """Open the link from the new address's mailbox: the address changes, other sessions end."""
     user = current_user._get_current_object()
+    old_email = user.email
     new_email = email_change.confirm(user, token)
     if new_email is None:
         flash("That link has expired, was already used, or is for another account.", "error")
         return redirect(url_for("auth.change_email"))
+    notices.email_changed(user, old_email, now())
     end_other_sessions(user)
     flash(f"Your e-mail is now {new_email}.", "success")
     return redirect(url_for("member.account"))

@@ -39,6 +39,7 @@ def environment(host: str, port: int, sim_port: int) -> dict[str, str]:
     return {
         "GATEWAY_PAYPAL_MODE": "sim",
         "GATEWAY_PAYPAL_SIM_URL": f"http://{host}:{sim_port}",
+        "GATEWAY_PUBLIC_URL": f"http://{host}:{port}",  # links in mails the jobs write
         "GATEWAY_SESSION_COOKIE_SECURE": "false",
         "GATEWAY_REMEMBER_COOKIE_SECURE": "false",
         "GATEWAY_PAYPAL_WEBHOOK_ID": "WH-SIM-DEFAULT",

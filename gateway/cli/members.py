@@ -109,8 +109,9 @@ def grant_command(
 @members_group.command("revoke")
 @click.argument("email")
 @click.option("--role", required=True, help="The role to take away.")
-@click.option("--reason", required=True, help="Why: goes to the audit log.")
-def revoke_command(email: str, role: str, reason: str) -> None:
+@click.option("--reason", required=True, help="Why: goes to the audit log (never to the member).")
+@click.option("--message", default="", help="What the member reads (else a neutral sentence).")
+def revoke_command(email: str, role: str, reason: str, message: str) -> None:
     """End EMAIL's access to the role now: every subscription of theirs that gives it."""
     at = now()
     member, why = _member(email), _reason(reason)
@@ -128,7 +129,7 @@ def revoke_command(email: str, role: str, reason: str) -> None:
         )
     )
     for sub in subs:
-        admin_actions.revoke(None, sub, why, at)
+        admin_actions.revoke(None, sub, why, at, member_note=message)
     db.session.commit()
     if subs:
         ids = ", ".join(str(s.id) for s in subs)

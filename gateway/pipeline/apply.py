@@ -112,8 +112,11 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
     )
     if meaning.payment is not None and _record_payment(sub, meaning.payment, now):
         wake_waiting([meaning.payment.txn_id], now)  # refunds that came first can go now
-    service.recompute(sub, now, history)
-    notices.notify(sub, facts, new, now)  # after recompute: the mail states the new dates
+    ent = service.recompute(sub, now, history)
+    # after recompute: the mail states the new dates
+    notices.notify(
+        sub, facts, new, now, ent=ent, currency=meaning.money.currency if meaning.money else ""
+    )
     if meaning.payment is not None or meaning.parent_txn_id:
         receipts.issue([sub.id], now)  # a payment just paid gets its number
     note.subscription_id = sub.id

@@ -254,7 +254,14 @@ def _apply_in_memory(sub: _Sub, now: datetime) -> bool:
             sub.new_payments[info.txn_id] = service.payment_row(row, info, now)
         sub.ent = compute(sub.facts, period, policy)
         sub.access_changed |= service.write_dates(row, sub.ent, now)
-        sub.mails += notices.notices_for(row, facts, new, now)
+        sub.mails += notices.notices_for(
+            row,
+            facts,
+            new,
+            now,
+            ent=sub.ent,
+            currency=meaning.money.currency if meaning.money else "",
+        )
         applied = Applied(outcome_text(meaning, row, bool(new)), row.id, tuple(sorted(new)))
         sub.outcomes.append((note, applied))
     return True

@@ -175,8 +175,8 @@ def finish(op: RefundOperation, answer: dict[str, Any], now: datetime) -> None:
         amount=op.amount,
     )
     new = service.record_facts(sub, [fact], source="admin", now=now, actor=op.requester)
-    service.recompute(sub, now)
-    notices.notify(sub, [fact], new, now)
+    ent = service.recompute(sub, now)
+    notices.notify(sub, [fact], new, now, ent=ent, currency=op.currency)
     db.session.commit()
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from models import Plan, Subscription, User, db
+from sqlalchemy import update
+
+from models import Plan, Subscription, SubscriptionFact, User, db
 
 from ..billing import Entitlement, Fact, FactKind
 from ..billing.rules.statuses import SubscriptionState, TermsSource
@@ -95,21 +97,29 @@ def extend(
     return ent
 
 
-def revoke(actor: User | None, sub: Subscription, reason: str, now: datetime) -> Entitlement:
-    """End this subscription's access now (`actor` None: an operator's command)."""
-    record_fact(
-        sub, _admin_fact(FactKind.REVOKED, now), source=SOURCE, now=now, actor=actor, note=reason
-    )
+def revoke(
+    actor: User | None, sub: Subscription, reason: str, now: datetime, member_note: str = ""
+) -> Entitlement:
+    """End this subscription's access now (`actor` None: an operator's command). `reason`
+    is internal (the audit log, admin pages); `member_note`, if any, is what the member
+    reads on their account page and in the access-ended mail (else a neutral sentence)."""
+    fact = _admin_fact(FactKind.REVOKED, now)
+    record_fact(sub, fact, source=SOURCE, now=now, actor=actor, note=reason)
+    if member_note.strip():
+        db.session.execute(
+            update(SubscriptionFact)
+            .where(
+                SubscriptionFact.subscription_id == sub.id,
+                SubscriptionFact.kind == fact.kind.value,
+                SubscriptionFact.key == fact.key,
+            )
+            .values(member_note=member_note.strip())
+        )
     ent = recompute(sub, now)  # the state becomes "revoked", so this bumps the member's version
-    audit(
-        actor,
-        "revoke",
-        "subscription",
-        sub.id,
-        now=now,
-        reason=reason,
-        details=OPERATOR if actor is None else None,
+    details = (OPERATOR if actor is None else {}) | (
+        {"member_note": member_note.strip()} if member_note.strip() else {}
     )
+    audit(actor, "revoke", "subscription", sub.id, now=now, reason=reason, details=details or None)
     return ent
 
 

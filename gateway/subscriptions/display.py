@@ -40,12 +40,12 @@ def reason_of(sub: Subscription, at: datetime) -> str:
     if sub.plan_id is None:
         return "Your payment is recorded; we are matching it to a plan. Contact us if this lasts."
     revoked = db.session.execute(
-        select(SubscriptionFact.note, SubscriptionFact.at)
+        select(SubscriptionFact.member_note, SubscriptionFact.at)
         .where(
             SubscriptionFact.subscription_id == sub.id,
             SubscriptionFact.kind == FactKind.REVOKED.value,
         )
-        .order_by(SubscriptionFact.at.desc())
+        .order_by(SubscriptionFact.at.desc(), SubscriptionFact.id.desc())
         .limit(1)
     ).first()
     ent = Entitlement(
@@ -59,7 +59,8 @@ def reason_of(sub: Subscription, at: datetime) -> str:
         revoked_at=revoked.at if revoked is not None else None,
         money_back_at=_money_back_at(sub),
     )
-    note = revoked.note if revoked is not None and revoked.note else ""
+    # Only the message written for the member: the admin's reason (`note`) stays internal.
+    note = revoked.member_note if revoked is not None and revoked.member_note else ""
     return reason(ent, at, revoke_note=note, renews=sub.renews)
 
 

@@ -66,7 +66,8 @@ def story(token: str) -> list[bytes]:
 def test_each_notice_once_whatever_the_order(
     app, client, db, clock, make_user, make_plan, verified
 ):
-    """Shuffled and doubled messages: one receipt, one failure notice, one refund notice."""
+    """Shuffled and doubled messages: one welcome, one receipt, one failure notice, one
+    refund notice."""
     app.config["PUBLIC_URL"] = "https://members.test"  # workers have no request to ask
     member = make_user("m@example.com")
     checkout = open_checkout(member, make_plan("premium-monthly", role="premium"), clock.now())
@@ -85,6 +86,7 @@ def test_each_notice_once_whatever_the_order(
     assert subjects == [
         "Payment received: Premium-Monthly",
         "Refund issued: Premium-Monthly",
+        "Welcome: your Premium-Monthly is confirmed",
         "Your renewal payment failed",
     ]
     assert all(m.to_addr == "m@example.com" for m in db.session.scalars(select(OutboxMail)))
@@ -94,7 +96,7 @@ def test_each_notice_once_whatever_the_order(
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        assert tasks.send_mail(clock.now()) == "3 of 3 mail(s) sent"
+        assert tasks.send_mail(clock.now()) == "4 of 4 mail(s) sent"
         assert tasks.send_mail(clock.now()) == "0 of 0 mail(s) sent"
     finally:
         controller.stop()

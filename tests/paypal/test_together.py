@@ -233,7 +233,8 @@ def test_outcomes_and_notices_are_those_of_one_by_one(world, client, db, clock, 
             )
         )
     assert runs[0] == runs[1]
-    assert len(runs[0][1]) == 2 * 3 + 2 * 1 + 2 * 1  # payments, failures, refunds
+    # payments, failures, refunds, and each member's welcome
+    assert len(runs[0][1]) == 2 * 3 + 2 * 1 + 2 * 1 + 2
 
 
 def test_a_batch_of_renewals_costs_a_few_statements(world, client, db, clock):
@@ -269,7 +270,8 @@ def test_a_failure_together_applies_every_message_one_by_one(world, client, db, 
     assert all("already applied" not in n.outcome for n in notes)
     assert db.session.query(Payment).count() == 2
     assert db.session.query(SubscriptionFact).count() == 2
-    assert db.session.query(OutboxMail).count() == 2  # one receipt each, not two
+    # one receipt and one welcome each, not two
+    assert db.session.query(OutboxMail).count() == 2 * 2
 
 
 def test_the_stored_facts_are_checked_against_what_was_read(world, db, clock):

@@ -115,11 +115,27 @@ def test_readyz_answers_503_on_contradicting_settings(app, client):
     assert r.json == {"status": "error", "errors": [problem]}
 
 
+def test_readyz_wants_public_url_outside_the_demo(app, client):
+    """Outside the demo, a missing PUBLIC_URL (mails from jobs need it) is not ready."""
+    app.config.update(PAYPAL_MODE="live", PAYPAL_BUSINESS="shop@example.org", PUBLIC_URL="")
+    r = client.get("/readyz")
+    assert r.status_code == 503 and r.json["errors"][0].startswith("GATEWAY_PUBLIC_URL")
+    app.config["PUBLIC_URL"] = "https://members.example.org"
+    assert client.get("/readyz").status_code == 200
+
+
 @pytest.mark.parametrize(
     "change,problem",
     [
         ({"JOB_INTERVALS": {"no-such-job": 5}}, "GATEWAY_JOB_INTERVALS names a job"),
-        ({"PAYPAL_MODE": "live"}, "GATEWAY_PAYPAL_BUSINESS is still the example address"),
+        (
+            {"PAYPAL_MODE": "live", "PUBLIC_URL": "https://members.test"},
+            "GATEWAY_PAYPAL_BUSINESS is still the example address",
+        ),
+        (
+            {"PAYPAL_MODE": "sandbox", "PAYPAL_BUSINESS": "shop@example.org"},
+            "GATEWAY_PUBLIC_URL is not set",
+        ),
         ({"STATUS_QUIET_HOURS": 0}, "GATEWAY_STATUS_QUIET_HOURS must be a positive number"),
         ({"STATUS_BACKLOG_MINUTES": "x"}, "GATEWAY_STATUS_BACKLOG_MINUTES must be a positive"),
         ({"SECRET_KEY": "dev-insecure-change-me"}, "GATEWAY_SECRET_KEY is not set"),

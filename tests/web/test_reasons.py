@@ -67,17 +67,45 @@ def test_the_member_page_says_why(
     assert sentence in page
 
 
-def test_a_revocation_gives_the_admins_reason(
+def test_a_revocation_keeps_the_admins_reason_internal(
     client, clock, db, admin, login_as, make_user, make_plan, make_subscription
 ):
-    """Revoked: the member reads when and why."""
+    """Revoked: the member reads when, and only the message written for them."""
     member = make_user()
     sub = make_subscription(member, make_plan("premium-monthly"), [pay("A", clock.now())])
-    admin_actions.revoke(admin, sub, "chargeback by the card issuer", clock.now())
+    admin_actions.revoke(admin, sub, "Chargeback abuse test", clock.now())
     db.session.commit()
     login_as(member)
     page = client.get("/account").data.decode()
-    assert "Revoked by an administrator on 15 Jan 2026: chargeback by the card issuer" in page
+    assert "Access ended by the site on 15 Jan 2026. Contact us" in page
+    assert "Chargeback abuse" not in page and "administrator" not in page
+    admin_actions.extend(admin, sub, clock.now() + timedelta(days=5), "mistake", clock.now())
+    admin_actions.revoke(
+        admin, sub, "abuse, case 17", clock.now(), member_note="Your card issuer reversed it."
+    )
+    db.session.commit()
+    page = client.get("/account").data.decode()
+    assert "Access ended by the site on 15 Jan 2026: Your card issuer reversed it." in page
+    assert "case 17" not in page
+
+
+def test_the_admin_form_says_who_reads_what(
+    client, db, admin, login_as, make_user, make_plan, make_subscription, clock
+):
+    """The revoke form: an internal reason and an optional message to the member."""
+    member = make_user()
+    sub = make_subscription(member, make_plan("premium-monthly"), [pay("A", clock.now())])
+    login_as(admin)
+    page = client.get(f"/admin/subscriptions/{sub.id}").data.decode()
+    assert "never shown to the member" in page and "Message to the member" in page
+    r = client.post(
+        f"/admin/subscriptions/{sub.id}/revoke",
+        data={"revoke-reason": "internal only", "revoke-member_note": "See you soon"},
+    )
+    assert r.status_code == 303
+    login_as(member)
+    page = client.get("/account").data.decode()
+    assert ": See you soon." in page and "internal only" not in page
 
 
 def test_the_account_page_is_a_customer_portal(

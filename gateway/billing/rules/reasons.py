@@ -10,11 +10,13 @@ from .timetext import day_text
 
 
 def reason(ent: Entitlement, now: datetime, revoke_note: str = "", renews: bool = False) -> str:
-    """Why the subscription is where it is, in one sentence; `now` for the tense."""
+    """Why the subscription is where it is, in one sentence; `now` for the tense.
+    `revoke_note` is the message an admin wrote for the member (never the internal reason)."""
     access = ent.access_until
     if ent.state is State.REVOKED and ent.revoked_at:
-        note = f": {revoke_note}" if revoke_note else ""
-        return f"Revoked by an administrator on {day_text(ent.revoked_at)}{note}."
+        said = revoke_note.strip().rstrip(".") if revoke_note else ""
+        tail = f": {said}." if said else ". Contact us if you have questions."
+        return f"Access ended by the site on {day_text(ent.revoked_at)}{tail}"
     if ent.state is State.REFUNDED and ent.money_back_at:
         return f"Refunded on {day_text(ent.money_back_at)}; nothing is paid for."
     if ent.state is State.CHARGED_BACK and ent.money_back_at:

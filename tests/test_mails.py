@@ -55,6 +55,11 @@ def test_every_template_renders_from_a_job_with_absolute_links_and_currencies(
         "link": mail.link("auth.request_reset"),
         "reset_url": mail.link("auth.request_reset"),
         "account_url": mail.link("member.account"),
+        # The registration mails (auth/registration.py): the log-in and the reset links.
+        "login": mail.link("auth.login"),
+        "reset": mail.link("auth.request_reset"),
+        "receipt_url": mail.link("member.account"),
+        "receipt_pdf_url": mail.link("member.account"),
     }
     assert not has_request_context()
     names = sorted(p.stem for p in MAIL_DIR.glob("*.txt"))

@@ -196,14 +196,21 @@ def install_content(app: Flask) -> None:
 
 def register_template_helpers(app: Flask) -> None:
     from . import mail
-    from .access import can, can_all
+    from .access import can, can_all, past_due_notice
     from .clock import day_text, day_time_text, now, utc_text
+    from .paypal.urls import manage_url
 
     mail.init_app(app)  # instance/mail/ overrides, the `money` filter
 
     @app.context_processor
     def helpers() -> dict:
-        return {"can": can, "can_all": can_all, "now": now}
+        return {
+            "can": can,
+            "can_all": can_all,
+            "now": now,
+            "past_due_notice": past_due_notice,
+            "paypal_manage_url": lambda: manage_url(app.config),
+        }
 
     @app.template_filter("dt")
     def format_dt(value) -> str:

@@ -15,9 +15,10 @@ from flask import abort, g, request, session
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from models import Role, Subscription, db, plan_roles
+from models import Plan, Role, Subscription, db, plan_roles
 
 from .billing.rules.roles import has_role
+from .billing.rules.statuses import SubscriptionState
 from .clock import now
 from .extensions import login_manager
 
@@ -42,15 +43,52 @@ def roles_for(user_id: int) -> dict[str, datetime]:
     return {role: until for role, until in rows if until is not None}
 
 
+def late_for(user_id: int) -> list[tuple[str, datetime]]:
+    """(plan name, end of grace) of each subscription of the member whose renewal failed
+    (one query; the clock decides later whether the grace still runs)."""
+    rows = db.session.execute(
+        select(Plan.name, Subscription.grace_until)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(
+            Subscription.user_id == user_id,
+            Subscription.state == SubscriptionState.ACTIVE,
+            Subscription.grace_until.is_not(None),
+            Subscription.paid_through.is_not(None),
+        )
+        .order_by(Subscription.grace_until)
+    )
+    return [(name, until) for name, until in rows if until is not None]
+
+
 def remember_roles(user) -> dict[str, datetime]:
-    """Compute the member's roles from their subscriptions and cache them in the session."""
+    """Compute the member's roles, and their failed renewals for the past-due banner, from
+    their subscriptions and cache them in the session (a failure or a payment changes
+    `access_until`, so it bumps `access_version` and this runs again)."""
     roles = roles_for(user.id)
     session[SESSION_KEY] = {
         "v": user.access_version,
         "r": {k: v.isoformat() for k, v in roles.items()},
+        "late": [[name, until.isoformat()] for name, until in late_for(user.id)],
     }
     g.roles = roles
     return roles
+
+
+def past_due_notice() -> tuple[tuple[str, datetime], ...]:
+    """(plan name, end of grace) of the member's renewals that failed and still run on
+    grace, for the banner on every page; from the session, so no query on a gated page.
+    Empty without a current session copy (an access token's request, a forward check)."""
+    current_roles()  # recomputes the session's copy if the member's access changed
+    cached = session.get(SESSION_KEY)
+    user = current_user._get_current_object()
+    if not cached or not user.is_authenticated or cached.get("v") != user.access_version:
+        return ()
+    if "late" not in cached:  # a session kept from before the banner: once, then kept
+        remember_roles(user)
+        cached = session[SESSION_KEY]
+    at = now()
+    late = ((name, datetime.fromisoformat(until)) for name, until in cached.get("late", ()))
+    return tuple((name, until) for name, until in late if at < until)
 
 
 def current_roles() -> dict[str, datetime]:

@@ -33,13 +33,15 @@ from models import (
 )
 
 from ..access import admin_required
+from ..billing import Fact, FactKind
 from ..clock import end_of_day, now, utc_text
 from ..paging import BadFilter, Paging, SortKey, requested
+from ..records.audit import CONFIRMED
 from ..refunds import routes as refunds
 from ..roles import routes as roles_routes
 from ..rulebook import routes as rules_routes
 from ..subscriptions import admin_actions
-from ..subscriptions.display import explanation, status_of
+from ..subscriptions.display import access_after, explanation, status_of
 from ..subscriptions.listing import VIEWS, SubscriptionFilter, email_prefix, sort_key, subscriptions
 from . import (
     accounts,
@@ -165,7 +167,6 @@ def subscription_page(sub: Subscription, assign_form: AssignForm | None = None, 
         flags=flags,
         why=explanation(sub),
         extend_form=UntilForm(prefix="extend"),
-        revoke_form=RevokeForm(prefix="revoke"),
         assign_form=assign_form or assign.assign_form(sub),
         candidates=assign.member_candidates(sub),
     ), code
@@ -191,12 +192,24 @@ def subscription_extend(sub_id: int):
     return redirect(url_for(".subscription_detail", sub_id=sub.id)), 303
 
 
-@bp.route("/subscriptions/<int:sub_id>/revoke", methods=["POST"])
+@bp.route("/subscriptions/<int:sub_id>/revoke", methods=["GET", "POST"])
 def subscription_revoke(sub_id: int):
+    """GET: what revoking does (access ends now, not on its date) with the form; the POST
+    revokes only with the form's `confirm` field, else it shows that page again."""
     sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
     form = RevokeForm(prefix="revoke")
-    if not form.validate_on_submit():
+    if request.method == "POST" and not form.validate_on_submit():
         return _form_error(form)
+    if request.method == "GET" or request.form.get("confirm") != CONFIRMED:
+        at = now()
+        return render_template(
+            "admin/revoke.html",
+            sub=sub,
+            form=form,
+            status=status_of(sub, at),
+            after=access_after(sub, Fact(FactKind.REVOKED, at, key="preview")),
+            confirmed=CONFIRMED,
+        ), (200 if request.method == "GET" else 400)
     admin_actions.revoke(
         current_user, sub, form.reason.data, now(), member_note=form.member_note.data or ""
     )

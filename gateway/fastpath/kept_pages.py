@@ -6,11 +6,12 @@ per process and kept.
   apart from the log-out form's CSRF token: rendered once per kind of visitor, the token
   put in per request (the same `csrf_token()` the template called before).
 * `kept_page(template)`: a view whose page depends only on the strings it returns and on
-  the kind of visitor (the nav's key), such as content pages: rendered once per
-  kind of visitor and strings, the CSRF token put in per request. A request with flashed
-  messages waiting is rendered in full (they are part of the page, and reading them
-  takes them out of the session). Such a view reads nothing of the member but what the
-  member copy holds, so it gets the copy itself (member_copy.py).
+  the kind of visitor (the nav's key), such as content pages: rendered once per kind of
+  visitor, strings and past-due banner (base.html; from the session, no query), the CSRF
+  token put in per request. A request with flashed messages waiting is rendered in full
+  (they are part of the page, and reading them takes them out of the session). Such a
+  view reads nothing of the member but what the member copy holds, so it gets the copy
+  itself (member_copy.py).
 
 Off switch: `"kept_pages"` in `FASTPATH_OFF` (every page rendered in full).
 """
@@ -27,7 +28,7 @@ from flask.globals import _cv_request
 from flask_login import current_user
 from markupsafe import Markup, escape
 
-from ..access import current_roles
+from ..access import current_roles, past_due_notice
 from ..billing.rules.roles import has_role
 from ..clock import now
 from .csrf_tokens import TOKEN
@@ -103,7 +104,9 @@ class SharedPages:
         if not self.keep or "_flashes" in session:
             return render_template(template, **context)
         visitor, _, _, keepable = _visitor()
-        key = (template, tuple(sorted(context.items())), visitor)
+        # The past-due banner (templates/base.html) is per member: its plans and dates
+        # are part of the key, so a page kept with one member's banner goes to no one else.
+        key = (template, tuple(sorted(context.items())), visitor, past_due_notice())
         parts = self._pages.get(key)
         if parts is None:
             g.keeping_page = True  # csrf_token() answers TOKEN meanwhile (csrf_tokens.py)

@@ -13,6 +13,7 @@ from flask import (
     make_response,
     redirect,
     render_template,
+    request,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -20,6 +21,7 @@ from sqlalchemy import select
 
 from models import Checkout, Payment, Plan, Subscription, db
 
+from ..billing import Fact, FactKind
 from ..billing.rules.statuses import SubscriptionState
 from ..checkout import rest_cancel
 from ..clock import now, utc_text
@@ -27,8 +29,9 @@ from ..content.listing import listing
 from ..paypal.api import ApiError
 from ..paypal.urls import manage_url
 from ..receipts import document
+from ..records.audit import CONFIRMED
 from ..subscriptions import seats
-from ..subscriptions.display import next_charge, past_due, reason_of, status_of
+from ..subscriptions.display import access_after, next_charge, past_due, reason_of, status_of
 from ..subscriptions.queries import (
     double_billed,
     renewing,
@@ -114,7 +117,11 @@ def account():
         past=past,
         refused=refused,
         payments=payments,
-        late=[s for s in subs if past_due(s, at)],
+        late=[
+            (s.plan.name if s.plan else "Your subscription", s.grace_until)
+            for s in subs
+            if past_due(s, at)
+        ],
         twice=double_billed(renewing(current_user.id, at)),
         manage_url=manage_url(current_app.config),
         cancellable={
@@ -126,11 +133,15 @@ def account():
     )
 
 
-@bp.route("/account/subscriptions/<int:sub_id>/cancel", methods=["POST"])
+@bp.route("/account/subscriptions/<int:sub_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(sub_id: int):
     """Cancel one of the member's own REST subscriptions at PayPal (by API); access stays
-    until its paid-through date. Standard ones are cancelled at PayPal by the member."""
+    until its paid-through date. Standard ones are cancelled at PayPal by the member.
+
+    GET shows what cancelling does and until when access lasts, with the form; a POST
+    without its `confirm` field (an old page's one-click form) goes back to that page.
+    """
     sub = db.session.scalar(
         select(Subscription).where(
             Subscription.id == sub_id, Subscription.user_id == current_user.id
@@ -140,6 +151,17 @@ def cancel(sub_id: int):
         abort(404, description="No such subscription.")
     if not rest_cancel.is_rest(sub):
         abort(409, description="This subscription is cancelled at PayPal: see the Cancel section.")
+    if request.method == "GET" or request.form.get("confirm") != CONFIRMED:
+        at = now()
+        after = access_after(sub, Fact(FactKind.CANCELLED, at, key="preview"))
+        return render_template(
+            "member/cancel.html",
+            sub=sub,
+            status=status_of(sub, at),
+            next_charge=next_charge(sub, at),
+            access_until=after.access_until,
+            confirmed=CONFIRMED,
+        ), (200 if request.method == "GET" else 400)
     try:
         rest_cancel.cancel(sub, "Cancelled by the member", now())
     except ApiError as e:

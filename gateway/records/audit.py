@@ -12,6 +12,11 @@ from wtforms.validators import DataRequired, Length
 
 from models import AuditEntry, User, db
 
+#: The value of the `confirm` field a confirmation page's form sends (an admin's revoke or
+#: refund, a member's cancel): a POST without it (one click on an old page, a hand-made
+#: request) changes nothing.
+CONFIRMED = "yes"
+
 REASON = [DataRequired(message="A reason is required."), Length(min=3, max=500)]
 
 

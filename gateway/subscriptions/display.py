@@ -8,24 +8,34 @@ from sqlalchemy import func, select
 
 from models import Subscription, SubscriptionFact, db
 
-from ..billing import Entitlement, FactKind, compute, status_at
-from ..billing.rules.entitlements import explain
+from ..billing import Entitlement, Fact, FactKind, compute, status_at
+from ..billing.rules.entitlements import explain, is_past_due
 from ..billing.rules.reasons import reason
 from ..clock import day_text
 from . import recorded_terms as agreed
 from .service import billing_period, facts_of, policy
 
 
-def status_of(sub: Subscription, at: datetime) -> str:
-    """The status word for a subscription at `at`, from its cached dates (no recompute)."""
-    ent = Entitlement(
+def _cached(sub: Subscription) -> Entitlement:
+    """The subscription's entitlement as its row caches it (no recompute)."""
+    return Entitlement(
         state=sub.state,
         trial_until=sub.trial_until,
         paid_through=sub.paid_through,
         grace_until=sub.grace_until,
         access_until=sub.access_until,
     )
-    return status_at(ent, at)
+
+
+def status_of(sub: Subscription, at: datetime) -> str:
+    """The status word for a subscription at `at`, from its cached dates (no recompute)."""
+    return status_at(_cached(sub), at)
+
+
+def access_after(sub: Subscription, fact: Fact) -> Entitlement:
+    """What the subscription would become with `fact` added (a confirmation page says
+    it before an admin or member commits to it); nothing is written."""
+    return compute([*facts_of(sub), fact], billing_period(sub), policy())
 
 
 def explanation(sub: Subscription) -> list[str]:
@@ -84,5 +94,5 @@ def next_charge(sub: Subscription, at: datetime) -> str:
 
 
 def past_due(sub: Subscription, at: datetime) -> bool:
-    """A renewal failed and PayPal is still retrying: access runs on grace."""
-    return bool(sub.grace_until and sub.paid_through and sub.paid_through <= at < sub.grace_until)
+    """A renewal failed and PayPal is still retrying: access runs until the grace ends."""
+    return is_past_due(_cached(sub), at)

@@ -278,14 +278,16 @@ def test_periods_record_what_each_payment_bought():
     "at,expected",
     [
         (d(1, 5), "active"),
-        (d(2, 1), "grace"),
-        (d(2, 3, 23), "grace"),
+        (d(1, 31), "past_due"),  # the failure came a day early: past due already
+        (d(2, 1), "past_due"),
+        (d(2, 3, 23), "past_due"),
         (d(2, 4), "expired"),
     ],
 )
 def test_status_at_moves_with_the_clock(at, expected):
-    """Does the status word follow the clock: active, grace, then expired?"""
-    ent = compute([pay("A", d(1, 1)), fact(K.PAYMENT_FAILED, d(2, 1))], MONTHLY)
+    """Does the status word follow the clock: active, past due from the failure, then expired?"""
+    story = [pay("A", d(1, 1)), fact(K.PAYMENT_FAILED, d(1, 31))]
+    ent = compute([f for f in story if f.at <= at], MONTHLY)  # the facts known by then
     assert status_at(ent, at) == expected
 
 

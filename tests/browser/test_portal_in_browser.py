@@ -63,8 +63,8 @@ def test_the_portal_in_a_browser(app, db, browser, clock, make_user, make_plan, 
         page.click("button[type=submit]")
         page.goto(f"{url}/account")
         banner = page.locator(".past-due").inner_text()
-        assert "renewal of Premium-Monthly failed" in banner
-        assert "continues until 2026-01-18" in banner
+        assert "Payment failed: Premium-Monthly is past due" in banner
+        assert "access ends on 18 Jan 2026" in banner
         assert "Cancelled on 15 Jan 2026; access until 15 Feb 2026" in page.content()
         page.click("text=Receipt")
         page.wait_for_url(f"{url}/account/receipts/*")

@@ -339,7 +339,9 @@ def test_a_revocation_in_a_direct_group_closes_the_gate_of_a_pooled_group(
         admin = requests.Session()
         assert status(admin, f"{a}/_test/login/{known[ADMIN]}") == 204
         revoke = f"{a}/admin/subscriptions/{known['sub']}/revoke"
-        r = admin.post(revoke, data={"revoke-reason": "refunded"}, allow_redirects=False)
+        r = admin.post(
+            revoke, data={"revoke-reason": "refunded", "confirm": "yes"}, allow_redirects=False
+        )
         assert r.status_code == 303, r.text  # committed: B's copy must go
         took = until(lambda: check(on_b, b) == 403, 1.0)
         assert took < 1.0

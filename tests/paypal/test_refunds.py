@@ -35,7 +35,7 @@ def paid(rest, client, login_as, member, db):
 def refund_form(browser, payment, amount="9.00", key=KEY, reason="asked by the member"):
     return browser.post(
         f"/admin/payments/{payment.id}",
-        data={"amount": amount, "reason": reason, "key": key},
+        data={"amount": amount, "reason": reason, "key": key, "confirm": "yes"},
     )
 
 
@@ -63,6 +63,29 @@ def test_full_refund_removes_the_period_and_tells_the_member(
     again = refund_form(browser, paid, key="z" * 24)
     assert "refunded in full already" in browser.get(again.headers["Location"]).data.decode()
     assert len(sim_refunds(sim)) == 1
+
+
+def test_a_refund_is_confirmed_on_its_own_page(paid, login_as, admin, db, app, sim):
+    """Does the confirmation page say what a refund does, and does a POST without the
+    confirmation (an old page's one click) send nothing?"""
+    browser = login_as(admin, browser=app.test_client())
+    page = browser.get(f"/admin/payments/{paid.id}").data.decode()
+    assert f'method="get" action="/admin/payments/{paid.id}/refund"' in page
+    ask = {"amount": "9.00", "reason": "asked by the member"}
+    full = browser.get(f"/admin/payments/{paid.id}/refund", query_string=ask).data.decode()
+    assert "Refund 9.00 USD of payment" in full and "removes the period it bought" in full
+    assert "now (nothing is paid for)" in full and 'name="confirm" value="yes"' in full
+    partial = browser.get(
+        f"/admin/payments/{paid.id}/refund", query_string=ask | {"amount": "4.00"}
+    ).data.decode()
+    assert "a partial refund keeps the period" in partial
+    too_much = browser.get(
+        f"/admin/payments/{paid.id}/refund", query_string=ask | {"amount": "9.01"}
+    )
+    assert too_much.status_code == 303
+    r = browser.post(f"/admin/payments/{paid.id}", data=ask | {"key": KEY})
+    assert r.status_code == 303 and f"/admin/payments/{paid.id}/refund?" in r.headers["Location"]
+    assert sim_refunds(sim) == [] and db.session.scalar(select(RefundOperation)) is None
 
 
 def test_double_submit_is_one_refund(paid, login_as, admin, db, app, sim):
@@ -105,7 +128,7 @@ def test_two_admins_at_the_same_moment_refund_once(paid, admin, make_user, db, a
         barrier.wait()
         r = browser.post(
             f"/admin/payments/{payment_id}",
-            data={"amount": "9.00", "reason": "both at once", "key": f"{i}" * 24},
+            data={"amount": "9.00", "reason": "both at once", "key": f"{i}" * 24, "confirm": "yes"},
         )
         codes.append(r.status_code)
 

@@ -12,6 +12,7 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
+from gateway.clock import day_time_text
 from gateway.jobs.ask_paypal import ask_paypal
 from models import Checkout, Flag, Notification, Payment, Subscription
 from paypal_sim.rest import create_plan_from
@@ -346,15 +347,22 @@ def test_member_cancels_a_rest_subscription_and_keeps_paid_time(
     sub = sub_of(db, member)
     paid_through = sub.paid_through
     account = client.get("/account").data.decode()
-    assert "Cancel renewal</button>" in account
+    url = f"/account/subscriptions/{sub.id}/cancel"
+    assert f'href="{url}">Cancel renewal…</a>' in account  # a link to a page, not a form
+    confirm = client.get(url).data.decode()
+    assert f"You keep access until <strong>{day_time_text(paid_through)}</strong>" in confirm
+    assert 'name="confirm" value="yes"' in confirm
+    # One click on an old page's form (no confirm field) changes nothing.
+    assert client.post(url).status_code == 400
+    assert sim.world.subscriptions[paypal_id].status == "ACTIVE"
     for _ in range(2):  # a double click cancels once; the second is told it is done
-        r = client.post(f"/account/subscriptions/{sub.id}/cancel")
+        r = client.post(url, data={"confirm": "yes"})
         assert r.status_code == 302, r.data
     assert sim.world.subscriptions[paypal_id].status == "CANCELLED"
     sub = sub_of(db, member)
     assert sub.state == "cancelled" and sub.access_until == paid_through
     assert client.get("/premium").status_code == 200
-    assert "Cancel renewal</button>" not in client.get("/account").data.decode()
+    assert "Cancel renewal…" not in client.get("/account").data.decode()
     rest.advance(days=32)  # no renewal is charged; access ends at the paid-through date
     assert db.session.scalar(select(func.count()).select_from(Payment)) == 1
     assert client.get("/premium").status_code == 403
@@ -367,7 +375,9 @@ def test_cancel_is_only_for_the_members_own_rest_subscriptions(
     sub = sub_of(db, member)
     intruder = make_user("intruder@example.com")
     other = login_as(intruder, browser=app.test_client())
-    assert other.post(f"/account/subscriptions/{sub.id}/cancel").status_code == 404
+    url = f"/account/subscriptions/{sub.id}/cancel"
+    assert other.get(url).status_code == 404
+    assert other.post(url, data={"confirm": "yes"}).status_code == 404
     assert sub_of(db, member).state == "active"
 
 

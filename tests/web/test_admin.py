@@ -291,7 +291,7 @@ def test_extend_and_revoke_need_reasons(client, db, admin, login_as, world, cloc
         follow_redirects=True,
     )
     assert b"must be later than the current one" in r.data
-    r = client.post(url + "/revoke", data={"revoke-reason": "chargeback"})
+    r = client.post(url + "/revoke", data={"revoke-reason": "chargeback", "confirm": "yes"})
     assert r.status_code == 303
     db.session.expire_all()
     fresh = db.session.get(Subscription, sub.id)
@@ -436,3 +436,23 @@ def test_a_plan_grants_roles_that_exist_and_are_not_retired(
     assert r.status_code == 303
     plan = db.session.scalar(select(Plan).where(Plan.code == "gold"))
     assert plan.role_names == ["premium", "pro"]
+
+
+def test_revoke_is_confirmed_on_its_own_page(client, db, admin, login_as, world, clock):
+    """Does revoking show what it does first, and refuse a POST without the confirmation?"""
+    login_as(admin)
+    sub = world["active"]
+    url = f"/admin/subscriptions/{sub.id}/revoke"
+    detail = client.get(f"/admin/subscriptions/{sub.id}").data.decode()
+    assert f'href="{url}">Revoke access…</a>' in detail and 'name="revoke-reason"' not in detail
+    page = client.get(url).data.decode()
+    until = sub.access_until.strftime("%Y-%m-%d %H:%M")
+    assert f"Access now lasts until <strong>{until}" in page
+    assert "ends " + clock.now().strftime("%Y-%m-%d %H:%M") in page
+    assert 'name="confirm" value="yes"' in page
+    r = client.post(url, data={"revoke-reason": "one click on an old page"})
+    assert r.status_code == 400 and "Yes, revoke access now" in r.data.decode()
+    assert "one click on an old page" in r.data.decode()  # the reason is kept
+    db.session.expire_all()
+    assert db.session.get(Subscription, sub.id).state == "active"
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.subject_id == sub.id)) is None

@@ -96,7 +96,8 @@ def test_revoke_by_admin_page_closes_member_session(
     assert client.get("/premium").status_code == 200
     admin_browser = login_as(admin, new_client())
     r = admin_browser.post(
-        f"/admin/subscriptions/{sub.id}/revoke", data={"revoke-reason": "fraud reported"}
+        f"/admin/subscriptions/{sub.id}/revoke",
+        data={"revoke-reason": "fraud reported", "confirm": "yes"},
     )
     assert r.status_code == 303
     assert client.get("/premium").status_code == 403

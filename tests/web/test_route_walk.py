@@ -29,6 +29,7 @@ EXPECTED = {
     ("GET", "/account/receipts/paypal/{txn}"): (LOGIN, 302, 404, 302),  # the mail's links
     ("GET", "/account/receipts/paypal/{txn}.pdf"): (LOGIN, 302, 404, 302),
     # A's subscription is an admin grant, not a REST one: refused for A, not found for others.
+    ("GET", "/account/subscriptions/{sub}/cancel"): (LOGIN, 409, 404, 404),
     ("POST", "/account/subscriptions/{sub}/cancel"): (LOGIN, 409, 404, 404),
     # Content pages (tests/site_content): a preview and a way in for whoever may not read
     # them, the whole page for holders of the role; admins see everything.
@@ -96,6 +97,7 @@ ADMIN_ONLY = [
     ("GET", "/admin/payments"),
     ("GET", "/admin/payments.csv"),
     ("GET", "/admin/payments/{payment_id}"),
+    ("GET", "/admin/payments/{payment_id}/refund"),
     ("GET", "/admin/plans"),
     ("GET", "/admin/plans/{plan_id}/edit"),
     ("GET", "/admin/plans/new"),
@@ -117,6 +119,7 @@ ADMIN_ONLY = [
     ("GET", "/admin/subscriptions/{sub}"),
     ("POST", "/admin/subscriptions/{sub}/assign"),
     ("POST", "/admin/subscriptions/{sub}/extend"),
+    ("GET", "/admin/subscriptions/{sub}/revoke"),
     ("POST", "/admin/subscriptions/{sub}/revoke"),
 ]
 

@@ -235,13 +235,13 @@ def compute(facts: Iterable[Fact], terms: Terms, policy: Policy = Policy()) -> E
 
 
 def status_at(ent: Entitlement, now: datetime) -> str:
-    """The word a member or admin sees: trial, active, grace, cancelled, ... or expired."""
+    """The word a member or admin sees: trial, active, past_due, cancelled, ... or expired."""
     if not ent.has_access(now):
         if ent.state in (State.PENDING, State.REVOKED, State.REFUNDED, State.CHARGED_BACK):
             return ent.state.value
         return "expired"
-    if ent.paid_through is not None and now >= ent.paid_through and ent.grace_until:
-        return "grace"
+    if is_past_due(ent, now):
+        return "past_due"
     if (
         ent.state is State.ACTIVE
         and ent.trial_until
@@ -250,6 +250,18 @@ def status_at(ent: Entitlement, now: datetime) -> str:
     ):
         return "trial"
     return ent.state.value
+
+
+def is_past_due(ent: Entitlement, now: datetime) -> bool:
+    """A renewal failed and PayPal still retries: from the failure itself, which may come
+    before the paid-through date, until the grace ends (never once the access has ended)."""
+    return bool(
+        ent.state is State.ACTIVE
+        and ent.grace_until
+        and ent.paid_through
+        and ent.has_access(now)
+        and now < ent.grace_until
+    )
 
 
 def explain(ent: Entitlement, policy: Policy = Policy()) -> list[str]:

@@ -34,7 +34,7 @@ def paid(rest, client, login_as, member, db, verified):
 def refund(browser, payment, amount: str, key: str):
     r = browser.post(
         f"/admin/payments/{payment.id}",
-        data={"amount": amount, "reason": "asked by the member", "key": key},
+        data={"amount": amount, "reason": "asked by the member", "key": key, "confirm": "yes"},
     )
     assert r.status_code == 303
 

@@ -96,11 +96,15 @@ def test_the_admin_form_says_who_reads_what(
     member = make_user()
     sub = make_subscription(member, make_plan("premium-monthly"), [pay("A", clock.now())])
     login_as(admin)
-    page = client.get(f"/admin/subscriptions/{sub.id}").data.decode()
+    page = client.get(f"/admin/subscriptions/{sub.id}/revoke").data.decode()  # confirm page
     assert "never shown to the member" in page and "Message to the member" in page
     r = client.post(
         f"/admin/subscriptions/{sub.id}/revoke",
-        data={"revoke-reason": "internal only", "revoke-member_note": "See you soon"},
+        data={
+            "revoke-reason": "internal only",
+            "revoke-member_note": "See you soon",
+            "confirm": "yes",
+        },
     )
     assert r.status_code == 303
     login_as(member)

@@ -5,19 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from models import Checkout, Payment, Plan, Subscription, db
+from models import Checkout, Payment, Plan, Subscription, SubscriptionFact, db
 
+from ..billing.rules.facts import FactKind
 from ..billing.rules.statuses import SubscriptionState
-from ..checkout import rest_cancel
+from ..checkout import manage, rest_cancel
 from ..clock import now, utc_text
 from ..content.listing import listing
 from ..paypal.api import ApiError
 from ..paypal.urls import manage_url
-from ..subscriptions import seats
+from ..subscriptions import cancel_reasons, seats
 from ..subscriptions.display import next_charge, past_due, reason_of, status_of
 from ..subscriptions.queries import (
     double_billed,
@@ -104,6 +114,7 @@ def account():
         cancellable={
             s.id for s in current if s.state is SubscriptionState.ACTIVE and rest_cancel.is_rest(s)
         },
+        **manage_view(current),
         status=lambda s: status_of(s, at),
         reason=lambda s: reason_of(s, at),
         next_charge=lambda s: next_charge(s, at),
@@ -113,8 +124,9 @@ def account():
 @bp.route("/account/subscriptions/<int:sub_id>/cancel", methods=["POST"])
 @login_required
 def cancel(sub_id: int):
-    """Cancel one of the member's own REST subscriptions at PayPal (by API); access stays
-    until its paid-through date. Standard ones are cancelled at PayPal by the member."""
+    """Cancel one of the member's own subscriptions at PayPal: REST by API, Standard by the
+    classic API when configured (else the member cancels at PayPal); access stays until
+    the paid-through date. Keeps the member's answer to "why?" if they gave one."""
     sub = db.session.scalar(
         select(Subscription).where(
             Subscription.id == sub_id, Subscription.user_id == current_user.id
@@ -122,13 +134,18 @@ def cancel(sub_id: int):
     )
     if sub is None:
         abort(404, description="No such subscription.")
-    if not rest_cancel.is_rest(sub):
+    rest = rest_cancel.is_rest(sub)
+    if not rest and not manage.can_cancel_classic(sub):
         abort(409, description="This subscription is cancelled at PayPal: see the Cancel section.")
     try:
-        rest_cancel.cancel(sub, "Cancelled by the member", now())
+        if rest:
+            rest_cancel.cancel(sub, "Cancelled by the member", now())
+        else:  # PayPal's subscr_cancel IPN follows and is applied like any message
+            manage.cancel_classic(sub, "Cancelled by the member")
     except ApiError as e:
         current_app.logger.warning("member cancel of %s failed: %s", sub.paypal_id, e)
         abort(503, description="PayPal could not be reached; nothing changed. Please try again.")
+    cancel_reasons.keep(sub, request.form.get("reason", ""), request.form.get("reason_note", ""))
     db.session.commit()
     db.session.refresh(sub)
     flash(
@@ -154,3 +171,30 @@ def receipt(payment_id: int):
         abort(404, description="No such receipt.")
     sub = db.session.get(Subscription, payment.subscription_id)
     return render_template("member/receipt.html", payment=payment, sub=sub)
+
+
+def manage_view(current: Sequence[Subscription]) -> dict[str, Any]:
+    """What templates/member/_manage.html needs: which subscriptions can be cancelled from
+    here by the classic API, paused, resumed or moved to another plan in place."""
+    plans = list(db.session.scalars(select(Plan).where(Plan.active.is_(True))))
+    return {
+        "classic_cancel": {s.id for s in current if manage.can_cancel_classic(s)},
+        "pausable": {s.id for s in current if manage.can_pause(s)},
+        "resumable": {s.id for s in current if manage.can_resume(s)},
+        "changeable": {s.id for s in current if manage.change_targets(s, plans)},
+        "classic_configured": manage.nvp.configured(current_app.config),
+        "paused_since": {
+            s.id: db.session.scalar(
+                select(func.max(SubscriptionFact.at)).where(
+                    SubscriptionFact.subscription_id == s.id,
+                    SubscriptionFact.kind == FactKind.SUSPENDED.value,
+                )
+            )
+            for s in current
+            if s.state is SubscriptionState.SUSPENDED
+        },
+    }
+
+
+# The manage views add their routes to `bp` (a cycle microblog uses too: they need `bp`).
+from . import manage as _manage_views  # noqa: E402, F401

@@ -115,6 +115,15 @@ class DefaultConfig:
     PAYPAL_WEBHOOK_CA_FILE = ""
     #: Ask PayPal about a subscription whose renewal is this overdue with nothing heard.
     PAYPAL_ASK_AFTER_HOURS = 6
+    # Classic API (NVP) signature credentials: with all three, Standard subscriptions are
+    # cancelled from the site (ManageRecurringPaymentsProfileStatus); empty: the member
+    # cancels at PayPal. The URL defaults by mode (api-3t.paypal.com/nvp, the stand-in's /nvp).
+    PAYPAL_NVP_URL = ""
+    PAYPAL_NVP_USER = ""
+    PAYPAL_NVP_PASSWORD = ""
+    PAYPAL_NVP_SIGNATURE = ""
+    #: Members may pause (suspend) and resume their REST subscriptions from the site.
+    MEMBER_PAUSE = False
     #: Public base URL PayPal calls back (notify_url, return); empty = from the request.
     PUBLIC_URL = ""
 

@@ -84,6 +84,10 @@ class Subscription(Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: Why the member cancelled, if they said (gateway/subscriptions/cancel_reasons.py):
+    #: their answer, not PayPal's, so it is kept apart from the derived dates above.
+    cancel_reason: Mapped[str | None] = mapped_column(String(20))
+    cancel_note: Mapped[str | None] = mapped_column(String(200))
 
     user: Mapped[User | None] = relationship(lazy="joined")
     plan: Mapped[Plan | None] = relationship(lazy="joined")

@@ -1,11 +1,13 @@
 """Merchant and buyer actions on a subscription: cancel, modify, suspend, activate (which
-also starts a REST subscription the buyer left APPROVED)."""
+also starts a REST subscription the buyer left APPROVED), revise (a plan change)."""
 
 from __future__ import annotations
 
 from . import ipn_messages as ipn
+from .formats import new_id
 from .renewals import Renewals
-from .state import Refused, Subscription
+from .signup import UNIT_OF
+from .state import Plan, Refused, Subscription
 
 
 class Lifecycle(Renewals):
@@ -69,4 +71,45 @@ class Lifecycle(Renewals):
         if sub.next_billing is None or sub.next_billing < now:
             sub.next_billing = now
         if sub.style == "rest":
-            self._sub_event(sub, "BILLING.SUBSCRIPTION.RE-ACTIVATED")
+            # PayPal's webhook list names ACTIVATED for the activate call, resumes included
+            # (RE-ACTIVATED is in SDK constants but not in that list).
+            self._sub_event(sub, "BILLING.SUBSCRIPTION.ACTIVATED")
+
+    def revise(self, sub: Subscription, plan: Plan, return_url: str, cancel_url: str) -> bool:
+        """Move a REST subscription to another plan; True if the buyer must approve first.
+
+        A plan at the same price and period is applied at once. Another amount needs the
+        buyer's consent at PayPal (the approve link); the new price is charged from the
+        next billing date, as PayPal does (no proration).
+        """
+        if sub.style != "rest" or sub.status not in ("ACTIVE", "SUSPENDED"):
+            raise Refused(f"subscription is {sub.status}, not ACTIVE or SUSPENDED")
+        if plan.currency != sub.currency:
+            raise Refused("the new plan's currency differs from the subscription's")
+        same = (plan.price, plan.interval_count, UNIT_OF[plan.interval_unit]) == (
+            sub.amount,
+            sub.period_count,
+            sub.period_unit,
+        )
+        if same:
+            self._switch_plan(sub, plan)
+            return False
+        sub.revise_plan_id, sub.revise_token = plan.id, new_id("BA-", 17)
+        sub.revise_return_url, sub.revise_cancel_url = return_url, cancel_url
+        return True
+
+    def approve_revise(self, sub: Subscription) -> None:
+        """The buyer agreed to the revised plan at PayPal."""
+        plan = self.world.plans.get(sub.revise_plan_id)
+        if plan is None or sub.status not in ("ACTIVE", "SUSPENDED"):
+            raise Refused("no plan change waits for approval")
+        self._switch_plan(sub, plan)
+
+    def _switch_plan(self, sub: Subscription, plan: Plan) -> None:
+        sub.plan_id, sub.item_name, sub.item_number = plan.id, plan.name, plan.id
+        sub.amount, sub.period_count = plan.price, plan.interval_count
+        sub.period_unit = UNIT_OF[plan.interval_unit]
+        sub.failure_threshold = plan.payment_failure_threshold
+        sub.revise_plan_id = sub.revise_token = ""
+        sub.update_time = self.clock.now()
+        self._sub_event(sub, "BILLING.SUBSCRIPTION.UPDATED")

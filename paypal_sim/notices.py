@@ -75,9 +75,10 @@ class Notices:
 
     # -- REST representation -------------------------------------------------
     def subscription_json(self, sub: Subscription) -> dict[str, Any]:
-        updated = sub.status_update_time or sub.create_time
+        status_updated = sub.status_update_time or sub.create_time
         # Signup sets create_time and status_update_time on every subscription it makes.
-        assert updated is not None
+        assert status_updated is not None
+        updated = max(status_updated, sub.update_time or status_updated)
         data: dict[str, Any] = {
             "id": sub.id,
             "plan_id": sub.plan_id,
@@ -87,7 +88,7 @@ class Notices:
             "plan_overridden": False,
             "create_time": rfc3339(sub.create_time) if sub.create_time else None,
             "update_time": rfc3339(updated),
-            "status_update_time": rfc3339(updated),
+            "status_update_time": rfc3339(status_updated),
             "start_time": rfc3339(sub.start_time) if sub.start_time else None,
             "links": [
                 {

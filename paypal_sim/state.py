@@ -25,6 +25,10 @@ class Account:
     sandbox: bool = True  # adds test_ipn=1
     client_id: str = "sim-client-id"
     client_secret: str = "sim-client-secret"
+    # Classic API (NVP) signature credentials.
+    nvp_user: str = "sim-api-user"
+    nvp_password: str = "sim-api-password"
+    nvp_signature: str = "sim-api-signature"
     token_lifetime: int = 32400  # seconds
     notify_url: str = ""  # profile IPN URL (a button's notify_url wins)
     rest_ipn: bool = False  # REST payments are also reported by IPN (both channels on)
@@ -94,6 +98,14 @@ class Subscription:
     eot_at: datetime | None = None  # Standard: end of term notice due
     last_payment: Transaction | None = None
     status_update_time: datetime | None = None
+    #: A revise (plan change) the buyer has still to approve: the plan, the approve
+    #: link's token, where PayPal sends the browser back. Empty when none waits.
+    revise_plan_id: str = ""
+    revise_token: str = ""
+    revise_return_url: str = ""
+    revise_cancel_url: str = ""
+    #: When the subscription last changed other than by status (a revise).
+    update_time: datetime | None = None
 
 
 @dataclass

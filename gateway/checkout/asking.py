@@ -42,9 +42,11 @@ def record_answers(
         (
             subscription_document(subscription, now),
             # The next billing time is part of the key: a trial's end is only learnt once
-            # PayPal has run the trial cycle, without any change of status.
+            # PayPal has run the trial cycle, without any change of status; so is the
+            # plan: a revise changes it without any change of status either.
             f"subscription:{sub_id}:{subscription.get('status')}:"
-            f"{subscription.get('status_update_time')}:{_next_billing(subscription)}",
+            f"{subscription.get('status_update_time')}:{_next_billing(subscription)}"
+            f"{':' + str(subscription['plan_id']) if subscription.get('plan_id') else ''}",
         )
     ]
     documents += [

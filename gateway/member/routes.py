@@ -17,20 +17,21 @@ from flask import (
     url_for,
 )
 from flask_login import current_user, login_required
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from models import Checkout, Payment, Plan, Subscription, db
+from models import Checkout, Payment, Plan, Subscription, SubscriptionFact, db
 
 from ..billing import Fact, FactKind
 from ..billing.rules.statuses import SubscriptionState
-from ..checkout import rest_cancel
+from ..checkout import manage, rest_cancel
 from ..clock import now, utc_text
 from ..content.listing import listing
 from ..paypal.api import ApiError
 from ..paypal.urls import manage_url
 from ..receipts import document
 from ..records.audit import CONFIRMED
-from ..subscriptions import seats
+from ..subscriptions import cancel_reasons, seats
+from ..subscriptions.cancel_reasons import REASONS
 from ..subscriptions.display import access_after, next_charge, past_due, reason_of, status_of
 from ..subscriptions.queries import (
     double_billed,
@@ -127,6 +128,7 @@ def account():
         cancellable={
             s.id for s in current if s.state is SubscriptionState.ACTIVE and rest_cancel.is_rest(s)
         },
+        **manage_view(current),
         status=lambda s: status_of(s, at),
         reason=lambda s: reason_of(s, at),
         next_charge=lambda s: next_charge(s, at),
@@ -136,8 +138,9 @@ def account():
 @bp.route("/account/subscriptions/<int:sub_id>/cancel", methods=["GET", "POST"])
 @login_required
 def cancel(sub_id: int):
-    """Cancel one of the member's own REST subscriptions at PayPal (by API); access stays
-    until its paid-through date. Standard ones are cancelled at PayPal by the member.
+    """Cancel one of the member's own subscriptions at PayPal: REST by API, Standard by the
+    classic API when configured (else the member cancels at PayPal); access stays until
+    the paid-through date. Keeps the member's answer to "why?" if they gave one.
 
     GET shows what cancelling does and until when access lasts, with the form; a POST
     without its `confirm` field (an old page's one-click form) goes back to that page.
@@ -149,7 +152,8 @@ def cancel(sub_id: int):
     )
     if sub is None:
         abort(404, description="No such subscription.")
-    if not rest_cancel.is_rest(sub):
+    rest = rest_cancel.is_rest(sub)
+    if not rest and not manage.can_cancel_classic(sub):
         abort(409, description="This subscription is cancelled at PayPal: see the Cancel section.")
     if request.method == "GET" or request.form.get("confirm") != CONFIRMED:
         at = now()
@@ -161,12 +165,17 @@ def cancel(sub_id: int):
             next_charge=next_charge(sub, at),
             access_until=after.access_until,
             confirmed=CONFIRMED,
+            reasons=REASONS,
         ), (200 if request.method == "GET" else 400)
     try:
-        rest_cancel.cancel(sub, "Cancelled by the member", now())
+        if rest:
+            rest_cancel.cancel(sub, "Cancelled by the member", now())
+        else:  # PayPal's subscr_cancel IPN follows and is applied like any message
+            manage.cancel_classic(sub, "Cancelled by the member")
     except ApiError as e:
         current_app.logger.warning("member cancel of %s failed: %s", sub.paypal_id, e)
         abort(503, description="PayPal could not be reached; nothing changed. Please try again.")
+    cancel_reasons.keep(sub, request.form.get("reason", ""), request.form.get("reason_note", ""))
     db.session.commit()
     db.session.refresh(sub)
     flash(
@@ -217,3 +226,30 @@ def receipt_by_txn(txn_id: str, as_pdf: bool):
         abort(404, description="No such receipt.")
     endpoint = "member.receipt_pdf" if as_pdf else "member.receipt"
     return redirect(url_for(endpoint, payment_id=payment_id))
+
+
+def manage_view(current: Sequence[Subscription]) -> dict[str, Any]:
+    """What templates/member/_manage.html needs: which subscriptions can be cancelled from
+    here by the classic API, paused, resumed or moved to another plan in place."""
+    plans = list(db.session.scalars(select(Plan).where(Plan.active.is_(True))))
+    return {
+        "classic_cancel": {s.id for s in current if manage.can_cancel_classic(s)},
+        "pausable": {s.id for s in current if manage.can_pause(s)},
+        "resumable": {s.id for s in current if manage.can_resume(s)},
+        "changeable": {s.id for s in current if manage.change_targets(s, plans)},
+        "classic_configured": manage.nvp.configured(current_app.config),
+        "paused_since": {
+            s.id: db.session.scalar(
+                select(func.max(SubscriptionFact.at)).where(
+                    SubscriptionFact.subscription_id == s.id,
+                    SubscriptionFact.kind == FactKind.SUSPENDED.value,
+                )
+            )
+            for s in current
+            if s.state is SubscriptionState.SUSPENDED
+        },
+    }
+
+
+# The manage views add their routes to `bp` (a cycle microblog uses too: they need `bp`).
+from . import manage as _manage_views  # noqa: E402, F401

@@ -272,6 +272,35 @@ class PayPalApi:
             request_id=request_id,
         )
 
+    def set_status(self, subscription_id: str, action: str, reason: str, request_id: str) -> None:
+        """`suspend` or `activate` (a paused subscription resumes billing)."""
+        assert action in ("suspend", "activate")
+        self.call(
+            "POST",
+            f"/v1/billing/subscriptions/{_safe_id(subscription_id)}/{action}",
+            json={"reason": reason[:128]},
+            request_id=request_id,
+        )
+
+    def revise_subscription(
+        self, subscription_id: str, plan_id: str, return_url: str, cancel_url: str
+    ) -> dict[str, Any]:
+        """Move the subscription to another plan; the answer may hold an `approve` link
+        the buyer must follow before PayPal makes the change."""
+        return self.call(
+            "POST",
+            f"/v1/billing/subscriptions/{_safe_id(subscription_id)}/revise",
+            json={
+                "plan_id": plan_id,
+                "application_context": {
+                    "return_url": return_url,
+                    "cancel_url": cancel_url,
+                    "user_action": "CONTINUE",
+                    "shipping_preference": "NO_SHIPPING",
+                },
+            },
+        )
+
     def refund_sale(
         self, sale_id: str, amount: Decimal, currency: str, request_id: str
     ) -> dict[str, Any]:

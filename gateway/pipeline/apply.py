@@ -32,6 +32,7 @@ from ..receipts import numbering as receipts
 from ..records.flags import raise_flag
 from ..subscriptions import notices, seats, service
 from ..subscriptions import recorded_terms as agreed
+from ..subscriptions.plan_change import follow_plan
 from ..subscriptions.plan_identity import find_plan
 
 
@@ -102,6 +103,7 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
         return Applied(meaning.summary)
 
     sub = _subscription_for(meaning, note, now)
+    follow_plan(sub, meaning, now, note.id)  # a revise PayPal confirms
     facts = _check_terms(sub, meaning, note, now)
     history = agreed.history(sub)
     problem = amount_problem(sub, meaning, history)

@@ -35,6 +35,7 @@ from models import Notification, Payment, Subscription, SubscriptionFact, Subscr
 from .. import mail
 from ..billing import Entitlement, Fact, compute
 from ..billing.rules.interpretation import Interpretation
+from ..billing.rules.statuses import PlanRefKind
 from ..database import insert_new
 from ..receipts import numbering as receipts
 from ..subscriptions import notices, service
@@ -183,8 +184,9 @@ def _lock(
     unplaced, elsewhere = [], set()
     for note, meaning in items:
         row = row_for(note, meaning)
-        # Warnings are flagged by the one-by-one path; no row: it creates one.
-        if row is None or meaning.warnings:
+        # Warnings are flagged by the one-by-one path; no row: it creates one; another
+        # plan named: it may follow a revise (subscriptions/plan_change.py).
+        if row is None or meaning.warnings or _names_another_plan(row, meaning):
             unplaced.append((note, meaning))
             if row is not None:
                 elsewhere.add(row.id)
@@ -197,6 +199,11 @@ def _lock(
     for sub_id in elsewhere & subs.keys():
         unplaced += subs.pop(sub_id).messages
     return subs, unplaced
+
+
+def _names_another_plan(row: Subscription, meaning: Interpretation) -> bool:
+    held = (row.plan.paypal_plan_id or "").lower() if row.plan is not None else ""
+    return any(r.kind is PlanRefKind.REST_PLAN and r.key != held for r in meaning.plan_refs)
 
 
 def _load(subs: dict[int, _Sub]) -> None:

@@ -83,14 +83,19 @@ def in_force(
     sub: Subscription, at: datetime | None = None, rows: list[SubscriptionTerms] | None = None
 ) -> AgreedTerms | None:
     """The terms that applied at `at` (the latest if None): the last agreed or changed
-    terms effective by then, else the earliest recorded, else the plan's (None while the
-    plan is unknown and nothing was recorded). `rows`: the history, if already loaded."""
+    terms effective by then, else the offer or the earliest recorded, else the plan's
+    (None while the plan is unknown and nothing was recorded). `rows`: the history, if
+    already loaded."""
     rows = history(sub) if rows is None else rows
     agreed = [r for r in rows if r.source is not TermsSource.OFFER] or rows
     if not agreed:
         return plan_terms(sub.plan) if sub.plan is not None else None
-    current = agreed[0]
+    current = None
     for row in agreed:
         if at is None or row.effective_at <= at:
             current = row
+    if current is None:
+        # Before every agreed or changed terms: the offer (a REST subscription records no
+        # signup, only the offer and later plan changes), else the earliest.
+        current = next((r for r in rows if r.source is TermsSource.OFFER), agreed[0])
     return AgreedTerms.from_json(current.terms)

@@ -68,7 +68,32 @@ def sale(**fields: Any) -> dict[str, Any]:
 
 
 def keys(meaning: Interpretation) -> list[tuple[FactKind, str]]:
-    return [(f.kind, f.key) for f in meaning.facts]
+    """The facts' kinds and keys, less the resume marker every activation carries
+    (test_activation_lifts_an_earlier_pause checks it)."""
+    started = {f.at for f in meaning.facts if f.kind is FactKind.STARTED}
+    return [
+        (f.kind, f.key)
+        for f in meaning.facts
+        if not (f.kind is FactKind.REACTIVATED and f.at in started)
+    ]
+
+
+def test_activation_lifts_an_earlier_pause():
+    """Does ACTIVATED after SUSPENDED (PayPal's activate call) resume the subscription?"""
+    from gateway.billing import Policy, Terms, compute
+    from gateway.billing.rules.periods import PeriodUnit
+
+    def at(kind: str, when: str) -> Interpretation:
+        sub = subscription(status_update_time=when, update_time=when)
+        return interpret_event(event(f"BILLING.SUBSCRIPTION.{kind}", sub), NOW)
+
+    paused = at("SUSPENDED", "2026-01-20T00:00:00Z")
+    resumed = at("ACTIVATED", "2026-01-25T00:00:00Z")
+    stale = at("ACTIVATED", "2026-01-10T00:00:00Z")  # the first activation, late
+    terms = Terms(1, PeriodUnit.MONTH)
+    assert compute([*paused.facts, *stale.facts], terms, Policy()).state.value == "suspended"
+    both = compute([*paused.facts, *resumed.facts, *stale.facts], terms, Policy())
+    assert both.state.value == "pending"  # not suspended any more (nothing paid in this test)
 
 
 # -- RFC 3339 ---------------------------------------------------------------------------------
@@ -246,12 +271,13 @@ def test_real_sandbox_activation():
     assert m.subscription_ref == "I-2C054R2S7S33" and m.member_token == ""
     assert m.plan_refs == (PlanRef(PlanRefKind.REST_PLAN, "P-5G929033T98692209M3CB6EI"),)
     assert m.payer_email == "oscar.carrillo2941@alumnos.udg.mx"
-    [fact] = m.facts
+    fact, resumed = m.facts  # the second lifts any pause before it (a resume is ACTIVATED too)
     assert (fact.kind, fact.key, fact.at) == (
         FactKind.STARTED,
         "activated",
         utc(2024, 8, 20, 4, 49, 32),
     )
+    assert (resumed.kind, resumed.at) == (FactKind.REACTIVATED, fact.at)
     assert m.receiver is None and m.is_test is None and m.payment is None
     assert m.terms is None and m.terms_event == ""  # REST reports no terms: none required
 
@@ -592,7 +618,8 @@ def test_stand_in_lifecycle():
     assert read["PAYMENT.SALE.REVERSED"].parent_txn_id == payment.id
     assert keys(read["BILLING.SUBSCRIPTION.CANCELLED"]) == [(FactKind.CANCELLED, "cancelled")]
     assert keys(read["BILLING.SUBSCRIPTION.SUSPENDED"])[0][1].startswith("suspended:2026-02-")
-    assert keys(read["BILLING.SUBSCRIPTION.RE-ACTIVATED"])[0][0] is FactKind.REACTIVATED
+    # The stand-in announces the resume as ACTIVATED, as PayPal's webhook list says.
+    assert FactKind.REACTIVATED in {f.kind for f in read["BILLING.SUBSCRIPTION.ACTIVATED"].facts}
 
 
 def test_stand_in_failed_renewals_are_distinct():

@@ -137,7 +137,7 @@ def test_cancel_suspend_activate(paypal, listener):
     assert again.status_code == 422 and again.json()["name"] == "UNPROCESSABLE_ENTITY"
     assert [json.loads(w.body)["event_type"] for w in webhooks(paypal, listener)] == [
         "BILLING.SUBSCRIPTION.SUSPENDED",
-        "BILLING.SUBSCRIPTION.RE-ACTIVATED",
+        "BILLING.SUBSCRIPTION.ACTIVATED",
         "BILLING.SUBSCRIPTION.CANCELLED",
     ]
 

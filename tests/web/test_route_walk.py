@@ -31,6 +31,16 @@ EXPECTED = {
     # A's subscription is an admin grant, not a REST one: refused for A, not found for others.
     ("GET", "/account/subscriptions/{sub}/cancel"): (LOGIN, 409, 404, 404),
     ("POST", "/account/subscriptions/{sub}/cancel"): (LOGIN, 409, 404, 404),
+    # The portal's own changes (gateway/member/manage.py): none applies to a grant, and
+    # pausing is off by default.
+    ("GET", "/account/subscriptions/{sub}/pause"): (LOGIN, 409, 404, 404),
+    ("POST", "/account/subscriptions/{sub}/pause"): (LOGIN, 409, 404, 404),
+    ("GET", "/account/subscriptions/{sub}/resume"): (LOGIN, 409, 404, 404),
+    ("POST", "/account/subscriptions/{sub}/resume"): (LOGIN, 409, 404, 404),
+    ("GET", "/account/subscriptions/{sub}/change"): (LOGIN, 409, 404, 404),
+    ("GET", "/account/subscriptions/{sub}/change/{plan}"): (LOGIN, 409, 404, 404),
+    ("POST", "/account/subscriptions/{sub}/change/{plan}"): (LOGIN, 409, 404, 404),
+    ("GET", "/account/subscriptions/{sub}/changed"): (LOGIN, 409, 404, 404),
     # Content pages (tests/site_content): a preview and a way in for whoever may not read
     # them, the whole page for holders of the role; admins see everything.
     ("GET", "/premium"): (403, 200, 403, 200),

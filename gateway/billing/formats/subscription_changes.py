@@ -22,6 +22,7 @@ def subscription_fields(sub: Json) -> dict[str, Any]:
         "subscription_ref": sub.ident("id"),
         "member_token": sub.text("custom_id"),
         "plan_refs": (PlanRef(PlanRefKind.REST_PLAN, plan_id),) if plan_id else (),
+        "plan_at": sub.time("update_time") if plan_id else None,
         "payer_email": sub.text("subscriber.email_address"),
         "status": sub.text("status") or sub.text("state"),
     }
@@ -38,7 +39,8 @@ def subscription_change(
     asked), so that a re-delivery is still the same fact.
     """
     if change == "activated":
-        return _activated(sub, received_at)
+        summary, facts, warnings = _activated(sub, received_at)
+        return summary, [*facts, _resumed(sub, received_at)], warnings
     if change not in ("reactivated", "suspended", "cancelled", "expired"):
         status = sub.text("status") or sub.text("state") or "none"
         return f"subscription {status}: noted", [], []
@@ -55,6 +57,15 @@ def subscription_change(
         return "cancelled: no more renewals", [fact], []
     fact = Fact(FactKind.ENDED, changed, key="ended")
     return "expired: end of term, no renewals, no grace", [fact], []
+
+
+def _resumed(sub: Json, received_at: datetime) -> Fact:
+    """PayPal announces a resume (the activate call) as ACTIVATED too, and asked after a
+    resume it answers ACTIVE: either lifts a pause dated before it (and changes nothing
+    at a first activation). Keyed as RE-ACTIVATED's, so both are one fact."""
+    at = sub.time("status_update_time", "start_time") or received_at
+    stamp = sub.stamp("status_update_time", "start_time") or rfc3339(at)
+    return Fact(FactKind.REACTIVATED, at, key=f"reactivated:{stamp}")
 
 
 def _activated(sub: Json, received_at: datetime) -> tuple[str, list[Fact], list[str]]:

@@ -81,6 +81,9 @@ class Interpretation:
     parent_txn_id: str = ""
     #: Identifiers naming the plan, most specific first; empty when the message has none.
     plan_refs: tuple[PlanRef, ...] = ()
+    #: When PayPal last changed the resource naming `plan_refs` (a REST subscription's
+    #: update_time): a plan change (revise) is followed only by a newer message.
+    plan_at: datetime | None = None
     #: The buyer's e-mail at PayPal (a hint for an admin matching a member, never trusted).
     payer_email: str = ""
     #: Our checkout token, echoed back by PayPal (custom / custom_id).

@@ -109,7 +109,7 @@ def test_standard_subscription_cancelled_through_the_classic_api(
     assert "Would you tell us why?" in page
     r = client.post(
         f"/account/subscriptions/{sub.id}/cancel",
-        data={"reason": "other", "reason_note": "  moving   abroad "},
+        data={"reason": "other", "reason_note": "  moving   abroad ", "confirm": "yes"},
     )
     assert r.status_code == 302, r.data
     assert sim.world.subscriptions[sub.paypal_id].status == "CANCELLED"
@@ -118,7 +118,8 @@ def test_standard_subscription_cancelled_through_the_classic_api(
     assert sub.state == "cancelled" and sub.access_until == sub.paid_through
     assert (sub.cancel_reason, sub.cancel_note) == ("other", "moving abroad")
     # A second click: PayPal says the profile is already cancelled; nothing breaks.
-    assert client.post(f"/account/subscriptions/{sub.id}/cancel").status_code in (302, 409)
+    again = client.post(f"/account/subscriptions/{sub.id}/cancel", data={"confirm": "yes"})
+    assert again.status_code in (302, 409)
 
 
 def test_classic_api_refuses_bad_credentials(live, app, sim):

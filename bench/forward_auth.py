@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import getpass
-import re
 import shutil
 import statistics
 import subprocess
@@ -25,7 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench.gate import AGENT, LUA, log_in, seed_member
+from bench.gate import log_in, seed_member, wrk
 from bench.processing import ROOT, database, free_port, gunicorn, started
 
 TARGET_CHECK = 0.85
@@ -34,25 +33,6 @@ TARGET_NGINX = 0.8
 #: a content page for the premium role, which the member holds).
 ASK = 'wrk.headers["X-Forwarded-Uri"] = "/premium"\nwrk.headers["X-Forwarded-Method"] = "GET"\n'
 FILE = b"<!doctype html><title>guide</title>" + b"x" * 4000
-
-
-def wrk(url: str, cookie: str, seconds: float, extra: str = "") -> float:
-    """Requests per second; any answer but 200 fails the run."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(extra + LUA.format(cookie=cookie, agent=AGENT))
-    subprocess.run(["wrk", "-t2", "-c32", "-d1s", "-s", f.name, url], capture_output=True)
-    out = subprocess.run(
-        ["wrk", "-t2", "-c32", f"-d{seconds:g}s", "-s", f.name, url],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    not_ok = re.search(r"not 200: (\d+)", out)
-    if "Non-2xx" in out or not_ok is None or int(not_ok.group(1)):
-        raise RuntimeError(f"{url} answered other than 200 under load:\n{out}")
-    found = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    assert found is not None, out
-    return float(found.group(1))
 
 
 @contextlib.contextmanager

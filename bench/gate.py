@@ -92,19 +92,24 @@ def log_in(port: int) -> str:
 
 
 def wrk_get(port: int, path: str, cookie: str, seconds: float) -> float:
+    return wrk(f"http://127.0.0.1:{port}{path}", cookie, seconds)
+
+
+def wrk(url: str, cookie: str, seconds: float, extra: str = "") -> float:
+    """Requests per second at `url` with the member's cookie (and `extra` Lua first: more
+    headers); any answer but 200 fails the run."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
-        f.write(LUA.format(cookie=cookie, agent=AGENT))
-    target = f"http://127.0.0.1:{port}{path}"
-    subprocess.run(["wrk", "-t2", "-c32", "-d1s", "-s", f.name, target], capture_output=True)
+        f.write(extra + LUA.format(cookie=cookie, agent=AGENT))
+    subprocess.run(["wrk", "-t2", "-c32", "-d1s", "-s", f.name, url], capture_output=True)
     out = subprocess.run(
-        ["wrk", "-t2", "-c32", f"-d{seconds:g}s", "-s", f.name, target],
+        ["wrk", "-t2", "-c32", f"-d{seconds:g}s", "-s", f.name, url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     not_ok = re.search(r"not 200: (\d+)", out)
     if "Non-2xx" in out or not_ok is None or int(not_ok.group(1)):
-        raise RuntimeError(f"{path} answered other than 200 under load:\n{out}")
+        raise RuntimeError(f"{url} answered other than 200 under load:\n{out}")
     found = re.search(r"Requests/sec:\s+([\d.]+)", out)
     assert found is not None, out
     return float(found.group(1))

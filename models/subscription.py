@@ -56,6 +56,15 @@ class Subscription(Model):
             postgresql_where=text("started_at IS NULL"),
             sqlite_where=text("started_at IS NULL"),
         ),
+        # "Why members cancel" on the dashboard (cancel_reasons.counts): a range of the
+        # cancellations in the period that gave a reason, counted from the index alone.
+        Index(
+            "ix_subscriptions_cancel_reason",
+            "cancelled_at",
+            "cancel_reason",
+            postgresql_where=text("cancel_reason IS NOT NULL"),
+            sqlite_where=text("cancel_reason IS NOT NULL"),
+        ),
         # PayPal id prefix search (LIKE 'I-AB%'): the unique key's collation cannot serve it.
         Index(
             "ix_subscriptions_paypal_id_pattern",

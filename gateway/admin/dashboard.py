@@ -10,7 +10,8 @@ and stores the result; the page and the CSVs show a slice of the latest count an
 old it is (with a warning once it is older than the job should allow), and an admin can
 ask for a count now. With little data (under DASHBOARD_LIVE_ROWS rows), or before any
 count exists, the numbers are counted in the request instead, by the same functions. Open
-flags are always counted live (an index read of the unresolved ones).
+flags and why members cancel are always counted live (index reads: the unresolved flags,
+the period's cancellations that gave a reason).
 """
 
 from __future__ import annotations
@@ -41,13 +42,15 @@ from models import db
 
 from ..clock import now, utc_text
 from ..dashboard import snapshots
-from ..dashboard.buckets import last_months
+from ..dashboard.buckets import last_months, last_weeks, midnight
 from ..dashboard.charts import Series, bar_chart, line_chart
 from ..dashboard.series import open_flags
 from ..dashboard.snapshots import MAX_MONTHS, MAX_WEEKS, Snapshot
 from ..jobs import lease, runner
 from ..jobs.registry import job_named
 from ..paging import BadFilter
+from ..subscriptions import cancel_reasons
+from ..subscriptions.cancel_reasons import REASONS
 from .exports import csv_response
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
@@ -318,9 +321,12 @@ def page() -> str:
     """The dashboard page (the admin home)."""
     w = _window()
     n = numbers(w)
+    since = midnight(last_weeks(n.snapshot.at, w.weeks)[0])  # the weekly charts' first week
     return render_template(
         "admin/dashboard.html",
         charts=[build(n.snapshot, w) for build in CHARTS.values()],
+        reasons=[(REASONS[code], k) for code, k in cancel_reasons.counts(since).items()],
+        reasons_since=since,
         counts=n.snapshot.counts,
         numbers=n,
         ago=ago,

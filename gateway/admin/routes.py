@@ -1,7 +1,7 @@
 """The admin blueprint: the home (the dashboard), subscriptions and members, the manual
-grant / extend / revoke, and the nested blueprints for the dashboard's CSVs, the exports,
-plans, payments, PayPal messages and flags. Every view is admin-only: the guard runs
-before each of them, nested ones included."""
+grant / extend / revoke, and the nested blueprints for cancelling at PayPal, the
+dashboard's CSVs, the exports, plans, payments, PayPal messages and flags. Every view is
+admin-only: the guard runs before each of them, nested ones included."""
 
 from __future__ import annotations
 
@@ -34,18 +34,20 @@ from models import (
 
 from ..access import admin_required
 from ..billing import Fact, FactKind
+from ..checkout.manage import admin_cancel_kind
 from ..clock import end_of_day, now, utc_text
 from ..paging import BadFilter, Paging, SortKey, requested
 from ..records.audit import CONFIRMED
 from ..refunds import routes as refunds
 from ..roles import routes as roles_routes
 from ..rulebook import routes as rules_routes
-from ..subscriptions import admin_actions
+from ..subscriptions import admin_actions, cancel_reasons
 from ..subscriptions.display import access_after, explanation, status_of
 from ..subscriptions.listing import VIEWS, SubscriptionFilter, email_prefix, sort_key, subscriptions
 from . import (
     accounts,
     assign,
+    cancel,
     dashboard,
     exports,
     flags,
@@ -68,6 +70,7 @@ for child in (
     messages.bp,
     flags.bp,
     assign.bp,
+    cancel.bp,
     outbox.bp,
     accounts.bp,
     dashboard.bp,
@@ -166,6 +169,8 @@ def subscription_page(sub: Subscription, assign_form: AssignForm | None = None, 
         notes=notes,
         flags=flags,
         why=explanation(sub),
+        cancel_kind=admin_cancel_kind(sub),
+        member_reason=cancel_reasons.label(sub),
         extend_form=UntilForm(prefix="extend"),
         assign_form=assign_form or assign.assign_form(sub),
         candidates=assign.member_candidates(sub),

@@ -1,6 +1,6 @@
 """A member's (or an admin's) changes to a subscription at PayPal: a plan change (REST
-revise), pause and resume (REST suspend / activate), and cancelling a Standard
-subscription through the classic NVP API.
+revise), pause and resume (REST suspend / activate), cancelling a Standard subscription
+through the classic NVP API, and an admin's cancel of either kind.
 
 Nothing is recorded on our word: each call is followed by asking PayPal and applying its
 answer like any message (gateway/checkout/asking.py), and the webhooks PayPal sends
@@ -14,12 +14,14 @@ from datetime import datetime
 
 from flask import current_app
 
-from models import Plan, Subscription
+from models import Plan, Subscription, User
 
 from ..billing.rules.statuses import SubscriptionState
 from ..paypal import nvp
 from ..paypal.api import ApiError, api_client
 from ..pipeline.worker import process_one
+from ..records.audit import audit
+from . import rest_cancel
 from .asking import ask
 from .rest_cancel import is_rest
 
@@ -154,3 +156,45 @@ def cancel_classic(sub: Subscription, note: str) -> None:
     except ApiError as e:
         if e.name != nvp.NOT_CANCELLABLE:  # already cancelled: what was asked
             raise
+
+
+# --- an admin's cancel ------------------------------------------------------------------
+
+#: What PayPal (and through it the payer) reads: the admin's reason stays in the audit log.
+ADMIN_NOTE = "Cancelled by the seller"
+VIA = {"rest": "the Subscriptions API", "classic": "the classic NVP API"}
+
+
+def admin_cancel_kind(sub: Subscription) -> str:
+    """How an admin can cancel this subscription at PayPal: "rest" (a renewing or paused
+    REST one), "classic" (a renewing Standard one, with NVP credentials), else ""."""
+    renewing = sub.state in (SubscriptionState.ACTIVE, SubscriptionState.SUSPENDED)
+    if not sub.paypal_id or not renewing:
+        return ""
+    if is_rest(sub):
+        return "rest"
+    return "classic" if can_cancel_classic(sub) else ""
+
+
+def cancel_by_admin(actor: User, sub: Subscription, reason: str, now: datetime) -> str:
+    """Cancel at PayPal for an admin and audit it with `reason`; returns the kind. Raises
+    ValueError when it cannot be done here, ApiError when PayPal refused or was not
+    reached (nothing is audited then: nothing happened). The state changes only with
+    PayPal's answer (REST: asked and applied at once) or message (Standard: its IPN)."""
+    kind = admin_cancel_kind(sub)
+    if kind == "rest":
+        rest_cancel.cancel(sub, ADMIN_NOTE, now)
+    elif kind == "classic":
+        cancel_classic(sub, ADMIN_NOTE)
+    else:
+        raise ValueError("this subscription cannot be cancelled at PayPal from here")
+    audit(
+        actor,
+        "cancel-at-paypal",
+        "subscription",
+        sub.id,
+        now=now,
+        reason=reason,
+        details={"paypal_id": sub.paypal_id, "via": VIA[kind]},
+    )
+    return kind

@@ -1,5 +1,6 @@
 """Every state a member can see, in a real browser (Debian's Chromium, the site's real
-CSP): the badge, the past-due banner and the dates on "My subscriptions", at 1280 px and
+CSP): the badge, the past-due banner and the dates on "My subscriptions" (a paused one's
+"Paused since … · access until …" too), at 1280 px and
 on a 390 px phone with nothing wider than the viewport; then the admin subscriptions
 table and a webhook message (a long signature header) at both widths. Screenshots go to
 $GATEWAY_TEST_SCREENSHOTS if set, else the test's tmp_path."""
@@ -16,7 +17,8 @@ import pytest
 
 from gateway.billing import Fact
 from gateway.billing import FactKind as K
-from gateway.billing.rules.statuses import Channel
+from gateway.billing.rules.statuses import Channel, CheckoutFlow
+from gateway.checkout.journal import open_checkout
 from gateway.clock import utc_text
 from gateway.pipeline import intake
 from gateway.subscriptions import admin_actions, service
@@ -90,9 +92,14 @@ def stories(t):
             [pay("REV", t - timedelta(days=3))],
             "revoked",
             False,
-            "Revoked by an administrator on 15 Jan 2026: abuse",
+            "Access ended by the site on 15 Jan 2026.",  # the internal reason stays internal
         ),
-        # TODO(paused): add the paused state here once it lands (another part of #23).
+        "paused": (  # a REST subscription the member paused (MEMBER_PAUSE on)
+            [pay("PAU", t - timedelta(days=3)), Fact(K.SUSPENDED, t - timedelta(days=1), key="p")],
+            "suspended",
+            False,
+            "Suspended at PayPal",
+        ),
     }
 
 
@@ -131,7 +138,7 @@ def test_every_member_state_in_a_browser(
     app, db, browser, clock, admin, make_user, make_plan, make_subscription, shots
 ):
     """Badge, banner and dates of each state, at 1280 and 390 px, with no overflow."""
-    app.config.update(SERVER_NAME=None)
+    app.config.update(SERVER_NAME=None, MEMBER_PAUSE=True)
     t = clock.now()
     plan = make_plan("premium-monthly", role="premium")
     members = {}
@@ -153,6 +160,9 @@ def test_every_member_state_in_a_browser(
                 )
         if state == "revoked":
             admin_actions.revoke(admin, sub, "abuse", t)
+        if state == "paused":  # paused through the Subscriptions API: a REST checkout's
+            checkout = open_checkout(member, plan, t - timedelta(days=3))
+            checkout.channel, checkout.subscription_id = CheckoutFlow.REST, sub.id
         service.recompute(sub, t)  # the payments' own status (partially refunded, ...)
         db.session.commit()
         members[state] = (member, sub, badge, banner, why)
@@ -187,6 +197,13 @@ def test_every_member_state_in_a_browser(
                 )
                 page.goto(f"{url}/plans")  # on every page, not only the account
                 assert page.locator(".banner.past-due").count() == 1
+            if state == "paused":
+                paused = row.locator(".paused")
+                since = utc_text(t - timedelta(days=1))
+                assert paused.inner_text().startswith(
+                    f"Paused since {since} · access until {utc_text(sub.access_until)} · "
+                ), paused.inner_text()
+                assert row.locator("a.resume", has_text="Resume").is_visible()
             if state == "partially-refunded":
                 assert page.locator("td", has_text="Partially Refunded").count() == 1
             page.context.close()

@@ -128,6 +128,8 @@ ADMIN_ONLY = [
     ("GET", "/admin/subscriptions.csv"),
     ("GET", "/admin/subscriptions/{sub}"),
     ("POST", "/admin/subscriptions/{sub}/assign"),
+    ("GET", "/admin/subscriptions/{sub}/cancel"),  # no PayPal side to cancel here: 409
+    ("POST", "/admin/subscriptions/{sub}/cancel"),
     ("POST", "/admin/subscriptions/{sub}/extend"),
     ("GET", "/admin/subscriptions/{sub}/revoke"),
     ("POST", "/admin/subscriptions/{sub}/revoke"),

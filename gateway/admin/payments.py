@@ -1,7 +1,8 @@
 """Admin: every payment PayPal reported, with its status and the period it bought.
 
-Newest first, keyset-paged on (paid_at, id); the search is exact-or-prefix on the txn id
-or the PayPal subscription id, each a separate branch on its own index.
+Newest first, keyset-paged on (paid_at, id); the search is exact-or-prefix on the txn id,
+the PayPal subscription id or the member's e-mail, each a separate branch on its own index.
+Each row names its member, read for the page's rows only (the paged query joins nothing).
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ from datetime import datetime
 
 from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import CompoundSelect, select, union
+from sqlalchemy import ColumnElement, CompoundSelect, Select, select, union
 from sqlalchemy.orm import load_only
 
-from models import Payment, Subscription
+from models import Payment, Subscription, User, db
 
 from ..billing.rules.statuses import PaymentStatus
 from ..paging import BadFilter, Paging, SortKey, escape_like, requested
+from ..subscriptions.listing import email_prefix
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 STATUSES = tuple(s.value for s in PaymentStatus)
@@ -26,11 +28,19 @@ PREFIX_FROM = 3
 
 
 def search_ids(q: str) -> CompoundSelect:
-    """Ids of payments whose txn id, or whose subscription's PayPal id, is or starts with `q`."""
+    """Ids of payments whose txn id, whose subscription's PayPal id, or whose member's e-mail
+    (any case) is or starts with `q`. A member's payments are found from the e-mail's index,
+    then their subscriptions by `user_id`, then the payments by `subscription_id`."""
     p, s = Payment, Subscription
+
+    def of_members(match: ColumnElement[bool]) -> Select:
+        members = select(s.id).join(User, User.id == s.user_id).where(match)
+        return select(p.id).where(p.subscription_id.in_(members))
+
     branches = [
         select(p.id).where(p.txn_id == q),
         select(p.id).where(p.subscription_id.in_(select(s.id).where(s.paypal_id == q))),
+        of_members(User.email == q.lower()),  # e-mails are stored lower-cased
     ]
     if len(q) >= PREFIX_FROM:
         prefix = f"{escape_like(q)}%"
@@ -39,8 +49,22 @@ def search_ids(q: str) -> CompoundSelect:
             select(p.id).where(
                 p.subscription_id.in_(select(s.id).where(s.paypal_id.like(prefix, escape="\\")))
             ),
+            of_members(email_prefix(q)),
         ]
     return union(*branches)
+
+
+def members_of(payments: list[Payment]) -> dict[int, tuple[int, str]]:
+    """Each listed payment's subscription id -> (member id, e-mail), for the page's rows
+    only; a subscription without a member is absent."""
+    sub_ids = {pay.subscription_id for pay in payments}
+    if not sub_ids:
+        return {}
+    s = Subscription
+    rows = db.session.execute(
+        select(s.id, User.id, User.email).join(User, User.id == s.user_id).where(s.id.in_(sub_ids))
+    )
+    return {sub_id: (user_id, email) for sub_id, user_id, email in rows}
 
 
 def parse_filters(args) -> tuple[str, str]:
@@ -77,4 +101,11 @@ def index() -> ResponseReturnValue:
     if q:
         stmt = stmt.where(Payment.id.in_(search_ids(q)))
     page = requested(stmt, "paid_at", PAID_AT, Payment.id, True, paging)
-    return render_template("admin/payments.html", page=page, status=status, q=q, statuses=STATUSES)
+    return render_template(
+        "admin/payments.html",
+        page=page,
+        members=members_of(page.items),
+        status=status,
+        q=q,
+        statuses=STATUSES,
+    )

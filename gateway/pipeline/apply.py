@@ -19,6 +19,7 @@ from models import Checkout, Notification, Payment, Plan, Subscription, Subscrip
 from ..billing.rules.checks import check_amount, check_environment, check_receiver
 from ..billing.rules.facts import Fact, FactKind
 from ..billing.rules.interpretation import Interpretation, PaymentInfo
+from ..billing.rules.reasons import state_text
 from ..billing.rules.statuses import (
     CheckoutStatus,
     NotificationStatus,
@@ -26,7 +27,6 @@ from ..billing.rules.statuses import (
     TermsSource,
 )
 from ..billing.rules.terms import AgreedTerms, differences, expected_amounts
-from ..clock import utc_text
 from ..database import insert_new, lock_keys
 from ..receipts import numbering as receipts
 from ..records.flags import raise_flag
@@ -125,7 +125,7 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
     note.waiting_for = None
     for warning in meaning.warnings:
         raise_flag("date", warning, now, notification_id=note.id, subscription_id=sub.id)
-    return Applied(outcome_text(meaning, sub, bool(new)), sub.id, tuple(sorted(new)))
+    return Applied(outcome_text(meaning, sub, bool(new), now), sub.id, tuple(sorted(new)))
 
 
 def amount_problem(
@@ -145,13 +145,15 @@ def amount_problem(
     )
 
 
-def outcome_text(meaning: Interpretation, sub: Subscription, stored_new: bool) -> str:
-    """The message's outcome for the admin log, with the subscription as it left it."""
+def outcome_text(
+    meaning: Interpretation, sub: Subscription, stored_new: bool, now: datetime
+) -> str:
+    """The message's outcome for the admin log, with the subscription as it left it at
+    `now`, in words: "...; subscription 5 then: active, access until 15 Feb 2026"."""
     applied = stored_new or not meaning.facts
-    until = utc_text(sub.access_until) if sub.access_until else "none"
     return (
         f"{meaning.summary}{'' if applied else ' (already applied: no change)'}; "
-        f"subscription {sub.id} {sub.state.value}, access until {until}"
+        f"subscription {sub.id} then: {state_text(sub.state, sub.access_until, now)}"
     )
 
 

@@ -269,7 +269,7 @@ def _apply_in_memory(sub: _Sub, now: datetime) -> bool:
             ent=sub.ent,
             currency=meaning.money.currency if meaning.money else "",
         )
-        applied = Applied(outcome_text(meaning, row, bool(new)), row.id, tuple(sorted(new)))
+        applied = Applied(outcome_text(meaning, row, bool(new), now), row.id, tuple(sorted(new)))
         sub.outcomes.append((note, applied))
     return True
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, select
 
-from models import Subscription, SubscriptionFact, db
+from models import Payment, Subscription, SubscriptionFact, db
 
 from ..billing import Entitlement, Fact, FactKind, compute, status_at
 from ..billing.rules.entitlements import explain, is_past_due
-from ..billing.rules.reasons import reason
+from ..billing.rules.reasons import MoneyBack, reason
 from ..clock import day_text
 from . import recorded_terms as agreed
 from .service import billing_period, facts_of, policy
@@ -45,8 +45,9 @@ def explanation(sub: Subscription) -> list[str]:
 
 
 def reason_of(sub: Subscription, at: datetime) -> str:
-    """The sentence the member page shows, e.g. "Refunded on 3 Feb 2026; nothing is paid
-    for." or why a signup was refused."""
+    """The sentence the member page shows, e.g. "Refunded 9.00 USD on 3 Feb 2026: that
+    payment's period no longer gives access; nothing is paid for." or why a signup was
+    refused."""
     if sub.plan_id is None:
         return "Your payment is recorded; we are matching it to a plan. Contact us if this lasts."
     revoked = db.session.execute(
@@ -58,6 +59,7 @@ def reason_of(sub: Subscription, at: datetime) -> str:
         .order_by(SubscriptionFact.at.desc(), SubscriptionFact.id.desc())
         .limit(1)
     ).first()
+    back_at, back = _money_back(sub)
     ent = Entitlement(
         state=sub.state,
         trial_until=sub.trial_until,
@@ -67,20 +69,46 @@ def reason_of(sub: Subscription, at: datetime) -> str:
         cancelled_at=sub.cancelled_at,
         ended_at=sub.ended_at,
         revoked_at=revoked.at if revoked is not None else None,
-        money_back_at=_money_back_at(sub),
+        money_back_at=back_at,
     )
     # Only the message written for the member: the admin's reason (`note`) stays internal.
     note = revoked.member_note if revoked is not None and revoked.member_note else ""
-    return reason(ent, at, revoke_note=note, renews=sub.renews)
+    return reason(ent, at, revoke_note=note, renews=sub.renews, money_back=back)
 
 
-def _money_back_at(sub: Subscription) -> datetime | None:
-    return db.session.scalar(
-        select(func.max(SubscriptionFact.at)).where(
-            SubscriptionFact.subscription_id == sub.id,
-            SubscriptionFact.kind.in_((FactKind.REFUNDED.value, FactKind.REVERSED.value)),
+def _money_back(sub: Subscription) -> tuple[datetime | None, MoneyBack | None]:
+    """When money last went back (a refund or chargeback), and that event as the member
+    reads it: not once a later payment was made (the story moved on), nor a chargeback
+    PayPal cancelled (its period counts again)."""
+    f, p = SubscriptionFact, Payment
+    last = db.session.execute(
+        select(f.kind, f.at, f.amount, p.amount.label("paid"), p.currency, p.period_end)
+        .outerjoin(p, and_(p.txn_id == f.txn_id, p.subscription_id == f.subscription_id))
+        .where(
+            f.subscription_id == sub.id,
+            f.kind.in_((FactKind.REFUNDED.value, FactKind.REVERSED.value)),
         )
+        .order_by(f.at.desc(), f.id.desc())
+        .limit(1)
+    ).first()
+    if last is None:
+        return None, None
+    paid_since = db.session.scalar(
+        select(f.id)
+        .where(
+            f.subscription_id == sub.id,
+            f.kind == FactKind.PAYMENT_COMPLETED.value,
+            f.at > last.at,
+        )
+        .limit(1)
     )
+    charged_back = last.kind == FactKind.REVERSED.value
+    removed = last.paid is None or last.period_end is None
+    if paid_since is not None or (charged_back and not removed):
+        return last.at, None
+    amount = abs(last.amount) if last.amount is not None else last.paid
+    currency = last.currency or (sub.plan.currency if sub.plan else "")
+    return last.at, MoneyBack(last.at, charged_back, amount, currency, removed)
 
 
 def next_charge(sub: Subscription, at: datetime) -> str:

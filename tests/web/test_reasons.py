@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+import re
 from datetime import timedelta
 from decimal import Decimal
 
@@ -27,7 +29,8 @@ def pay(txn, at):
                 ),
             ],
             "refunded",
-            "Refunded on 17 Jan 2026",
+            "Refunded 9.00 USD on 17 Jan 2026: that payment's period no longer gives access; "
+            "nothing is paid for.",
         ),
         (
             lambda t: [
@@ -37,7 +40,51 @@ def pay(txn, at):
                 ),
             ],
             "charged_back",
-            "Charged back on 18 Jan 2026",
+            "Charged back 9.00 USD on 18 Jan 2026: that payment's period no longer gives "
+            "access; nothing is paid for.",
+        ),
+        (
+            lambda t: [
+                pay("A", t),
+                Fact(K.CANCELLED, t + timedelta(days=1), key="c"),
+                Fact(K.REFUNDED, t + timedelta(days=2), key="r", txn_id="A"),
+            ],
+            "cancelled",
+            # no amount said and no payment row to read it from: the day only
+            "Refunded on 17 Jan 2026: that payment's period no longer gives access. "
+            "Cancelled on 16 Jan 2026.",
+        ),
+        (
+            lambda t: [
+                pay("A", t),
+                Fact(K.CANCELLED, t + timedelta(days=1), key="c"),
+                Fact(
+                    K.REVERSED, t + timedelta(days=3), key="v", txn_id="A", amount=Decimal("-9.00")
+                ),
+            ],
+            "cancelled",
+            "Charged back 9.00 USD on 18 Jan 2026: that payment's period no longer gives access. "
+            "Cancelled on 16 Jan 2026.",
+        ),
+        (
+            lambda t: [
+                pay("A", t - timedelta(days=31)),
+                Fact(K.REFUNDED, t - timedelta(days=20), key="r", txn_id="A"),
+                pay("B", t),
+            ],
+            "active",
+            "Access until 15 Feb 2026.",  # a payment since: the refund is old news
+        ),
+        (
+            lambda t: [
+                pay("A", t),
+                Fact(
+                    K.REVERSED, t + timedelta(days=1), key="v", txn_id="A", amount=Decimal("-9.00")
+                ),
+                Fact(K.REVERSAL_CANCELLED, t + timedelta(days=9), key="x", txn_id="A"),
+            ],
+            "active",
+            "Access until 15 Feb 2026.",  # the chargeback was cancelled: nothing to tell
         ),
         (
             lambda t: [
@@ -63,8 +110,8 @@ def test_the_member_page_says_why(
     sub = make_subscription(member, make_plan("premium-monthly"), story(clock.now()))
     assert sub.state == state
     login_as(member)
-    page = client.get("/account").data.decode()
-    assert sentence in page
+    page = html.unescape(client.get("/account").data.decode())
+    assert sentence in page, re.findall(r'class="reason">([^<]*)<', page)
 
 
 def test_a_revocation_keeps_the_admins_reason_internal(

@@ -1,6 +1,5 @@
-"""Control of the stand-in for tests and demos: clock, renewals, failures, refunds,
-reversals, delivery faults, the delivery log, the Activity Download CSV, and a REST
-subscription created and approved as the JS SDK's popup would, without a browser."""
+"""Control of the stand-in for tests and demos: clock, renewals, failures, refunds, faults,
+deliveries, the Activity CSV, a REST subscription approved as the JS SDK would, no browser."""
 
 from __future__ import annotations
 
@@ -350,8 +349,7 @@ def state():
 def activity_csv():
     """The account's Activity Download, with PayPal's default US column names."""
     sim = _sim()
-    start = _date_arg("start_date", datetime.min)
-    end = _date_arg("end_date", datetime.max)
+    start, end = _date_arg("start_date", datetime.min), _date_arg("end_date", datetime.max)
     out = io.StringIO()
     writer = csv.writer(out, quoting=csv.QUOTE_ALL, lineterminator="\r\n")
     writer.writerow(ACTIVITY_HEADER)
@@ -389,11 +387,8 @@ def activity_csv():
                 }
             )
             writer.writerow(record.values())
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": 'attachment; filename="Download.CSV"'},
-    )
+    disposition = {"Content-Disposition": 'attachment; filename="Download.CSV"'}
+    return Response(out.getvalue(), mimetype="text/csv", headers=disposition)
 
 
 def _date_arg(name: str, default: datetime):

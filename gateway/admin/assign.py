@@ -2,65 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Blueprint, abort, flash, redirect, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from models import Checkout, Payment, Plan, Subscription, User, db
+from models import Plan, Subscription, User, db
 
 from ..clock import now
 from ..subscriptions import admin_actions
-from ..subscriptions.recorded_terms import plan_terms
+from . import subscription_page
 from .forms import AssignForm
 
 bp = Blueprint("assign", __name__, url_prefix="/subscriptions")
-#: A checkout opened this close to a subscription's first message may be its member's.
-NEAR = timedelta(days=1)
-
-
-def assign_form(sub: Subscription) -> AssignForm:
-    """The form, its plan choices led by the plans whose price matches the payments."""
-    form = AssignForm(prefix="assign")
-    amounts = {
-        (p.amount, p.currency)
-        for p in db.session.scalars(select(Payment).where(Payment.subscription_id == sub.id))
-    }
-    plans = db.session.scalars(select(Plan).order_by(Plan.code)).all()
-    matching = [p for p in plans if (p.price, p.currency) in amounts]
-    hint = {p.id: "  ← its payments match" for p in matching}
-    form.plan.choices = [(0, "— keep as it is —")] + [
-        (p.id, f"{p.code}: {plan_terms(p).describe()}{hint.get(p.id, '')}")
-        for p in matching + [p for p in plans if p not in matching]
-    ]
-    return form
-
-
-def member_candidates(sub: Subscription) -> list[User]:
-    """Members the subscription may belong to: PayPal's payer e-mail, and members who
-    opened a checkout for its plan within a day of it."""
-    found: list[User] = []
-    if sub.payer_email:
-        found += db.session.scalars(
-            select(User).where(func.lower(User.email) == sub.payer_email.lower())
-        ).all()
-    if sub.plan_id is not None:
-        window = (sub.created_at - NEAR, sub.created_at + NEAR)
-        found += db.session.scalars(
-            select(User)
-            .join(Checkout, Checkout.user_id == User.id)
-            .where(Checkout.plan_id == sub.plan_id, Checkout.created_at.between(*window))
-            .limit(10)
-        ).all()
-    return list(dict.fromkeys(found))
 
 
 @bp.route("/<int:sub_id>/assign", methods=["POST"])
 def assign(sub_id: int) -> ResponseReturnValue:
     sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
-    form = assign_form(sub)
+    form = subscription_page.assign_form(sub)
     if not form.validate_on_submit():
         return _refused(sub, form)
     plan = db.session.get(Plan, form.plan.data) if form.plan.data else None
@@ -85,6 +45,4 @@ def assign(sub_id: int) -> ResponseReturnValue:
 
 def _refused(sub: Subscription, form: AssignForm) -> ResponseReturnValue:
     """The subscription's page again, the form's errors on it and what was typed kept."""
-    from .routes import subscription_page  # routes registers this blueprint
-
-    return subscription_page(sub, form, 400)
+    return subscription_page.page(sub, form, 400)

@@ -16,33 +16,27 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import load_only
 from wtforms import SelectChoice
 
 from models import (
-    AuditEntry,
-    Flag,
-    Notification,
-    Payment,
     Plan,
     Subscription,
-    SubscriptionFact,
     User,
     db,
 )
 
 from ..access import admin_required
 from ..billing import Fact, FactKind
-from ..checkout.manage import admin_cancel_kind
 from ..clock import end_of_day, now, utc_text
 from ..paging import BadFilter, Paging, SortKey, requested
 from ..records.audit import CONFIRMED
 from ..refunds import routes as refunds
 from ..roles import routes as roles_routes
 from ..rulebook import routes as rules_routes
-from ..subscriptions import admin_actions, cancel_reasons
-from ..subscriptions.display import access_after, explanation, status_of
+from ..subscriptions import admin_actions
+from ..subscriptions.display import access_after, status_of
 from ..subscriptions.listing import VIEWS, SubscriptionFilter, email_prefix, sort_key, subscriptions
 from . import (
     accounts,
@@ -56,8 +50,9 @@ from . import (
     payments,
     plans,
     reconciliation,
+    subscription_page,
 )
-from .forms import AssignForm, GrantForm, RevokeForm, UntilForm
+from .forms import GrantForm, RevokeForm, UntilForm
 
 #: Members sort by e-mail (unique, so the id never breaks a tie; it keeps the key uniform).
 MEMBER_KEY = SortKey(User.email, lambda u: u.email, str)
@@ -130,51 +125,7 @@ def subscriptions_list():
 @bp.route("/subscriptions/<int:sub_id>")
 def subscription_detail(sub_id: int):
     sub = db.get_or_404(Subscription, sub_id, description="No such subscription.")
-    return subscription_page(sub)
-
-
-def subscription_page(sub: Subscription, assign_form: AssignForm | None = None, code: int = 200):
-    """The subscription's page; `assign_form` is a refused one, shown with what was typed."""
-    payments = db.session.scalars(
-        select(Payment).where(Payment.subscription_id == sub.id).order_by(Payment.paid_at)
-    ).all()
-    facts = db.session.scalars(
-        select(SubscriptionFact)
-        .where(SubscriptionFact.subscription_id == sub.id)
-        .order_by(SubscriptionFact.at, SubscriptionFact.id)
-    ).all()
-    audit = db.session.scalars(
-        select(AuditEntry)
-        .where(AuditEntry.subject_type == "subscription", AuditEntry.subject_id == sub.id)
-        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
-    ).all()
-    notes = db.session.scalars(
-        select(Notification)
-        .where(
-            or_(
-                Notification.subscription_id == sub.id,
-                and_(Notification.subscr_id.is_not(None), Notification.subscr_id == sub.paypal_id),
-            )
-        )
-        .order_by(Notification.received_at, Notification.id)
-    ).all()
-    flags = db.session.scalars(select(Flag).where(Flag.subscription_id == sub.id)).all()
-    return render_template(
-        "admin/subscription.html",
-        sub=sub,
-        payments=payments,
-        facts=facts,
-        audit=audit,
-        status=status_of(sub, now()),
-        notes=notes,
-        flags=flags,
-        why=explanation(sub),
-        cancel_kind=admin_cancel_kind(sub),
-        member_reason=cancel_reasons.label(sub),
-        extend_form=UntilForm(prefix="extend"),
-        assign_form=assign_form or assign.assign_form(sub),
-        candidates=assign.member_candidates(sub),
-    ), code
+    return subscription_page.page(sub)
 
 
 @bp.route("/subscriptions/<int:sub_id>/extend", methods=["POST"])

@@ -18,12 +18,10 @@ answered from memory, unless this process cannot be sure its copy is current:
 
 Copies also expire after `GATE_CACHE_SECONDS` (a resync, so a lost notice cannot last).
 
-Kept pages (`kept_pages.kept_page`: they read the member's id, admin flag and access
-version, nothing else) get the copy itself as `current_user`: a `Member`, read-only, built
-once per copy, no ORM instance and no session bookkeeping. Anything else read from it (the
-password hash, a relationship, a method of `User`) loads the real row from the database
-and makes that row `current_user` for the rest of the request. Every other view gets a
-persistent ORM `User` built from the copy without a query.
+Kept pages and the forward check (views marked COPY_SUFFICES) get the copy itself as
+`current_user`: a read-only `Member` that also keeps the member's roles (at the copy's
+access version). Reading anything else from it loads the real row, which is then
+`current_user`. Other views get an ORM `User` built from the copy without a query.
 
 Off switch: `GATE_CACHE_SECONDS = 0` (every request reads the member's row).
 """
@@ -78,8 +76,7 @@ class Member:
         object.__setattr__(self, "_copy", copy)
 
     def held_roles(self, compute: Callable[[int], dict[str, datetime]]) -> dict[str, datetime]:
-        """The member's roles (access.roles_for), computed once per copy: a copy lives
-        no longer than the access_version it was taken at (any access change drops it)."""
+        """The roles (access.roles_for), once per copy: any access change drops the copy."""
         return self._copy.roles(compute)
 
     def get_id(self) -> str:
@@ -144,11 +141,10 @@ class Copy:
 
     def kept_roles(self) -> dict[str, datetime] | None:
         """The roles kept with this copy, if a request computed them already."""
-        found: dict[str, datetime] | None = self.__dict__.get("_roles")
-        return found
+        return cast("dict[str, datetime] | None", self.__dict__.get("_roles"))
 
     def roles(self, compute: Callable[[int], dict[str, datetime]]) -> dict[str, datetime]:
-        found: dict[str, datetime] | None = self.__dict__.get("_roles")
+        found = self.kept_roles()
         if found is None:
             found = compute(self.values["id"])
             object.__setattr__(self, "_roles", found)

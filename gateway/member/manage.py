@@ -13,7 +13,7 @@ from models import Plan, Subscription, db
 from ..checkout import manage, rest_cancel
 from ..clock import now, utc_text
 from ..paypal.api import ApiError
-from .routes import bp
+from . import bp
 
 UNREACHABLE = "PayPal could not be reached; nothing changed. Please try again."
 

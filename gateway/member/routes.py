@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import (
-    Blueprint,
     abort,
     current_app,
     flash,
@@ -39,8 +38,8 @@ from ..subscriptions.queries import (
     renewing_plan_ids,
     sharing_a_role,
 )
-
-bp = Blueprint("member", __name__)
+from . import bp
+from . import manage as _manage_views  # noqa: F401  (its views are on `bp` too)
 
 #: The plans page says how many seats are left once this few remain.
 FEW_SEATS = 5
@@ -249,7 +248,3 @@ def manage_view(current: Sequence[Subscription]) -> dict[str, Any]:
             if s.state is SubscriptionState.SUSPENDED
         },
     }
-
-
-# The manage views add their routes to `bp` (a cycle microblog uses too: they need `bp`).
-from . import manage as _manage_views  # noqa: E402, F401

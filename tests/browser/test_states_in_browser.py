@@ -74,13 +74,13 @@ def stories(t):
             ],
             "refunded",
             False,
-            "Refunded on 15 Jan 2026",
+            "Refunded 9.00 USD on 15 Jan 2026",
         ),
         "charged-back": (
             [pay("CB", t - timedelta(days=3)), Fact(K.REVERSED, t, key="cb", txn_id="CB")],
             "charged back",
             False,
-            "Charged back on 15 Jan 2026",
+            "Charged back 9.00 USD on 15 Jan 2026",
         ),
         "expired": (
             [pay("OLD", t - 3 * month), Fact(K.ENDED, t - month, key="e")],

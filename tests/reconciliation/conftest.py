@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select
 
 from gateway.billing.rules.statuses import PaymentStatus
 from gateway.subscriptions import service
-from models import Flag, Notification, Payment, Subscription, SubscriptionFact
+from models import Flag, Notification, Payment, Receipt, Subscription, SubscriptionFact
 from tests.paypal.conftest import live, member, premium  # noqa: F401  (fixtures used here)
 
 WEBHOOK_ID = "WH-TOLLGATE-RECONCILE"
@@ -89,6 +89,8 @@ def forget_payment(db, clock, txn_id: str) -> None:
     """Plant "PayPal has it, we don't": our payment and its facts vanish, access recomputed."""
     sub_id = db.session.scalar(select(Payment.subscription_id).where(Payment.txn_id == txn_id))
     db.session.execute(delete(SubscriptionFact).where(SubscriptionFact.txn_id == txn_id))
+    payment_id = select(Payment.id).where(Payment.txn_id == txn_id).scalar_subquery()
+    db.session.execute(delete(Receipt).where(Receipt.payment_id == payment_id))  # its number
     db.session.execute(delete(Payment).where(Payment.txn_id == txn_id))
     sub = db.session.get(Subscription, sub_id)
     service.recompute(sub, clock.now())

@@ -21,7 +21,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
-from models import Checkout, Plan, Subscription, db
+from models import Checkout, Payment, Plan, Subscription, db
 
 from ..billing.rules.statuses import CheckoutStatus
 from ..clock import now, utc_text
@@ -123,9 +123,18 @@ def status(token: str) -> ResponseReturnValue:
     )
     open_ = bool(sub and sub.access_until and sub.access_until > now())
     until = sub.access_until if sub is not None and open_ else None
+    # Opened by a free trial (no payment yet): the page must not say PayPal took money.
+    free_trial = bool(
+        sub is not None
+        and open_
+        and sub.trial_until is not None
+        and db.session.scalar(select(Payment.id).where(Payment.subscription_id == sub.id).limit(1))
+        is None
+    )
     return jsonify(
         status=checkout.status.value,
         access=open_,
+        free_trial=free_trial,
         access_until=until.isoformat() if until else None,
         access_until_text=utc_text(until) if until else None,
     )

@@ -7,8 +7,10 @@
   function check() {
     fetch(url, {credentials: "same-origin"}).then(function (r) { return r.json(); }).then(function (s) {
       if (s.access) {
-        document.getElementById("message").textContent =
-          "PayPal confirmed your payment. Your access is open until " + s.access_until_text + ".";
+        document.getElementById("message").textContent = s.free_trial
+          ? "Your free trial has started: your access is open until " + s.access_until_text +
+            ". PayPal takes the first payment then, unless you cancel before."
+          : "PayPal confirmed your payment. Your access is open until " + s.access_until_text + ".";
         var back = box.dataset.returnTo;
         if (back) {  // the page the member came from (checked by the server): go on there
           window.location.assign(back);

@@ -27,6 +27,7 @@ def test_subscribe_ipn_opens_access(live, client, login_as, member, premium, db)
     assert status == {
         "status": "open",
         "access": False,
+        "free_trial": False,
         "access_until": None,
         "access_until_text": None,
     }
@@ -39,7 +40,8 @@ def test_subscribe_ipn_opens_access(live, client, login_as, member, premium, db)
     assert sub.paypal_id.startswith("I-") and sub.state == "active"
     assert sub.access_until == sub.paid_through
     assert client.get("/premium").status_code == 200
-    assert client.get(f"/checkout/{token}/status").json["access"] is True
+    paid = client.get(f"/checkout/{token}/status").json
+    assert paid["access"] is True and paid["free_trial"] is False
     checkout = db.session.scalar(select(Checkout).where(Checkout.token == token))
     assert checkout.status == "completed" and checkout.subscription_id == sub.id
     pay = db.session.scalar(select(Payment))

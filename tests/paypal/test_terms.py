@@ -116,6 +116,22 @@ def test_the_honest_signup_records_its_terms(client, db, offer):
     assert sorted(sources) == ["offer", "signup"]
 
 
+def test_the_waiting_page_says_a_free_trial_started_not_a_payment(client, db, offer, login_as):
+    """A 0.00 trial opened access: the waiting page's poll says so (its script then says
+    "Your free trial has started", never "PayPal confirmed your payment"); the first real
+    payment turns it into a paid subscription's answer."""
+    member, checkout = offer(trial=True)
+    post(client, signup(checkout.token, trial=True))
+    process_due()
+    login_as(member)
+    status = client.get(f"/checkout/{checkout.token}/status").json
+    assert status["access"] is True and status["free_trial"] is True
+    post(client, payment("TXNTRIAL00000001", T + timedelta(days=7)))
+    process_due()
+    status = client.get(f"/checkout/{checkout.token}/status").json
+    assert status["free_trial"] is False
+
+
 def test_a_price_rise_applies_to_new_checkouts_only(app, client, db, offer, clock, login_as):
     """Raised from 9.00 to 12.00: old subscribers' 9.00 renewals still extend access."""
     member, checkout = offer()

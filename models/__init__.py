@@ -20,7 +20,7 @@ from .role import AccessRule, Role, Setting, plan_roles
 from .seat import SeatHold
 from .subscription import Subscription, SubscriptionFact, SubscriptionTerms
 from .token import MemberToken
-from .user import LoginFailure, User
+from .user import EndedSession, LoginFailure, User
 
 __all__ = [
     "db",
@@ -28,6 +28,7 @@ __all__ = [
     "User",
     "MemberToken",
     "LoginFailure",
+    "EndedSession",
     "Plan",
     "PlanIdentifier",
     "Role",

@@ -1,4 +1,5 @@
-"""Members and admins, and the failed-login counters that throttle guessing."""
+"""Members and admins, the sessions they logged out of, and the failed-login counters
+that throttle guessing."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Boolean, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -67,3 +68,15 @@ class LoginFailure(Model):
     window_start: Mapped[datetime] = mapped_column(UTCDateTime())
     #: No attempt in this scope before then (the increasing delay past the limit).
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class EndedSession(Model):
+    """A session logged out on purpose (gateway/auth/sessions.py): every copy of its
+    cookie is refused. Only the SHA-256 (hex) of the session's random id is kept; rows
+    older than the cookie's maximum age are deleted (the `forget-ended-sessions` job)."""
+
+    __tablename__ = "ended_sessions"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -21,7 +21,7 @@ from .forms import (
     ResetForm,
     ResetRequestForm,
 )
-from .sessions import end_other_sessions, password_matches, start_session
+from .sessions import end_other_sessions, end_this_session, password_matches, start_session
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -87,11 +87,12 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     """End this session on the server too, not just this browser's cookie: a copy of it
-    taken before would otherwise still open pages. The session token is rotated, which
-    also ends the member's other browsers (why: docs/security.md, "Cookies and sessions")."""
+    taken before would otherwise still open pages. Only this session ends: the member's
+    other browsers stay logged in ("log out everywhere" ends them; docs/security.md,
+    "Cookies and sessions")."""
     if EmptyForm().validate_on_submit():
         if current_user.is_authenticated:
-            end_other_sessions(current_user._get_current_object(), keep_this_one=False)
+            end_this_session(current_user._get_current_object(), now())
         logout_user()
         flash("You are logged out.", "info")
     return redirect(url_for("member.index"))

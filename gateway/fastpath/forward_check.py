@@ -8,9 +8,10 @@ the copy), this process's rule table. This WSGI layer gives exactly that answer,
 headers `forward.routes.check` would send, and hands every other request to Flask
 unchanged: another method or path, a bearer token, no verified cookie in memory, a
 session Flask-Login would not accept as it stands (its strong session protection is
-checked here as Flask-Login checks it), a copy or roles it cannot trust, and every
-refusal (401, 403, 400: they build URLs and log). So nothing is decided here that the
-view would decide differently; tests ask both the same questions.
+checked here as Flask-Login checks it), a session that was logged out (its id among the
+copy's ended ones), a copy or roles it cannot trust, and every refusal (401, 403, 400:
+they build URLs and log). So nothing is decided here that the view would decide
+differently; tests ask both the same questions.
 
 Gain: bench/forward_auth.py (figures in bench/README.md). Off switch: `"forward_check"` in
 `FASTPATH_OFF` (every check goes through Flask).
@@ -32,6 +33,7 @@ from werkzeug.wsgi import get_host
 from ..access import SESSION_KEY
 from ..access_rules import forwarded as original
 from ..access_rules.paths import BadPath, canonical_host, canonical_path
+from ..auth.sessions import is_ended
 from ..billing.rules.roles import has_role
 from ..extensions import login_manager
 from ..rulebook import store
@@ -131,6 +133,8 @@ class FastCheck:
             return None
         copy = cache.get(int(user_id))
         if copy is None or not hmac.compare_digest(copy.session_token, token):
+            return None
+        if is_ended(data, copy.ended):  # logged out: Flask refuses it (and empties the cookie)
             return None
         kept = data.get(SESSION_KEY)
         if isinstance(kept, dict) and kept.get("v") == copy.values["access_version"]:

@@ -1,17 +1,16 @@
 """The member behind a session, from memory: no database round trip on a gated request.
 
 Each process keeps the columns of `users` a request needs (id, e-mail, admin flag,
-session token, access version), per member. The signed session already carries the
-roles and the version they were computed at (gateway/access.py). So a gated request is
-answered from memory, unless this process cannot be sure its copy is current:
+session token, access version) and the member's logged-out sessions. The signed session
+already carries the roles and the version they were computed at (gateway/access.py). So a
+gated request is answered from memory, unless this process cannot be sure its copy is current:
 
-* PostgreSQL: every change of those columns sends `NOTIFY tollgate_access, '<user id>'`
-  in the same transaction (delivered at commit, to every process on every host). A
-  listener thread per process drops the member's copy; it LISTENs on
-  `DATABASE_LISTEN_URL` when set (a direct connection: through a transaction pooler
-  LISTEN hears nothing). While the listener is not
-  connected (start-up, a lost connection) nothing is trusted and every request reads
-  the database, as before.
+* PostgreSQL: every change of those columns (or a log-out) sends `NOTIFY tollgate_access,
+  '<user id>'` in the same transaction (delivered at commit, to every process on every
+  host). A listener thread per process drops the member's copy; it LISTENs on
+  `DATABASE_LISTEN_URL` when set (a direct connection: through a transaction pooler LISTEN
+  hears nothing). While it is not connected (start-up, a lost connection) nothing is
+  trusted and every request reads the database.
 * SQLite (one host): `PRAGMA data_version` on a connection of our own changes whenever
   any other connection commits; then the whole copy is dropped. One call into SQLite's
   shared memory per request, no query.
@@ -46,7 +45,7 @@ from sqlalchemy.orm import InstanceState, Session, make_transient_to_detached
 
 from models import User, db
 
-from ..auth.sessions import load as load_from_database
+from ..auth import sessions
 from ..database import CHANGED_MEMBERS, MEMBERS_CHANNEL, members_changed
 from ..extensions import login_manager
 
@@ -120,10 +119,11 @@ class Copy:
     values: dict[str, Any]
     #: When (monotonic seconds).
     taken: float
+    ended: frozenset[str] = frozenset()  #: digests of the member's logged-out sessions
 
     @classmethod
-    def of(cls, user: User, taken: float) -> Copy:
-        return cls({name: getattr(user, name) for name in COLUMNS}, taken)
+    def of(cls, user: User, taken: float, ended: frozenset[str] = frozenset()) -> Copy:
+        return cls({name: getattr(user, name) for name in COLUMNS}, taken, ended)
 
     @property
     def session_token(self) -> str:
@@ -181,9 +181,10 @@ class GateCache:
 
     def put(self, user: User, generation: int) -> Copy | None:
         """Keep a copy of `user` (read at `generation`), unless a drop came since."""
+        ended = sessions.ended_sessions(user.id)  # as `load` read them with the row: no query
         with self._lock:
             if generation == self.generation and self.watcher and self.watcher.trusted():
-                copy = self._copies[user.id] = Copy.of(user, self._now())
+                copy = self._copies[user.id] = Copy.of(user, self._now(), ended)
                 return copy
         return None
 
@@ -312,7 +313,7 @@ def watcher_for(engine: Engine, cache: GateCache, listen_url: str = "") -> Watch
 def load_user(loader: Callable[[str], User | None], session_id: str) -> User | None:
     """Flask-Login's user loader in front of `loader` (gateway/auth/sessions.py): the
     member from this process's copy when it can be trusted, else `loader`'s row, which
-    then refreshes the copy. The session token is checked either way."""
+    then refreshes the copy. Token and ended sessions are checked either way."""
     user_id, _, token = session_id.partition(":")
     cache: GateCache | None = current_app.extensions.get("gate_cache")
     if cache is None or not user_id.isdigit():
@@ -326,15 +327,14 @@ def load_user(loader: Callable[[str], User | None], session_id: str) -> User | N
             if copy is not None and _copy_suffices_here():
                 return cast(User, copy.member)  # its roles are kept from this request on
         return user
-    if not hmac.compare_digest(copy.session_token, token):
+    if not hmac.compare_digest(copy.session_token, token) or sessions.refuse_if_ended(copy.ended):
         return None
     # A Member stands in for a User on a kept page (duck-typed: it has what Flask-Login
     # and the gate read, and loads the row for anything else).
     return cast(User, copy.member) if _copy_suffices_here() else copy.as_user()
 
 
-#: Set on a view function by `kept_pages.kept_page`: its page reads of the member only
-#: what the copy holds.
+#: Set on a view by `kept_pages.kept_page`: its page reads of the member only what the copy holds.
 COPY_SUFFICES = "member_copy_suffices"
 
 
@@ -350,7 +350,7 @@ def install(app: Flask) -> None:
     loader in front of the app's, and the listeners on the app's session."""
     # Flask-Login's manager is one per process, shared by every app in it: the loader is
     # set whatever this app's setting, and finds each app's copy (or none) by itself.
-    login_manager.user_loader(lambda session_id: load_user(load_from_database, session_id))
+    login_manager.user_loader(lambda session_id: load_user(sessions.load, session_id))
     ttl = float(app.config["GATE_CACHE_SECONDS"])
     if ttl <= 0:
         app.extensions["gate_cache"] = None

@@ -86,6 +86,13 @@ JOBS: tuple[Job, ...] = (
         timedelta(minutes=10),
         "count the admin dashboard's numbers (the page shows the latest count and its age)",
     ),
+    Job(
+        "forget-ended-sessions",
+        timedelta(hours=1),
+        tasks.forget_ended_sessions,
+        timedelta(minutes=10),
+        "delete logged-out sessions older than the session cookie's maximum age",
+    ),
 )
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from models import Checkout, Subscription, db
 
 from .. import mail
+from ..auth.sessions import forget_ended
 from ..billing.rules.statuses import CheckoutStatus
 from ..dashboard import snapshots
 from ..paypal.api import api_client
@@ -95,3 +96,10 @@ def dashboard_snapshot(now: datetime) -> str:
     config = current_app.config
     stored = snapshots.store(now, int(config["GRACE_DAYS"]), int(config["LAPSING_DAYS"]))
     return f"dashboard counted in {stored.duration_ms} ms"
+
+
+def forget_ended_sessions(now: datetime) -> str:
+    """Forget logged-out sessions older than the session cookie's maximum age
+    (PERMANENT_SESSION_LIFETIME): their cookies are refused for their age anyway."""
+    forgotten = forget_ended(now - current_app.permanent_session_lifetime)
+    return f"{forgotten} ended session(s) forgotten"

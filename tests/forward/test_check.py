@@ -252,7 +252,9 @@ def test_a_cookie_copied_before_log_out_opens_nothing_after(
     app, client, db, rules, member, premium, admin, clock, login_as
 ):
     """Does a plain log-out end the session server-side, so a copy of its cookie replayed
-    afterwards fails at /account, a content page and the forward check (fast or not)?"""
+    afterwards fails at /account, a content page and the forward check (fast or not)?
+    (`login_as` gives a session without an id, as from before session ids: its log-out
+    rotates the token. Sessions with ids: tests/web/test_sessions.py.)"""
     grant(db, admin, member, premium, clock)
     login_as(member)
     thief = app.test_client()

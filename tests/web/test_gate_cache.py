@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from gateway.auth.sessions import end_other_sessions
 from gateway.subscriptions import admin_actions
 from models import User
+from tests.factories import PASSWORD
 from tests.servers import BOUND, started
 from tests.smtp import free_port
 from tests.sql import statements_sent
@@ -87,6 +88,36 @@ def test_a_change_reaches_another_process_within_a_second(
         1.0,
     )
     assert took < 1.0
+
+
+@pytest.mark.postgres_only
+def test_a_log_out_reaches_another_process_within_a_second(app, granted, client, other_process):
+    """A plain log-out in this process: another process, answering the member from its
+    copy, refuses a copy of the cookie within a second; the member's phone stays in."""
+    laptop, phone = requests.Session(), requests.Session()
+    for browser in (laptop, phone):
+        r = browser.post(
+            f"{other_process}/auth/login",
+            data={"email": granted.email, "password": PASSWORD},
+            allow_redirects=False,
+        )
+        assert r.status_code == 302
+    until(lambda: laptop.get(f"{other_process}/_test/gate").json()["trusted"])
+    stolen = laptop.cookies["session"]
+
+    def replayed() -> int:
+        return requests.get(
+            f"{other_process}/premium", cookies={"session": stolen}, allow_redirects=False
+        ).status_code
+
+    for _ in range(3):  # answered from that process's copy
+        assert replayed() == 200 and phone.get(f"{other_process}/premium").status_code == 200
+    # The laptop logs out through this process (same address and User-Agent: same session).
+    client.set_cookie("session", stolen)
+    agent = {"User-Agent": laptop.headers["User-Agent"]}
+    assert client.post("/auth/logout", headers=agent).status_code == 302
+    assert until(lambda: replayed() == 403, 1.0) < 1.0
+    assert phone.get(f"{other_process}/premium", allow_redirects=False).status_code == 200
 
 
 def member_sub(db, member):

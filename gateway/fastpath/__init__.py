@@ -18,7 +18,7 @@ own switch, `GATE_CACHE_SECONDS = 0`.
   handling; 0.55-0.62 ms a POST against 0.93-1.16 ms through Flask, in-process on SQLite
   (`bench/gate_and_inbox.py`, 3 runs); off: `intake`.
 - fast forward check (`forward_check.py`): the forward-auth check's usual 200 answered
-  before Flask's request handling; +0.28 (`GET /gate/check` 0.92 → 0.64 of a bare route
+  before Flask's request handling; +0.25 (`GET /gate/check` 0.89 → 0.64 of a bare route
   without it, `bench/forward_auth.py`, median of 3 rounds on 2026-12-07); off:
   `forward_check`.
 - lazy Flask-Migrate (`lazy_migrate.py`): Alembic, Mako and Pygments (~10 MB, 88 → 64 MB

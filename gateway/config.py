@@ -135,6 +135,7 @@ class DefaultConfig:
     CHECKOUT_HOLD_MINUTES = 30
     PASSWORD_HASH_METHOD = "scrypt"
     NOTICE_DAYS = 3  # "your access ends soon" this many days before; "ended" within as long after
+    TRIAL_NOTICE_DAYS = 3  # "your free trial ends" (a paid renewal follows) this many days before
     RESET_LINK_MINUTES = 60  # a password-reset link works once, within this time
 
     # Outgoing mail (empty MAIL_SERVER: mails stay in the admin's outbox page).

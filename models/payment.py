@@ -38,6 +38,9 @@ class Payment(Model):
     fee: Mapped[Decimal | None] = mapped_column(Money())
     #: The tax PayPal reported inside `amount` (IPN `tax`, REST `tax_amount`); None: not said.
     tax: Mapped[Decimal | None] = mapped_column(Money())
+    #: The payer's name as PayPal reported it with the payment (business name, else given
+    #: name and surname), for the receipt; None when it said none.
+    payer_name: Mapped[str | None] = mapped_column(String(200))
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
     period_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     period_end: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -166,6 +166,27 @@ def test_trial_ending_and_revoked_access_mails(
     assert "https://members.test/account" in by_to["t@example.com"].text_body
 
 
+def test_trial_ending_mail_has_its_own_lead_time(
+    app, db, clock, make_user, make_plan, make_subscription
+):
+    """TRIAL_NOTICE_DAYS, not NOTICE_DAYS, says when a trial's end is told: a trial ending
+    in 5 days is told with TRIAL_NOTICE_DAYS=7 (NOTICE_DAYS=3), not with 4."""
+    app.config.update(PUBLIC_URL="https://members.test", NOTICE_DAYS=3, TRIAL_NOTICE_DAYS=4)
+    t = clock.now()
+    make_subscription(
+        make_user("t@example.com"),
+        make_plan("premium-monthly"),
+        [Fact(FactKind.TRIAL, t, key="trial", until=t + timedelta(days=5))],
+        paypal_id="I-TRIAL5",
+    )
+    db.session.commit()
+    notices.access_notices(clock.now())
+    assert outbox(db) == []
+    app.config["TRIAL_NOTICE_DAYS"] = 7
+    notices.access_notices(clock.now())
+    assert [m.subject for m in outbox(db)] == ["Your free trial ends on 20 Jan 2026"]
+
+
 def test_password_and_email_changes_are_told(client, db, login_as, make_user, app, clock):
     """A password change mails the member; an e-mail change mails the old and new address."""
     from gateway.auth import email_change

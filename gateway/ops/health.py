@@ -93,6 +93,11 @@ def config_problems(config: Mapping[str, Any], debug_or_testing: bool) -> list[s
     if config.get("PAYPAL_MODE") != "sim" and not config.get("PUBLIC_URL"):
         # Jobs write mails with no request to ask for the site's address: links would be relative.
         found.append("GATEWAY_PUBLIC_URL is not set: mails from jobs would have no working links")
+    if (
+        config.get("PAYPAL_MODE") != "sim"
+        and not str(config.get("RECEIPT_SELLER_NAME") or "").strip()
+    ):
+        found.append("GATEWAY_RECEIPT_SELLER_NAME is not set: receipts would name no seller")
     if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
         found.append("GATEWAY_MAIL_USE_TLS and GATEWAY_MAIL_USE_SSL are both set")
     for key in ("STATUS_JOB_LATE_FACTOR", "STATUS_QUIET_HOURS", "STATUS_BACKLOG_MINUTES"):

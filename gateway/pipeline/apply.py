@@ -112,7 +112,7 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
     new = service.record_facts(
         sub, facts, source=note.channel.value, now=now, notification_id=note.id
     )
-    if meaning.payment is not None and _record_payment(sub, meaning.payment, now):
+    if meaning.payment is not None and _record_payment(sub, meaning, meaning.payment, now):
         wake_waiting([meaning.payment.txn_id], now)  # refunds that came first can go now
     ent = service.recompute(sub, now, history)
     # after recompute: the mail states the new dates
@@ -356,12 +356,14 @@ def payment_exists(txn_id: str) -> bool:
     return db.session.scalar(select(Payment.id).where(Payment.txn_id == txn_id)) is not None
 
 
-def _record_payment(sub: Subscription, info: PaymentInfo, now: datetime) -> bool:
+def _record_payment(
+    sub: Subscription, meaning: Interpretation, info: PaymentInfo, now: datetime
+) -> bool:
     """One row per PayPal transaction (True if this one is new); its status is derived
     from facts in recompute."""
     created = insert_new(
         Payment,
-        [service.payment_row(sub, info, now)],
+        [service.payment_row(sub, info, now, meaning.payer_name)],
         unique=("txn_id",),
         returning=("id",),
     )

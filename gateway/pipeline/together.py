@@ -258,7 +258,7 @@ def _apply_in_memory(sub: _Sub, now: datetime) -> bool:
                 )
         info = meaning.payment
         if info is not None and info.txn_id not in stored and info.txn_id not in sub.new_payments:
-            sub.new_payments[info.txn_id] = service.payment_row(row, info, now)
+            sub.new_payments[info.txn_id] = service.payment_row(row, info, now, meaning.payer_name)
         sub.ent = compute(sub.facts, period, policy)
         sub.access_changed |= service.write_dates(row, sub.ent, now)
         sub.mails += notices.notices_for(

@@ -1,9 +1,9 @@
 """What a receipt says, read once for both the page and the PDF, so they say the same.
 
 The seller comes from configuration (RECEIPT_SELLER_*), the buyer from the member and the
-payer PayPal reported, the rest from the payment, its subscription and the refund and
-chargeback facts about its transaction. PayPal's fee is the seller's cost, not the
-buyer's business: it is never on a receipt.
+payer PayPal reported (with the name PayPal gave with the payment), the rest from the
+payment, its subscription and the refund and chargeback facts about its transaction.
+PayPal's fee is the seller's cost, not the buyer's business: it is never on a receipt.
 """
 
 from __future__ import annotations
@@ -49,6 +49,9 @@ class ReceiptDoc:
     seller_name: str
     seller_address: tuple[str, ...]
     seller_tax_id: str
+    #: The payer's name as PayPal reported it (business name, else given name and
+    #: surname); None when PayPal named no one.
+    buyer_name: str | None
     buyer_email: str
     #: The PayPal account that paid, when PayPal said and it differs from the member's.
     payer_email: str | None
@@ -138,6 +141,7 @@ def build(payment: Payment, sub: Subscription, receipt: Receipt | None) -> Recei
         seller_name=str(cfg["RECEIPT_SELLER_NAME"] or ""),
         seller_address=_address(cfg["RECEIPT_SELLER_ADDRESS"]),
         seller_tax_id=str(cfg["RECEIPT_SELLER_TAX_ID"] or ""),
+        buyer_name=payment.payer_name or _named_payer(sub, payment),
         buyer_email=buyer,
         payer_email=payer,
         item=sub.plan.name if sub.plan else "Subscription",
@@ -159,6 +163,17 @@ def build(payment: Payment, sub: Subscription, receipt: Receipt | None) -> Recei
             )
             for f in facts
         ),
+    )
+
+
+def _named_payer(sub: Subscription, payment: Payment) -> str | None:
+    """A payment that came without a name (a REST sale names no payer) takes the name
+    PayPal last reported with another payment of the same subscription."""
+    return db.session.scalar(
+        select(Payment.payer_name)
+        .where(Payment.subscription_id == sub.id, Payment.payer_name.is_not(None))
+        .order_by(Payment.paid_at.desc(), Payment.id.desc())
+        .limit(1)
     )
 
 

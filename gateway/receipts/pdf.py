@@ -47,7 +47,8 @@ def render(doc: ReceiptDoc, created: datetime, compress: bool = True) -> bytes:
         ),
         (
             "To",
-            [doc.buyer_email] + ([f"PayPal payer: {doc.payer_email}"] if doc.payer_email else []),
+            [doc.buyer_name or "", doc.buyer_email]
+            + ([f"PayPal payer: {doc.payer_email}"] if doc.payer_email else []),
         ),
     ):
         line(title, size=12, height=7)

@@ -157,17 +157,19 @@ def receipt_links(fact: Fact) -> dict[str, str]:
 
 
 def access_notices(now: datetime) -> str:
-    """The job: tell members whose trial ends soon (it turns into a paid renewal), whose
-    access is about to end (cancelled, ended or failing, NOTICE_DAYS before) or has just
-    ended. Keyed by the date: each once, and again only if the date moves."""
+    """The job: tell members whose trial ends soon (TRIAL_NOTICE_DAYS before: it turns
+    into a paid renewal), whose access is about to end (cancelled, ended or failing,
+    NOTICE_DAYS before) or has just ended. Keyed by the date: each once, and again only
+    if the date moves."""
     days = int(current_app.config["NOTICE_DAYS"])
     soon = now + timedelta(days=days)
+    trial_soon = now + timedelta(days=int(current_app.config["TRIAL_NOTICE_DAYS"]))
     trials = db.session.scalars(
         select(Subscription).where(
             Subscription.user_id.is_not(None),
             Subscription.state == SubscriptionState.ACTIVE,
             Subscription.trial_until > now,
-            Subscription.trial_until <= soon,
+            Subscription.trial_until <= trial_soon,
         )
     ).all()
     ending = db.session.scalars(

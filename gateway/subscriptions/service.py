@@ -126,7 +126,9 @@ def fact_row(
     }
 
 
-def payment_row(sub: Subscription, info: PaymentInfo, now: datetime) -> dict[str, Any]:
+def payment_row(
+    sub: Subscription, info: PaymentInfo, now: datetime, payer_name: str = ""
+) -> dict[str, Any]:
     """One new `payments` row for a PayPal transaction. Both apply paths (one message at a
     time, a batch together) build it here so they store the same; the period it bought and
     its final status come later from the facts (`payment_values`)."""
@@ -138,6 +140,7 @@ def payment_row(sub: Subscription, info: PaymentInfo, now: datetime) -> dict[str
         "currency": info.currency or (sub.plan.currency if sub.plan else ""),
         "fee": abs(info.fee) if info.fee is not None else None,
         "tax": abs(info.tax) if info.tax is not None else None,
+        "payer_name": payer_name or None,
         "paid_at": info.at,
         "period_start": None,
         "period_end": None,

@@ -138,6 +138,7 @@ def test_real_subscription_answer():
     assert keys(m) == [(FactKind.STARTED, "activated")]
     assert m.facts[0].at == datetime(2023, 9, 20, 4, 11, 23, tzinfo=UTC)
     assert m.subscription_ref == "I-G7ALBP85F9JY" and m.payer_email == "testuser123@email.com"
+    assert m.payer_name == "John Doe"  # subscriber.name, for the receipt
     assert m.plan_refs == (PlanRef(PlanRefKind.REST_PLAN, "P-32P35738U4826650TMT72TNA"),)
     assert m.receiver is None and m.is_test is None and m.terms_event == ""
 
@@ -211,6 +212,16 @@ def test_completed_transaction():
     assert m.subscription_ref == "I-G7ALBP85F9JY" and m.payer_email == "testuser123@email.com"
     assert m.plan_refs == (PlanRef(PlanRefKind.REST_PLAN, "P-32P35738U4826650TMT72TNA"),)
     assert m.warnings == ()
+
+
+def test_transaction_names_its_payer():
+    """The transaction's own payer_name wins; without one the subscriber's name stands in."""
+    named = txn(payer_name={"given_name": " Zoë ", "surname": "Ångström"})
+    m = interpret_api(transaction_document(SANDBOX_SUBSCRIPTION, named, ASKED), NOW)
+    assert m.payer_name == "Zoë Ångström"
+    unnamed = {k: v for k, v in TRANSACTION.items() if k != "payer_name"}
+    m = interpret_api(transaction_document(SANDBOX_SUBSCRIPTION, unnamed, ASKED), NOW)
+    assert m.payer_name == "John Doe"
 
 
 @pytest.mark.parametrize("status", ["PARTIALLY_REFUNDED", "REFUNDED"])

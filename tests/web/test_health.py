@@ -117,10 +117,35 @@ def test_readyz_answers_503_on_contradicting_settings(app, client):
 
 def test_readyz_wants_public_url_outside_the_demo(app, client):
     """Outside the demo, a missing PUBLIC_URL (mails from jobs need it) is not ready."""
-    app.config.update(PAYPAL_MODE="live", PAYPAL_BUSINESS="shop@example.org", PUBLIC_URL="")
+    app.config.update(
+        PAYPAL_MODE="live",
+        PAYPAL_BUSINESS="shop@example.org",
+        PUBLIC_URL="",
+        RECEIPT_SELLER_NAME="Shop Ltd",
+    )
     r = client.get("/readyz")
     assert r.status_code == 503 and r.json["errors"][0].startswith("GATEWAY_PUBLIC_URL")
     app.config["PUBLIC_URL"] = "https://members.example.org"
+    assert client.get("/readyz").status_code == 200
+
+
+def test_readyz_wants_a_seller_name_outside_the_demo(app, client):
+    """Outside the demo, receipts that name no seller cannot be filed: not ready; the
+    demo (sim) is ready without one."""
+    app.config.update(
+        PAYPAL_MODE="sandbox",
+        PAYPAL_BUSINESS="shop@example.org",
+        PUBLIC_URL="https://members.example.org",
+        RECEIPT_SELLER_NAME="  ",
+    )
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    assert r.json["errors"] == [
+        "GATEWAY_RECEIPT_SELLER_NAME is not set: receipts would name no seller"
+    ]
+    app.config["RECEIPT_SELLER_NAME"] = "Shop Ltd"
+    assert client.get("/readyz").status_code == 200
+    app.config.update(PAYPAL_MODE="sim", RECEIPT_SELLER_NAME="")
     assert client.get("/readyz").status_code == 200
 
 
@@ -129,12 +154,28 @@ def test_readyz_wants_public_url_outside_the_demo(app, client):
     [
         ({"JOB_INTERVALS": {"no-such-job": 5}}, "GATEWAY_JOB_INTERVALS names a job"),
         (
-            {"PAYPAL_MODE": "live", "PUBLIC_URL": "https://members.test"},
+            {
+                "PAYPAL_MODE": "live",
+                "PUBLIC_URL": "https://members.test",
+                "RECEIPT_SELLER_NAME": "Shop Ltd",
+            },
             "GATEWAY_PAYPAL_BUSINESS is still the example address",
         ),
         (
-            {"PAYPAL_MODE": "sandbox", "PAYPAL_BUSINESS": "shop@example.org"},
+            {
+                "PAYPAL_MODE": "sandbox",
+                "PAYPAL_BUSINESS": "shop@example.org",
+                "RECEIPT_SELLER_NAME": "Shop Ltd",
+            },
             "GATEWAY_PUBLIC_URL is not set",
+        ),
+        (
+            {
+                "PAYPAL_MODE": "live",
+                "PAYPAL_BUSINESS": "shop@example.org",
+                "PUBLIC_URL": "https://members.test",
+            },
+            "GATEWAY_RECEIPT_SELLER_NAME is not set",
         ),
         ({"STATUS_QUIET_HOURS": 0}, "GATEWAY_STATUS_QUIET_HOURS must be a positive number"),
         ({"STATUS_BACKLOG_MINUTES": "x"}, "GATEWAY_STATUS_BACKLOG_MINUTES must be a positive"),

@@ -14,7 +14,11 @@ from sqlalchemy import delete, select
 from gateway.billing import Fact, FactKind
 from gateway.billing.rules.statuses import PaymentStatus
 from gateway.receipts import numbering
-from models import Payment, Receipt
+from models import Payment, Receipt, Subscription
+from paypal_sim.formats import ipn_date
+from tests.inbox import process_due
+from tests.paypal.conftest import StubVerifier
+from tests.paypal.ipn_builders import body
 
 SELLER = {
     "RECEIPT_SELLER_NAME": "Zoë Æbelø GmbH",
@@ -193,3 +197,50 @@ def test_the_account_page_links_the_pdf(client, login_as, paid):
     member, _, payment = paid
     login_as(member)
     assert f"/account/receipts/{payment.id}.pdf" in client.get("/account").text
+
+
+def test_the_payer_paypal_names_is_on_the_page_and_pdf(
+    app, db, client, clock, login_as, make_user, make_plan
+):
+    """An IPN's first_name/last_name (windows-1252) reach the receipt; a business name wins,
+    on the next payment, applied together with others (the batch path stores it too)."""
+    app.config.update(SELLER)
+    app.extensions["ipn_verifier"] = StubVerifier()
+    make_plan("premium-monthly", role="premium", price="9.00")
+    member = make_user("a@example.com")
+    t = clock.now()
+
+    def pay(txn: str, at, names: list[tuple[str, str]]) -> None:
+        fields = [
+            ("txn_type", "subscr_payment"),
+            ("subscr_id", "I-NAMED"),
+            ("txn_id", txn),
+            ("payment_date", ipn_date(at)),
+            ("payment_status", "Completed"),
+            ("mc_gross", "9.00"),
+            ("mc_currency", "USD"),
+            ("ipn_track_id", f"p{txn}"),
+        ]
+        raw = body(fields + names)
+        assert b"M%FCller" in raw  # windows-1252, as PayPal sends it
+        r = client.post("/paypal/ipn", data=raw, content_type="application/x-www-form-urlencoded")
+        assert r.status_code == 200
+        process_due()
+
+    pay("TXNNAMED1", t, [("last_name", "Müller")])  # ipn_builders adds first_name José
+    pay(
+        "TXNNAMED2",
+        t + timedelta(days=31),
+        [("last_name", "Müller"), ("payer_business_name", "Müller & Söhne GmbH")],
+    )
+    first, second = db.session.scalars(select(Payment).order_by(Payment.paid_at)).all()
+    assert (first.payer_name, second.payer_name) == ("José Müller", "Müller & Söhne GmbH")
+    db.session.get(Subscription, first.subscription_id).user_id = member.id
+    db.session.commit()
+
+    login_as(member)
+    assert "José Müller" in client.get(f"/account/receipts/{first.id}").text
+    assert "Müller &amp; Söhne GmbH" in client.get(f"/account/receipts/{second.id}").text
+    text = pdf_text(client.get(f"/account/receipts/{first.id}.pdf").data)
+    assert "José Müller" in text and "a@example.com" in text, text
+    assert "Müller & Söhne GmbH" in pdf_text(client.get(f"/account/receipts/{second.id}.pdf").data)

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..rules.facts import Fact, FactKind
 from ..rules.interpretation import Interpretation, Money, PaymentInfo
+from .names import payer_name
 from .paypal_json import Json, date_warnings, load_object, parse_rfc3339, rfc3339
 from .subscription_changes import subscription_change, subscription_fields
 
@@ -131,6 +132,8 @@ def _transaction(txn: Json, base: Interpretation, received_at: datetime) -> Inte
         txn_id=txn_id,
         status=status,
         payer_email=base.payer_email or txn.text("payer_email"),
+        payer_name=payer_name(txn.text("payer_name.given_name"), txn.text("payer_name.surname"))
+        or base.payer_name,
         money=Money(gross, currency, tax, fee),
     )
     if status not in PAID and status not in NOT_PAID:

@@ -17,6 +17,7 @@ from ..rules.interpretation import Interpretation, Money, PaymentInfo, PlanRef, 
 from ..rules.periods import PeriodUnit, add_period
 from ..rules.statuses import PlanRefKind
 from ..rules.terms import AgreedTerms
+from .names import payer_name
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
 DEFAULT_CHARSET = "windows-1252"  # PayPal's default when the body names none
@@ -241,6 +242,9 @@ def interpret(msg: IpnMessage, received_at: datetime) -> Interpretation:
         member_token=msg.custom,
         plan_refs=plan_refs(msg),
         payer_email=msg.get("payer_email"),
+        payer_name=payer_name(
+            msg.get("first_name"), msg.get("last_name"), msg.get("payer_business_name")
+        ),
         receiver=Receiver((msg.get("receiver_email"), msg.get("business")), msg.get("receiver_id")),
         is_test=msg.is_test,
         money=Money(msg.gross, msg.currency, msg.tax, msg.fee),

@@ -24,6 +24,7 @@ from typing import Any
 from ..rules.facts import Fact, FactKind
 from ..rules.interpretation import Interpretation, Money, PaymentInfo, PlanRef
 from ..rules.statuses import PlanRefKind
+from .names import payer_name
 from .paypal_json import Json, load_object, parse_rfc3339, rfc3339
 from .reported_transaction import Reported, Said, TxnKind
 
@@ -124,6 +125,11 @@ def from_search(row: dict[str, Any]) -> Reported:
         parent_txn_id=ref if kind is not TxnKind.PAYMENT and not names_subscription else "",
         custom=info.text("custom_field")[:127],
         payer_email=doc.text("payer_info.email_address")[:254],
+        payer_name=payer_name(
+            doc.text("payer_info.payer_name.given_name"),
+            doc.text("payer_info.payer_name.surname"),
+        )
+        or payer_name("", "", doc.text("payer_info.payer_name.alternate_full_name")),
         item=items[0].text("item_code")[:127] if items else "",
         code=code,
         raw=row,
@@ -154,6 +160,7 @@ def backfill_document(r: Reported, reported_at: datetime) -> bytes:
             "subscription": r.subscription_ref,
             "custom": r.custom,
             "payer_email": r.payer_email,
+            "payer_name": r.payer_name,
             "item": r.item,
             "code": r.code,
         },
@@ -192,6 +199,7 @@ def _payment(txn: Json, source: str, received_at: datetime) -> Interpretation:
         member_token=txn.text("custom"),
         plan_refs=_plan_refs(txn.text("item")),
         payer_email=txn.text("payer_email"),
+        payer_name=txn.text("payer_name"),
     )
     if status != Said.COMPLETED.value:
         return replace(

@@ -56,6 +56,7 @@ class Reported:
     parent_txn_id: str = ""
     custom: str = ""
     payer_email: str = ""
+    payer_name: str = ""
     item: str = ""
     code: str = ""
     #: The row as PayPal wrote it (kept with a backfilled payment as its record).

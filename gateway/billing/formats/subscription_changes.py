@@ -12,6 +12,7 @@ from typing import Any
 from ..rules.facts import Fact, FactKind
 from ..rules.interpretation import PlanRef
 from ..rules.statuses import PlanRefKind
+from .names import payer_name
 from .paypal_json import Json, rfc3339
 
 
@@ -24,6 +25,9 @@ def subscription_fields(sub: Json) -> dict[str, Any]:
         "plan_refs": (PlanRef(PlanRefKind.REST_PLAN, plan_id),) if plan_id else (),
         "plan_at": sub.time("update_time") if plan_id else None,
         "payer_email": sub.text("subscriber.email_address"),
+        "payer_name": payer_name(
+            sub.text("subscriber.name.given_name"), sub.text("subscriber.name.surname")
+        ),
         "status": sub.text("status") or sub.text("state"),
     }
 

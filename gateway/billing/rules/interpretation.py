@@ -86,6 +86,9 @@ class Interpretation:
     plan_at: datetime | None = None
     #: The buyer's e-mail at PayPal (a hint for an admin matching a member, never trusted).
     payer_email: str = ""
+    #: The payer's name at PayPal (business name, else given name and surname), for the
+    #: receipt of a payment this message records; "" when the message names none.
+    payer_name: str = ""
     #: Our checkout token, echoed back by PayPal (custom / custom_id).
     member_token: str = ""
     #: None where the channel's verification already proves the receiver.

@@ -34,7 +34,7 @@ from ..access import SESSION_KEY
 from ..access_rules import forwarded as original
 from ..access_rules.paths import BadPath, canonical_host, canonical_path
 from ..auth.sessions import is_ended
-from ..billing.rules.roles import has_role
+from ..billing.rules.roles import active_roles
 from ..extensions import login_manager
 from ..rulebook import store
 from .member_copy import Copy, GateCache
@@ -93,7 +93,7 @@ class FastCheck:
             return None
         copy, held = member
         at = app.extensions["clock"].now()
-        active = sorted(r for r in held if has_role(held, r, at))
+        active = active_roles(held, at)
         if not (who.public or copy.values["is_admin"] or who.admits(True, active)):
             return None
         email = copy.values["email"]

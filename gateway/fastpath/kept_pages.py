@@ -29,7 +29,7 @@ from flask_login import current_user
 from markupsafe import Markup, escape
 
 from ..access import current_roles, past_due_notice
-from ..billing.rules.roles import has_role
+from ..billing.rules.roles import active_roles
 from ..clock import now
 from .csrf_tokens import TOKEN
 from .member_copy import COPY_SUFFICES
@@ -55,7 +55,7 @@ def _visitor() -> tuple[tuple[Any, ...], bool, bool, bool]:
     edition = current_app.extensions.get(EDITION)
     key = (
         edition() if edition is not None else None,
-        tuple(sorted(role for role in held if has_role(held, role, at))),
+        tuple(active_roles(held, at)),
         authenticated,
         is_admin,
         getattr(adapter, "script_name", None),

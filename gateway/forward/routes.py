@@ -18,22 +18,21 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from models import Plan, db
+from models import Plan
 
 from ..access import SESSION_KEPT, TOKEN_REQUEST, current_roles
 from ..access_rules import forwarded as original
 from ..access_rules import returns
 from ..access_rules.paths import BadPath, canonical_host, canonical_path
-from ..billing.rules.roles import has_role
+from ..billing.rules.roles import active_roles, has_role
 from ..clock import now
 from ..content.site import plans_opening
 from ..extensions import csrf
 from ..fastpath.member_copy import COPY_SUFFICES
 from ..mail import link
-from ..member.routes import plan_cards
+from ..member.routes import plan_cards, plans_on_offer
 from ..rulebook import gate
 from .cors import answer_json, preflight
 
@@ -78,9 +77,7 @@ def check() -> ResponseReturnValue:
             held, at = current_roles(), now()
             response.headers[names["user"]] = str(user.id)
             response.headers[names["email"]] = user.email
-            response.headers[names["roles"]] = ",".join(
-                sorted(r for r in held if has_role(held, r, at))
-            )
+            response.headers[names["roles"]] = ",".join(active_roles(held, at))
     elif not user.is_authenticated:
         response = _refusal(401, "X-Tollgate-Login", link("auth.login", next=asked.url), asked)
     else:
@@ -112,12 +109,9 @@ def paywall() -> ResponseReturnValue:
     )
     if target is None:
         abort(400, description="That is not an address of a site this gateway protects.")
-    parts = urlsplit(target)
-    try:
-        path = canonical_path(parts.path or "/", raw=True)
-    except BadPath:
+    verdict = _verdict_at(target)
+    if verdict is None:
         abort(400, description="That address has no single meaning; it cannot be opened.")
-    verdict = gate.verdict(path, canonical_host(parts.netloc or request.host))
     if verdict.allowed and current_user.is_authenticated:
         return redirect(target, 303)
     plans = plans_opening(verdict.who)
@@ -138,7 +132,7 @@ def me() -> ResponseReturnValue:
     """The visitor, for a script on one of the owner's sites (CORS: GATE_CORS_ORIGINS)."""
     if request.method == "OPTIONS":
         return preflight()
-    setattr(g, SESSION_KEPT, True)  # the answer goes to a proxy: no cookie to keep
+    setattr(g, SESSION_KEPT, True)  # a script's read: it writes nothing into the session
     user = current_user._get_current_object()
     at = now()
     held = current_roles()
@@ -157,18 +151,21 @@ def me() -> ResponseReturnValue:
 
 def _plans_for(url: str | None) -> list[Plan]:
     """The plans that open `url` (one of the owner's pages), else every plan on offer."""
-    if url:
-        parts = urlsplit(url)
-        try:
-            path = canonical_path(parts.path or "/", raw=True)
-        except BadPath:
-            return []
-        return plans_opening(gate.verdict(path, canonical_host(parts.netloc or request.host)).who)
-    return list(
-        db.session.scalars(
-            select(Plan).where(Plan.active.is_(True)).order_by(Plan.price, Plan.code)
-        )
-    )
+    if not url:
+        return plans_on_offer()
+    verdict = _verdict_at(url)
+    return plans_opening(verdict.who) if verdict is not None else []
+
+
+def _verdict_at(url: str) -> gate.Verdict | None:
+    """The visitor's verdict on an address of the owner's site (a path: this host), or
+    None for one whose path has no single meaning."""
+    parts = urlsplit(url)
+    try:
+        path = canonical_path(parts.path or "/", raw=True)
+    except BadPath:
+        return None
+    return gate.verdict(path, canonical_host(parts.netloc or request.host))
 
 
 def _offer(plan: Plan, url: str | None) -> dict[str, object]:

@@ -60,10 +60,13 @@ def index():
 
 @bp.route("/plans")
 def plans():
-    rows = db.session.scalars(
-        select(Plan).where(Plan.active.is_(True)).order_by(Plan.price, Plan.code)
-    ).all()
-    return render_template("member/plans.html", **plan_cards(rows))
+    return render_template("member/plans.html", **plan_cards(plans_on_offer()))
+
+
+def plans_on_offer() -> list[Plan]:
+    """Every plan on sale, cheapest first (the plans page; /gate/me without a URL)."""
+    on_offer = select(Plan).where(Plan.active.is_(True)).order_by(Plan.price, Plan.code)
+    return list(db.session.scalars(on_offer))
 
 
 def plan_cards(rows: Sequence[Plan]) -> dict[str, Any]:

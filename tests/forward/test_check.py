@@ -9,33 +9,19 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from gateway.access_rules import forwarded as original
-from gateway.roles.service import ensure_roles
-from gateway.rulebook import edit
 from gateway.subscriptions import admin_actions
 from gateway.tokens import service as tokens
 from models.token import API
 from tests.sql import statements_sent
 from tests.web.test_gate import wait_until_trusted
 
-SITE = "docs.example.com"
+from .conftest import SITE
+
 #: Every test twice: with the fast check (gateway/fastpath/forward_check.py) answering
 #: what it can, and with every check through Flask's view: the answers must not differ.
 pytestmark = pytest.mark.parametrize(
     "app", [{}, {"FASTPATH_OFF": ("forward_check",)}], indirect=True, ids=["fast", "view"]
 )
-
-
-@pytest.fixture
-def rules(db, clock):
-    """The owner's site: /guides/** for premium on docs.example.com, /free/** public."""
-    ensure_roles(["premium", "pro"], clock.now())
-    for pattern, who, host in (
-        ("/guides/**", "premium", SITE),
-        ("/free/**", "public", SITE),
-        ("/pro/**", "pro", None),
-    ):
-        edit.add(edit.Entry(edit.check(pattern, who, host)), at=clock.now(), actor=None)
-    db.session.commit()
 
 
 @pytest.fixture

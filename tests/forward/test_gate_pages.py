@@ -12,31 +12,17 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from sqlalchemy import select
 
-from gateway.roles.service import ensure_roles
-from gateway.rulebook import edit
 from gateway.subscriptions import admin_actions
 from models import Checkout, Plan
 from tests.factories import PASSWORD
 
-SITE = "docs.example.com"
+from .conftest import SITE
+
 PAID = f"http://{SITE}/guides/a.html?x=1&y=2"
 APP_ORIGIN = "https://app.example.com"
 RETURNS = {"ALLOWED_RETURN_HOSTS": [SITE]}
 CORS = {"GATE_CORS_ORIGINS": [APP_ORIGIN.upper() + "/"]}  # kept in lower case, no slash
 returns_allowed = pytest.mark.parametrize("app", [RETURNS], indirect=True)
-
-
-@pytest.fixture
-def rules(db, clock):
-    """/guides/** premium and /free/** public on docs.example.com; /pro/** pro anywhere."""
-    ensure_roles(["premium", "pro"], clock.now())
-    for pattern, who, host in (
-        ("/guides/**", "premium", SITE),
-        ("/free/**", "public", SITE),
-        ("/pro/**", "pro", None),
-    ):
-        edit.add(edit.Entry(edit.check(pattern, who, host)), at=clock.now(), actor=None)
-    db.session.commit()
 
 
 @pytest.fixture

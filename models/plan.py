@@ -27,6 +27,18 @@ class Plan(Model):
         ),
         CheckConstraint("seat_limit IS NULL OR seat_limit > 0", name="seat_limit_positive"),
         CheckConstraint("length(currency) = 3", name="currency_iso"),
+        # Terms beyond one free trial, and offers (issue #24): see the block below.
+        CheckConstraint("trial_price IS NULL OR trial_price >= 0", name="trial_price_not_negative"),
+        CheckConstraint("trial2_count IS NULL OR trial2_count > 0", name="trial2_count_positive"),
+        CheckConstraint(
+            "trial2_unit IS NULL OR trial2_unit IN ('D', 'W', 'M', 'Y')", name="trial2_unit_known"
+        ),
+        CheckConstraint(
+            "trial2_price IS NULL OR trial2_price >= 0", name="trial2_price_not_negative"
+        ),
+        CheckConstraint(
+            "payment_count IS NULL OR payment_count > 0", name="payment_count_positive"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,6 +55,22 @@ class Plan(Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
+    # --- Terms beyond one free trial, and offers (issue #24) ---
+    #: The first trial's price (None or 0: free); PayPal's a1.
+    trial_price: Mapped[Decimal | None] = mapped_column(Money())
+    #: A second trial period after the first (PayPal's a2/p2/t2, a REST plan's second
+    #: TRIAL cycle); free when its price is None or 0.
+    trial2_count: Mapped[int | None] = mapped_column(Integer)
+    trial2_unit: Mapped[str | None] = mapped_column(String(1))
+    trial2_price: Mapped[Decimal | None] = mapped_column(Money())
+    #: How many regular payments in all (src=1&srt=N, REST total_cycles; installments);
+    #: None: until cancelled. After the last one the subscription ends with its period.
+    payment_count: Mapped[int | None] = mapped_column(Integer)
+    #: An offer: a plan hidden from every list, reachable only at /offer/<offer_code>.
+    offer_code: Mapped[str | None] = mapped_column(String(40), unique=True)
+    #: How many times the offer's link was opened (signups: its subscriptions).
+    offer_visits: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
     #: The roles a member holds while subscribed (one or more; models/role.py).
     roles: Mapped[list[Role]] = relationship(
         secondary=plan_roles, order_by=Role.name, lazy="selectin"
@@ -54,6 +82,11 @@ class Plan(Model):
     def period_label(self) -> str:
         unit = self.UNIT_NAMES[self.period_unit]
         return unit if self.period_count == 1 else f"{self.period_count} {unit}s"
+
+    @property
+    def listed(self) -> bool:
+        """Shown on the plans page and the paywall: active and not an offer's hidden plan."""
+        return self.active and not self.offer_code
 
     @property
     def role_names(self) -> list[str]:

@@ -90,17 +90,8 @@ def button_fields(checkout: Checkout, plan: Plan, public_url: str) -> list[tuple
         ("item_number", plan.code),
         ("currency_code", offer.currency),
     ]
-    if offer.trial_count and offer.trial_unit:
-        fields += [
-            ("a1", f"{offer.trial_price or 0:.2f}"),
-            ("p1", str(offer.trial_count)),
-            ("t1", offer.trial_unit.value),
-        ]
+    fields += subscribe_terms(offer)
     fields += [
-        ("a3", f"{offer.price:.2f}"),
-        ("p3", str(offer.period_count)),
-        ("t3", offer.period_unit.value),
-        ("src", "1"),
         ("sra", "1"),
         ("no_note", "1"),
         ("custom", checkout.token),
@@ -110,6 +101,23 @@ def button_fields(checkout: Checkout, plan: Plan, public_url: str) -> list[tuple
         ("cancel_return", f"{public_url}/checkout/cancelled?cm={checkout.token}"),
         ("rm", "1"),
     ]
+    return fields
+
+
+def subscribe_terms(offer: AgreedTerms) -> list[tuple[str, str]]:
+    """The button's terms: a1/p1/t1 and a2/p2/t2 for the trials (a1 0.00 when free),
+    a3/p3/t3 for the regular payments, src=1 to renew and srt for how many times."""
+    fields = []
+    for n, (count, unit, price) in enumerate(offer.trials(), start=1):
+        fields += [(f"a{n}", f"{price:.2f}"), (f"p{n}", str(count)), (f"t{n}", unit.value)]
+    fields += [
+        ("a3", f"{offer.price:.2f}"),
+        ("p3", str(offer.period_count)),
+        ("t3", offer.period_unit.value),
+        ("src", "1"),
+    ]
+    if offer.cycles:
+        fields.append(("srt", str(offer.cycles)))
     return fields
 
 

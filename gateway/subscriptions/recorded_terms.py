@@ -19,8 +19,10 @@ from ..database import insert_new
 
 
 def plan_terms(plan: Plan) -> AgreedTerms:
-    """What a plan offers today (a checkout freezes this when it opens)."""
+    """What a plan offers today (a checkout freezes this when it opens): up to two trials,
+    each free or paid, and its number of payments."""
     trial = plan.trial_count and plan.trial_unit
+    second = trial and plan.trial2_count and plan.trial2_unit
     return AgreedTerms(
         price=plan.price,
         currency=plan.currency,
@@ -28,7 +30,11 @@ def plan_terms(plan: Plan) -> AgreedTerms:
         period_unit=PeriodUnit(plan.period_unit),
         trial_count=plan.trial_count if trial else None,
         trial_unit=PeriodUnit(plan.trial_unit) if trial and plan.trial_unit else None,
-        trial_price=Decimal(0) if trial else None,
+        trial_price=(plan.trial_price or Decimal(0)) if trial else None,
+        cycles=plan.payment_count or None,
+        trial2_count=plan.trial2_count if second else None,
+        trial2_unit=PeriodUnit(plan.trial2_unit) if second and plan.trial2_unit else None,
+        trial2_price=(plan.trial2_price or Decimal(0)) if second else None,
     )
 
 

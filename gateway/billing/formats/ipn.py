@@ -348,15 +348,17 @@ def plan_refs(msg: IpnMessage) -> tuple[PlanRef, ...]:
 
 
 def reported_terms(msg: IpnMessage) -> AgreedTerms | None:
-    """The terms a signup or modify message reports; None if it names no regular terms."""
-    price = _decimal(msg.fields.get("mc_amount3") or msg.fields.get("amount3"))
+    """The terms a signup or modify message reports; None if it names no regular terms.
+
+    Trials are period1/amount1 and period2/amount2; `recur_times` counts the regular
+    payments of a subscription that stops by itself (src=1&srt=N)."""
+    price = _amount(msg, 3)
     regular = _period(msg.get("period3"))
     if price is None or regular is None:
         return None
-    trial = _period(msg.get("period1"))
+    trial, second = _period(msg.get("period1")), _period(msg.get("period2"))
     recurring = msg.get("recurring") == "1"
     cycles = msg.get("recur_times")
-    second = msg.get("period2")
     return AgreedTerms(
         price=price,
         currency=msg.currency,
@@ -364,22 +366,27 @@ def reported_terms(msg: IpnMessage) -> AgreedTerms | None:
         period_unit=regular[1],
         trial_count=trial[0] if trial else None,
         trial_unit=trial[1] if trial else None,
-        trial_price=_decimal(msg.fields.get("mc_amount1") or msg.fields.get("amount1"))
-        if trial
-        else None,
+        trial_price=_amount(msg, 1) if trial else None,
         cycles=int(cycles) if recurring and cycles.isdigit() and int(cycles) > 0 else None,
         recurring=recurring,
-        second_trial=f"{_decimal(msg.fields.get('mc_amount2') or msg.fields.get('amount2'))} "
-        f"for {second}"
-        if second
-        else None,
+        trial2_count=second[0] if second else None,
+        trial2_unit=second[1] if second else None,
+        trial2_price=_amount(msg, 2) if second else None,
     )
 
 
+def _amount(msg: IpnMessage, n: int) -> Decimal | None:
+    """mc_amountN (any currency), else amountN (USD only)."""
+    return _decimal(msg.fields.get(f"mc_amount{n}") or msg.fields.get(f"amount{n}"))
+
+
 def _free_trial_until(msg: IpnMessage, start: datetime) -> datetime | None:
-    amount = _decimal(msg.fields.get("mc_amount1") or msg.fields.get("amount1"))
-    period = msg.get("period1").split()
-    units = {u.value for u in PeriodUnit}
-    if amount != 0 or len(period) != 2 or not period[0].isdigit() or period[1] not in units:
-        return None
-    return add_period(start, int(period[0]), period[1])
+    """The end of the free trials the signup begins with (period1, then period2 if also
+    free); None when the first trial is paid for or there is none."""
+    until = None
+    for n in (1, 2):
+        period = _period(msg.get(f"period{n}"))
+        if period is None or _amount(msg, n) != 0:
+            break
+        until = add_period(until or start, period[0], period[1])
+    return until

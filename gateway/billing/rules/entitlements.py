@@ -28,14 +28,53 @@ class Policy:
 
 
 @dataclass(frozen=True)
+class TrialPeriod:
+    """One trial period before the regular ones (PayPal's p1/t1 or p2/t2)."""
+
+    count: int
+    unit: PeriodUnit
+    paid: bool = False
+
+
+@dataclass(frozen=True)
 class Terms:
-    """The billing period one payment buys."""
+    """What each payment buys: the regular period, after up to two trial periods, for a
+    fixed number of regular payments or (cycles None) until cancelled."""
 
     period_count: int
     period_unit: PeriodUnit
+    trials: tuple[TrialPeriod, ...] = ()
+    cycles: int | None = None
 
     def after(self, start: datetime, periods: int = 1) -> datetime:
         return add_period(start, self.period_count * periods, self.period_unit)
+
+    def paid_stretches(self) -> list[list[TrialPeriod]]:
+        """The trial stretches that payments buy, in order. Leading free trials are not
+        paid for (the signup's trial fact covers them); a free trial after a paid one is
+        part of that payment's stretch."""
+        stretches: list[list[TrialPeriod]] = []
+        for t in self.trials:
+            if t.paid:
+                stretches.append([t])
+            elif stretches:
+                stretches[-1].append(t)
+        return stretches
+
+    def advance(self, anchor: datetime, first: int, payments: int) -> datetime:
+        """Where `payments` payments reach from `anchor`, the first being payment number
+        `first` (0-based) of the subscription: trial stretches one by one, then regular
+        periods in one step from the trials' end (so month ends do not drift)."""
+        stretches, at, index = self.paid_stretches(), anchor, first
+        while payments > 0 and index < len(stretches):
+            for piece in stretches[index]:
+                at = add_period(at, piece.count, piece.unit)
+            index, payments = index + 1, payments - 1
+        return self.after(at, payments) if payments else at
+
+    def regular_payments(self, payments: int) -> int:
+        """How many of the first `payments` payments were regular (not trial) ones."""
+        return max(payments - len(self.paid_stretches()), 0)
 
 
 @dataclass(frozen=True)
@@ -62,6 +101,9 @@ class Entitlement:
     revoked_at: datetime | None = None
     money_back_at: datetime | None = None
     periods: tuple[Period, ...] = field(default_factory=tuple)
+    #: The terms' number of regular payments once the last of them is made (the
+    #: subscription then ends at its paid-through date); None otherwise.
+    last_of: int | None = None
 
     def has_access(self, now: datetime) -> bool:
         return self.access_until is not None and now < self.access_until
@@ -149,6 +191,15 @@ def compute(facts: Iterable[Fact], terms: Terms, policy: Policy = Policy()) -> E
     paid_through, periods = _chain(payments, terms, trial_until)
 
     cancelled, ended = first(FactKind.CANCELLED), first(FactKind.ENDED)
+    # The last of a fixed number of payments: the term ends with its period, whether or
+    # not PayPal's end-of-term message ever comes.
+    last_of = (
+        terms.cycles
+        if terms.cycles and terms.regular_payments(len(payments)) >= terms.cycles
+        else None
+    )
+    if last_of and ended is None:
+        ended = Fact(FactKind.ENDED, payments[-1].at, key="last payment")
     suspended = False
     for f in ordered:  # time order decides pause vs resume
         if f.kind is FactKind.SUSPENDED:
@@ -231,6 +282,7 @@ def compute(facts: Iterable[Fact], terms: Terms, policy: Policy = Policy()) -> E
         revoked_at=revoked_at,
         money_back_at=money_back_at,
         periods=tuple(periods),
+        last_of=last_of,
     )
 
 
@@ -287,7 +339,12 @@ def explain(ent: Entitlement, policy: Policy = Policy()) -> list[str]:
             if policy.cancel is CancelPolicy.END_OF_PERIOD
             else f"Cancelled {utc_text(ent.cancelled_at)}: access ended then (policy)."
         )
-    if ent.ended_at:
+    if ent.last_of and ent.paid_through:
+        lines.append(
+            f"The last of {ent.last_of} payments is made: the term ends "
+            f"{utc_text(ent.paid_through)}, without waiting for PayPal's end-of-term message."
+        )
+    elif ent.ended_at:
         lines.append(f"Term ended {utc_text(ent.ended_at)}: no renewals, no grace.")
     if ent.revoked_at:
         lines.append(f"Revoked by an admin {utc_text(ent.revoked_at)}.")

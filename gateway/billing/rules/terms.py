@@ -13,13 +13,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .entitlements import Terms
+from .entitlements import Terms, TrialPeriod
 from .periods import PeriodUnit, add_period
 
 
 @dataclass(frozen=True)
 class AgreedTerms:
-    """Price, currency and period of one subscription, with its trial and cycles."""
+    """Price, currency and period of one subscription, with up to two trial periods (each
+    free or paid) and the number of regular payments (None: until cancelled)."""
 
     price: Decimal
     currency: str
@@ -32,23 +33,46 @@ class AgreedTerms:
     cycles: int | None = None
     #: False for a one-off payment that does not renew.
     recurring: bool = True
-    #: A second trial period (PayPal's a2/p2/t2); we never offer one.
-    second_trial: str | None = None
+    #: A second trial period (PayPal's a2/p2/t2), after the first.
+    trial2_count: int | None = None
+    trial2_unit: PeriodUnit | None = None
+    trial2_price: Decimal | None = None
+
+    def trials(self) -> list[tuple[int, PeriodUnit, Decimal]]:
+        """The trial periods in order: (count, unit, price; 0 when free)."""
+        found = []
+        for count, unit, price in (
+            (self.trial_count, self.trial_unit, self.trial_price),
+            (self.trial2_count, self.trial2_unit, self.trial2_price),
+        ):
+            if count and unit is not None:
+                found.append((count, unit, price or Decimal(0)))
+        return found
 
     @property
     def billing_period(self) -> Terms:
-        return Terms(self.period_count, self.period_unit)
+        """What each payment buys (the pure core's view of these terms)."""
+        return Terms(
+            self.period_count,
+            self.period_unit,
+            tuple(TrialPeriod(c, u, paid=p > 0) for c, u, p in self.trials()),
+            self.cycles if self.recurring else 1,
+        )
 
     def trial_end(self, start: datetime) -> datetime | None:
-        if self.trial_count is None or self.trial_unit is None:
-            return None
-        return add_period(start, self.trial_count, self.trial_unit)
+        """The end of the free trials a signup begins with (they need no payment)."""
+        end = None
+        for count, unit, price in self.trials():
+            if price:
+                break
+            end = add_period(end or start, count, unit)
+        return end
 
     def describe(self) -> str:
         trial = ""
-        if self.trial_count and self.trial_unit:
-            price = "free" if not self.trial_price else f"{self.trial_price} {self.currency}"
-            trial = f"{price} trial of {self.trial_count} {self.trial_unit.value}, then "
+        for count, unit, price in self.trials():
+            cost = f"{price} {self.currency}" if price else "free"
+            trial += f"{cost} trial of {count} {unit.value}, then "
         cycles = f", {self.cycles} times" if self.cycles else ""
         every = f"every {self.period_count} {self.period_unit.value}" if self.recurring else "once"
         return f"{trial}{self.price} {self.currency} {every}{cycles}"
@@ -64,11 +88,14 @@ class AgreedTerms:
             "trial_price": str(self.trial_price) if self.trial_price is not None else None,
             "cycles": self.cycles,
             "recurring": self.recurring,
-            "second_trial": self.second_trial,
+            "trial2_count": self.trial2_count,
+            "trial2_unit": self.trial2_unit.value if self.trial2_unit else None,
+            "trial2_price": str(self.trial2_price) if self.trial2_price is not None else None,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AgreedTerms:
+        second = _legacy_second_trial(data.get("second_trial"))
         return cls(
             price=Decimal(data["price"]),
             currency=data["currency"],
@@ -79,15 +106,42 @@ class AgreedTerms:
             trial_price=Decimal(data["trial_price"]) if data.get("trial_price") else None,
             cycles=data.get("cycles"),
             recurring=bool(data.get("recurring", True)),
-            second_trial=data.get("second_trial"),
+            trial2_count=data.get("trial2_count") or second[0],
+            trial2_unit=PeriodUnit(data["trial2_unit"]) if data.get("trial2_unit") else second[1],
+            trial2_price=Decimal(data["trial2_price"]) if data.get("trial2_price") else second[2],
         )
 
 
+def _legacy_second_trial(
+    text: str | None,
+) -> tuple[int | None, PeriodUnit | None, Decimal | None]:
+    """Terms recorded before two trials were described kept the second as text,
+    "11.00 for 1 D" ("None for ..." when PayPal named no amount)."""
+    parts = (text or "").split()
+    if len(parts) != 4 or not parts[2].isdigit() or parts[3] not in {u.value for u in PeriodUnit}:
+        return None, None, None
+    try:
+        price = Decimal(parts[0])
+    except ArithmeticError:
+        price = None
+    return int(parts[2]), PeriodUnit(parts[3]), price
+
+
 def normalised(terms: AgreedTerms) -> AgreedTerms:
-    """A trial of no length is no trial; a free trial's price is 0."""
-    if not terms.trial_count or terms.trial_unit is None:
-        return replace(terms, trial_count=None, trial_unit=None, trial_price=None)
-    return replace(terms, trial_price=terms.trial_price or Decimal(0))
+    """Trials of no length are no trials (a lone second trial is the first); a free
+    trial's price is 0; a renewing subscription's 0 payments mean "until cancelled"."""
+    trials = terms.trials() + [(None, None, None)] * 2
+    (c1, u1, p1), (c2, u2, p2) = trials[0], trials[1]
+    return replace(
+        terms,
+        trial_count=c1,
+        trial_unit=u1,
+        trial_price=p1,
+        trial2_count=c2,
+        trial2_unit=u2,
+        trial2_price=p2,
+        cycles=terms.cycles or None,
+    )
 
 
 def differences(offered: AgreedTerms, reported: AgreedTerms) -> list[str]:
@@ -103,10 +157,14 @@ def differences(offered: AgreedTerms, reported: AgreedTerms) -> list[str]:
             f"period {b.period_count} {b.period_unit.value} instead of "
             f"{a.period_count} {a.period_unit.value}"
         )
-    if (a.trial_count, a.trial_unit, a.trial_price) != (b.trial_count, b.trial_unit, b.trial_price):
-        found.append(f"trial {_trial(b)} instead of {_trial(a)}")
-    if b.second_trial:
-        found.append(f"a second trial ({b.second_trial}) we never offer")
+    first_a = (a.trial_count, a.trial_unit, a.trial_price)
+    first_b = (b.trial_count, b.trial_unit, b.trial_price)
+    if first_a != first_b:
+        found.append(f"trial {_trial(*first_b)} instead of {_trial(*first_a)}")
+    second_a = (a.trial2_count, a.trial2_unit, a.trial2_price)
+    second_b = (b.trial2_count, b.trial2_unit, b.trial2_price)
+    if second_a != second_b:
+        found.append(f"second trial {_trial(*second_b)} instead of {_trial(*second_a)}")
     if a.recurring != b.recurring:
         found.append("a one-off payment instead of a renewing subscription")
     if a.cycles != b.cycles:
@@ -114,18 +172,22 @@ def differences(offered: AgreedTerms, reported: AgreedTerms) -> list[str]:
     return found
 
 
-def _trial(t: AgreedTerms) -> str:
-    if t.trial_count is None or t.trial_unit is None:
+def _trial(count: int | None, unit: PeriodUnit | None, price: Decimal | None) -> str:
+    if count is None or unit is None:
         return "none"
-    return f"{t.trial_count} {t.trial_unit.value} at {t.trial_price}"
+    return f"{count} {unit.value} at {price}"
 
 
 def expected_amounts(
     terms: AgreedTerms, started: datetime | None, paid_at: datetime
 ) -> set[Decimal]:
-    """What a completed payment made at `paid_at` may amount to under these terms."""
+    """What a completed payment made at `paid_at` may amount to under these terms: the
+    regular price, or a paid trial's price while that trial lasts (from the start)."""
     amounts = {terms.price}
-    trial_end = terms.trial_end(started) if started else None
-    if terms.trial_price and trial_end is not None and paid_at < trial_end:
-        amounts.add(terms.trial_price)
+    end = started
+    for count, unit, price in terms.trials() if started else []:
+        assert end is not None
+        end = add_period(end, count, unit)
+        if price and paid_at < end:
+            amounts.add(price)
     return amounts

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from .formats import ipn_date, money, new_id
 from .state import Account, Subscription, Transaction
+from .trials import trials_of
 
 Fields = list[tuple[str, str]]
 
@@ -44,12 +45,12 @@ def _tail(acct: Account) -> Fields:
 
 def _terms(sub: Subscription) -> Fields:
     terms: Fields = []
-    if sub.trial_count and sub.trial_unit:
-        trial = money(sub.trial_amount or Decimal(0))
+    for n, (trial_amount, count, unit) in enumerate(trials_of(sub), start=1):
+        trial = money(trial_amount)
         terms += [
-            ("amount1", trial),
-            ("mc_amount1", trial),
-            ("period1", f"{sub.trial_count} {sub.trial_unit}"),
+            (f"amount{n}", trial),
+            (f"mc_amount{n}", trial),
+            (f"period{n}", f"{count} {unit}"),
         ]
     amount = money(sub.amount)
     terms += [

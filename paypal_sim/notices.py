@@ -12,6 +12,7 @@ from .clock import SimClock
 from .delivery import Outbox
 from .formats import encode_form, money, rfc3339
 from .state import Subscription, World
+from .trials import trials_of
 
 
 class Notices:
@@ -138,12 +139,12 @@ def _cycle_executions(sub: Subscription) -> list[dict[str, Any]]:
     """TRIAL (if any) then REGULAR, as the plan lists them. A cycle counts as executed when it
     starts (that is when PayPal bills it), so the one trial cycle is done once billing began."""
     cycles: list[dict[str, Any]] = []
-    if sub.trial_count and sub.trial_unit:
+    for _trial in trials_of(sub):
         begun = int(sub.anchor is not None)
         cycles.append(
             {
                 "tenure_type": "TRIAL",
-                "sequence": 1,
+                "sequence": len(cycles) + 1,
                 "cycles_completed": begun,
                 "cycles_remaining": 1 - begun,
                 "current_pricing_scheme_version": 1,

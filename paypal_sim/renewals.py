@@ -71,12 +71,11 @@ class Renewals(Notices):
         self.first_charge(sub, max(now, sub.start_time or now))
 
     def first_charge(self, sub: Subscription, now: datetime) -> None:
-        if sub.trial_count and sub.trial_unit:
-            sub.anchor = add_period(now, sub.trial_count, sub.trial_unit)
-            sub.next_billing = sub.anchor
-        else:
-            sub.anchor = now
-            sub.next_billing = now
+        """Lay out the trials (a paid one is charged as it begins), then the cycles."""
+        from .trials import schedule
+
+        schedule(sub, now)
+        if sub.next_billing is not None and sub.next_billing <= now:
             self.charge(sub, now)
 
     def charge(self, sub: Subscription, at: datetime) -> Transaction | None:
@@ -85,14 +84,16 @@ class Renewals(Notices):
             self._failed(sub, at)
             return None
         acct = self.world.account
+        trial_bill = sub.trial_bills.pop(0) if sub.trial_bills else None
+        amount = trial_bill[1] if trial_bill else sub.amount
         txn = Transaction(
             id=new_id(),
             subscription_id=sub.id,
             kind="payment",
             status="Completed",
-            amount=sub.amount,
+            amount=amount,
             currency=sub.currency,
-            fee=ipn.fee_for(acct, sub.amount),
+            fee=ipn.fee_for(acct, amount),
             time=at,
             custom=sub.custom,
             item_name=sub.item_name,
@@ -102,10 +103,13 @@ class Renewals(Notices):
         )
         self.world.transactions[txn.id] = txn
         sub.last_payment, sub.failed_payments = txn, 0
-        sub.cycles_completed += 1
-        sub.next_billing = add_period(
-            sub.anchor or at, sub.period_count * sub.cycles_completed, sub.period_unit
-        )
+        if trial_bill is not None:  # a paid trial: the next trial's charge, or the cycles
+            sub.next_billing = sub.trial_bills[0][0] if sub.trial_bills else sub.anchor
+        else:
+            sub.cycles_completed += 1
+            sub.next_billing = add_period(
+                sub.anchor or at, sub.period_count * sub.cycles_completed, sub.period_unit
+            )
         if sub.total_cycles and sub.cycles_completed >= sub.total_cycles:
             sub.eot_at, sub.next_billing = sub.next_billing, None
         if sub.style == "rest":

@@ -13,6 +13,10 @@ from .formats import money, new_id, rfc3339
 from .rest_base import bp, current_sim, json_body
 from .rest_oauth import bearer
 from .state import Plan
+from .trials import plan_trials
+
+UNIT_OF = {"DAY": "D", "WEEK": "W", "MONTH": "M", "YEAR": "Y"}
+INTERVAL_OF = {v: k for k, v in UNIT_OF.items()}
 
 
 def create_plan_from(sim: Sim, spec: dict[str, Any]) -> Plan:
@@ -20,7 +24,6 @@ def create_plan_from(sim: Sim, spec: dict[str, Any]) -> Plan:
     cycles = spec.get("billing_cycles")
     if cycles:
         regular = next(c for c in cycles if c.get("tenure_type") == "REGULAR")
-        trial = next((c for c in cycles if c.get("tenure_type") == "TRIAL"), None)
         price = regular["pricing_scheme"]["fixed_price"]
         plan = Plan(
             id=spec.get("id") or new_id("P-", 24),
@@ -31,8 +34,7 @@ def create_plan_from(sim: Sim, spec: dict[str, Any]) -> Plan:
             interval_unit=regular["frequency"]["interval_unit"],
             interval_count=int(regular["frequency"].get("interval_count", 1)),
             total_cycles=int(regular.get("total_cycles", 0)),
-            trial_unit=trial["frequency"]["interval_unit"] if trial else None,
-            trial_count=int(trial["frequency"].get("interval_count", 1)) if trial else 0,
+            trials=plan_trials(cycles),
             payment_failure_threshold=int(
                 spec.get("payment_preferences", {}).get("payment_failure_threshold", 3)
             ),
@@ -47,9 +49,10 @@ def create_plan_from(sim: Sim, spec: dict[str, Any]) -> Plan:
             interval_unit=spec.get("interval_unit", "MONTH"),
             interval_count=int(spec.get("interval_count", 1)),
             total_cycles=int(spec.get("total_cycles", 0)),
-            trial_unit=spec.get("trial_unit"),
-            trial_count=int(spec.get("trial_count", 0)),
         )
+        if spec.get("trial_unit"):  # the short form's trial is a free one
+            unit = UNIT_OF[spec["trial_unit"]]
+            plan.trials = [(Decimal(0), int(spec.get("trial_count", 1)), unit)]
     if plan.interval_unit not in ("DAY", "WEEK", "MONTH", "YEAR"):
         raise ValueError("interval_unit must be DAY, WEEK, MONTH or YEAR")
     plan.create_time = sim.clock.now()
@@ -58,16 +61,19 @@ def create_plan_from(sim: Sim, spec: dict[str, Any]) -> Plan:
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
-    cycles = []
-    if plan.trial_unit:
-        cycles.append(
-            {
-                "frequency": {"interval_unit": plan.trial_unit, "interval_count": plan.trial_count},
-                "tenure_type": "TRIAL",
-                "sequence": 1,
-                "total_cycles": 1,
+    cycles: list[dict[str, Any]] = []
+    for amount, count, unit in plan.trials:
+        trial: dict[str, Any] = {
+            "frequency": {"interval_unit": INTERVAL_OF[unit], "interval_count": count},
+            "tenure_type": "TRIAL",
+            "sequence": len(cycles) + 1,
+            "total_cycles": 1,
+        }
+        if amount > 0:
+            trial["pricing_scheme"] = {
+                "fixed_price": {"value": money(amount), "currency_code": plan.currency}
             }
-        )
+        cycles.append(trial)
     cycles.append(
         {
             "frequency": {

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any, TypedDict
 
 from . import ipn_messages as ipn
+from . import trials
 from .formats import new_id
 from .renewals import Renewals
 from .state import Plan, Refused, Subscription
@@ -66,9 +67,7 @@ class Signup(Renewals):
             ipn_style=ipn_style,
             **_payer_fields(payer),
         )
-        if form.get("a1") is not None and form.get("p1") and form.get("t1"):
-            sub.trial_amount = Decimal(form["a1"])
-            sub.trial_count, sub.trial_unit = int(form["p1"]), form["t1"].upper()
+        trials.from_button(sub, form)
         self.world.subscriptions[sub.id] = sub
         if ipn_style == "recurring":
             self.send_ipn(
@@ -119,9 +118,11 @@ class Signup(Renewals):
             payer_email=(subscriber or {}).get("email_address", ""),
             user_action=user_action,
         )
-        if plan.trial_unit and plan.trial_count:
-            sub.trial_amount, sub.trial_count = Decimal(0), plan.trial_count
-            sub.trial_unit = UNIT_OF[plan.trial_unit]
+        for n, (amount, count, unit) in enumerate(plan.trials[:2], start=1):
+            prefix = "trial" if n == 1 else "trial2"
+            setattr(sub, f"{prefix}_amount", amount)
+            setattr(sub, f"{prefix}_count", count)
+            setattr(sub, f"{prefix}_unit", unit)
         self.world.subscriptions[sub.id] = sub
         self._sub_event(sub, "BILLING.SUBSCRIPTION.CREATED")
         return sub

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, current_app, redirect, render_template, request
 
+from . import trials
 from .forms import decode_form
 
 bp = Blueprint("standard", __name__)
@@ -21,6 +22,9 @@ BUTTON_FIELDS = (
     "a1",
     "p1",
     "t1",
+    "a2",
+    "p2",
+    "t2",
     "a3",
     "p3",
     "t3",
@@ -74,14 +78,11 @@ def _button_problem(form: dict[str, str]) -> str:
         if Decimal(form.get("a3", "")) <= 0:
             return "a3 (the regular amount) must be positive."
         int(form.get("p3", ""))
-        if form.get("a1") is not None and form.get("p1"):
-            Decimal(form["a1"]), int(form["p1"])
     except (InvalidOperation, ValueError):
-        return "a3/p3 (and a1/p1 for a trial) must be numbers."
-    for unit in ("t3",) + (("t1",) if form.get("p1") else ()):
-        if form.get(unit, "").upper() not in ("D", "W", "M", "Y"):
-            return f"{unit} must be D, W, M or Y."
-    return ""
+        return "a3/p3 must be numbers."
+    if form.get("t3", "").upper() not in ("D", "W", "M", "Y"):
+        return "t3 must be D, W, M or Y."
+    return trials.button_problem(form)
 
 
 def _error_page(message: str):

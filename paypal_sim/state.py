@@ -50,6 +50,8 @@ class Plan:
     total_cycles: int = 0  # 0 = until cancelled
     trial_unit: str | None = None
     trial_count: int = 0
+    #: The TRIAL billing cycles in order, (price, count, unit D/W/M/Y); a free one at 0.
+    trials: list[tuple[Decimal, int, str]] = field(default_factory=list)
     payment_failure_threshold: int = 3
     status: str = "ACTIVE"
     create_time: datetime | None = None
@@ -77,6 +79,11 @@ class Subscription:
     trial_amount: Decimal | None = None
     trial_count: int = 0
     trial_unit: str | None = None
+    trial2_amount: Decimal | None = None
+    trial2_count: int = 0
+    trial2_unit: str | None = None
+    #: Paid trials still to charge: (when, amount); the regular cycles start at `anchor`.
+    trial_bills: list[tuple[datetime, Decimal]] = field(default_factory=list)
     total_cycles: int = 0  # srt; 0 = until cancelled
     cycles_completed: int = 0
     reattempt: bool = True

@@ -490,7 +490,7 @@ def test_activation_with_a_free_trial():
                     last_payment={"amount": {"currency_code": "USD", "value": "1.00"}}
                 )
             ),
-            "paid trial",
+            "",  # a paid trial: its payments give access (checked against the terms)
         ),
     ],
 )

@@ -109,11 +109,8 @@ def _free_trial_until(sub: Json, at: datetime, warnings: list[str]) -> datetime 
     until = sub.time("billing_info.next_billing_time")
     if until is None or until <= at:
         return None
-    paid = sub.amount("billing_info.last_payment.amount.value")
-    if paid:
-        warnings.append(
-            f"a trial has begun but {paid} was charged (a paid trial or a setup fee): no "
-            "free trial is granted; the payments give access"
-        )
+    if sub.amount("billing_info.last_payment.amount.value"):
+        # A paid trial (or a setup fee): its payments give access, each checked against
+        # the subscription's own terms, so nothing is granted here and nothing is odd.
         return None
     return until

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, func, select
 
 from models import Payment, Subscription, SubscriptionFact, db
 
 from ..billing import Entitlement, Fact, FactKind, compute, status_at
 from ..billing.rules.entitlements import explain, is_past_due
 from ..billing.rules.reasons import MoneyBack, reason
+from ..billing.rules.statuses import SubscriptionState
 from ..clock import day_text
 from . import recorded_terms as agreed
 from .service import billing_period, facts_of, policy
@@ -70,10 +71,29 @@ def reason_of(sub: Subscription, at: datetime) -> str:
         ended_at=sub.ended_at,
         revoked_at=revoked.at if revoked is not None else None,
         money_back_at=back_at,
+        last_of=last_of(sub),
     )
     # Only the message written for the member: the admin's reason (`note`) stays internal.
     note = revoked.member_note if revoked is not None and revoked.member_note else ""
     return reason(ent, at, revoke_note=note, renews=sub.renews, money_back=back)
+
+
+def last_of(sub: Subscription) -> int | None:
+    """The terms' number of payments once the last of them is made (the subscription then
+    ends with its period), else None."""
+    terms = agreed.in_force(sub) if sub.state is SubscriptionState.ENDED else None
+    if terms is None or not terms.cycles:
+        return None
+    counted = db.session.scalar(
+        select(func.count(Payment.id)).where(
+            Payment.subscription_id == sub.id, Payment.period_end.is_not(None)
+        )
+    )
+    return (
+        terms.cycles
+        if terms.billing_period.regular_payments(counted or 0) >= terms.cycles
+        else None
+    )
 
 
 def _money_back(sub: Subscription) -> tuple[datetime | None, MoneyBack | None]:

@@ -159,18 +159,19 @@ def _chain(
 
     A payment arriving before, or within one period after, the current paid-through
     continues the cycle from its anchor (early renewals and late retries keep PayPal's
-    dates); a payment after a longer gap starts a new cycle at its own time.
+    dates); a payment after a longer gap starts a new cycle at its own time. The k-th
+    payment buys the k-th stretch of the terms: a paid trial's, then regular periods.
     """
     paid_through = trial_until
-    anchor, n = trial_until, 0
+    anchor, first, n = trial_until, 0, 0
     periods: list[Period] = []
-    for p in payments:
+    for k, p in enumerate(payments):
         if anchor is not None and paid_through is not None and p.at <= terms.after(paid_through):
             n += 1
         else:
-            anchor, n = p.at, 1
-        paid_through = terms.after(anchor, n)
-        periods.append(Period(p.txn_id or "", terms.after(anchor, n - 1), paid_through))
+            anchor, first, n = p.at, k, 1
+        paid_through = terms.advance(anchor, first, n)
+        periods.append(Period(p.txn_id or "", terms.advance(anchor, first, n - 1), paid_through))
     return paid_through, periods
 
 

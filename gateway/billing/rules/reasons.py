@@ -65,6 +65,13 @@ def _state_reason(ent: Entitlement, now: datetime, renews: bool) -> str:
             f"A renewal payment failed; PayPal retries until {day_text(ent.grace_until)}, and "
             "your access continues meanwhile. Check your payment method at PayPal."
         )
+    if ent.state is State.ENDED and ent.ended_at and ent.last_of:
+        if now < ent.ended_at:
+            return (
+                f"Ends on {day_text(ent.ended_at)} (the last of {ent.last_of} payments is "
+                "made): PayPal will not bill it again."
+            )
+        return f"Ended on {day_text(ent.ended_at)}, after the last of {ent.last_of} payments."
     if ent.state is State.ENDED and ent.ended_at:
         return f"Ended on {day_text(ent.ended_at)}: PayPal will not bill it again."
     if ent.state is State.CANCELLED and ent.cancelled_at:

@@ -157,6 +157,7 @@ def register_blueprints(app: Flask) -> None:
     from .checkout.routes import bp as checkout_bp
     from .forward.routes import bp as gate_bp
     from .member.routes import bp as member_bp
+    from .offers.routes import bp as offers_bp
     from .pipeline.endpoints import bp as paypal_bp
     from .tokens.routes import bp as tokens_bp
 
@@ -169,6 +170,7 @@ def register_blueprints(app: Flask) -> None:
         admin_bp,
         tokens_bp,
         gate_bp,
+        offers_bp,
     ):
         app.register_blueprint(bp)
 

@@ -89,6 +89,20 @@ class Plan(Model):
         return self.active and not self.offer_code
 
     @property
+    def trials_text(self) -> str:
+        """E.g. "Trial: 1 day at 11.00 USD, then 1 month free" ("" with no trial)."""
+        parts = []
+        for count, unit, price in (
+            (self.trial_count, self.trial_unit, self.trial_price),
+            (self.trial2_count, self.trial2_unit, self.trial2_price),
+        ):
+            if not count or not unit:  # a second trial counts only after a first
+                break
+            length = f"{count} {self.UNIT_NAMES[unit]}{'s' if count > 1 else ''}"
+            parts.append(f"{length} at {price} {self.currency}" if price else f"{length} free")
+        return f"Trial: {', then '.join(parts)}" if parts else ""
+
+    @property
     def role_names(self) -> list[str]:
         return [r.name for r in self.roles]
 

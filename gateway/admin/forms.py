@@ -98,9 +98,61 @@ class PlanForm(FlaskForm):
     )
     active = BooleanField("Offered to members", default=True)
 
+    # --- Terms beyond one free trial, and offers (issue #24) ---
+    trial_price = DecimalField(
+        "First trial's price (empty or 0: free)",
+        places=2,
+        validators=[Optional(), NumberRange(min=0, message="A price is 0 or more.")],
+    )
+    trial2_count = IntegerField(
+        "Second trial length (after the first)", validators=[Optional(), NumberRange(1, 365)]
+    )
+    trial2_unit = SelectField(
+        "Second trial unit", choices=[SelectChoice("", "—")] + UNITS, default=""
+    )
+    trial2_price = DecimalField(
+        "Second trial's price (empty or 0: free)",
+        places=2,
+        validators=[Optional(), NumberRange(min=0, message="A price is 0 or more.")],
+    )
+    payment_count = IntegerField(
+        "Number of regular payments (empty: until cancelled)",
+        validators=[Optional(), NumberRange(1, 999, message="From 1 to 999 payments.")],
+    )
+    offer_code = StringField(
+        "Offer code: hides the plan; sold only at /offer/CODE (empty: listed)",
+        validators=[
+            Optional(),
+            Length(max=40),
+            Regexp(r"^[a-z0-9][a-z0-9_-]*$", message="Lower-case letters, digits, - and _ only."),
+        ],
+    )
+
     def validate_trial_unit(self, field) -> None:
         if bool(self.trial_count.data) != bool(field.data):
             raise ValidationError("Give both a trial length and its unit, or neither.")
+
+    def validate_trial_price(self, field) -> None:
+        if field.data and not self.trial_count.data:
+            raise ValidationError("A trial price needs a trial length.")
+
+    def validate_trial2_unit(self, field) -> None:
+        if bool(self.trial2_count.data) != bool(field.data):
+            raise ValidationError("Give both a second trial length and its unit, or neither.")
+        if self.trial2_count.data and not self.trial_count.data:
+            raise ValidationError("A second trial comes after a first: describe the first.")
+
+    def validate_trial2_price(self, field) -> None:
+        if field.data and not self.trial2_count.data:
+            raise ValidationError("A second trial price needs a second trial length.")
+
+    def validate_payment_count(self, field) -> None:
+        # PayPal's subscribe button (srt) takes 1 to 52; a REST plan's total_cycles 999.
+        if field.data and field.data > 52 and not (self.paypal_plan_id.data or "").strip():
+            raise ValidationError(
+                "PayPal's subscribe button allows at most 52 payments; use a REST plan "
+                "(PayPal plan id) for more."
+            )
 
 
 class AssignForm(ReasonForm):

@@ -12,10 +12,12 @@ from wtforms import SelectChoice
 from models import Plan, Subscription, db
 
 from ..clock import now
+from ..offers import counts as offer_counts
 from ..records.audit import audit
 from ..roles.service import all_roles
 from ..subscriptions import plan_identity as identity
 from ..subscriptions import seats
+from ..subscriptions.recorded_terms import plan_terms
 from ..subscriptions.service import bump_access_version
 from .forms import PlanForm
 
@@ -33,6 +35,13 @@ FIELDS = (
     "paypal_plan_id",
     "seat_limit",
     "active",
+    # Terms beyond one free trial, and offers (issue #24)
+    "trial_price",
+    "trial2_count",
+    "trial2_unit",
+    "trial2_price",
+    "payment_count",
+    "offer_code",
 )
 
 
@@ -47,7 +56,15 @@ def index() -> ResponseReturnValue:
     )
     rows = db.session.scalars(select(Plan).order_by(Plan.active.desc(), Plan.code)).all()
     usage = seats.usage([p.id for p in rows], now())
-    return render_template("admin/plans.html", plans=rows, counts=counts, seats=usage)
+    terms = {p.id: plan_terms(p).describe() for p in rows}
+    return render_template(
+        "admin/plans.html",
+        plans=rows,
+        counts=counts,
+        seats=usage,
+        terms=terms,
+        offer_signups=offer_counts.signups(),
+    )
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -55,6 +72,8 @@ def index() -> ResponseReturnValue:
 def edit(plan_id: int | None = None) -> ResponseReturnValue:
     plan = db.get_or_404(Plan, plan_id, description="No such plan.") if plan_id else None
     form = PlanForm(obj=plan)
+    if form.trial2_unit.data is None:  # a plan without a second trial: the "—" choice
+        form.trial2_unit.data = ""
     granted = list(plan.roles) if plan is not None else []
     offered = [r for r in all_roles() if not r.retired or r in granted]
     form.roles.choices = [SelectChoice(r.id, f"{r.name}: {r.title}") for r in offered]
@@ -62,6 +81,7 @@ def edit(plan_id: int | None = None) -> ResponseReturnValue:
         form.roles.data = [r.id for r in granted]
     if request.method == "GET" and plan is not None:
         form.trial_unit.data = plan.trial_unit or ""
+        form.trial2_unit.data = plan.trial2_unit or ""
         form.identifiers.data = identity.as_lines(plan)
     valid = form.validate_on_submit()  # (validation resets each field's errors)
     refs, problems = identity.parse_lines(form.identifiers.data or "")
@@ -72,6 +92,8 @@ def edit(plan_id: int | None = None) -> ResponseReturnValue:
         values = {name: form[name].data for name in FIELDS}
         chosen = [r for r in offered if r.id in (form.roles.data or [])]
         values["trial_unit"] = values["trial_unit"] or None
+        values["trial2_unit"] = values["trial2_unit"] or None
+        values["offer_code"] = (values["offer_code"] or "").strip() or None
         values["paypal_plan_id"] = (values["paypal_plan_id"] or "").strip() or None
         creating = plan is None
         if plan is None:
@@ -94,7 +116,9 @@ def edit(plan_id: int | None = None) -> ResponseReturnValue:
             db.session.flush()
         except IntegrityError:
             db.session.rollback()
-            form.code.errors = ["This code or PayPal plan id is already used by another plan."]
+            form.code.errors = [
+                "This code, PayPal plan id or offer code is already used by another plan."
+            ]
         else:
             if not creating and identity.as_lines(plan) != before:
                 changed["identifiers"] = identity.as_lines(plan)

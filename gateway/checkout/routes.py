@@ -42,7 +42,8 @@ bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 def subscribe(code: str) -> ResponseReturnValue:
     """Open (or reuse) a checkout, then hand the member to PayPal with its token."""
     plan = db.session.scalar(select(Plan).where(Plan.code == code, Plan.active.is_(True)))
-    if plan is None:
+    if plan is None or (plan.offer_code and request.form.get("offer") != plan.offer_code):
+        # A hidden offer's plan is sold only from its own link (gateway/offers).
         abort(404, description="No such plan is on offer.")
     subs = renewing(current_user.id, now())
     current = sharing_a_role(subs, plan)

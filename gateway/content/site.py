@@ -125,7 +125,7 @@ def plans_opening(who: Who) -> list[Plan]:
             select(Plan)
             .join(plan_roles, plan_roles.c.plan_id == Plan.id)
             .join(Role, Role.id == plan_roles.c.role_id)
-            .where(Plan.active.is_(True), Role.name.in_(who.roles))
+            .where(Plan.active.is_(True), Plan.offer_code.is_(None), Role.name.in_(who.roles))
             .distinct()
             .order_by(Plan.price, Plan.code)
         )

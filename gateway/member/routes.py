@@ -65,7 +65,11 @@ def plans():
 
 def plans_on_offer() -> list[Plan]:
     """Every plan on sale, cheapest first (the plans page; /gate/me without a URL)."""
-    on_offer = select(Plan).where(Plan.active.is_(True)).order_by(Plan.price, Plan.code)
+    on_offer = (
+        select(Plan)
+        .where(Plan.active.is_(True), Plan.offer_code.is_(None))  # offers: by their link only
+        .order_by(Plan.price, Plan.code)
+    )
     return list(db.session.scalars(on_offer))
 
 
@@ -233,7 +237,9 @@ def receipt_by_txn(txn_id: str, as_pdf: bool):
 def manage_view(current: Sequence[Subscription]) -> dict[str, Any]:
     """What templates/member/_manage.html needs: which subscriptions can be cancelled from
     here by the classic API, paused, resumed or moved to another plan in place."""
-    plans = list(db.session.scalars(select(Plan).where(Plan.active.is_(True))))
+    plans = list(
+        db.session.scalars(select(Plan).where(Plan.active.is_(True), Plan.offer_code.is_(None)))
+    )
     return {
         "classic_cancel": {s.id for s in current if manage.can_cancel_classic(s)},
         "pausable": {s.id for s in current if manage.can_pause(s)},

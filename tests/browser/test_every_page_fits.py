@@ -93,6 +93,7 @@ def _fill(w) -> dict[str, object]:
     return {
         "token": w["token"],
         "plan": w["plan"],
+        "offer": w["offer"],
         "forged": "not-a-token",
         "payment": w["payment"],
         "txn": "TXNWALK",

@@ -22,6 +22,7 @@ LOGIN = "login"
 EXPECTED = {
     ("GET", "/"): (200, 200, 200, 200),
     ("GET", "/plans"): (200, 200, 200, 200),
+    ("GET", "/offer/{offer}"): (200, 200, 200, 200),  # a hidden plan's own link
     ("GET", "/account"): (LOGIN, 200, 200, 200),
     # Receipts: A's own, and an admin's (who sees every payment); B is told nothing.
     ("GET", "/account/receipts/{payment}"): (LOGIN, 200, 404, 200),
@@ -140,6 +141,7 @@ ADMIN_ONLY = [
 def world(app, db, clock, admin, make_user, make_plan, login_as):
     premium = make_plan("premium-monthly", role="premium")
     make_plan("pro-monthly", role="pro", price="29.00")
+    make_plan("premium-spring", role="premium", price="5.00", offer_code="spring")
     a, b = make_user("a@example.com"), make_user("b@example.com")
     sub = admin_actions.grant(admin, a, premium, clock.now() + timedelta(days=30), "t", clock.now())
     sub.paypal_id = "I-WALK"  # a renewing PayPal subscription: A may not buy it twice
@@ -168,6 +170,7 @@ def world(app, db, clock, admin, make_user, make_plan, login_as):
         "token": checkout.token,
         "plan": premium.code,
         "plan_id": premium.id,
+        "offer": "spring",
         "payment": payment.id,
         "feed": feed,
         "pat": pat.id,
@@ -207,6 +210,7 @@ def test_member_routes_answer_each_principal_as_expected(app, world, login_as):
     fill = {
         "token": world["token"],
         "plan": world["plan"],
+        "offer": world["offer"],
         "forged": "not-a-token",
         "payment": world["payment"],
         "txn": "TXNWALK",

@@ -1,0 +1,1 @@
+"""Offers: a hidden plan reachable only through its own link (/offer/<code>), counted."""

@@ -88,9 +88,7 @@ def test_more_than_52_payments_need_a_rest_plan(client, db, admin, login_as, for
     assert client.post("/admin/plans/new", data=data).status_code == 303
 
 
-def test_an_offer_is_hidden_and_sold_from_its_link_only(
-    client, db, login_as, make_user, make_plan
-):
+def test_an_offer_is_hidden_and_sold_from_its_link_only(client, db, login_as, make_user, make_plan):
     """Not on /plans; its link shows it and counts the visit; the checkout wants the code."""
     make_plan("premium-monthly", role="premium", price="9.00")
     make_plan(

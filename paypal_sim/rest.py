@@ -15,6 +15,7 @@ from . import (  # noqa: F401  # noqa: F401
     rest_approval,
     rest_oauth,
     rest_plans,
+    rest_products,
     rest_reporting,
     rest_revise,
     rest_sales,

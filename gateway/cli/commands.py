@@ -52,6 +52,7 @@ def register_commands(app: Flask) -> None:
     from .jobs import jobs_group, serve_demo
     from .members import members_group
     from .paypal import paypal_group
+    from .plans import plans_group
 
     app.cli.add_command(jobs_group)
     app.cli.add_command(serve_demo)
@@ -60,6 +61,7 @@ def register_commands(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_admin)
     app.cli.add_command(paypal_group)
+    app.cli.add_command(plans_group)
     app.cli.add_command(members_group)
     app.cli.add_command(roles_group)
     app.cli.add_command(rules_group)

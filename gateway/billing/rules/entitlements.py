@@ -65,6 +65,8 @@ class Terms:
         """Where `payments` payments reach from `anchor`, the first being payment number
         `first` (0-based) of the subscription: trial stretches one by one, then regular
         periods in one step from the trials' end (so month ends do not drift)."""
+        if not self.trials:
+            return self.after(anchor, payments)
         stretches, at, index = self.paid_stretches(), anchor, first
         while payments > 0 and index < len(stretches):
             for piece in stretches[index]:

@@ -12,6 +12,7 @@ from ..billing import Entitlement, Fact, FactKind, compute, status_at
 from ..billing.rules.entitlements import explain, is_past_due
 from ..billing.rules.reasons import MoneyBack, reason
 from ..billing.rules.statuses import SubscriptionState
+from ..billing.rules.terms import next_price
 from ..clock import day_text
 from . import recorded_terms as agreed
 from .service import billing_period, facts_of, policy
@@ -137,8 +138,11 @@ def next_charge(sub: Subscription, at: datetime) -> str:
     if not sub.renews or sub.paid_through is None or sub.paid_through <= at:
         return ""
     terms = agreed.in_force(sub)
-    amount = f"{terms.price} {terms.currency}" if terms else "the agreed amount"
-    return f"{amount} on {day_text(sub.paid_through)}"
+    if terms is None:
+        return f"the agreed amount on {day_text(sub.paid_through)}"
+    price = next_price(terms, sub.started_at, sub.paid_through)
+    in_all = f" ({terms.cycles} payments in all)" if terms.cycles else ""
+    return f"{price} {terms.currency} on {day_text(sub.paid_through)}{in_all}"
 
 
 def past_due(sub: Subscription, at: datetime) -> bool:

@@ -103,11 +103,20 @@ def notices_for(
     to, rows = sub.user.email, []
     if _opened(sub, fresh, ent, now):
         from .display import next_charge
+        from .service import billing_period
 
         welcome = f"notice:{sub.id}:welcome"
         charge = next_charge(sub, now)
         rows.append(
-            mail.render(welcome, to, "subscription_confirmed", now, next_charge=charge, **common)
+            mail.render(
+                welcome,
+                to,
+                "subscription_confirmed",
+                now,
+                next_charge=charge,
+                fixed_term=bool(ent.last_of or billing_period(sub).cycles),
+                **common,
+            )
         )
     for fact in fresh:
         if fact.kind not in TEMPLATES:

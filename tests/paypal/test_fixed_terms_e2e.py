@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from gateway.billing.rules.statuses import SubscriptionState
 from gateway.reconciliation.rebuild import rebuild
-from models import Flag, Payment, Subscription
+from models import Flag, OutboxMail, Payment, Subscription
 
 
 @pytest.fixture
@@ -92,6 +92,9 @@ def test_a_paid_trial_then_four_payments_ends_after_the_last(
     sub = the_sub(db)
     assert flags(db) == [] and sub.state is SubscriptionState.ACTIVE
     assert sub.paid_through == start + timedelta(days=1)  # the trial's day, paid 11.00
+    welcome = db.session.scalar(select(OutboxMail).where(OutboxMail.subject.like("Welcome%")))
+    assert "PayPal will charge 9.00 USD on 16 Jan 2026 (4 payments in all)." in welcome.text_body
+    assert "until you cancel" not in welcome.text_body
     live.advance(days=1)  # the first regular payment
     for _ in range(2):
         live.advance(days=31)
@@ -123,6 +126,8 @@ def test_two_trials_free_then_paid(live, client, login_as, member, two_trials, d
     live.settle()
     sub = the_sub(db)
     assert sub.trial_until == start + timedelta(days=7) and sub.access_until == sub.trial_until
+    welcome = db.session.scalar(select(OutboxMail).where(OutboxMail.subject.like("Welcome%")))
+    assert "PayPal will charge 5.00 USD on 22 Jan 2026 (3 payments in all)." in welcome.text_body
     live.advance(days=7)  # the second trial's 5.00
     sub = the_sub(db)
     second_end = (start + timedelta(days=7)).replace(month=start.month + 1)

@@ -191,3 +191,15 @@ def expected_amounts(
         if price and paid_at < end:
             amounts.add(price)
     return amounts
+
+
+def next_price(terms: AgreedTerms, started: datetime | None, due: datetime) -> Decimal:
+    """What the payment due at `due` costs: a paid trial's price if that trial begins
+    then, else the regular price."""
+    end = started
+    for count, unit, price in terms.trials() if started else []:
+        assert end is not None
+        begins, end = end, add_period(end, count, unit)
+        if price and begins <= due < end:
+            return price
+    return terms.price

@@ -59,6 +59,7 @@ def test_the_editor_saves_every_term(client, db, admin, login_as, form):
         "11.00 USD trial of 1 D, then free trial of 1 W, then 9.00 USD every 1 M, 4 times" in page
     )
     assert "/offer/gold-spring" in page and "0 visits · 0 signups" in page
+    assert "by its link" in page  # offered, but not listed
 
 
 @pytest.mark.parametrize(

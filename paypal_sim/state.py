@@ -48,8 +48,6 @@ class Plan:
     interval_unit: str  # DAY | WEEK | MONTH | YEAR
     interval_count: int
     total_cycles: int = 0  # 0 = until cancelled
-    trial_unit: str | None = None
-    trial_count: int = 0
     #: The TRIAL billing cycles in order, (price, count, unit D/W/M/Y); a free one at 0.
     trials: list[tuple[Decimal, int, str]] = field(default_factory=list)
     payment_failure_threshold: int = 3

@@ -82,7 +82,7 @@ def test_the_buttons_carry_every_term(client, login_as, member, paid_trial, two_
 
 
 def test_a_paid_trial_then_four_payments_ends_after_the_last(
-    live, client, login_as, member, paid_trial, db, clock
+    live, client, login_as, member, admin, paid_trial, db, clock
 ):
     """11.00 for a day, 9.00 on each of the next four months, then the end: on the last
     payment the subscription says when it ends, before PayPal's end of term arrives."""
@@ -112,6 +112,9 @@ def test_a_paid_trial_then_four_payments_ends_after_the_last(
     login_as(member)
     page = client.get("/account").data.decode()
     assert "last of 4 payments" in page and "Renews on" not in page
+    login_as(admin)
+    timeline = client.get(f"/admin/subscriptions/{sub.id}").data.decode()
+    assert "The last of 4 payments is made: the term ends 2026-05-16 12:00 UTC" in timeline
     live.advance(days=31)  # PayPal's end of term comes, and nothing more is charged
     sub = the_sub(db)
     assert sub.ended_at == end and db.session.query(Payment).count() == 5

@@ -5,7 +5,6 @@ INBOX_JUNK_FORGET_DAYS unless something refers to them; the admin sees what was 
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 
 import pytest
 from sqlalchemy import select

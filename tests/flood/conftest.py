@@ -45,6 +45,13 @@ def seconds(app) -> Seconds:
     return clock
 
 
-def post(client, sender: str, path: str = "/paypal/ipn", body: bytes = b"txn_type=x", **kw):
-    environ = {"REMOTE_ADDR": sender} | kw.pop("environ", {})
-    return client.post(path, data=body, content_type=FORM, environ_base=environ, **kw)
+def post(
+    client,
+    sender: str,
+    path: str = "/paypal/ipn",
+    body: bytes = b"txn_type=x",
+    environ: dict[str, str] | None = None,
+):
+    """POST `body` from `sender` (the connection's peer), with more of the WSGI environ."""
+    environ_base = {"REMOTE_ADDR": sender} | (environ or {})
+    return client.post(path, data=body, content_type=FORM, environ_base=environ_base)

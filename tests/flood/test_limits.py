@@ -91,10 +91,12 @@ BEHIND = SMALL | {"PROXY_FIX": {"x_for": 1}, "TRUSTED_PROXIES": ["10.0.0.1"]}
 def test_behind_our_proxy_the_forwarded_sender_counts(app, client, db, seconds):
     """Through our proxy: the sender its X-Forwarded-For names is limited and stored
     (PayPal's address named there is never limited); the proxy itself is not the sender."""
-    via = {"environ": {"HTTP_X_FORWARDED_FOR": FLOODER}}
-    assert [post(client, "10.0.0.1", **via).status_code for _ in range(4)] == [200] * 3 + [429]
-    paypal = {"environ": {"HTTP_X_FORWARDED_FOR": PAYPAL}}
-    assert all(post(client, "10.0.0.1", **paypal).status_code == 200 for _ in range(10))
+    via = {"HTTP_X_FORWARDED_FOR": FLOODER}
+    assert [post(client, "10.0.0.1", environ=via).status_code for _ in range(4)] == [200] * 3 + [
+        429
+    ]
+    paypal = {"HTTP_X_FORWARDED_FOR": PAYPAL}
+    assert all(post(client, "10.0.0.1", environ=paypal).status_code == 200 for _ in range(10))
     assert stored(db) == [FLOODER] * 3 + [PAYPAL] * 10
 
 
@@ -102,8 +104,8 @@ def test_behind_our_proxy_the_forwarded_sender_counts(app, client, db, seconds):
 def test_a_forged_forwarded_for_from_anyone_else_is_ignored(app, client, db, seconds):
     """A sender that is not our proxy names PayPal in X-Forwarded-For: it is limited as
     itself and stored as itself (ProxyFix alone would have believed it)."""
-    forged = {"environ": {"HTTP_X_FORWARDED_FOR": PAYPAL}}
-    assert [post(client, OTHER, **forged).status_code for _ in range(4)] == [200] * 3 + [429]
+    forged = {"HTTP_X_FORWARDED_FOR": PAYPAL}
+    assert [post(client, OTHER, environ=forged).status_code for _ in range(4)] == [200] * 3 + [429]
     assert stored(db) == [OTHER] * 3
 
 

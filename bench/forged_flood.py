@@ -1,0 +1,293 @@
+"""100,000 forged IPNs from one address at full speed while PayPal's genuine ones keep coming.
+
+The site runs as deployed behind a proxy: gunicorn -w 4 --threads 8 with PROXY_FIX
+reading X-Forwarded-For from 127.0.0.1 (a trusted proxy by default), PayPal's published
+ranges and the default limits. This script is the proxy's traffic: forged POSTs naming
+203.0.113.9 as their sender, 32 connections, as fast as the site answers; genuine renewals
+naming 173.0.81.140 (inside PayPal's 173.0.80.0/20), one at a time, GENUINE_EVERY apart.
+An inbox worker processes them against the postback stand-in, which answers VERIFIED,
+and INVALID for a body carrying the forged mark. Then the retention job runs with a
+retention of 0 hours, as an operator's would once the period is over.
+
+Prints: forged answers by status, forged rows stored against the bound the limits set,
+their bytes before and after compaction; genuine messages refused (must be 0), processed
+in order of arrival (must be all), p50/p99 processing delay; web CPU per forged POST.
+Exit 1 when a genuine message is lost, refused or processed out of order, or the junk
+stored exceeds the bound.
+
+Needs PostgreSQL (BENCH_DATABASE_URL, default the local server). Everything it starts
+listens on 127.0.0.1 and is stopped at the end; the throwaway database is dropped.
+Usage: python bench/forged_flood.py [--requests N] [--seconds S]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.processing import (  # noqa: E402
+    INBOX_PROCESS,
+    LOGS,
+    WORKER,
+    database,
+    free_port,
+    gateway_env,
+    gunicorn,
+    ipn_body,
+    seed,
+    started,
+)
+from gateway.config import DefaultConfig  # noqa: E402
+
+FORGER = "203.0.113.9"
+PAYPAL = "173.0.81.140"
+MARK = "forged=1"
+CONNECTIONS = 32
+#: A genuine message every this many seconds while the flood lasts.
+GENUINE_EVERY = 0.05
+WEB_WORKERS, THREADS = 4, 8
+
+
+def request(port: int, body: bytes, sender: str) -> bytes:
+    return (
+        f"POST /paypal/ipn HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        "Content-Type: application/x-www-form-urlencoded\r\n"
+        f"X-Forwarded-For: {sender}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+async def answer(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """(status, whether the server keeps the connection open) of one response."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split()[1])
+    length, keep = 0, True
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.lower() == b"content-length":
+            length = int(value)
+        elif name.lower() == b"connection" and value.strip().lower() == b"close":
+            keep = False
+    await reader.readexactly(length)
+    return status, keep
+
+
+async def exchange(port: int, raw: bytes, conn: list) -> int:
+    """Send one request on the connection held in `conn` (opened again when closed)."""
+    for _ in range(3):
+        if not conn:
+            conn[:] = await asyncio.open_connection("127.0.0.1", port)
+        reader, writer = conn
+        try:
+            writer.write(raw)
+            status, keep = await answer(reader)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            writer.close()
+            conn.clear()
+            continue
+        if not keep:
+            writer.close()
+            conn.clear()
+        return status
+    raise RuntimeError("the site keeps closing the connection")
+
+
+async def forge(port: int, total: int, deadline: float, codes: dict[int, int]) -> None:
+    counter = itertools.count()
+    raw = request(port, ipn_body(0, "FORGED") + b"&" + MARK.encode(), FORGER)
+
+    async def one_connection() -> None:
+        conn: list = []
+        while next(counter) < total and time.monotonic() < deadline:
+            status = await exchange(port, raw, conn)
+            codes[status] = codes.get(status, 0) + 1
+        if conn:
+            conn[1].close()
+
+    await asyncio.gather(*(one_connection() for _ in range(CONNECTIONS)))
+
+
+async def genuine(port: int, until: asyncio.Event, sent: list[int], refused: list[int]) -> None:
+    """Renewals of seeded subscriptions, one at a time; a refused one is sent again (as
+    PayPal would), and counted."""
+    conn: list = []
+    for i in itertools.count():
+        if until.is_set():
+            break
+        raw = request(port, ipn_body(i, "GENUINE"), PAYPAL)
+        while (status := await exchange(port, raw, conn)) != 200:
+            refused.append(status)
+        sent.append(i)
+        await asyncio.sleep(GENUINE_EVERY)
+    if conn:
+        conn[1].close()
+
+
+async def flood(port: int, total: int, seconds: float) -> tuple[dict[int, int], int, list, float]:
+    codes: dict[int, int] = {}
+    sent: list[int] = []
+    refused: list[int] = []
+    done = asyncio.Event()
+    began = time.monotonic()
+    steady = asyncio.create_task(genuine(port, done, sent, refused))
+    await forge(port, total, began + seconds, codes)
+    elapsed = time.monotonic() - began
+    done.set()
+    await steady
+    return codes, len(sent), refused, elapsed
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its children that are still running (gunicorn's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid] + [
+        int(p)
+        for p in subprocess.run(
+            ["pgrep", "-P", str(pid)], capture_output=True, text=True
+        ).stdout.split()
+    ]
+    for p in pids:
+        with contextlib.suppress(FileNotFoundError):
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def junk(url: str) -> tuple[int, int]:
+    """(rows, bytes of body and headers) of what the forger got stored."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows, size = conn.execute(
+            sa.text(
+                "SELECT count(*), coalesce(sum(length(body) + length(headers::text)), 0) "
+                "FROM notifications WHERE remote_addr = :a"
+            ),
+            {"a": FORGER},
+        ).one()
+    engine.dispose()
+    return int(rows), int(size)
+
+
+def genuine_rows(url: str) -> list[tuple[int, str, float | None]]:
+    """(id, status, seconds from receipt to processing) of PayPal's messages, by id."""
+    engine = sa.create_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT id, status, extract(epoch FROM processed_at - received_at), processed_at "
+                "FROM notifications WHERE remote_addr = :a ORDER BY id"
+            ),
+            {"a": PAYPAL},
+        ).all()
+    engine.dispose()
+    return [(r[0], r[1], r[2], r[3]) for r in rows]  # type: ignore[misc]
+
+
+def wait_processed(url: str, expected: int, limit: float) -> list:
+    deadline = time.monotonic() + limit
+    while True:
+        rows = genuine_rows(url)
+        done = [r for r in rows if r[1] != "pending" and r[1] != "retry"]
+        if len(done) >= expected or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=100_000, help="forged POSTs")
+    parser.add_argument("--seconds", type=float, default=240.0, help="the flood's time limit")
+    parser.add_argument("--quick", action="store_true", help="(the same: the size is the point)")
+    args = parser.parse_args()
+    cfg = DefaultConfig
+    print(f"process logs: {LOGS}")
+    missed: list[str] = []
+    with database() as url:
+        seed(url, int(args.seconds / GENUINE_EVERY) + 100)
+        pb, site = free_port(), free_port()
+        env = gateway_env(url, pb) | {"GATEWAY_PROXY_FIX": '{"x_for": 1}'}
+        with (
+            started([sys.executable, "bench/postback_server.py", str(pb), "0", MARK], env, pb),
+            started(gunicorn("app:app", site, THREADS, WEB_WORKERS), env, site) as web,
+            started(WORKER, env),
+        ):
+            time.sleep(1.0)  # gunicorn's workers load the app after its port opens
+            cpu_before = cpu_seconds(web.pid)
+            codes, sent, refused, elapsed = asyncio.run(flood(site, args.requests, args.seconds))
+            cpu = cpu_seconds(web.pid) - cpu_before
+            rows = wait_processed(url, sent, 120.0)
+            stored, size = junk(url)
+            compact = subprocess.run(
+                [*INBOX_PROCESS[:3], "jobs", "run-once", "compact-junk"],
+                cwd=ROOT,
+                env=env | {"GATEWAY_INBOX_JUNK_KEEP_HOURS": "0"},
+                capture_output=True,
+                text=True,
+            )
+            _, size_after = junk(url)
+    forged = sum(codes.values())
+    minutes = elapsed / 60
+    bound = min(
+        cfg.INTAKE_SOURCE_BURST + cfg.INTAKE_SOURCE_PER_MINUTE * minutes,
+        cfg.INTAKE_OTHERS_BURST + cfg.INTAKE_OTHERS_PER_MINUTE * minutes,
+    )
+    print(
+        f"\nForged: {forged:,} POSTs from {FORGER} in {elapsed:.1f} s ({forged / elapsed:,.0f}/s,"
+        f" {CONNECTIONS} connections); answers {dict(sorted(codes.items()))}"
+    )
+    print(
+        f"  web CPU {cpu * 1e6 / max(forged + sent, 1):.0f} us a POST (gunicorn -w {WEB_WORKERS}"
+        f" --threads {THREADS}, {cpu:.1f} s in all; the machine is shared)"
+    )
+    print(
+        f"  stored: {stored} rows ({size:,} bytes of body and headers); bound from the limits "
+        f"({cfg.INTAKE_SOURCE_PER_MINUTE}/min, burst {cfg.INTAKE_SOURCE_BURST}): {bound:.0f}"
+    )
+    print(
+        f"  after compact-junk (retention 0 h): {size_after:,} bytes "
+        f"[{compact.stdout.strip() or compact.stderr.strip()[-200:]}]"
+    )
+    if stored > bound:
+        missed.append(f"{stored} forged rows stored, more than the limits allow ({bound:.0f})")
+    if size_after != 0:
+        missed.append(f"{size_after} bytes of forged bodies left after compaction")
+    processed = [r for r in rows if r[1] == "processed"]
+    delays = sorted(r[2] for r in processed if r[2] is not None)
+    in_order = all(a[3] <= b[3] for a, b in itertools.pairwise(processed))
+    print(
+        f"\nGenuine: {sent} sent from {PAYPAL} (one every {GENUINE_EVERY * 1000:.0f} ms), "
+        f"{len(refused)} refused, {len(processed)} processed, in order of arrival: {in_order}"
+    )
+    if delays:
+        p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+        print(
+            f"  processing delay (receipt to processed): p50 {statistics.median(delays):.2f} s,"
+            f" p99 {p99:.2f} s, max {delays[-1]:.2f} s"
+        )
+    if refused:
+        missed.append(f"{len(refused)} genuine POSTs refused")
+    if len(processed) != sent or len(rows) != sent:
+        missed.append(f"{len(processed)} of {sent} genuine messages processed ({len(rows)} stored)")
+    if not in_order:
+        missed.append("genuine messages processed out of order")
+    if missed:
+        sys.exit("targets missed: " + "; ".join(missed))
+    print("targets met")
+
+
+if __name__ == "__main__":
+    main()

@@ -59,6 +59,8 @@ CONNECTIONS = 32
 #: A genuine message every this many seconds while the flood lasts.
 GENUINE_EVERY = 0.05
 WEB_WORKERS, THREADS = 4, 8
+#: The flood phase's genuine renewals are of subscriptions from this number on.
+OFFSET = 10_000
 
 
 def request(port: int, body: bytes, sender: str) -> bytes:
@@ -120,11 +122,13 @@ async def forge(port: int, total: int, deadline: float, codes: dict[int, int]) -
     await asyncio.gather(*(one_connection() for _ in range(CONNECTIONS)))
 
 
-async def genuine(port: int, until: asyncio.Event, sent: list[int], refused: list[int]) -> None:
-    """Renewals of seeded subscriptions, one at a time; a refused one is sent again (as
-    PayPal would), and counted."""
+async def genuine(
+    port: int, until: asyncio.Event, sent: list[int], refused: list[int], first: int
+) -> None:
+    """Renewals of seeded subscriptions from number `first` on, one at a time; a refused
+    one is sent again (as PayPal would), and counted."""
     conn: list = []
-    for i in itertools.count():
+    for i in itertools.count(first):
         if until.is_set():
             break
         raw = request(port, ipn_body(i, "GENUINE"), PAYPAL)
@@ -136,14 +140,21 @@ async def genuine(port: int, until: asyncio.Event, sent: list[int], refused: lis
         conn[1].close()
 
 
-async def flood(port: int, total: int, seconds: float) -> tuple[dict[int, int], int, list, float]:
+async def flood(
+    port: int, total: int, seconds: float, first: int
+) -> tuple[dict[int, int], int, list, float]:
+    """Genuine messages while `total` forged ones are sent (at most `seconds`), or for
+    `seconds` when `total` is 0 (the baseline)."""
     codes: dict[int, int] = {}
     sent: list[int] = []
     refused: list[int] = []
     done = asyncio.Event()
     began = time.monotonic()
-    steady = asyncio.create_task(genuine(port, done, sent, refused))
-    await forge(port, total, began + seconds, codes)
+    steady = asyncio.create_task(genuine(port, done, sent, refused, first))
+    if total:
+        await forge(port, total, began + seconds, codes)
+    else:
+        await asyncio.sleep(seconds)
     elapsed = time.monotonic() - began
     done.set()
     await steady
@@ -167,57 +178,126 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def junk(url: str) -> tuple[int, int]:
-    """(rows, bytes of body and headers) of what the forger got stored."""
+def junk(url: str) -> tuple[int, int, int]:
+    """(rows, bytes of body, bytes of headers as JSON text) of what the forger got stored."""
     engine = sa.create_engine(url)
     with engine.connect() as conn:
-        rows, size = conn.execute(
+        rows, body, headers = conn.execute(
             sa.text(
-                "SELECT count(*), coalesce(sum(length(body) + length(headers::text)), 0) "
-                "FROM notifications WHERE remote_addr = :a"
+                "SELECT count(*), coalesce(sum(length(body)), 0),"
+                " coalesce(sum(length(headers::text)), 0)"
+                " FROM notifications WHERE remote_addr = :a"
             ),
             {"a": FORGER},
         ).one()
     engine.dispose()
-    return int(rows), int(size)
+    return int(rows), int(body), int(headers)
 
 
-def genuine_rows(url: str) -> list[tuple[int, str, float | None]]:
-    """(id, status, seconds from receipt to processing) of PayPal's messages, by id."""
+def genuine_rows(url: str, after: int = 0) -> list[tuple[int, str, float | None]]:
+    """(id, status, seconds from receipt to processing, processed_at) of PayPal's messages
+    with an id above `after`, by id."""
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         rows = conn.execute(
             sa.text(
                 "SELECT id, status, extract(epoch FROM processed_at - received_at), processed_at "
-                "FROM notifications WHERE remote_addr = :a ORDER BY id"
+                "FROM notifications WHERE remote_addr = :a AND id > :after ORDER BY id"
             ),
-            {"a": PAYPAL},
+            {"a": PAYPAL, "after": after},
         ).all()
     engine.dispose()
     return [(r[0], r[1], r[2], r[3]) for r in rows]  # type: ignore[misc]
 
 
-def wait_processed(url: str, expected: int, limit: float) -> list:
+def wait_processed(url: str, expected: int, limit: float, after: int = 0) -> list:
     deadline = time.monotonic() + limit
     while True:
-        rows = genuine_rows(url)
+        rows = genuine_rows(url, after)
         done = [r for r in rows if r[1] != "pending" and r[1] != "retry"]
         if len(done) >= expected or time.monotonic() > deadline:
             return rows
         time.sleep(0.2)
 
 
+def door_cost(url: str, n: int = 20_000) -> None:
+    """In-process: what the door adds to a POST (a PayPal sender, a stranger within its
+    limit, one refused), against a shared count in the database (one UPSERT a POST, the
+    cheapest cross-process alternative)."""
+    from gateway import create_app
+    from gateway.flood.guard import guard
+
+    app = create_app(
+        {
+            "TESTING": True,
+            "SQLALCHEMY_DATABASE_URI": url,
+            "INTAKE_SOURCE_PER_MINUTE": 1e9,
+            "INTAKE_SOURCE_BURST": 1e9,
+            "INTAKE_OTHERS_PER_MINUTE": 1e9,
+            "INTAKE_OTHERS_BURST": 1e9,
+        }
+    )
+    door = guard(app)
+    cases = {
+        "PayPal's range": {"REMOTE_ADDR": PAYPAL},
+        "a stranger, allowed": {"REMOTE_ADDR": FORGER},
+    }
+    print("\nThe door in-process (us per POST, median of 5 runs):")
+    for label, environ in cases.items():
+        runs = []
+        for _ in range(5):
+            began = time.perf_counter()
+            for _ in range(n):
+                door.check(dict(environ), "ipn")
+            runs.append((time.perf_counter() - began) / n * 1e6)
+        print(f"  {label:>22}: {statistics.median(runs):.2f}")
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(sa.text("CREATE TABLE door_counts (k text PRIMARY KEY, n bigint)"))
+        upsert = sa.text(
+            "INSERT INTO door_counts VALUES (:k, 1) "
+            "ON CONFLICT (k) DO UPDATE SET n = door_counts.n + 1 RETURNING n"
+        )
+        runs = []
+        for _ in range(5):
+            began = time.perf_counter()
+            for _ in range(n // 20):
+                conn.execute(upsert, {"k": FORGER}).scalar()
+            runs.append((time.perf_counter() - began) / (n // 20) * 1e6)
+        conn.execute(sa.text("DROP TABLE door_counts"))
+    engine.dispose()
+    print(f"  {'a shared count (UPSERT)':>22}: {statistics.median(runs):.0f}")
+
+
+def delay_text(delays: list[float]) -> str:
+    if not delays:
+        return "  nothing processed"
+    p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
+    return (
+        f"  processing delay (receipt to processed): p50 {statistics.median(delays):.2f} s,"
+        f" p99 {p99:.2f} s, max {delays[-1]:.2f} s"
+    )
+
+
+def report_delays(label: str, rows: list, sent: int, refused: list) -> None:
+    processed = [r for r in rows if r[1] == "processed"]
+    print(f"\n{label}: {sent} genuine sent, {len(processed)} processed")
+    print(delay_text(sorted(r[2] for r in processed if r[2] is not None)))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=100_000, help="forged POSTs")
     parser.add_argument("--seconds", type=float, default=240.0, help="the flood's time limit")
+    parser.add_argument("--baseline", type=float, default=10.0, help="seconds without a flood")
     parser.add_argument("--quick", action="store_true", help="(the same: the size is the point)")
     args = parser.parse_args()
     cfg = DefaultConfig
     print(f"process logs: {LOGS}")
     missed: list[str] = []
     with database() as url:
-        seed(url, int(args.seconds / GENUINE_EVERY) + 100)
+        seed(url, OFFSET + int(args.seconds / GENUINE_EVERY) + 100)
+        door_cost(url)
         pb, site = free_port(), free_port()
         env = gateway_env(url, pb) | {"GATEWAY_PROXY_FIX": '{"x_for": 1}'}
         with (
@@ -226,11 +306,16 @@ def main() -> None:
             started(WORKER, env),
         ):
             time.sleep(1.0)  # gunicorn's workers load the app after its port opens
+            _, quiet_sent, _, _ = asyncio.run(flood(site, 0, args.baseline, 0))
+            quiet = wait_processed(url, quiet_sent, 60.0)
+            last_quiet = quiet[-1][0] if quiet else 0
             cpu_before = cpu_seconds(web.pid)
-            codes, sent, refused, elapsed = asyncio.run(flood(site, args.requests, args.seconds))
+            codes, sent, refused, elapsed = asyncio.run(
+                flood(site, args.requests, args.seconds, OFFSET)
+            )
             cpu = cpu_seconds(web.pid) - cpu_before
-            rows = wait_processed(url, sent, 120.0)
-            stored, size = junk(url)
+            rows = wait_processed(url, sent, 120.0, last_quiet)
+            stored, size, header_size = junk(url)
             compact = subprocess.run(
                 [*INBOX_PROCESS[:3], "jobs", "run-once", "compact-junk"],
                 cwd=ROOT,
@@ -238,7 +323,7 @@ def main() -> None:
                 capture_output=True,
                 text=True,
             )
-            _, size_after = junk(url)
+            _, size_after, header_size_after = junk(url)
     forged = sum(codes.values())
     minutes = elapsed / 60
     bound = min(
@@ -254,17 +339,20 @@ def main() -> None:
         f" --threads {THREADS}, {cpu:.1f} s in all; the machine is shared)"
     )
     print(
-        f"  stored: {stored} rows ({size:,} bytes of body and headers); bound from the limits "
+        f"  stored: {stored} rows ({size:,} bytes of body, {header_size:,} of headers); bound "
+        "from the limits "
         f"({cfg.INTAKE_SOURCE_PER_MINUTE}/min, burst {cfg.INTAKE_SOURCE_BURST}): {bound:.0f}"
     )
     print(
-        f"  after compact-junk (retention 0 h): {size_after:,} bytes "
+        f"  after compact-junk (retention 0 h): {size_after:,} bytes of body, "
+        f"{header_size_after:,} of headers ('{{}}' each) "
         f"[{compact.stdout.strip() or compact.stderr.strip()[-200:]}]"
     )
     if stored > bound:
         missed.append(f"{stored} forged rows stored, more than the limits allow ({bound:.0f})")
     if size_after != 0:
         missed.append(f"{size_after} bytes of forged bodies left after compaction")
+    report_delays("Baseline (no flood)", quiet, quiet_sent, [])
     processed = [r for r in rows if r[1] == "processed"]
     delays = sorted(r[2] for r in processed if r[2] is not None)
     in_order = all(a[3] <= b[3] for a, b in itertools.pairwise(processed))
@@ -272,12 +360,7 @@ def main() -> None:
         f"\nGenuine: {sent} sent from {PAYPAL} (one every {GENUINE_EVERY * 1000:.0f} ms), "
         f"{len(refused)} refused, {len(processed)} processed, in order of arrival: {in_order}"
     )
-    if delays:
-        p99 = delays[min(len(delays) - 1, int(len(delays) * 0.99))]
-        print(
-            f"  processing delay (receipt to processed): p50 {statistics.median(delays):.2f} s,"
-            f" p99 {p99:.2f} s, max {delays[-1]:.2f} s"
-        )
+    print(delay_text(delays))
     if refused:
         missed.append(f"{len(refused)} genuine POSTs refused")
     if len(processed) != sent or len(rows) != sent:

@@ -107,9 +107,9 @@ async def exchange(port: int, raw: bytes, conn: list) -> int:
     raise RuntimeError("the site keeps closing the connection")
 
 
-async def forge(port: int, total: int, deadline: float, codes: dict[int, int]) -> None:
+async def forge(port: int, total: int, deadline: float, codes: dict[int, int], sender: str) -> None:
     counter = itertools.count()
-    raw = request(port, ipn_body(0, "FORGED") + b"&" + MARK.encode(), FORGER)
+    raw = request(port, ipn_body(0, "FORGED") + b"&" + MARK.encode(), sender)
 
     async def one_connection() -> None:
         conn: list = []
@@ -141,7 +141,7 @@ async def genuine(
 
 
 async def flood(
-    port: int, total: int, seconds: float, first: int
+    port: int, total: int, seconds: float, first: int, sender: str = FORGER
 ) -> tuple[dict[int, int], int, list, float]:
     """Genuine messages while `total` forged ones are sent (at most `seconds`), or for
     `seconds` when `total` is 0 (the baseline)."""
@@ -152,7 +152,7 @@ async def flood(
     began = time.monotonic()
     steady = asyncio.create_task(genuine(port, done, sent, refused, first))
     if total:
-        await forge(port, total, began + seconds, codes)
+        await forge(port, total, began + seconds, codes, sender)
     else:
         await asyncio.sleep(seconds)
     elapsed = time.monotonic() - began
@@ -178,7 +178,7 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def junk(url: str) -> tuple[int, int, int]:
+def junk(url: str, sender: str = FORGER) -> tuple[int, int, int]:
     """(rows, bytes of body, bytes of headers as JSON text) of what the forger got stored."""
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -188,7 +188,7 @@ def junk(url: str) -> tuple[int, int, int]:
                 " coalesce(sum(length(headers::text)), 0)"
                 " FROM notifications WHERE remote_addr = :a"
             ),
-            {"a": FORGER},
+            {"a": sender},
         ).one()
     engine.dispose()
     return int(rows), int(body), int(headers)
@@ -285,35 +285,61 @@ def report_delays(label: str, rows: list, sent: int, refused: list) -> None:
     print(delay_text(sorted(r[2] for r in processed if r[2] is not None)))
 
 
+def unlimited(url: str, env: dict[str, str], total: int, seconds: float) -> None:
+    """For comparison (not judged): the same flood at a site with both limits off."""
+    site = free_port()
+    off = {"GATEWAY_INTAKE_SOURCE_PER_MINUTE": "0", "GATEWAY_INTAKE_OTHERS_PER_MINUTE": "0"}
+    sender = "203.0.113.10"
+    with started(gunicorn("app:app", site, THREADS, WEB_WORKERS), env | off, site):
+        time.sleep(1.0)
+        last = genuine_rows(url)[-1][0]
+        codes, sent, _, elapsed = asyncio.run(flood(site, total, seconds, 2 * OFFSET, sender))
+        rows = wait_processed(url, sent, 300.0, last)
+        stored, size, headers = junk(url, sender)
+    print(
+        f"\nThe limits off, for comparison: {sum(codes.values()):,} forged POSTs in "
+        f"{elapsed:.1f} s, "
+        f"answers {dict(sorted(codes.items()))}; stored {stored:,} rows ({size:,} bytes of "
+        f"body, {headers:,} of headers)"
+    )
+    report_delays("  genuine meanwhile", rows, sent, [])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=100_000, help="forged POSTs")
     parser.add_argument("--seconds", type=float, default=240.0, help="the flood's time limit")
     parser.add_argument("--baseline", type=float, default=10.0, help="seconds without a flood")
+    parser.add_argument(
+        "--unlimited", type=int, default=0, help="then N forged POSTs with the limits off"
+    )
     parser.add_argument("--quick", action="store_true", help="(the same: the size is the point)")
     args = parser.parse_args()
     cfg = DefaultConfig
     print(f"process logs: {LOGS}")
     missed: list[str] = []
     with database() as url:
-        seed(url, OFFSET + int(args.seconds / GENUINE_EVERY) + 100)
+        seed(url, 2 * OFFSET + int(args.seconds / GENUINE_EVERY) + 100)
         door_cost(url)
         pb, site = free_port(), free_port()
         env = gateway_env(url, pb) | {"GATEWAY_PROXY_FIX": '{"x_for": 1}'}
         with (
             started([sys.executable, "bench/postback_server.py", str(pb), "0", MARK], env, pb),
             started(gunicorn("app:app", site, THREADS, WEB_WORKERS), env, site) as web,
-            started(WORKER, env),
+            started(WORKER, env) as worker,
         ):
             time.sleep(1.0)  # gunicorn's workers load the app after its port opens
             _, quiet_sent, _, _ = asyncio.run(flood(site, 0, args.baseline, 0))
             quiet = wait_processed(url, quiet_sent, 60.0)
             last_quiet = quiet[-1][0] if quiet else 0
-            cpu_before = cpu_seconds(web.pid)
+            cpu_before, worker_before = cpu_seconds(web.pid), cpu_seconds(worker.pid)
+            client_before = time.process_time()
             codes, sent, refused, elapsed = asyncio.run(
                 flood(site, args.requests, args.seconds, OFFSET)
             )
+            client_cpu = time.process_time() - client_before
             cpu = cpu_seconds(web.pid) - cpu_before
+            worker_cpu = cpu_seconds(worker.pid) - worker_before
             rows = wait_processed(url, sent, 120.0, last_quiet)
             stored, size, header_size = junk(url)
             compact = subprocess.run(
@@ -324,6 +350,8 @@ def main() -> None:
                 text=True,
             )
             _, size_after, header_size_after = junk(url)
+            if args.unlimited:
+                unlimited(url, env, args.unlimited, args.seconds)
     forged = sum(codes.values())
     minutes = elapsed / 60
     bound = min(
@@ -336,7 +364,9 @@ def main() -> None:
     )
     print(
         f"  web CPU {cpu * 1e6 / max(forged + sent, 1):.0f} us a POST (gunicorn -w {WEB_WORKERS}"
-        f" --threads {THREADS}, {cpu:.1f} s in all; the machine is shared)"
+        f" --threads {THREADS}, {cpu:.1f} s in all); meanwhile the sender (this process) "
+        f"{client_cpu:.1f} s, the inbox worker {worker_cpu:.1f} s, of {2 * elapsed:.0f} s on "
+        "the machine's two cores, shared with other work"
     )
     print(
         f"  stored: {stored} rows ({size:,} bytes of body, {header_size:,} of headers); bound "

@@ -50,11 +50,11 @@ class FastIntake:
         if endpoint is None or environ["REQUEST_METHOD"] != "POST" or environ.get("QUERY_STRING"):
             return self.wsgi_app(environ, start_response)
         source, refusal = self.door.check(environ, endpoint.channel)
+        length = _content_length(environ)
         if refusal is not None:
-            _, line, body, headers = door.answer(refusal)
+            _, line, body, headers = door.answer(refusal, length, endpoint.max_bytes)
             start_response(line, headers)
             return [body]
-        length = _content_length(environ)
         if length is None or length > endpoint.max_bytes:
             return self.wsgi_app(environ, start_response)
         raw = environ["wsgi.input"].read(length) if length else b""

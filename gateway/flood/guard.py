@@ -13,16 +13,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response
 
 from .. import metrics
 from .limiter import Limiter, Rate, Refusal
 from .refusals import RefusalLog
 from .sources import Source, Sources
 
+__all__ = ["Guard", "Source", "answer", "close_connection", "guard", "install"]
+
 #: Where the fast intake leaves its judgement for Flask's view (a body over the limit goes
 #: on to the view, which must not count the same request twice).
 ENVIRON_KEY = "tollgate.intake_source"
+CLOSE = ("Connection", "close")
 ANSWERS = {
     "source": (429, "429 TOO MANY REQUESTS", b"Too many messages from this address; try later.\n"),
     "everyone": (503, "503 SERVICE UNAVAILABLE", b"Too many messages; try later.\n"),
@@ -69,15 +72,28 @@ def install(app: Flask) -> None:
     app.extensions["intake_guard"] = Guard(app)
 
 
-def answer(refusal: Refusal) -> tuple[int, str, bytes, list[tuple[str, str]]]:
-    """(status, WSGI status line, body, headers) of a refusal."""
+def answer(
+    refusal: Refusal, length: int | None, max_bytes: int
+) -> tuple[int, str, bytes, list[tuple[str, str]]]:
+    """(status, WSGI status line, body, headers) of a refusal of a POST announcing `length`
+    bytes (None: unknown). Its body is never read; the WSGI server reads what is left of
+    it before the next request on the connection (gunicorn does), so one of unknown or
+    excessive length gets the connection closed instead."""
     code, line, body = ANSWERS[refusal.limit]
     headers = [
         ("Content-Type", "text/plain; charset=utf-8"),
         ("Content-Length", str(len(body))),
         ("Retry-After", str(refusal.retry_after)),
     ]
+    if length is None or length > max_bytes:
+        headers.append(CLOSE)
     return code, line, body, headers
+
+
+def close_connection(response: Response) -> Response:
+    """For `after_this_request`: the connection closes after this answer (see `answer`)."""
+    response.headers["Connection"] = "close"
+    return response
 
 
 def _rate(config: Mapping[str, Any], per_minute: str, burst: str) -> Rate:

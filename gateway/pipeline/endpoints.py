@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NoReturn
 
-from flask import Blueprint, abort, current_app, request
+from flask import Blueprint, abort, after_this_request, current_app, request
 from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
@@ -116,20 +116,24 @@ def _view(endpoint: Endpoint) -> ResponseReturnValue:
     guard = door.guard(current_app._get_current_object())  # type: ignore[attr-defined]
     source, refusal = guard.check(request.environ, endpoint.channel)
     if refusal is not None:
-        code, _, body, headers = door.answer(refusal)
+        code, _, body, headers = door.answer(refusal, request.content_length, endpoint.max_bytes)
         return body, code, headers
     length = request.content_length
     if length is not None and length > endpoint.max_bytes:  # refused unread
-        guard.refused(source, endpoint.channel, "too_large")
-        abort(413, description=endpoint.too_large)
+        _too_large(guard, source, endpoint)
     if length is None:  # chunked: read no further than one byte past the limit
         raw = _read_at_most(request.stream, endpoint.max_bytes + 1)
     else:
         raw = request.get_data(cache=False)  # before anything parses the stream
     if len(raw) > endpoint.max_bytes:
-        guard.refused(source, endpoint.channel, "too_large")
-        abort(413, description=endpoint.too_large)
+        _too_large(guard, source, endpoint)
     return "", take(endpoint, raw, request.environ, source.address)
+
+
+def _too_large(guard: door.Guard, source: door.Source, endpoint: Endpoint) -> NoReturn:
+    guard.refused(source, endpoint.channel, "too_large")
+    after_this_request(door.close_connection)  # the rest of the body stays unread
+    abort(413, description=endpoint.too_large)
 
 
 def _read_at_most(stream: IO[bytes], limit: int) -> bytes:

@@ -168,6 +168,7 @@ def test_413_without_reading_the_body(app, client, db, seconds, path, limit):
         environ_overrides={"CONTENT_LENGTH": str(limit + 1)},  # under MAX_CONTENT_LENGTH
     )
     assert r.status_code == 413 and b"never this large" in r.data
+    assert r.headers["Connection"] == "close"  # the server must not read the rest either
     body = Counted(50 * 1024 * 1024)
     r = client.post(
         path,
@@ -178,7 +179,31 @@ def test_413_without_reading_the_body(app, client, db, seconds, path, limit):
         environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True},
     )
     assert r.status_code == 413 and body.taken == limit + 1
+    assert r.headers["Connection"] == "close"
     assert stored(db) == []
+
+
+@small
+@pytest.mark.parametrize("path", ["/paypal/ipn", "/paypal/ipn?via=flask"])
+def test_a_refused_body_is_never_read_and_a_long_one_closes_the_connection(
+    app, client, seconds, path
+):
+    """A refused POST's body is not read; one announcing more than the limit (or no
+    length) gets the connection closed, so the server does not read it either."""
+    for _ in range(3):
+        post(client, FLOODER, path)
+    short = post(client, FLOODER, path)
+    assert short.status_code == 429 and "Connection" not in short.headers  # kept alive
+    for length, chunked in ((str(64 * 1024 + 1), {}), ("", {"Transfer-Encoding": "chunked"})):
+        r = client.post(
+            path,
+            input_stream=Unreadable(),
+            content_type=FORM,
+            headers=chunked,
+            environ_base={"REMOTE_ADDR": FLOODER},
+            environ_overrides={"CONTENT_LENGTH": length, "wsgi.input_terminated": True},
+        )
+        assert r.status_code == 429 and r.headers["Connection"] == "close"
 
 
 @small

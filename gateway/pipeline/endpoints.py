@@ -75,8 +75,8 @@ def _install_door(state: BlueprintSetupState) -> None:
 
     try:
         door.install(state.app)  # type: ignore[arg-type]
-    except ValueError as e:  # a network setting that is not one
-        raise ConfigError(f"GATEWAY_INTAKE_PAYPAL_NETWORKS / TRUSTED_PROXIES: {e}") from None
+    except (ValueError, TypeError) as e:  # a network that is not one, a limit not a number
+        raise ConfigError(f"GATEWAY_INTAKE_* or GATEWAY_TRUSTED_PROXIES: {e}") from None
 
 
 def take(endpoint: Endpoint, raw: bytes, environ: WSGIEnvironment, sender: str | None) -> int:

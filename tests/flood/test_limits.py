@@ -9,8 +9,10 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
+from gateway import ConfigError, create_app
 from gateway.flood.guard import guard
 from models import IntakeRefusal, Notification
+from tests.conftest import CONFIG
 
 from .conftest import FLOODER, FORM, OTHER, PAYPAL, SMALL, post
 
@@ -226,3 +228,16 @@ def test_refusals_are_counted_for_everyone_to_see(app, client, db, seconds):
         .order_by(IntakeRefusal.source)
     ).all()
     assert [tuple(r) for r in rows] == [(OTHER, "too_large", 1), (FLOODER, "source", 5)]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        {"TRUSTED_PROXIES": ["proxy.example"]},
+        {"INTAKE_PAYPAL_NETWORKS": ["173.0.80.0/33"]},
+        {"INTAKE_SOURCE_PER_MINUTE": "many"},
+    ],
+)
+def test_a_setting_that_is_not_a_network_or_a_number_stops_the_start(setting, tmp_path):
+    with pytest.raises(ConfigError, match="GATEWAY_INTAKE_"):
+        create_app(CONFIG | setting, instance_path=str(tmp_path))

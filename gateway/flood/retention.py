@@ -16,7 +16,7 @@ import time
 from datetime import datetime, timedelta
 from typing import cast
 
-from flask import current_app
+from flask import current_app, g
 from sqlalchemy import Table, and_, bindparam, delete, exists, func, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -24,6 +24,7 @@ from models import Flag, IntakeRefusal, Notification, SubscriptionFact, Subscrip
 from models.notification import COMPACTED_SQL, UNVERIFIED_SQL
 
 from ..billing.rules.statuses import Channel
+from ..stopping import Stop
 
 #: Rows compacted or deleted per statement (each batch is its own short transaction).
 BATCH = 500
@@ -41,17 +42,20 @@ def compact_junk(now: datetime) -> str:
     keep = timedelta(hours=float(config["INBOX_JUNK_KEEP_HOURS"]))
     forget_days = float(config["INBOX_JUNK_FORGET_DAYS"])
     deadline = time.monotonic() + BUDGET_SECONDS
-    compacted = compact(now - keep, now, deadline)
-    forgotten = forget(now - timedelta(days=forget_days), deadline) if forget_days > 0 else 0
+    stop = g.get("stop")  # the scheduler's Stop (runner.Jobs): a batch ends the run then
+    compacted = compact(now - keep, now, deadline, stop)
+    forgotten = forget(now - timedelta(days=forget_days), deadline, stop) if forget_days > 0 else 0
     db.session.execute(delete(IntakeRefusal).where(IntakeRefusal.at < now - REFUSALS_KEPT))
     db.session.commit()
     return f"{compacted} unverified message(s) compacted, {forgotten} compact record(s) deleted"
 
 
-def compact(before: datetime, now: datetime, deadline: float | None = None) -> int:
+def compact(
+    before: datetime, now: datetime, deadline: float | None = None, stop: Stop | None = None
+) -> int:
     """Drop the body and headers of unverified messages received before `before`."""
     done = 0
-    while deadline is None or time.monotonic() < deadline:
+    while _going_on(deadline, stop):
         rows = db.session.execute(
             select(Notification.id, Notification.body)
             .where(
@@ -84,10 +88,10 @@ def compact(before: datetime, now: datetime, deadline: float | None = None) -> i
     return done
 
 
-def forget(before: datetime, deadline: float | None = None) -> int:
+def forget(before: datetime, deadline: float | None = None, stop: Stop | None = None) -> int:
     """Delete compact records received before `before` that nothing refers to."""
     done = 0
-    while deadline is None or time.monotonic() < deadline:
+    while _going_on(deadline, stop):
         ids = db.session.scalars(
             select(Notification.id)
             .where(
@@ -106,6 +110,13 @@ def forget(before: datetime, deadline: float | None = None) -> int:
         db.session.commit()
         done += len(ids)
     return done
+
+
+def _going_on(deadline: float | None, stop: Stop | None) -> bool:
+    """Another batch: the run's time is not up and the scheduler is not stopping."""
+    if stop is not None and stop.is_set():
+        return False
+    return deadline is None or time.monotonic() < deadline
 
 
 def _open_flag() -> ColumnElement[bool]:

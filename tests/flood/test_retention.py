@@ -7,12 +7,14 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+from flask import g
 from sqlalchemy import select
 
 from gateway.billing.rules.statuses import Channel, NotificationStatus
 from gateway.flood.retention import compact_junk
 from gateway.pipeline import intake
 from gateway.records.flags import raise_flag
+from gateway.stopping import Stop
 from models import Flag, Notification
 
 KEEP = {"INBOX_JUNK_KEEP_HOURS": 24, "INBOX_JUNK_FORGET_DAYS": 30}
@@ -118,3 +120,18 @@ def test_the_admin_sees_what_was_kept_and_cannot_reprocess_it(
     assert r.status_code == 303
     assert reread(db, note_id).status == NotificationStatus.INVALID
     assert client.get("/admin/messages").status_code == 200
+
+
+@pytest.mark.parametrize("app", [KEEP], indirect=True)
+def test_a_stopping_scheduler_ends_the_run_between_batches(app, db, clock):
+    """The job checks the scheduler's stop before each batch: a stopping scheduler
+    compacts nothing more, and the next run takes the rest."""
+    note_id = message(db, clock, b"forged=1", "invalid")
+    clock.advance(days=2)
+    stop = Stop()
+    stop.set("SIGTERM")
+    g.stop = stop
+    assert compact_junk(clock.now()).startswith("0 unverified")
+    del g.stop
+    assert compact_junk(clock.now()).startswith("1 unverified")
+    assert reread(db, note_id).compacted_at is not None

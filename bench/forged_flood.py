@@ -38,6 +38,14 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.flood_client import (  # noqa: E402
+    CONNECTIONS,
+    FORGER,
+    GENUINE_EVERY,
+    MARK,
+    PAYPAL,
+    flood,
+)
 from bench.processing import (  # noqa: E402
     INBOX_PROCESS,
     LOGS,
@@ -46,119 +54,14 @@ from bench.processing import (  # noqa: E402
     free_port,
     gateway_env,
     gunicorn,
-    ipn_body,
     seed,
     started,
 )
 from gateway.config import DefaultConfig  # noqa: E402
 
-FORGER = "203.0.113.9"
-PAYPAL = "173.0.81.140"
-MARK = "forged=1"
-CONNECTIONS = 32
-#: A genuine message every this many seconds while the flood lasts.
-GENUINE_EVERY = 0.05
 WEB_WORKERS, THREADS = 4, 8
 #: The flood phase's genuine renewals are of subscriptions from this number on.
 OFFSET = 10_000
-
-
-def request(port: int, body: bytes, sender: str) -> bytes:
-    return (
-        f"POST /paypal/ipn HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        "Content-Type: application/x-www-form-urlencoded\r\n"
-        f"X-Forwarded-For: {sender}\r\nContent-Length: {len(body)}\r\n\r\n"
-    ).encode() + body
-
-
-async def answer(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """(status, whether the server keeps the connection open) of one response."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head.split(b"\r\n")
-    status = int(lines[0].split()[1])
-    length, keep = 0, True
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        if name.lower() == b"content-length":
-            length = int(value)
-        elif name.lower() == b"connection" and value.strip().lower() == b"close":
-            keep = False
-    await reader.readexactly(length)
-    return status, keep
-
-
-async def exchange(port: int, raw: bytes, conn: list) -> int:
-    """Send one request on the connection held in `conn` (opened again when closed)."""
-    for _ in range(3):
-        if not conn:
-            conn[:] = await asyncio.open_connection("127.0.0.1", port)
-        reader, writer = conn
-        try:
-            writer.write(raw)
-            status, keep = await answer(reader)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            writer.close()
-            conn.clear()
-            continue
-        if not keep:
-            writer.close()
-            conn.clear()
-        return status
-    raise RuntimeError("the site keeps closing the connection")
-
-
-async def forge(port: int, total: int, deadline: float, codes: dict[int, int], sender: str) -> None:
-    counter = itertools.count()
-    raw = request(port, ipn_body(0, "FORGED") + b"&" + MARK.encode(), sender)
-
-    async def one_connection() -> None:
-        conn: list = []
-        while next(counter) < total and time.monotonic() < deadline:
-            status = await exchange(port, raw, conn)
-            codes[status] = codes.get(status, 0) + 1
-        if conn:
-            conn[1].close()
-
-    await asyncio.gather(*(one_connection() for _ in range(CONNECTIONS)))
-
-
-async def genuine(
-    port: int, until: asyncio.Event, sent: list[int], refused: list[int], first: int
-) -> None:
-    """Renewals of seeded subscriptions from number `first` on, one at a time; a refused
-    one is sent again (as PayPal would), and counted."""
-    conn: list = []
-    for i in itertools.count(first):
-        if until.is_set():
-            break
-        raw = request(port, ipn_body(i, "GENUINE"), PAYPAL)
-        while (status := await exchange(port, raw, conn)) != 200:
-            refused.append(status)
-        sent.append(i)
-        await asyncio.sleep(GENUINE_EVERY)
-    if conn:
-        conn[1].close()
-
-
-async def flood(
-    port: int, total: int, seconds: float, first: int, sender: str = FORGER
-) -> tuple[dict[int, int], int, list, float]:
-    """Genuine messages while `total` forged ones are sent (at most `seconds`), or for
-    `seconds` when `total` is 0 (the baseline)."""
-    codes: dict[int, int] = {}
-    sent: list[int] = []
-    refused: list[int] = []
-    done = asyncio.Event()
-    began = time.monotonic()
-    steady = asyncio.create_task(genuine(port, done, sent, refused, first))
-    if total:
-        await forge(port, total, began + seconds, codes, sender)
-    else:
-        await asyncio.sleep(seconds)
-    elapsed = time.monotonic() - began
-    done.set()
-    await steady
-    return codes, len(sent), refused, elapsed
 
 
 def cpu_seconds(pid: int) -> float:
@@ -329,8 +232,12 @@ def main() -> None:
             started(WORKER, env) as worker,
         ):
             time.sleep(1.0)  # gunicorn's workers load the app after its port opens
+            # A warm-up, so that no figure includes the worker's start (its first batch).
+            _, warm, _, _ = asyncio.run(flood(site, 0, 1.0, OFFSET // 2))
+            warmed = wait_processed(url, warm, 60.0)
+            after_warm = warmed[-1][0] if warmed else 0
             _, quiet_sent, _, _ = asyncio.run(flood(site, 0, args.baseline, 0))
-            quiet = wait_processed(url, quiet_sent, 60.0)
+            quiet = wait_processed(url, quiet_sent, 60.0, after_warm)
             last_quiet = quiet[-1][0] if quiet else 0
             cpu_before, worker_before = cpu_seconds(web.pid), cpu_seconds(worker.pid)
             client_before = time.process_time()

@@ -285,7 +285,7 @@ def main() -> None:
         f"{header_size_after:,} of headers ('{{}}' each) "
         f"[{compact.stdout.strip() or compact.stderr.strip()[-200:]}]"
     )
-    if stored > bound:
+    if stored > bound + 1:  # + 1: our clock and the web processes' start a moment apart
         missed.append(f"{stored} forged rows stored, more than the limits allow ({bound:.0f})")
     if size_after != 0:
         missed.append(f"{size_after} bytes of forged bodies left after compaction")

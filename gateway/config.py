@@ -127,6 +127,36 @@ class DefaultConfig:
     #: Public base URL PayPal calls back (notify_url, return); empty = from the request.
     PUBLIC_URL = ""
 
+    # A flood of forged messages (gateway/flood/; docs/security.md, "A flood of forged
+    # messages"). PayPal's POSTs are never limited; anyone else's are, per sender and all
+    # together, across all web processes: each process allows its share.
+    #: Where PayPal posts from (CIDR list); None: PayPal's published ranges
+    #: (gateway/flood/sources.py), plus this machine in sim mode (the stand-in).
+    INTAKE_PAYPAL_NETWORKS: list[str] | None = None
+    #: Our reverse proxies: with PROXY_FIX's x_for, their X-Forwarded-For names the sender
+    #: of a PayPal POST; anyone else's is ignored (and one of these naming no one is never
+    #: limited: it could be forwarding PayPal).
+    TRUSTED_PROXIES: list[str] = ["127.0.0.0/8", "::1"]
+    #: POSTs a minute one sender outside PayPal's ranges may make, and at once; 0: no limit.
+    INTAKE_SOURCE_PER_MINUTE = 60
+    INTAKE_SOURCE_BURST = 60
+    #: The same for all such senders together (a flood from many addresses).
+    INTAKE_OTHERS_PER_MINUTE = 600
+    INTAKE_OTHERS_BURST = 600
+    #: One sender is an IPv4 address, or an IPv6 /64 (what one customer line gets).
+    INTAKE_SOURCE_PREFIX_IPV4 = 32
+    INTAKE_SOURCE_PREFIX_IPV6 = 64
+    #: Web processes (gunicorn -w): each allows 1/this of the figures above.
+    INTAKE_WEB_PROCESSES = 4
+    #: Messages PayPal did not verify (INVALID, or flagged without a verification) keep
+    #: their body and headers this long, then only a digest, size, sender and times.
+    INBOX_JUNK_KEEP_HOURS = 72
+    #: Those compact records are deleted after this many days; 0: kept for ever.
+    INBOX_JUNK_FORGET_DAYS = 90
+    #: /admin/status warns when the last hour brought more refused POSTs plus INVALID
+    #: messages than this.
+    STATUS_JUNK_PER_HOUR = 100
+
     # The IPN inbox.
     INBOX_BATCH_SIZE = 100  # messages a worker claims at once
     INBOX_VERIFY_CONCURRENCY = 100  # postbacks in flight per worker: a whole batch at once

@@ -73,6 +73,14 @@ class Metrics:
             ["job", "outcome"],
             registry=None,
         )
+        self.intake_refused = Counter(
+            f"{PREFIX}_intake_refused",
+            "POSTs to PayPal's endpoints refused before their body was stored, by channel and "
+            "reason (source: the sender over its limit; everyone: all senders outside PayPal's "
+            "ranges together; too_large)",
+            ["channel", "reason"],
+            registry=None,
+        )
         self.logins = Counter(
             f"{PREFIX}_logins",
             "Log-in attempts with a checked password, by result (success, failure)",
@@ -87,6 +95,7 @@ class Metrics:
             self.postback,
             self.postback_errors,
             self.job_runs,
+            self.intake_refused,
             self.logins,
         ):
             yield from metric.collect()
@@ -178,6 +187,15 @@ def job_run(job: str, outcome: str) -> None:
     m = _current()
     if m is not None:
         m.job_runs.labels(job=job, outcome=str(outcome)).inc()
+
+
+@_never_raises
+def intake_refused(app: App, channel: str, reason: str) -> None:
+    """A POST to a PayPal endpoint was refused (the fast intake has no app context: the
+    app is passed)."""
+    m: Metrics | None = app.extensions.get("metrics")
+    if m is not None:
+        m.intake_refused.labels(channel=str(channel), reason=reason).inc()
 
 
 @_never_raises

@@ -9,6 +9,7 @@ from .base import Base, db
 from .checkout import Checkout
 from .dashboard import DashboardSnapshot
 from .flag import Flag
+from .intake_refusal import IntakeRefusal
 from .job import JobLease, JobRun
 from .notification import Notification
 from .outbox import OutboxMail
@@ -47,6 +48,7 @@ __all__ = [
     "Notification",
     "OutboxMail",
     "Flag",
+    "IntakeRefusal",
     "Checkout",
     "DashboardSnapshot",
     "JobLease",

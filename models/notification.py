@@ -14,6 +14,10 @@ from .types import StatusColumn, UTCDateTime
 
 #: The statuses a worker may claim, as SQL (the open index's condition).
 OPEN_SQL = "status IN ({})".format(", ".join(f"'{s.value}'" for s in OPEN_NOTIFICATION))
+#: Messages PayPal did not verify, ended, still whole: what the retention job compacts
+#: (gateway/flood/retention.py) once they are old enough.
+UNVERIFIED_SQL = "status IN ('invalid', 'flagged') AND verified_at IS NULL AND compacted_at IS NULL"
+COMPACTED_SQL = "compacted_at IS NOT NULL"
 
 
 class Notification(Model):
@@ -32,6 +36,18 @@ class Notification(Model):
         Index("ix_notifications_txn", "txn_id"),
         Index("ix_notifications_waiting", "waiting_for"),
         Index("ix_notifications_event", "channel", "event_id"),
+        Index(
+            "ix_notifications_unverified",
+            "received_at",
+            postgresql_where=text(UNVERIFIED_SQL),
+            sqlite_where=text(UNVERIFIED_SQL),
+        ),
+        Index(
+            "ix_notifications_compacted",
+            "received_at",
+            postgresql_where=text(COMPACTED_SQL),
+            sqlite_where=text(COMPACTED_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,3 +79,9 @@ class Notification(Model):
     event_id: Mapped[str | None] = mapped_column(String(128))
     #: A refund that arrived before its payment waits for that txn id.
     waiting_for: Mapped[str | None] = mapped_column(String(64))
+    # An unverified message past INBOX_JUNK_KEEP_HOURS keeps only these of its body (and
+    # no headers): gateway/flood/retention.py. Verified messages are never compacted.
+    compacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Hex SHA-256 of the body that was dropped.
+    body_sha256: Mapped[str | None] = mapped_column(String(64))
+    body_size: Mapped[int | None] = mapped_column(Integer)

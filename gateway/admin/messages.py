@@ -123,6 +123,12 @@ def reprocess_message(note_id: int) -> ResponseReturnValue:
     form = ReasonForm()
     if not form.validate_on_submit():
         abort(400, description="A reason is required to re-process a message.")
+    if note.compacted_at is not None:
+        flash(
+            "This message's body was dropped after the retention period: nothing to re-process.",
+            "error",
+        )
+        return redirect(url_for(".detail", note_id=note.id)), 303
     try:
         reprocess(note, now())
     except ValueError as e:

@@ -5,7 +5,9 @@ after-request hooks) cost the web worker more than storing the message itself. S
 middleware takes PayPal's ordinary POSTs to the IPN and webhook endpoints and does what
 their views do (`pipeline.endpoints.take`: store the exact bytes, answer an empty 200 or 503).
 Whatever it does not recognise as such a POST goes on to Flask and those views: other
-methods (405), a body over the limit (413 and its page), a chunked body, a query string.
+methods (405), a body over the limit (413 and its page, the body unread), a chunked body,
+a query string. A sender over its limit is answered here, before its body is read
+(`gateway/flood/guard.py`: 429 or 503 with Retry-After).
 
 Off switch: `"intake"` in `FASTPATH_OFF` (every POST goes through Flask's views).
 """
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
+from ..flood import guard as door
 from ..pipeline.endpoints import IPN, PREFIX, WEBHOOK, take
 
 if TYPE_CHECKING:
@@ -40,12 +43,18 @@ class FastIntake:
         self.app = app
         self.wsgi_app = wsgi_app
         self.endpoints = {PREFIX + e.rule: e for e in (IPN, WEBHOOK)}
+        self.door = door.guard(app)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         endpoint = self.endpoints.get(environ.get("PATH_INFO", ""))
         if endpoint is None or environ["REQUEST_METHOD"] != "POST" or environ.get("QUERY_STRING"):
             return self.wsgi_app(environ, start_response)
+        source, refusal = self.door.check(environ, endpoint.channel)
         length = _content_length(environ)
+        if refusal is not None:
+            _, line, body, headers = door.answer(refusal, length, endpoint.max_bytes)
+            start_response(line, headers)
+            return [body]
         if length is None or length > endpoint.max_bytes:
             return self.wsgi_app(environ, start_response)
         raw = environ["wsgi.input"].read(length) if length else b""
@@ -53,7 +62,7 @@ class FastIntake:
             environ["wsgi.input"] = io.BytesIO(raw)
             return self.wsgi_app(environ, start_response)
         with self.app.app_context():
-            status = take(endpoint, raw, environ)
+            status = take(endpoint, raw, environ, source.address)
         start_response(STATUS[status], list(EMPTY))  # and the security headers (outside it)
         return []
 

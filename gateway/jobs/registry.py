@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..flood.retention import compact_junk
 from . import tasks
 from .ask_paypal import ask_paypal
 
@@ -92,6 +93,13 @@ JOBS: tuple[Job, ...] = (
         tasks.forget_ended_sessions,
         timedelta(minutes=10),
         "delete logged-out sessions older than the session cookie's maximum age",
+    ),
+    Job(
+        "compact-junk",
+        timedelta(hours=1),
+        compact_junk,
+        timedelta(minutes=10),
+        "keep messages PayPal did not verify in compact form after INBOX_JUNK_KEEP_HOURS",
     ),
 )
 

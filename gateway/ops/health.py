@@ -100,13 +100,25 @@ def config_problems(config: Mapping[str, Any], debug_or_testing: bool) -> list[s
         found.append("GATEWAY_RECEIPT_SELLER_NAME is not set: receipts would name no seller")
     if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
         found.append("GATEWAY_MAIL_USE_TLS and GATEWAY_MAIL_USE_SSL are both set")
-    for key in ("STATUS_JOB_LATE_FACTOR", "STATUS_QUIET_HOURS", "STATUS_BACKLOG_MINUTES"):
+    for key in (
+        "STATUS_JOB_LATE_FACTOR",
+        "STATUS_QUIET_HOURS",
+        "STATUS_BACKLOG_MINUTES",
+        "STATUS_JUNK_PER_HOUR",
+    ):
         try:
             positive = float(config[key]) > 0
         except (TypeError, ValueError):
             positive = False
         if not positive:
             found.append(f"GATEWAY_{key} must be a positive number")
+    for key in ("INBOX_JUNK_KEEP_HOURS", "INBOX_JUNK_FORGET_DAYS"):
+        try:
+            counted = float(config[key]) >= 0
+        except (TypeError, ValueError):
+            counted = False
+        if not counted:
+            found.append(f"GATEWAY_{key} must be a number, 0 or more")
     return found
 
 

@@ -79,6 +79,15 @@ class StatusCollector:
         for kind, count in s.flags.items():
             flags.add_metric([kind], count)
         yield flags
+        junk = GaugeMetricFamily(
+            f"{PREFIX}_junk_last_hour",
+            "PayPal endpoints, last hour: POSTs refused (rate limits, too large) and messages "
+            "PayPal did not verify (invalid)",
+            labels=["kind"],
+        )
+        junk.add_metric(["refused"], s.junk.refused)
+        junk.add_metric(["invalid"], s.junk.invalid)
+        yield junk
         yield GaugeMetricFamily(
             f"{PREFIX}_outbox_unsent", "Mails in the outbox not sent yet", value=s.outbox.unsent
         )

@@ -19,6 +19,7 @@ from sqlalchemy import case, func, select
 from models import Flag, JobRun, Notification, OutboxMail, db
 
 from ..billing.rules.statuses import OPEN_NOTIFICATION, Channel, JobOutcome, NotificationStatus
+from ..flood import junk as junk_at_door
 from ..jobs.registry import JOBS, Job, jobs
 
 #: The channels PayPal sends on by itself (api and csv are our own asking and uploads).
@@ -36,6 +37,7 @@ class Limits:
     job_late_factor: float
     quiet: timedelta
     backlog: timedelta
+    junk_per_hour: float = 100
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Limits:
@@ -43,6 +45,7 @@ class Limits:
             job_late_factor=float(config["STATUS_JOB_LATE_FACTOR"]),
             quiet=timedelta(hours=float(config["STATUS_QUIET_HOURS"])),
             backlog=timedelta(minutes=float(config["STATUS_BACKLOG_MINUTES"])),
+            junk_per_hour=float(config["STATUS_JUNK_PER_HOUR"]),
         )
 
 
@@ -112,6 +115,8 @@ class Status:
     warnings: tuple[str, ...] = ()
     #: How many of the newest messages `heard` searched (see LOOKBACK).
     lookback: int = 0
+    #: Refused POSTs and unverified messages over the last hour (gateway/flood/junk.py).
+    junk: junk_at_door.Junk = junk_at_door.Junk()
 
     @property
     def flags_open(self) -> int:
@@ -139,6 +144,7 @@ def snapshot(now: datetime, config: Mapping[str, Any]) -> Status:
         flags=open_flags(),
         outbox=outbox(sending=bool(config.get("MAIL_SERVER"))),
         lookback=LOOKBACK,
+        junk=junk_at_door.last_hour(now),
     )
     return replace(status, warnings=tuple(notes + warnings(status, limits)))
 
@@ -295,6 +301,9 @@ def warnings(status: Status, limits: Limits) -> list[str]:
             f"arrived {age_text(status.now - oldest)} ago (warning after "
             f"{age_text(limits.backlog)})."
         )
+    junk = junk_at_door.warning(status.junk, limits.junk_per_hour)
+    if junk:
+        found.append(junk)
     mail = status.outbox
     if mail.sending and mail.oldest_at is not None and status.now - mail.oldest_at > limits.backlog:
         found.append(

@@ -1,7 +1,7 @@
 """flood: unverified messages compacted after a retention period; refused POSTs counted
 
 Revision ID: d7a4c2e9f1b3
-Revises: c5f1a8d2e7b4
+Revises: d4b7e2a9c1f3
 Create Date: 2026-12-07 08:40:00.000000
 
 """
@@ -11,7 +11,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "d7a4c2e9f1b3"
-down_revision = "c5f1a8d2e7b4"
+down_revision = "d4b7e2a9c1f3"
 branch_labels = None
 depends_on = None
 

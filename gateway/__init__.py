@@ -197,6 +197,7 @@ def install_content(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     from . import mail
     from .access import can, can_all, past_due_notice
+    from .billing.rules.timetext import is_lifetime
     from .clock import day_text, day_time_text, now, utc_text
     from .paypal.urls import manage_url
 
@@ -223,6 +224,8 @@ def register_template_helpers(app: Flask) -> None:
     def time_left(value) -> str:
         if value is None:
             return "—"
+        if is_lifetime(value):
+            return "lifetime"
         delta = value - now()
         if delta.total_seconds() <= 0:
             return "ended"

@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.billing.rules.statuses import PlanRefKind
+from gateway.billing.rules.statuses import PlanKind, PlanRefKind
 
 from .base import Model
 from .role import Role, plan_roles
@@ -27,6 +35,8 @@ class Plan(Model):
         ),
         CheckConstraint("seat_limit IS NULL OR seat_limit > 0", name="seat_limit_positive"),
         CheckConstraint("length(currency) = 3", name="currency_iso"),
+        # Passes (docs/passes.md): only a pass can be lifetime.
+        CheckConstraint("NOT lifetime OR kind = 'pass'", name="lifetime_is_a_pass"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -42,6 +52,14 @@ class Plan(Model):
     seat_limit: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: A pass is paid once and does not renew: its term is period_count/period_unit from
+    #: the payment (or lifetime); buying it again extends it (docs/passes.md).
+    kind: Mapped[PlanKind] = mapped_column(
+        StatusColumn(PlanKind, "kind_known", 12),
+        default=PlanKind.SUBSCRIPTION,
+        server_default=PlanKind.SUBSCRIPTION.value,
+    )
+    lifetime: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     #: The roles a member holds while subscribed (one or more; models/role.py).
     roles: Mapped[list[Role]] = relationship(
@@ -54,6 +72,15 @@ class Plan(Model):
     def period_label(self) -> str:
         unit = self.UNIT_NAMES[self.period_unit]
         return unit if self.period_count == 1 else f"{self.period_count} {unit}s"
+
+    @property
+    def is_pass(self) -> bool:
+        return self.kind is PlanKind.PASS
+
+    @property
+    def term_label(self) -> str:
+        """What one purchase or payment buys: "lifetime", "30 days", "month"."""
+        return "lifetime" if self.lifetime else self.period_label
 
     @property
     def role_names(self) -> list[str]:

@@ -11,6 +11,7 @@ from models import Payment, Subscription, SubscriptionFact, db
 from ..billing import Entitlement, Fact, FactKind, compute, status_at
 from ..billing.rules.entitlements import explain, is_past_due
 from ..billing.rules.reasons import MoneyBack, reason
+from ..billing.rules.timetext import is_lifetime
 from ..clock import day_text
 from . import recorded_terms as agreed
 from .service import billing_period, facts_of, policy
@@ -113,12 +114,21 @@ def _money_back(sub: Subscription) -> tuple[datetime | None, MoneyBack | None]:
 
 def next_charge(sub: Subscription, at: datetime) -> str:
     """When PayPal will charge next and how much, from the subscription's own terms; "" if
-    it will not (cancelled, ended, manual, or already past due)."""
+    it will not (cancelled, ended, manual, or already past due). A pass says when it ends."""
+    if sub.is_pass:
+        return pass_end(sub, at)
     if not sub.renews or sub.paid_through is None or sub.paid_through <= at:
         return ""
     terms = agreed.in_force(sub)
     amount = f"{terms.price} {terms.currency}" if terms else "the agreed amount"
     return f"{amount} on {day_text(sub.paid_through)}"
+
+
+def pass_end(sub: Subscription, at: datetime) -> str:
+    """A pass never charges again: "lifetime", "ends on 15 Jan 2026" or "" once ended."""
+    if sub.paid_through is None or sub.paid_through <= at:
+        return ""
+    return "lifetime" if is_lifetime(sub.paid_through) else f"ends on {day_text(sub.paid_through)}"
 
 
 def past_due(sub: Subscription, at: datetime) -> bool:

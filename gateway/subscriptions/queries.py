@@ -12,8 +12,9 @@ from ..billing.rules.statuses import SubscriptionState
 
 
 def renewing(user_id: int, now: datetime) -> list[Subscription]:
-    """The member's PayPal subscriptions that give access now and will renew, oldest first."""
-    return list(
+    """The member's PayPal subscriptions that give access now and will renew, oldest first
+    (a pass never renews: docs/passes.md)."""
+    found = list(
         db.session.scalars(
             select(Subscription)
             .where(
@@ -25,6 +26,7 @@ def renewing(user_id: int, now: datetime) -> list[Subscription]:
             .order_by(Subscription.created_at, Subscription.id)
         )
     )
+    return [s for s in found if s.plan is None or not s.plan.is_pass]
 
 
 def renewing_plan_ids(subs: list[Subscription]) -> set[int]:

@@ -5,6 +5,7 @@ The pure rules (what differs, what a payment may amount to) are in `billing/rule
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -13,15 +14,15 @@ from sqlalchemy import select
 from models import Plan, Subscription, SubscriptionTerms, db
 
 from ..billing.rules.periods import PeriodUnit
-from ..billing.rules.statuses import TermsSource
+from ..billing.rules.statuses import PlanKind, TermsSource
 from ..billing.rules.terms import AgreedTerms
 from ..database import insert_new
 
 
 def plan_terms(plan: Plan) -> AgreedTerms:
     """What a plan offers today (a checkout freezes this when it opens)."""
-    trial = plan.trial_count and plan.trial_unit
-    return AgreedTerms(
+    trial = plan.trial_count and plan.trial_unit and plan.kind is not PlanKind.PASS
+    terms = AgreedTerms(
         price=plan.price,
         currency=plan.currency,
         period_count=plan.period_count,
@@ -30,6 +31,9 @@ def plan_terms(plan: Plan) -> AgreedTerms:
         trial_unit=PeriodUnit(plan.trial_unit) if trial and plan.trial_unit else None,
         trial_price=Decimal(0) if trial else None,
     )
+    if plan.kind is PlanKind.PASS:  # paid once: no trial, no renewal (docs/passes.md)
+        return replace(terms, one_time=True, lifetime=plan.lifetime, recurring=False)
+    return terms
 
 
 def record_terms(

@@ -34,10 +34,13 @@ class AgreedTerms:
     recurring: bool = True
     #: A second trial period (PayPal's a2/p2/t2); we never offer one.
     second_trial: str | None = None
+    #: A pass (docs/passes.md): one payment buys the period once (or lifetime); no renewal.
+    one_time: bool = False
+    lifetime: bool = False
 
     @property
     def billing_period(self) -> Terms:
-        return Terms(self.period_count, self.period_unit)
+        return Terms(self.period_count, self.period_unit, self.one_time, self.lifetime)
 
     def trial_end(self, start: datetime) -> datetime | None:
         if self.trial_count is None or self.trial_unit is None:
@@ -51,6 +54,9 @@ class AgreedTerms:
             trial = f"{price} trial of {self.trial_count} {self.trial_unit.value}, then "
         cycles = f", {self.cycles} times" if self.cycles else ""
         every = f"every {self.period_count} {self.period_unit.value}" if self.recurring else "once"
+        if self.one_time:
+            term = "lifetime" if self.lifetime else f"{self.period_count} {self.period_unit.value}"
+            return f"{self.price} {self.currency} once for a pass of {term}"
         return f"{trial}{self.price} {self.currency} {every}{cycles}"
 
     def to_json(self) -> dict[str, Any]:
@@ -65,7 +71,9 @@ class AgreedTerms:
             "cycles": self.cycles,
             "recurring": self.recurring,
             "second_trial": self.second_trial,
-        }
+        } | (  # only on passes: every subscription's stored terms stay as they were
+            {"one_time": True, "lifetime": self.lifetime} if self.one_time else {}
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AgreedTerms:
@@ -80,6 +88,8 @@ class AgreedTerms:
             cycles=data.get("cycles"),
             recurring=bool(data.get("recurring", True)),
             second_trial=data.get("second_trial"),
+            one_time=bool(data.get("one_time", False)),
+            lifetime=bool(data.get("lifetime", False)),
         )
 
 
@@ -107,11 +117,19 @@ def differences(offered: AgreedTerms, reported: AgreedTerms) -> list[str]:
         found.append(f"trial {_trial(b)} instead of {_trial(a)}")
     if b.second_trial:
         found.append(f"a second trial ({b.second_trial}) we never offer")
+    if (a.one_time, a.lifetime) != (b.one_time, b.lifetime):
+        found.append(f"{_kind(b)} instead of {_kind(a)}")
     if a.recurring != b.recurring:
         found.append("a one-off payment instead of a renewing subscription")
     if a.cycles != b.cycles:
         found.append(f"{b.cycles or 'unlimited'} payments instead of {a.cycles or 'unlimited'}")
     return found
+
+
+def _kind(t: AgreedTerms) -> str:
+    if not t.one_time:
+        return "a subscription"
+    return "a lifetime pass" if t.lifetime else "a pass"
 
 
 def _trial(t: AgreedTerms) -> str:

@@ -157,6 +157,7 @@ def register_blueprints(app: Flask) -> None:
     from .checkout.routes import bp as checkout_bp
     from .forward.routes import bp as gate_bp
     from .member.routes import bp as member_bp
+    from .passes.routes import bp as passes_bp
     from .pipeline.endpoints import bp as paypal_bp
     from .tokens.routes import bp as tokens_bp
 
@@ -166,6 +167,7 @@ def register_blueprints(app: Flask) -> None:
         member_bp,
         checkout_bp,
         rest_checkout_bp,
+        passes_bp,
         admin_bp,
         tokens_bp,
         gate_bp,

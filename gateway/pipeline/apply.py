@@ -231,7 +231,7 @@ def _subscription_for(meaning: Interpretation, note: Notification, now: datetime
             )
         return service.lock(Subscription.id == sub_id)
     if meaning.one_time:  # a pass bought once; imported here: that module builds on this one
-        from ..passes.purchases import pass_for
+        from .purchases import pass_for
 
         return pass_for(meaning, note, now)
     ref = meaning.subscription_ref

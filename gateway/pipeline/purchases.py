@@ -1,4 +1,4 @@
-"""Which pass a one-time purchase belongs to (called by `pipeline.apply` for messages whose
+"""Which pass a one-time purchase belongs to (called by `apply` for messages whose
 interpretation is `one_time`).
 
 A member holds one pass row per pass plan: a purchase is tied to its member by our
@@ -21,10 +21,10 @@ from ..billing.rules.interpretation import Interpretation
 from ..billing.rules.statuses import CheckoutStatus, PlanKind, SubscriptionState, TermsSource
 from ..billing.rules.terms import AgreedTerms
 from ..database import lock_keys
-from ..pipeline.apply import Flagged, _create_subscription
 from ..subscriptions import recorded_terms as agreed
 from ..subscriptions import seats, service
 from ..subscriptions.plan_identity import find_plan
+from .apply import Flagged, _create_subscription
 
 NOT_A_PASS = (
     "Your payment was for a product we sell as a subscription, not as a one-time purchase, "

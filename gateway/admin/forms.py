@@ -97,10 +97,28 @@ class PlanForm(FlaskForm):
         validators=[Optional(), Length(max=5000)],
     )
     active = BooleanField("Offered to members", default=True)
+    # Passes (docs/passes.md): paid once for "Every" (the term) or for life; no trial.
+    kind = SelectField(
+        "Sold as",
+        choices=[
+            SelectChoice("subscription", "a subscription (renews every period)"),
+            SelectChoice("pass", "a pass (paid once: the period from the payment, or lifetime)"),
+        ],
+        default="subscription",
+    )
+    lifetime = BooleanField("Lifetime pass (never ends; a pass only)", default=False)
 
     def validate_trial_unit(self, field) -> None:
         if bool(self.trial_count.data) != bool(field.data):
             raise ValidationError("Give both a trial length and its unit, or neither.")
+
+    def validate_lifetime(self, field) -> None:
+        if field.data and self.kind.data != "pass":
+            raise ValidationError("Only a pass can be lifetime.")
+
+    def validate_kind(self, field) -> None:
+        if field.data == "pass" and (self.trial_count.data or self.paypal_plan_id.data):
+            raise ValidationError("A pass has no trial and no REST billing plan.")
 
 
 class AssignForm(ReasonForm):

@@ -11,6 +11,7 @@ from wtforms import SelectChoice
 
 from models import Plan, Subscription, db
 
+from ..billing.rules.statuses import PlanKind
 from ..clock import now
 from ..records.audit import audit
 from ..roles.service import all_roles
@@ -33,6 +34,8 @@ FIELDS = (
     "paypal_plan_id",
     "seat_limit",
     "active",
+    "kind",  # passes (docs/passes.md)
+    "lifetime",
 )
 
 
@@ -63,6 +66,7 @@ def edit(plan_id: int | None = None) -> ResponseReturnValue:
     if request.method == "GET" and plan is not None:
         form.trial_unit.data = plan.trial_unit or ""
         form.identifiers.data = identity.as_lines(plan)
+        form.kind.data = plan.kind.value
     valid = form.validate_on_submit()  # (validation resets each field's errors)
     refs, problems = identity.parse_lines(form.identifiers.data or "")
     if request.method == "POST":
@@ -72,6 +76,7 @@ def edit(plan_id: int | None = None) -> ResponseReturnValue:
         values = {name: form[name].data for name in FIELDS}
         chosen = [r for r in offered if r.id in (form.roles.data or [])]
         values["trial_unit"] = values["trial_unit"] or None
+        values["kind"] = PlanKind(values["kind"])
         values["paypal_plan_id"] = (values["paypal_plan_id"] or "").strip() or None
         creating = plan is None
         if plan is None:

@@ -34,6 +34,7 @@ from ..subscriptions.cancel_reasons import REASONS
 from ..subscriptions.display import access_after, next_charge, past_due, reason_of, status_of
 from ..subscriptions.queries import (
     double_billed,
+    held_passes,
     renewing,
     renewing_plan_ids,
     sharing_a_role,
@@ -81,6 +82,7 @@ def plan_cards(rows: Sequence[Plan]) -> dict[str, Any]:
         "seats": seats.usage([p.id for p in rows], at),
         "holding": seats.held_by(current_user.id, at) if current_user.is_authenticated else set(),
         "few_seats": FEW_SEATS,
+        "passes_held": held_passes(current_user.id, at) if current_user.is_authenticated else {},
     }
 
 

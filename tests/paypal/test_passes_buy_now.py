@@ -105,6 +105,7 @@ def test_buying_again_extends_from_the_current_end(
     buy_now(standard, client, login_as, member, plan.code)
     standard.settle()
     first_end = passes_of(db, member)[0].paid_through
+    assert first_end is not None
     standard.advance(days=10)
     buy_now(standard, client, login_as, member, plan.code)
     standard.settle()

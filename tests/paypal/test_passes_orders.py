@@ -90,6 +90,7 @@ def test_buying_again_through_orders_extends(orders, client, login_as, member, m
     plan = pass_plan(make_plan)
     buy(orders, client, login_as, member, plan.code)
     first_end = passes_of(db, member)[0].paid_through
+    assert first_end is not None
     orders.advance(days=5)
     second = buy(orders, client, login_as, member, plan.code)
     orders.settle()

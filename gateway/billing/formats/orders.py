@@ -147,13 +147,19 @@ def read_order(order: Json, base: Interpretation, received_at: datetime) -> Inte
         payer_name=payer_name(
             order.text("payer.name.given_name"), order.text("payer.name.surname")
         ),
-        receiver=Receiver((unit.text("payee.email_address"),), unit.ident("payee.merchant_id")),
+        receiver=_payee(unit),
     )
     captures = unit.items("payments.captures")
     if not captures:
         status = order.text("status") or "without a status"
         return replace(base, summary=f"order {order_id} {status}: not captured", status=status)
     return read_capture(captures[0], base, order_id, unit.text("custom_id"), received_at)
+
+
+def _payee(unit: Json) -> Receiver | None:
+    """Whom the order pays; None when it names no payee: then it pays the API caller, us."""
+    email, merchant = unit.text("payee.email_address"), unit.ident("payee.merchant_id")
+    return Receiver((email,), merchant) if email or merchant else None
 
 
 def _linked(res: Json, rel: str, pattern: re.Pattern[str]) -> str:

@@ -151,3 +151,32 @@ def test_a_pending_capture_waits_for_its_completion(
     orders.settle()
     assert passes_of(db, member)[0].state == "active"
     assert client.get("/premium").status_code == 200
+
+
+def test_an_order_reported_by_ipn_too_is_one_payment(
+    orders, client, login_as, member, make_plan, db
+):
+    """With PayPal's IPN on for REST payments (express_checkout), are the capture and its
+    refund, each reported on three channels, still one payment and one refund?"""
+    orders.paypal.control("account", rest_ipn=True, notify_url=f"{orders.url}/paypal/ipn")
+    plan = pass_plan(make_plan)
+    buy(orders, client, login_as, member, plan.code)
+    orders.settle()
+    kinds = {n.txn_type for n in orders.notes()}
+    assert {"express_checkout", "PAYMENT.CAPTURE.COMPLETED"} <= kinds
+    (sub,) = passes_of(db, member)
+    (pay,) = payments_of(db, sub)
+    until = sub.access_until
+    assert all(n.status == "processed" for n in orders.notes())
+    refund = orders.paypal.api(
+        "POST",
+        f"/v2/payments/captures/{pay.txn_id}/refund",
+        json={"amount": {"value": "20.00", "currency_code": "USD"}},
+    )
+    assert refund.status_code == 201, refund.text
+    orders.settle()
+    (sub,) = passes_of(db, member)
+    assert sub.state == "refunded" and until is not None
+    assert all(n.status == "processed" for n in orders.notes()), [
+        (n.txn_type, n.status) for n in orders.notes()
+    ]

@@ -180,3 +180,35 @@ def test_an_order_reported_by_ipn_too_is_one_payment(
     assert all(n.status == "processed" for n in orders.notes()), [
         (n.txn_type, n.status) for n in orders.notes()
     ]
+
+
+def test_an_admin_refund_of_a_pass_closes_it_once(
+    orders, client, login_as, member, admin, make_plan, db, app, sim
+):
+    """Does the admin's refund form refund the capture at PayPal once, close the pass, and
+    the PAYMENT.CAPTURE.REFUNDED webhook that follows add nothing?"""
+    plan = pass_plan(make_plan)
+    buy(orders, client, login_as, member, plan.code)
+    orders.settle()
+    (pay,) = payments_of(db, passes_of(db, member)[0])
+    browser = login_as(admin, browser=app.test_client())
+    r = browser.post(
+        f"/admin/payments/{pay.id}",
+        data={
+            "amount": "20.00",
+            "reason": "asked by the member",
+            "key": "k" * 24,
+            "confirm": "yes",
+        },
+    )
+    assert r.status_code == 303, r.data
+    assert [t.kind for t in sim.world.transactions.values()].count("refund") == 1
+    assert client.get("/premium").status_code == 403
+    orders.settle()
+    assert any(n.txn_type == "PAYMENT.CAPTURE.REFUNDED" for n in orders.notes())
+    db.session.expire_all()
+    refunded = db.session.scalars(
+        select(SubscriptionFact).where(SubscriptionFact.kind == "refunded")
+    ).all()
+    assert len(refunded) == 1, [(f.key, f.source) for f in refunded]
+    assert passes_of(db, member)[0].state == "refunded"

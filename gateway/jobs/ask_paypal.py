@@ -19,6 +19,7 @@ from models import Checkout, Plan, Subscription, db, plan_roles
 from ..billing.rules.statuses import CheckoutFlow, CheckoutStatus, PlanKind, SubscriptionState
 from ..checkout import rest_cancel
 from ..checkout.asking import ask
+from ..passes import orders as passes_orders
 from ..paypal.api import ApiError, api_client
 
 #: A checkout is asked about for this long after it was opened.
@@ -43,6 +44,10 @@ def ask_paypal(now: datetime) -> str:
             failed += 1
             errors.append(f"{paypal_id}: {e.for_admin()}")
         db.session.commit()
+    orders_settled, order_errors = passes_orders.follow_up(now)  # passes (docs/passes.md)
+    db.session.commit()
+    errors += order_errors
+    failed += len(order_errors)
     replaced = 0
     for user_id in _members_paying_twice(now):
         try:
@@ -55,7 +60,7 @@ def ask_paypal(now: datetime) -> str:
         current_app.logger.warning("ask-paypal: %s", "; ".join(errors[:5]))
     summary = (
         f"asked about {min(len(targets), BATCH)} subscription(s), {stored} new answer(s), "
-        f"{replaced} replaced subscription(s) cancelled"
+        f"{replaced} replaced subscription(s) cancelled, {orders_settled} pass order(s) settled"
     )
     return summary + (f", {failed} failed ({errors[0]})" if failed else "")
 

@@ -11,17 +11,17 @@ pipeline like any message, so the webhook that follows is the same fact.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from models import Checkout, db
+from models import Checkout, Plan, db
 
 from ..billing.formats.api_answers import order_document
-from ..billing.rules.statuses import Channel, CheckoutFlow
+from ..billing.rules.statuses import Channel, CheckoutFlow, CheckoutStatus, PlanKind
 from ..billing.rules.terms import AgreedTerms
 from ..checkout.rest import Refused, Unavailable
 from ..paypal.api import ApiError, PayPalApi, api_client
@@ -32,6 +32,8 @@ from ..subscriptions.recorded_terms import plan_terms
 
 #: Order statuses after the buyer's approval: APPROVED, or COMPLETED once captured.
 CAPTURABLE, CAPTURED = "APPROVED", "COMPLETED"
+#: How long after its checkout opened an order is followed up by the ask-PayPal job.
+FOLLOW_UP_WINDOW = timedelta(days=3)
 
 
 def uses_orders() -> bool:
@@ -105,6 +107,15 @@ def confirm(checkout: Checkout, order_id: str, now: datetime) -> None:
         checkout.problem = e.member_message
         db.session.commit()
         raise
+    capture_and_apply(api, checkout, order, now)
+
+
+def capture_and_apply(
+    api: PayPalApi, checkout: Checkout, order: dict[str, Any], now: datetime
+) -> None:
+    """Capture a checked, claimed order if it still waits (the same request id: PayPal
+    captures once however often we ask), then store PayPal's answer and apply it."""
+    order_id = str(order.get("id", ""))
     if order.get("status") == CAPTURABLE:
         try:
             order = api.call(
@@ -113,7 +124,7 @@ def confirm(checkout: Checkout, order_id: str, now: datetime) -> None:
                 json={},
                 request_id=f"tollgate-capture-{order_id}",
             )
-        except ApiError as e:  # the webhook (or the buyer's next return) still tells us
+        except ApiError as e:  # the webhook, the buyer's next return or the job tell us
             current_app.logger.warning("capturing order %s failed: %s", order_id, e)
             raise Unavailable(e.for_admin()) from e
     note_id = intake.store(
@@ -126,6 +137,43 @@ def confirm(checkout: Checkout, order_id: str, now: datetime) -> None:
     )
     db.session.commit()
     process_one(note_id)  # apply now, so the member's waiting page opens at once
+
+
+def follow_up(now: datetime, limit: int = 50) -> tuple[int, list[str]]:
+    """The ask-PayPal job's part for passes: orders a member returned with and we claimed,
+    but whose capture we never applied (PayPal did not answer the capture, or its answer
+    was lost). Asks PayPal, captures what still waits, applies. Returns (orders settled,
+    errors)."""
+    api = api_client()
+    waiting = db.session.scalars(
+        select(Checkout)
+        .join(Plan, Plan.id == Checkout.plan_id)
+        .where(
+            Plan.kind == PlanKind.PASS,
+            Checkout.channel == CheckoutFlow.REST,
+            Checkout.paypal_subscription_id.is_not(None),
+            Checkout.subscription_id.is_(None),
+            Checkout.status.in_([CheckoutStatus.OPEN, CheckoutStatus.EXPIRED]),
+            Checkout.created_at > now - FOLLOW_UP_WINDOW,
+        )
+        .order_by(Checkout.id)
+        .limit(limit)
+    ).all()
+    settled, errors = 0, []
+    for checkout in waiting:
+        order_id = str(checkout.paypal_subscription_id)
+        try:
+            order = api.call("GET", f"/v2/checkout/orders/{_safe(order_id)}")
+            problems = order_problems(order, checkout, current_app.config)
+            if problems:  # checked on the return; changed since (voided, expired): nothing
+                errors.append(f"order {order_id}: {'; '.join(problems)}")
+                continue
+            capture_and_apply(api, checkout, order, now)
+            settled += 1
+        except (ApiError, Unavailable) as e:
+            db.session.rollback()
+            errors.append(f"order {order_id}: {e}")
+    return settled, errors
 
 
 def _checked(api: PayPalApi, checkout: Checkout, order_id: str) -> dict[str, Any]:

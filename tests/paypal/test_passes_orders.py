@@ -212,3 +212,34 @@ def test_an_admin_refund_of_a_pass_closes_it_once(
     ).all()
     assert len(refunded) == 1, [(f.key, f.source) for f in refunded]
     assert passes_of(db, member)[0].state == "refunded"
+
+
+def test_a_capture_paypal_did_not_answer_is_settled_by_the_job(
+    orders, client, login_as, member, make_plan, db, monkeypatch, clock
+):
+    """The capture call on the return gets no answer (nothing captured): does the member see
+    the delay, and the ask-PayPal job capture the checked order and open the pass?"""
+    from gateway.jobs.ask_paypal import ask_paypal
+    from gateway.paypal.api import ApiError, PayPalApi
+
+    plan = pass_plan(make_plan)
+    back = approve_order(orders, start_order(orders, client, login_as, member, plan.code))
+    real_call = PayPalApi.call
+
+    def no_answer_to_captures(self, method, path, **kw):
+        if path.endswith("/capture"):
+            raise ApiError("no answer within 2 s", retryable=True)
+        return real_call(self, method, path, **kw)
+
+    monkeypatch.setattr(PayPalApi, "call", no_answer_to_captures)
+    page = client.get(local(back, orders.url))
+    assert page.status_code == 200 and b'id="delayed"' in page.data
+    assert passes_of(db, member) == [] and client.get("/premium").status_code == 403
+    monkeypatch.setattr(PayPalApi, "call", real_call)
+    with orders.app.app_context():
+        summary = ask_paypal(clock.now())
+    assert "1 pass order(s) settled" in summary, summary
+    (sub,) = passes_of(db, member)
+    assert sub.state == "active" and client.get("/premium").status_code == 200
+    with orders.app.app_context():  # settled: the next run asks nothing
+        assert "0 pass order(s) settled" in ask_paypal(clock.now())

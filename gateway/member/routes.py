@@ -31,7 +31,14 @@ from ..receipts import document
 from ..records.audit import CONFIRMED
 from ..subscriptions import cancel_reasons, seats
 from ..subscriptions.cancel_reasons import REASONS
-from ..subscriptions.display import access_after, next_charge, past_due, reason_of, status_of
+from ..subscriptions.display import (
+    access_after,
+    next_charge,
+    pass_end,
+    past_due,
+    reason_of,
+    status_of,
+)
 from ..subscriptions.queries import (
     double_billed,
     held_passes,
@@ -135,7 +142,7 @@ def account():
         **manage_view(current),
         status=lambda s: status_of(s, at),
         reason=lambda s: reason_of(s, at),
-        next_charge=lambda s: next_charge(s, at),
+        next_charge=lambda s: next_charge(s, at) or pass_end(s, at),
     )
 
 

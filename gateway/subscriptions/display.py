@@ -114,9 +114,7 @@ def _money_back(sub: Subscription) -> tuple[datetime | None, MoneyBack | None]:
 
 def next_charge(sub: Subscription, at: datetime) -> str:
     """When PayPal will charge next and how much, from the subscription's own terms; "" if
-    it will not (cancelled, ended, manual, or already past due). A pass says when it ends."""
-    if sub.is_pass:
-        return pass_end(sub, at)
+    it will not (cancelled, ended, manual, a pass, or already past due)."""
     if not sub.renews or sub.paid_through is None or sub.paid_through <= at:
         return ""
     terms = agreed.in_force(sub)
@@ -125,8 +123,9 @@ def next_charge(sub: Subscription, at: datetime) -> str:
 
 
 def pass_end(sub: Subscription, at: datetime) -> str:
-    """A pass never charges again: "lifetime", "ends on 15 Jan 2026" or "" once ended."""
-    if sub.paid_through is None or sub.paid_through <= at:
+    """What My subscriptions says instead of a next charge for a pass: "lifetime", "ends on
+    15 Jan 2026"; "" once ended, and for anything but a pass."""
+    if not sub.is_pass or sub.paid_through is None or sub.paid_through <= at:
         return ""
     return "lifetime" if is_lifetime(sub.paid_through) else f"ends on {day_text(sub.paid_through)}"
 

@@ -8,8 +8,10 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from gateway.billing.rules.timetext import LIFETIME_END
+from models import OutboxMail
 from tests.paypal.passes_helpers import buy_now, flags, pass_plan, passes_of, payments_of
 
 
@@ -35,6 +37,9 @@ def test_buy_now_opens_a_pass_and_a_refund_closes_it(
     assert client.get("/premium").status_code == 200
     account = client.get("/account").data.decode()
     assert f"ends on {sub.paid_through:%d %b %Y}" in account and "Renews on" not in account
+    welcome = db.session.scalar(select(OutboxMail).where(OutboxMail.subject.like("Welcome%")))
+    assert welcome is not None and "a pass does not renew" in welcome.text_body
+    assert "PayPal will charge" not in welcome.text_body + welcome.html_body
 
     standard.paypal.control(f"transactions/{pay.txn_id}/refund")
     standard.settle()
@@ -153,6 +158,8 @@ def test_a_lifetime_pass_never_ends(standard, client, login_as, member, make_pla
     standard.advance(days=3650)
     assert client.get("/premium").status_code == 200
     assert "lifetime" in client.get("/account").data.decode()
+    welcome = db.session.scalar(select(OutboxMail).where(OutboxMail.subject.like("Welcome%")))
+    assert welcome is not None and "open for life" in welcome.text_body
     (pay,) = payments_of(db, sub)
     standard.paypal.control(f"transactions/{pay.txn_id}/refund")
     standard.settle()

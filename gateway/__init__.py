@@ -158,6 +158,7 @@ def register_blueprints(app: Flask) -> None:
     from .forward.routes import bp as gate_bp
     from .member.routes import bp as member_bp
     from .offers.routes import bp as offers_bp
+    from .passes.routes import bp as passes_bp
     from .pipeline.endpoints import bp as paypal_bp
     from .tokens.routes import bp as tokens_bp
 
@@ -167,6 +168,7 @@ def register_blueprints(app: Flask) -> None:
         member_bp,
         checkout_bp,
         rest_checkout_bp,
+        passes_bp,
         admin_bp,
         tokens_bp,
         gate_bp,
@@ -199,6 +201,7 @@ def install_content(app: Flask) -> None:
 def register_template_helpers(app: Flask) -> None:
     from . import mail
     from .access import can, can_all, past_due_notice
+    from .billing.rules.timetext import is_lifetime
     from .clock import day_text, day_time_text, now, utc_text
     from .paypal.urls import manage_url
 
@@ -225,6 +228,8 @@ def register_template_helpers(app: Flask) -> None:
     def time_left(value) -> str:
         if value is None:
             return "—"
+        if is_lifetime(value):
+            return "lifetime"
         delta = value - now()
         if delta.total_seconds() <= 0:
             return "ended"

@@ -163,6 +163,9 @@ class DefaultConfig:
     IPN_MAX_ATTEMPTS = 8  # postback/processing tries before a flag
     IPN_LEASE_SECONDS = 300  # a claimed message is retried after this if its worker died
     CHECKOUT_HOLD_MINUTES = 30
+    # Passes (docs/passes.md): "auto" sells them through Orders v2 when the REST API is
+    # configured, else with a Standard Buy Now button; "orders" or "standard" forces one.
+    PASS_CHECKOUT = "auto"
     PASSWORD_HASH_METHOD = "scrypt"
     NOTICE_DAYS = 3  # "your access ends soon" this many days before; "ended" within as long after
     TRIAL_NOTICE_DAYS = 3  # "your free trial ends" (a paid renewal follows) this many days before

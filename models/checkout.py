@@ -49,7 +49,9 @@ class Checkout(Model):
     #: What this checkout offered (`AgreedTerms.to_json()`), frozen when it was opened.
     offered_terms: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     #: The REST subscription (I-...) this checkout's member returned with and we checked with
-    #: PayPal. Unique: an id one member has claimed can never be claimed by another.
+    #: PayPal; for a pass, the purchase that claimed it (the Orders order id, the Buy Now
+    #: txn_id: docs/passes.md). Unique: an id one member has claimed can never be claimed
+    #: by another.
     paypal_subscription_id: Mapped[str | None] = mapped_column(String(64), unique=True)
     #: Why PayPal's answer to this checkout gave no access, in words for the member.
     problem: Mapped[str | None] = mapped_column(Text)

@@ -5,10 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from gateway.billing.rules.statuses import PlanRefKind
+from gateway.billing.rules.statuses import PlanKind, PlanRefKind
 
 from .base import Model
 from .role import Role, plan_roles
@@ -39,6 +47,8 @@ class Plan(Model):
         CheckConstraint(
             "payment_count IS NULL OR payment_count > 0", name="payment_count_positive"
         ),
+        # Passes (docs/passes.md): only a pass can be lifetime.
+        CheckConstraint("NOT lifetime OR kind = 'pass'", name="lifetime_is_a_pass"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -54,6 +64,14 @@ class Plan(Model):
     seat_limit: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: A pass is paid once and does not renew: its term is period_count/period_unit from
+    #: the payment (or lifetime); buying it again extends it (docs/passes.md).
+    kind: Mapped[PlanKind] = mapped_column(
+        StatusColumn(PlanKind, "kind_known", 12),
+        default=PlanKind.SUBSCRIPTION,
+        server_default=PlanKind.SUBSCRIPTION.value,
+    )
+    lifetime: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # --- Terms beyond one free trial, and offers (issue #24) ---
     #: The first trial's price (None or 0: free); PayPal's a1.
@@ -101,6 +119,14 @@ class Plan(Model):
             length = f"{count} {self.UNIT_NAMES[unit]}{'s' if count > 1 else ''}"
             parts.append(f"{length} at {price} {self.currency}" if price else f"{length} free")
         return f"Trial: {', then '.join(parts)}" if parts else ""
+
+    def is_pass(self) -> bool:
+        return self.kind is PlanKind.PASS
+
+    @property
+    def term_label(self) -> str:
+        """What one purchase or payment buys: "lifetime", "30 days", "month"."""
+        return "lifetime" if self.lifetime else self.period_label
 
     @property
     def role_names(self) -> list[str]:

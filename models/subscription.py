@@ -103,7 +103,16 @@ class Subscription(Model):
 
     @property
     def renews(self) -> bool:
-        return self.state is SubscriptionState.ACTIVE and self.paypal_id is not None
+        return (
+            self.state is SubscriptionState.ACTIVE
+            and self.paypal_id is not None
+            and not self.is_pass
+        )
+
+    @property
+    def is_pass(self) -> bool:
+        """Bought once: it ends on its paid-through date, or never (docs/passes.md)."""
+        return self.plan is not None and self.plan.is_pass
 
     def __repr__(self) -> str:
         return f"<Subscription {self.id} {self.state}>"

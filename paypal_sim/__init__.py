@@ -83,12 +83,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
             sim.base_url = request.host_url.rstrip("/")
 
     from .control import bp as control_bp
+    from .one_time_control import bp as one_time_control_bp
+    from .orders import bp as orders_bp
     from .rest import bp as rest_bp
     from .standard import bp as standard_bp
 
     app.register_blueprint(standard_bp)
     app.register_blueprint(rest_bp)
     app.register_blueprint(control_bp)
+    app.register_blueprint(orders_bp)
+    app.register_blueprint(one_time_control_bp)
 
     thread = None
     if cfg["AUTO_DELIVER"]:

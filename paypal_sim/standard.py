@@ -53,6 +53,10 @@ def webscr():
     if b"cmd=_notify-validate" in raw:  # wherever it stands; only the prefix form verifies
         return postback(raw)
     form = decode_form(raw) if raw else request.args.to_dict()
+    if form.get("cmd") == "_xclick":  # a Buy Now button (orders.py)
+        from .orders import buy_now_page
+
+        return buy_now_page(form)
     if form.get("cmd") != "_xclick-subscriptions":
         return _error_page(
             "This page takes PayPal subscribe buttons "

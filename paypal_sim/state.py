@@ -32,6 +32,7 @@ class Account:
     token_lifetime: int = 32400  # seconds
     notify_url: str = ""  # profile IPN URL (a button's notify_url wins)
     rest_ipn: bool = False  # REST payments are also reported by IPN (both channels on)
+    captures_pending: bool = False  # Orders captures come back PENDING (cleared by control)
     fee_rate: Decimal = Decimal("0.029")
     fee_fixed: Decimal = Decimal("0.30")
 
@@ -151,6 +152,8 @@ class World:
     #: PayPal-Request-Id -> subscription id: a retried create returns the same subscription.
     create_requests: dict[str, str] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)  # every webhook envelope made
+    #: One-time purchases (one_time.py): Orders v2 orders and Buy Now payments, by id.
+    purchases: dict[str, Any] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def subscription(self, sub_id: str) -> Subscription:

@@ -97,6 +97,16 @@ class PlanForm(FlaskForm):
         validators=[Optional(), Length(max=5000)],
     )
     active = BooleanField("Offered to members", default=True)
+    # Passes (docs/passes.md): paid once for "Every" (the term) or for life; no trial.
+    kind = SelectField(
+        "Sold as",
+        choices=[
+            SelectChoice("subscription", "a subscription (renews every period)"),
+            SelectChoice("pass", "a pass (paid once: the period from the payment, or lifetime)"),
+        ],
+        default="subscription",
+    )
+    lifetime = BooleanField("Lifetime pass (never ends; a pass only)", default=False)
 
     # --- Terms beyond one free trial, and offers (issue #24) ---
     trial_price = DecimalField(
@@ -152,6 +162,21 @@ class PlanForm(FlaskForm):
             raise ValidationError(
                 "PayPal's subscribe button allows at most 52 payments; use a REST plan "
                 "(PayPal plan id) for more."
+            )
+
+    def validate_lifetime(self, field) -> None:
+        if field.data and self.kind.data != "pass":
+            raise ValidationError("Only a pass can be lifetime.")
+
+    def validate_kind(self, field) -> None:
+        if field.data == "pass" and (
+            self.trial_count.data
+            or self.trial2_count.data
+            or self.payment_count.data
+            or self.paypal_plan_id.data
+        ):
+            raise ValidationError(
+                "A pass has no trial, no number of payments and no REST billing plan."
             )
 
 

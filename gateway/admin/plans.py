@@ -11,6 +11,7 @@ from wtforms import SelectChoice
 
 from models import Plan, Subscription, db
 
+from ..billing.rules.statuses import PlanKind
 from ..clock import now
 from ..offers import counts as offer_counts
 from ..records.audit import audit
@@ -42,6 +43,8 @@ FIELDS = (
     "trial2_price",
     "payment_count",
     "offer_code",
+    "kind",  # passes (docs/passes.md)
+    "lifetime",
 )
 
 
@@ -83,6 +86,7 @@ def edit(plan_id: int | None = None) -> ResponseReturnValue:
         form.trial_unit.data = plan.trial_unit or ""
         form.trial2_unit.data = plan.trial2_unit or ""
         form.identifiers.data = identity.as_lines(plan)
+        form.kind.data = plan.kind.value
     valid = form.validate_on_submit()  # (validation resets each field's errors)
     refs, problems = identity.parse_lines(form.identifiers.data or "")
     if request.method == "POST":
@@ -94,6 +98,7 @@ def edit(plan_id: int | None = None) -> ResponseReturnValue:
         values["trial_unit"] = values["trial_unit"] or None
         values["trial2_unit"] = values["trial2_unit"] or None
         values["offer_code"] = (values["offer_code"] or "").strip() or None
+        values["kind"] = PlanKind(values["kind"])
         values["paypal_plan_id"] = (values["paypal_plan_id"] or "").strip() or None
         creating = plan is None
         if plan is None:

@@ -141,6 +141,7 @@ def can_cancel_classic(sub: Subscription) -> bool:
     return (
         sub.state is SubscriptionState.ACTIVE
         and bool(sub.paypal_id)
+        and not sub.is_pass  # paid once: nothing renews at PayPal
         and nvp.configured(current_app.config)
         and not is_rest(sub)
     )

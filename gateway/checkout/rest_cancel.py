@@ -24,8 +24,9 @@ from .asking import ask
 
 def is_rest(sub: Subscription) -> bool:
     """A subscription of the Subscriptions API (only those can be cancelled by API; a
-    Payments Standard subscription is cancelled by the member at PayPal)."""
-    if not sub.paypal_id:
+    Payments Standard subscription is cancelled by the member at PayPal). A pass bought
+    through Orders v2 is no subscription: nothing to cancel, pause or change."""
+    if not sub.paypal_id or sub.is_pass:
         return False
     by_checkout = exists().where(
         Checkout.subscription_id == sub.id, Checkout.channel == CheckoutFlow.REST

@@ -14,11 +14,12 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
-from models import Checkout, Subscription, db, plan_roles
+from models import Checkout, Plan, Subscription, db, plan_roles
 
-from ..billing.rules.statuses import CheckoutFlow, CheckoutStatus, SubscriptionState
+from ..billing.rules.statuses import CheckoutFlow, CheckoutStatus, PlanKind, SubscriptionState
 from ..checkout import rest_cancel
 from ..checkout.asking import ask
+from ..passes import orders as passes_orders
 from ..paypal.api import ApiError, api_client
 
 #: A checkout is asked about for this long after it was opened.
@@ -43,6 +44,10 @@ def ask_paypal(now: datetime) -> str:
             failed += 1
             errors.append(f"{paypal_id}: {e.for_admin()}")
         db.session.commit()
+    orders_settled, order_errors = passes_orders.follow_up(now)  # passes (docs/passes.md)
+    db.session.commit()
+    errors += order_errors
+    failed += len(order_errors)
     replaced = 0
     for user_id in _members_paying_twice(now):
         try:
@@ -55,7 +60,7 @@ def ask_paypal(now: datetime) -> str:
         current_app.logger.warning("ask-paypal: %s", "; ".join(errors[:5]))
     summary = (
         f"asked about {min(len(targets), BATCH)} subscription(s), {stored} new answer(s), "
-        f"{replaced} replaced subscription(s) cancelled"
+        f"{replaced} replaced subscription(s) cancelled, {orders_settled} pass order(s) settled"
     )
     return summary + (f", {failed} failed ({errors[0]})" if failed else "")
 
@@ -65,7 +70,9 @@ def _members_paying_twice(now: datetime) -> list[int]:
     rows = db.session.execute(
         select(Subscription.user_id)
         .join(plan_roles, plan_roles.c.plan_id == Subscription.plan_id)
+        .join(Plan, Plan.id == Subscription.plan_id)
         .where(
+            Plan.kind != PlanKind.PASS,  # a pass beside a subscription is not paying twice
             Subscription.user_id.is_not(None),
             Subscription.state == SubscriptionState.ACTIVE,
             Subscription.paypal_id.is_not(None),
@@ -80,7 +87,10 @@ def _members_paying_twice(now: datetime) -> list[int]:
 def _unlinked_checkouts(now: datetime) -> list[tuple[str, datetime]]:
     """REST checkouts with a PayPal subscription but no subscription of ours yet."""
     rows = db.session.execute(
-        select(Checkout.paypal_subscription_id, Checkout.created_at).where(
+        select(Checkout.paypal_subscription_id, Checkout.created_at)
+        .join(Plan, Plan.id == Checkout.plan_id)
+        .where(
+            Plan.kind != PlanKind.PASS,  # an order, not a subscription (passes/orders.py)
             Checkout.channel == CheckoutFlow.REST,
             Checkout.paypal_subscription_id.is_not(None),
             Checkout.subscription_id.is_(None),

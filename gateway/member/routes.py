@@ -31,9 +31,17 @@ from ..receipts import document
 from ..records.audit import CONFIRMED
 from ..subscriptions import cancel_reasons, seats
 from ..subscriptions.cancel_reasons import REASONS
-from ..subscriptions.display import access_after, next_charge, past_due, reason_of, status_of
+from ..subscriptions.display import (
+    access_after,
+    next_charge,
+    pass_end,
+    past_due,
+    reason_of,
+    status_of,
+)
 from ..subscriptions.queries import (
     double_billed,
+    held_passes,
     renewing,
     renewing_plan_ids,
     sharing_a_role,
@@ -85,6 +93,7 @@ def plan_cards(rows: Sequence[Plan]) -> dict[str, Any]:
         "seats": seats.usage([p.id for p in rows], at),
         "holding": seats.held_by(current_user.id, at) if current_user.is_authenticated else set(),
         "few_seats": FEW_SEATS,
+        "passes_held": held_passes(current_user.id, at) if current_user.is_authenticated else {},
     }
 
 
@@ -137,7 +146,7 @@ def account():
         **manage_view(current),
         status=lambda s: status_of(s, at),
         reason=lambda s: reason_of(s, at),
-        next_charge=lambda s: next_charge(s, at),
+        next_charge=lambda s: next_charge(s, at) or pass_end(s, at),
     )
 
 

@@ -13,6 +13,7 @@ from ..billing.rules.entitlements import explain, is_past_due
 from ..billing.rules.reasons import MoneyBack, reason
 from ..billing.rules.statuses import SubscriptionState
 from ..billing.rules.terms import next_price
+from ..billing.rules.timetext import is_lifetime
 from ..clock import day_text
 from . import recorded_terms as agreed
 from .service import billing_period, facts_of, policy
@@ -134,7 +135,7 @@ def _money_back(sub: Subscription) -> tuple[datetime | None, MoneyBack | None]:
 
 def next_charge(sub: Subscription, at: datetime) -> str:
     """When PayPal will charge next and how much, from the subscription's own terms; "" if
-    it will not (cancelled, ended, manual, or already past due)."""
+    it will not (cancelled, ended, manual, a pass, or already past due)."""
     if not sub.renews or sub.paid_through is None or sub.paid_through <= at:
         return ""
     terms = agreed.in_force(sub)
@@ -143,6 +144,14 @@ def next_charge(sub: Subscription, at: datetime) -> str:
     price = next_price(terms, sub.started_at, sub.paid_through)
     in_all = f" ({terms.cycles} payments in all)" if terms.cycles else ""
     return f"{price} {terms.currency} on {day_text(sub.paid_through)}{in_all}"
+
+
+def pass_end(sub: Subscription, at: datetime) -> str:
+    """What My subscriptions says instead of a next charge for a pass: "lifetime", "ends on
+    15 Jan 2026"; "" once ended, and for anything but a pass."""
+    if not sub.is_pass or sub.paid_through is None or sub.paid_through <= at:
+        return ""
+    return "lifetime" if is_lifetime(sub.paid_through) else f"ends on {day_text(sub.paid_through)}"
 
 
 def past_due(sub: Subscription, at: datetime) -> bool:

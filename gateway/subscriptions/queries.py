@@ -8,12 +8,14 @@ from sqlalchemy import select
 
 from models import Plan, Subscription, db
 
-from ..billing.rules.statuses import SubscriptionState
+from ..billing.rules.statuses import PlanKind, SubscriptionState
+from ..billing.rules.timetext import day_text, is_lifetime
 
 
 def renewing(user_id: int, now: datetime) -> list[Subscription]:
-    """The member's PayPal subscriptions that give access now and will renew, oldest first."""
-    return list(
+    """The member's PayPal subscriptions that give access now and will renew, oldest first
+    (a pass never renews: docs/passes.md)."""
+    found = list(
         db.session.scalars(
             select(Subscription)
             .where(
@@ -25,6 +27,26 @@ def renewing(user_id: int, now: datetime) -> list[Subscription]:
             .order_by(Subscription.created_at, Subscription.id)
         )
     )
+    return [s for s in found if s.plan is None or not s.plan.is_pass]
+
+
+def held_passes(user_id: int, now: datetime) -> dict[int, str]:
+    """Pass plan -> when the member's pass of it ends ("lifetime", or the day), for the
+    passes that give access now (buying one again extends it: docs/passes.md)."""
+    rows = db.session.execute(
+        select(Subscription.plan_id, Subscription.access_until)
+        .join(Plan, Plan.id == Subscription.plan_id)
+        .where(
+            Subscription.user_id == user_id,
+            Plan.kind == PlanKind.PASS,
+            Subscription.access_until > now,
+        )
+    ).all()
+    ends: dict[int, datetime] = {}
+    for plan_id, until in rows:
+        if plan_id is not None and until is not None:
+            ends[plan_id] = max(until, ends.get(plan_id, until))
+    return {p: "lifetime" if is_lifetime(end) else day_text(end) for p, end in ends.items()}
 
 
 def renewing_plan_ids(subs: list[Subscription]) -> set[int]:

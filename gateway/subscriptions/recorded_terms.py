@@ -5,6 +5,7 @@ The pure rules (what differs, what a payment may amount to) are in `billing/rule
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 
@@ -13,17 +14,18 @@ from sqlalchemy import select
 from models import Plan, Subscription, SubscriptionTerms, db
 
 from ..billing.rules.periods import PeriodUnit
-from ..billing.rules.statuses import TermsSource
+from ..billing.rules.statuses import PlanKind, TermsSource
 from ..billing.rules.terms import AgreedTerms
 from ..database import insert_new
 
 
 def plan_terms(plan: Plan) -> AgreedTerms:
     """What a plan offers today (a checkout freezes this when it opens): up to two trials,
-    each free or paid, and its number of payments."""
-    trial = plan.trial_count and plan.trial_unit
+    each free or paid, and its number of payments; a pass has none of these."""
+    is_pass = plan.kind is PlanKind.PASS
+    trial = plan.trial_count and plan.trial_unit and not is_pass
     second = trial and plan.trial2_count and plan.trial2_unit
-    return AgreedTerms(
+    terms = AgreedTerms(
         price=plan.price,
         currency=plan.currency,
         period_count=plan.period_count,
@@ -31,11 +33,14 @@ def plan_terms(plan: Plan) -> AgreedTerms:
         trial_count=plan.trial_count if trial else None,
         trial_unit=PeriodUnit(plan.trial_unit) if trial and plan.trial_unit else None,
         trial_price=(plan.trial_price or Decimal(0)) if trial else None,
-        cycles=plan.payment_count or None,
+        cycles=(plan.payment_count or None) if not is_pass else None,
         trial2_count=plan.trial2_count if second else None,
         trial2_unit=PeriodUnit(plan.trial2_unit) if second and plan.trial2_unit else None,
         trial2_price=(plan.trial2_price or Decimal(0)) if second else None,
     )
+    if is_pass:  # paid once: no trial, no renewal (docs/passes.md)
+        return replace(terms, one_time=True, lifetime=plan.lifetime, recurring=False)
+    return terms
 
 
 def record_terms(

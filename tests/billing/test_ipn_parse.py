@@ -151,6 +151,6 @@ def test_signup_with_free_trial():
 
 def test_irrelevant_and_modify():
     """Are non-subscription messages ignored and subscr_modify only noted?"""
-    assert not interpret(msg(txn_type="web_accept", txn_id="T"), NOW).relevant
+    assert not interpret(msg(txn_type="send_money", txn_id="T"), NOW).relevant
     mod = interpret(msg(txn_type="subscr_modify", subscr_id="I-1"), NOW)
     assert mod.relevant and mod.facts == ()

@@ -554,8 +554,6 @@ def test_money_back_linking():
         "BILLING.PLAN.CREATED",
         "BILLING.PLAN.ACTIVATED",
         "CATALOG.PRODUCT.CREATED",
-        "PAYMENT.CAPTURE.COMPLETED",
-        "PAYMENT.CAPTURE.REFUNDED",
         "CHECKOUT.ORDER.APPROVED",
         "PAYMENT.SALE.SOMETHING-NEW",
     ],

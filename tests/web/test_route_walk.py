@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.billing.rules.statuses import PaymentStatus
+from gateway.billing.rules.statuses import PaymentStatus, PlanKind
 from gateway.checkout.journal import open_checkout
 from gateway.rulebook import edit
 from gateway.subscriptions import admin_actions
@@ -65,6 +65,11 @@ EXPECTED = {
     ("GET", "/checkout/rest/return"): (LOGIN, 404, 404, 404),  # no checkout named
     ("GET", "/checkout/rest/{token}/waiting"): (LOGIN, 200, 404, 404),
     ("POST", "/checkout/rest/{token}/approved"): (LOGIN, 409, 404, 404),  # no id: refused
+    # Passes (gateway/passes/): a Buy Now page for a pass, nothing for a subscription plan;
+    # the Orders return names no checkout.
+    ("POST", "/passes/buy/{pass}"): (LOGIN, 200, 200, 200),
+    ("POST", "/passes/buy/{plan}"): (LOGIN, 404, 404, 404),
+    ("GET", "/passes/return"): (LOGIN, 404, 404, 404),
     ("GET", "/static/site.css"): (200, 200, 200, 200),
     ("GET", "/favicon.ico"): (200, 200, 200, 200),
     ("GET", "/healthz"): (200, 200, 200, 200),
@@ -142,6 +147,8 @@ def world(app, db, clock, admin, make_user, make_plan, login_as):
     premium = make_plan("premium-monthly", role="premium")
     make_plan("pro-monthly", role="pro", price="29.00")
     make_plan("premium-spring", role="premium", price="5.00", offer_code="spring")
+    make_plan("day-pass", role="pro", period_unit="D", kind=PlanKind.PASS)
+    app.config["PASS_CHECKOUT"] = "standard"  # the Buy Now page; Orders needs a PayPal
     a, b = make_user("a@example.com"), make_user("b@example.com")
     sub = admin_actions.grant(admin, a, premium, clock.now() + timedelta(days=30), "t", clock.now())
     sub.paypal_id = "I-WALK"  # a renewing PayPal subscription: A may not buy it twice
@@ -211,6 +218,7 @@ def test_member_routes_answer_each_principal_as_expected(app, world, login_as):
         "token": world["token"],
         "plan": world["plan"],
         "offer": world["offer"],
+        "pass": "day-pass",
         "forged": "not-a-token",
         "payment": world["payment"],
         "txn": "TXNWALK",

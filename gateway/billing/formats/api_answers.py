@@ -25,6 +25,7 @@ from typing import Any
 from ..rules.facts import Fact, FactKind
 from ..rules.interpretation import Interpretation, Money, PaymentInfo
 from .names import payer_name
+from .orders import read_order
 from .paypal_json import Json, date_warnings, load_object, parse_rfc3339, rfc3339
 from .subscription_changes import subscription_change, subscription_fields
 
@@ -58,8 +59,13 @@ def transaction_document(
     )
 
 
+def order_document(order: dict[str, Any], asked_at: datetime) -> bytes:
+    """The document to store for an order PayPal described (GET or capture answer)."""
+    return _document({"kind": "order", "order": order}, asked_at)
+
+
 def _document(parts: dict[str, Any], asked_at: datetime) -> bytes:
-    for name in ("subscription", "transaction"):
+    for name in ("subscription", "transaction", "order"):
         if name in parts and not isinstance(parts[name], dict):
             raise TypeError(f"{name} must be PayPal's JSON object")
     doc = {**parts, "asked_at": rfc3339(asked_at)}
@@ -93,6 +99,8 @@ def interpret_api(body: bytes, received_at: datetime) -> Interpretation:
 
 
 def _read(doc: Json, kind: str, base: Interpretation, received_at: datetime) -> Interpretation:
+    if kind == "order":  # Orders v2: what we asked (or captured) on a buyer's return
+        return read_order(doc.obj("order"), base, received_at)
     if kind not in ("subscription", "transaction"):
         raise ValueError(f"not a subscription or transaction answer (kind {kind!r})")
     asked_at = parse_rfc3339(doc.raw("asked_at"))

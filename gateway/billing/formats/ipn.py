@@ -17,6 +17,7 @@ from ..rules.interpretation import Interpretation, Money, PaymentInfo, PlanRef, 
 from ..rules.periods import PeriodUnit, add_period
 from ..rules.statuses import PlanRefKind
 from ..rules.terms import AgreedTerms
+from .ipn_one_time import ONE_TIME_TYPES, PAYMENT_KINDS, one_time_payment
 from .names import payer_name
 
 PACIFIC = ZoneInfo("America/Los_Angeles")
@@ -215,12 +216,6 @@ SUBSCRIPTION_TYPES = PAYMENT_TYPES | {
     "recurring_payment_profile_cancel",
     "recurring_payment_expired",
 }
-PAYMENT_KINDS = {
-    "Completed": FactKind.PAYMENT_COMPLETED,
-    "Pending": FactKind.PAYMENT_PENDING,
-    "Failed": FactKind.PAYMENT_FAILED,
-    "Denied": FactKind.PAYMENT_FAILED,
-}
 
 
 def interpret_body(raw: bytes, received_at: datetime) -> Interpretation:
@@ -273,6 +268,8 @@ def _read(msg: IpnMessage, received_at: datetime) -> tuple[str, list[Fact], dict
             [fact],
             {"parent_txn_id": parent},
         )
+    if t in ONE_TIME_TYPES:
+        return one_time_payment(msg, received_at)
     if t not in SUBSCRIPTION_TYPES:
         return f"not a subscription message (txn_type={t or 'none'})", [], {"relevant": False}
 
@@ -337,7 +334,7 @@ def plan_refs(msg: IpnMessage) -> tuple[PlanRef, ...]:
     """
     refs = [
         PlanRef(PlanRefKind.BUTTON, msg.get("btn_id") or msg.get("hosted_button_id")),
-        PlanRef(PlanRefKind.ITEM_NUMBER, msg.get("item_number")),
+        PlanRef(PlanRefKind.ITEM_NUMBER, msg.get("item_number") or msg.get("item_number1")),
     ]
     if msg.txn_type.startswith("recurring_payment") or msg.get("recurring_payment_id"):
         refs += [

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from ..rules.facts import Fact, FactKind
 from ..rules.interpretation import Interpretation, Money, PaymentInfo
+from .orders import CAPTURE_EVENTS, capture_event
 from .paypal_json import MAX_ID, Json, date_warnings, load_object
 from .subscription_changes import subscription_change, subscription_fields
 
@@ -68,6 +69,11 @@ def _read(event: Json, base: Interpretation, received_at: datetime) -> Interpret
     kind = base.event
     if not kind:
         raise ValueError("the event names no event_type")
+    if kind in CAPTURE_EVENTS:  # Orders v2: a pass bought once (docs/passes.md)
+        resource = event.obj("resource")
+        if not resource.data:
+            raise ValueError("the event has no resource")
+        return capture_event(kind, resource, base, received_at)
     if kind not in SALE_EVENTS and not kind.startswith("BILLING.SUBSCRIPTION."):
         return replace(
             base, summary=f"{kind}: about another product; stored and ignored", relevant=False

@@ -11,7 +11,7 @@ from decimal import Decimal
 from .facts import Fact, FactKind
 from .periods import PeriodUnit, add_period
 from .statuses import SubscriptionState as State
-from .timetext import utc_text
+from .timetext import LIFETIME_END, utc_text
 
 
 class CancelPolicy(enum.StrEnum):
@@ -39,12 +39,18 @@ class TrialPeriod:
 @dataclass(frozen=True)
 class Terms:
     """What each payment buys: the regular period, after up to two trial periods, for a
-    fixed number of regular payments or (cycles None) until cancelled."""
+    fixed number of regular payments or (cycles None) until cancelled. For a pass
+    (rules/passes.py) the period is its term, bought once per payment."""
 
     period_count: int
     period_unit: PeriodUnit
     trials: tuple[TrialPeriod, ...] = ()
     cycles: int | None = None
+    #: A pass: paid once, never renews; a purchase extends from the later of its own time
+    #: and the end of what was already bought.
+    one_time: bool = False
+    #: A lifetime pass: one counted payment opens access without end.
+    lifetime: bool = False
 
     def after(self, start: datetime, periods: int = 1) -> datetime:
         return add_period(start, self.period_count * periods, self.period_unit)
@@ -177,6 +183,19 @@ def _chain(
     return paid_through, periods
 
 
+def pass_chain(payments: list[Fact], terms: Terms) -> tuple[datetime | None, list[Period]]:
+    """Passes: each counted purchase adds its term from the later of its own time and the
+    end of the purchases before it (buying again early extends; after a lapse it starts
+    anew). A lifetime pass bought once is paid through `LIFETIME_END`."""
+    paid_through: datetime | None = None
+    periods: list[Period] = []
+    for p in payments:
+        start = max(p.at, paid_through) if paid_through is not None else p.at
+        paid_through = LIFETIME_END if terms.lifetime else terms.after(start)
+        periods.append(Period(p.txn_id or "", min(start, paid_through), paid_through))
+    return paid_through, periods
+
+
 def compute(facts: Iterable[Fact], terms: Terms, policy: Policy = Policy()) -> Entitlement:
     """Derive a subscription's entitlement from the set of its facts (order and repeats ignored)."""
     ordered = sorted(set(facts), key=Fact.sort_key)
@@ -191,7 +210,10 @@ def compute(facts: Iterable[Fact], terms: Terms, policy: Policy = Policy()) -> E
         (f.until for f in ordered if f.kind is FactKind.TRIAL and f.until), default=None
     )
     payments = _counted_payments(ordered)
-    paid_through, periods = _chain(payments, terms, trial_until)
+    if terms.one_time:
+        paid_through, periods = pass_chain(payments, terms)
+    else:
+        paid_through, periods = _chain(payments, terms, trial_until)
 
     cancelled, ended = first(FactKind.CANCELLED), first(FactKind.ENDED)
     # The last of a fixed number of payments: the term ends with its period, whether or
@@ -223,6 +245,7 @@ def compute(facts: Iterable[Fact], terms: Terms, policy: Policy = Policy()) -> E
         and not ended
         and not suspended
         and policy.grace_days > 0
+        and not terms.one_time  # nothing renews, so nothing is retried
     ):
         grace_until = paid_through + timedelta(days=policy.grace_days)
 

@@ -75,8 +75,12 @@ class Interpretation:
     event: str = ""
     txn_id: str = ""
     status: str = ""
-    #: PayPal's subscription id (subscr_id, recurring_payment_id, I-...).
+    #: PayPal's subscription id (subscr_id, recurring_payment_id, I-...); for a one-time
+    #: purchase (a pass): the purchase's own id (the Buy Now txn_id, the Orders order id).
     subscription_ref: str = ""
+    #: A one-time purchase (web_accept, an Orders capture): it buys a pass, and is tied to
+    #: its member's pass by our checkout token (gateway/passes/purchases.py).
+    one_time: bool = False
     #: Refunds and reversals name the payment they undo, not the subscription.
     parent_txn_id: str = ""
     #: Identifiers naming the plan, most specific first; empty when the message has none.

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from .entitlements import Entitlement
 from .statuses import SubscriptionState as State
-from .timetext import day_text
+from .timetext import day_text, is_lifetime
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,8 @@ def _state_reason(ent: Entitlement, now: datetime, renews: bool) -> str:
         return f"Access ended on {day_text(access)}." if access else "No access."
     if ent.trial_until and now < ent.trial_until:
         return f"Free trial until {day_text(ent.trial_until)}."
+    if is_lifetime(access):
+        return "Lifetime access: it never ends."
     if renews:
         return f"Renews on {day_text(access)}."
     return f"Access until {day_text(access)}."

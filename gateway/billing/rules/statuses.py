@@ -89,6 +89,14 @@ class TermsSource(enum.StrEnum):
     CHANGE = "change"  # a later change reported by PayPal (subscr_modify, profile update)
 
 
+class PlanKind(enum.StrEnum):
+    """What a plan sells: a renewing subscription, or a pass paid once (a fixed term or
+    lifetime; docs/passes.md)."""
+
+    SUBSCRIPTION = "subscription"
+    PASS = "pass"
+
+
 class PlanRefKind(enum.StrEnum):
     """The kinds of PayPal identifier that can name one of our plans."""
 

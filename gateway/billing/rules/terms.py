@@ -37,6 +37,9 @@ class AgreedTerms:
     trial2_count: int | None = None
     trial2_unit: PeriodUnit | None = None
     trial2_price: Decimal | None = None
+    #: A pass (docs/passes.md): one payment buys the period once (or lifetime); no renewal.
+    one_time: bool = False
+    lifetime: bool = False
 
     def trials(self) -> list[tuple[int, PeriodUnit, Decimal]]:
         """The trial periods in order: (count, unit, price; 0 when free)."""
@@ -52,6 +55,8 @@ class AgreedTerms:
     @property
     def billing_period(self) -> Terms:
         """What each payment buys (the pure core's view of these terms)."""
+        if self.one_time:  # a pass: its own chain, no trials and no count of payments
+            return Terms(self.period_count, self.period_unit, one_time=True, lifetime=self.lifetime)
         return Terms(
             self.period_count,
             self.period_unit,
@@ -75,6 +80,9 @@ class AgreedTerms:
             trial += f"{cost} trial of {count} {unit.value}, then "
         cycles = f", {self.cycles} times" if self.cycles else ""
         every = f"every {self.period_count} {self.period_unit.value}" if self.recurring else "once"
+        if self.one_time:
+            term = "lifetime" if self.lifetime else f"{self.period_count} {self.period_unit.value}"
+            return f"{self.price} {self.currency} once for a pass of {term}"
         return f"{trial}{self.price} {self.currency} {every}{cycles}"
 
     def to_json(self) -> dict[str, Any]:
@@ -91,7 +99,9 @@ class AgreedTerms:
             "trial2_count": self.trial2_count,
             "trial2_unit": self.trial2_unit.value if self.trial2_unit else None,
             "trial2_price": str(self.trial2_price) if self.trial2_price is not None else None,
-        }
+        } | (  # only on passes: every subscription's stored terms stay as they were
+            {"one_time": True, "lifetime": self.lifetime} if self.one_time else {}
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> AgreedTerms:
@@ -109,6 +119,8 @@ class AgreedTerms:
             trial2_count=data.get("trial2_count") or second[0],
             trial2_unit=PeriodUnit(data["trial2_unit"]) if data.get("trial2_unit") else second[1],
             trial2_price=Decimal(data["trial2_price"]) if data.get("trial2_price") else second[2],
+            one_time=bool(data.get("one_time", False)),
+            lifetime=bool(data.get("lifetime", False)),
         )
 
 
@@ -165,11 +177,19 @@ def differences(offered: AgreedTerms, reported: AgreedTerms) -> list[str]:
     second_b = (b.trial2_count, b.trial2_unit, b.trial2_price)
     if second_a != second_b:
         found.append(f"second trial {_trial(*second_b)} instead of {_trial(*second_a)}")
+    if (a.one_time, a.lifetime) != (b.one_time, b.lifetime):
+        found.append(f"{_kind(b)} instead of {_kind(a)}")
     if a.recurring != b.recurring:
         found.append("a one-off payment instead of a renewing subscription")
     if a.cycles != b.cycles:
         found.append(f"{b.cycles or 'unlimited'} payments instead of {a.cycles or 'unlimited'}")
     return found
+
+
+def _kind(t: AgreedTerms) -> str:
+    if not t.one_time:
+        return "a subscription"
+    return "a lifetime pass" if t.lifetime else "a pass"
 
 
 def _trial(count: int | None, unit: PeriodUnit | None, price: Decimal | None) -> str:

@@ -10,6 +10,14 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 
+#: The paid-through date of a lifetime pass (docs/passes.md): far enough to never come, near
+#: enough that adding days to it (a reminder, a grace) never overflows. Written "lifetime".
+LIFETIME_END = datetime(9999, 1, 1, tzinfo=UTC)
+
+
+def is_lifetime(at: datetime) -> bool:
+    return _utc(at).replace(tzinfo=UTC) >= LIFETIME_END
+
 
 def _utc(at: datetime) -> datetime:
     return at.astimezone(UTC) if at.tzinfo is not None else at
@@ -17,6 +25,8 @@ def _utc(at: datetime) -> datetime:
 
 def utc_text(at: datetime) -> str:
     """The UTC minute: "2026-01-15 12:00 UTC"."""
+    if is_lifetime(at):
+        return "lifetime"
     return f"{_utc(at):%Y-%m-%d %H:%M} UTC"
 
 
@@ -27,11 +37,15 @@ def utc_day(at: datetime) -> str:
 
 def day_text(at: datetime) -> str:
     """The UTC day for members: "15 Jan 2026"."""
+    if is_lifetime(at):
+        return "lifetime"
     return f"{_utc(at):%d %b %Y}"
 
 
 def day_time_text(at: datetime) -> str:
     """The UTC minute for members: "15 Jan 2026 12:00 UTC"."""
+    if is_lifetime(at):
+        return "lifetime"
     return f"{_utc(at):%d %b %Y %H:%M} UTC"
 
 

@@ -120,6 +120,7 @@ class Plan(Model):
             parts.append(f"{length} at {price} {self.currency}" if price else f"{length} free")
         return f"Trial: {', then '.join(parts)}" if parts else ""
 
+    @property
     def is_pass(self) -> bool:
         return self.kind is PlanKind.PASS
 

@@ -82,7 +82,7 @@ class AgreedTerms:
         every = f"every {self.period_count} {self.period_unit.value}" if self.recurring else "once"
         if self.one_time:
             term = "lifetime" if self.lifetime else f"{self.period_count} {self.period_unit.value}"
-            return f"{self.price} {self.currency} once for a pass of {term}"
+            return f"pass: {term}, {self.price} {self.currency} once"
         return f"{trial}{self.price} {self.currency} {every}{cycles}"
 
     def to_json(self) -> dict[str, Any]:

@@ -109,10 +109,18 @@ class DefaultConfig:
     PAYPAL_WEBHOOK_ID = ""
     #: "offline" (signature and certificate chain checked here), "api" (PayPal's verify
     #: call), or "auto": offline against the stand-in, or when PAYPAL_WEBHOOK_CA_FILE
-    #: names PayPal's issuing CAs; else api (PayPal may serve its leaf certificate alone).
+    #: names PayPal's issuing CAs or PAYPAL_WEBHOOK_CERT_DIR pinned certificates; else api
+    #: (PayPal may serve its leaf certificate alone).
     PAYPAL_WEBHOOK_VERIFY = "auto"
     #: PEM file of the CA certificates webhook certificates must chain to; empty: certifi.
     PAYPAL_WEBHOOK_CA_FILE = ""
+    #: A folder of pinned webhook certificates (CERT-....pem, named by the certificate URL's
+    #: last segment; relative: under the instance folder), read instead of fetching them;
+    #: `flask paypal fetch-webhook-certs` fills it. Set, "auto" verifies offline.
+    PAYPAL_WEBHOOK_CERT_DIR = ""
+    #: A webhook is refused when its PAYPAL-TRANSMISSION-TIME (at which its certificate is
+    #: judged) is further than this from its receipt: PayPal's retries span 3 days.
+    PAYPAL_WEBHOOK_MAX_SKEW_HOURS = 72
     #: Ask PayPal about a subscription whose renewal is this overdue with nothing heard.
     PAYPAL_ASK_AFTER_HOURS = 6
     # Classic API (NVP) signature credentials: with all three, Standard subscriptions are

@@ -28,7 +28,7 @@ from models import Checkout, Notification, db
 from .. import metrics
 from ..billing.rules.interpretation import Interpretation
 from ..billing.rules.statuses import OPEN_NOTIFICATION, NotificationStatus
-from ..channels.seam import VERIFIED, Outcome, Received, Verdict, adapter_for
+from ..channels.seam import VERIFIED, Outcome, Received, Verdict, adapter_for, verify_step
 from ..clock import now as clock_now
 from ..database import lock_key
 from ..records.flags import raise_flag
@@ -206,7 +206,8 @@ def _record_verdicts(verdicts: dict[int, Verdict], known: Collection[object]) ->
                 )
         else:
             note.verification = verdict.detail[:200]
-            _retry(note, f"postback: {verdict.detail}", now, flag_kind="postback")
+            step = verify_step(note.channel)
+            _retry(note, f"{step}: {verdict.detail}", now, flag_kind=step)
     _end_transaction(known)
     return ready
 

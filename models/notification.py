@@ -32,6 +32,14 @@ class Notification(Model):
         Index("ix_notifications_txn", "txn_id"),
         Index("ix_notifications_waiting", "waiting_for"),
         Index("ix_notifications_event", "channel", "event_id"),
+        # INVALID answers by when they came (the status page's and /metrics' rise in them):
+        # partial, so the inbox's common rows never enter it.
+        Index(
+            "ix_notifications_invalid",
+            "processed_at",
+            postgresql_where=text("status = 'invalid'"),
+            sqlite_where=text("status = 'invalid'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -63,3 +71,6 @@ class Notification(Model):
     event_id: Mapped[str | None] = mapped_column(String(128))
     #: A refund that arrived before its payment waits for that txn id.
     waiting_for: Mapped[str | None] = mapped_column(String(64))
+    #: The payment an admin matched a refund or reversal to, whose own parent never came
+    #: (gateway/pipeline/waiting.py): applied as if the message named it.
+    matched_txn_id: Mapped[str | None] = mapped_column(String(64))

@@ -93,7 +93,7 @@ class PlanForm(FlaskForm):
     seat_limit = IntegerField("Seat limit", validators=[Optional(), NumberRange(min=1)])
     identifiers = TextAreaField(
         "Other PayPal identifiers, one per line: item: NUMBER, button: HOSTED-BUTTON-ID, "
-        "rest: P-PLAN-ID, profile: DESCRIPTION",
+        "rest: P-PLAN-ID, profile: DESCRIPTION, name: ITEM NAME",
         validators=[Optional(), Length(max=5000)],
     )
     active = BooleanField("Offered to members", default=True)

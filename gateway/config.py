@@ -140,6 +140,9 @@ class DefaultConfig:
     INBOX_VERIFY_CONCURRENCY = 100  # postbacks in flight per worker: a whole batch at once
     IPN_MAX_ATTEMPTS = 8  # postback/processing tries before a flag
     IPN_LEASE_SECONDS = 300  # a claimed message is retried after this if its worker died
+    #: A refund or reversal still waiting for its payment this long after it arrived is
+    #: flagged for an admin to match to a payment or dismiss (gateway/pipeline/waiting.py).
+    DEFERRED_FLAG_AFTER_HOURS = 24
     CHECKOUT_HOLD_MINUTES = 30
     PASSWORD_HASH_METHOD = "scrypt"
     NOTICE_DAYS = 3  # "your access ends soon" this many days before; "ended" within as long after
@@ -175,6 +178,9 @@ class DefaultConfig:
     STATUS_JOB_LATE_FACTOR = 3  # a job is overdue after this many intervals without a run
     STATUS_QUIET_HOURS = 24  # warn when no PayPal message (IPN or webhook) came for this long
     STATUS_BACKLOG_MINUTES = 10  # warn when the oldest unprocessed message waited this long
+    #: Warn when PayPal disowned (INVALID) more messages than this in the last hour, and
+    #: more than twice its hourly average over the day before (gateway/ops/invalid_answers.py).
+    STATUS_INVALID_PER_HOUR = 20
     #: Bearer token for /metrics; empty: /metrics answers 404 (off).
     METRICS_TOKEN = ""
 

@@ -34,6 +34,14 @@ UNITS = [
 ]
 
 
+class MatchForm(ReasonForm):
+    """Match a refund waiting for a payment that never came to one of ours."""
+
+    txn_id = StringField(
+        "Our payment's transaction id", validators=[DataRequired(), Length(max=64)]
+    )
+
+
 class UntilForm(ReasonForm):
     until = DateField("Access until the end of (UTC)", validators=[DataRequired()])
 

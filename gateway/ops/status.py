@@ -20,6 +20,8 @@ from models import Flag, JobRun, Notification, OutboxMail, db
 
 from ..billing.rules.statuses import OPEN_NOTIFICATION, Channel, JobOutcome, NotificationStatus
 from ..jobs.registry import JOBS, Job, jobs
+from . import invalid_answers
+from .invalid_answers import InvalidAnswers
 
 #: The channels PayPal sends on by itself (api and csv are our own asking and uploads).
 HEARD_CHANNELS = (Channel.IPN, Channel.WEBHOOK)
@@ -36,6 +38,7 @@ class Limits:
     job_late_factor: float
     quiet: timedelta
     backlog: timedelta
+    invalid_per_hour: float = 20
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Limits:
@@ -43,6 +46,7 @@ class Limits:
             job_late_factor=float(config["STATUS_JOB_LATE_FACTOR"]),
             quiet=timedelta(hours=float(config["STATUS_QUIET_HOURS"])),
             backlog=timedelta(minutes=float(config["STATUS_BACKLOG_MINUTES"])),
+            invalid_per_hour=float(config["STATUS_INVALID_PER_HOUR"]),
         )
 
 
@@ -112,6 +116,8 @@ class Status:
     warnings: tuple[str, ...] = ()
     #: How many of the newest messages `heard` searched (see LOOKBACK).
     lookback: int = 0
+    #: Messages PayPal disowned lately (ops/invalid_answers.py).
+    invalid: InvalidAnswers = InvalidAnswers()
 
     @property
     def flags_open(self) -> int:
@@ -139,6 +145,7 @@ def snapshot(now: datetime, config: Mapping[str, Any]) -> Status:
         flags=open_flags(),
         outbox=outbox(sending=bool(config.get("MAIL_SERVER"))),
         lookback=LOOKBACK,
+        invalid=invalid_answers.count(now),
     )
     return replace(status, warnings=tuple(notes + warnings(status, limits)))
 
@@ -295,6 +302,9 @@ def warnings(status: Status, limits: Limits) -> list[str]:
             f"arrived {age_text(status.now - oldest)} ago (warning after "
             f"{age_text(limits.backlog)})."
         )
+    disowned = invalid_answers.rise(status.invalid, limits.invalid_per_hour)
+    if disowned:
+        found.append(disowned)
     mail = status.outbox
     if mail.sending and mail.oldest_at is not None and status.now - mail.oldest_at > limits.backlog:
         found.append(

@@ -35,6 +35,9 @@ from ..records.flags import raise_flag
 from ..stopping import Stop
 from .apply import Deferred, Flagged, apply, describe, payment_exists, payment_key
 from .claims import claim, give_back, release
+from .disowned import flag_if_ours
+from .reading import read as read_note
+from .reading import received
 from .repeats import repeat_of
 from .together import Mismatch, apply_together
 
@@ -59,16 +62,6 @@ def process_one(note_id: int) -> bool:
         process_batch([note_id])
         return True
     return False
-
-
-def received(note: Notification) -> Received:
-    return Received(
-        id=note.id,
-        channel=note.channel,
-        body=note.body,
-        headers=note.headers or {},
-        received_at=note.received_at,
-    )
 
 
 @dataclass
@@ -204,6 +197,8 @@ def _record_verdicts(verdicts: dict[int, Verdict], known: Collection[object]) ->
                     now,
                     notification_id=note.id,
                 )
+            else:  # junk, unless it names something of ours (a postback fault?)
+                flag_if_ours(note, now)
         else:
             note.verification = verdict.detail[:200]
             step = verify_step(note.channel)
@@ -249,7 +244,7 @@ def _apply_together(ids: Sequence[int], known: Collection[object]) -> dict[int, 
         with db.session.no_autoflush:
             for note in _load(ids):
                 try:
-                    read[note.id] = meaning = adapter_for(note.channel).interpret(received(note))
+                    read[note.id] = meaning = read_note(note)
                     describe(note, meaning)
                 except Exception as e:  # the one-by-one path records what went wrong
                     read[note.id] = e
@@ -285,7 +280,7 @@ def _apply(note_id: int, known: Collection[object], reading: Reading | None = No
         with db.session.no_autoflush:  # one UPDATE per row at commit, not one per query
             if isinstance(reading, Exception):
                 raise reading
-            meaning = reading or adapter_for(note.channel).interpret(received(note))
+            meaning = reading or read_note(note)
             describe(note, meaning)
             outcome = repeat_of(note) or apply(note, meaning, now).outcome
     except Flagged as e:

@@ -100,7 +100,14 @@ def config_problems(config: Mapping[str, Any], debug_or_testing: bool) -> list[s
         found.append("GATEWAY_RECEIPT_SELLER_NAME is not set: receipts would name no seller")
     if config.get("MAIL_USE_TLS") and config.get("MAIL_USE_SSL"):
         found.append("GATEWAY_MAIL_USE_TLS and GATEWAY_MAIL_USE_SSL are both set")
-    for key in ("STATUS_JOB_LATE_FACTOR", "STATUS_QUIET_HOURS", "STATUS_BACKLOG_MINUTES"):
+    for key in (
+        "STATUS_JOB_LATE_FACTOR",
+        "STATUS_QUIET_HOURS",
+        "STATUS_BACKLOG_MINUTES",
+        "STATUS_INVALID_PER_HOUR",
+        "DEFERRED_FLAG_AFTER_HOURS",
+        "PAYPAL_WEBHOOK_MAX_SKEW_HOURS",
+    ):
         try:
             positive = float(config[key]) > 0
         except (TypeError, ValueError):

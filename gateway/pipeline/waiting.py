@@ -75,15 +75,13 @@ def describe_waiting(note: Notification, meaning: Interpretation) -> str:
 
 
 def settle_flags(now: datetime) -> int:
-    """Open flags of this kind whose message no longer waits: the payment came."""
+    """Open flags of this kind whose message was applied: the payment came after all (a
+    check that failed then raised a flag of its own)."""
+    done = (NotificationStatus.PROCESSED, NotificationStatus.FLAGGED)
     rows = db.session.execute(
         select(Flag, Notification.status)
         .join(Notification, Notification.id == Flag.notification_id)
-        .where(
-            Flag.kind == KIND,
-            Flag.resolved_at.is_(None),
-            Notification.status != NotificationStatus.DEFERRED,
-        )
+        .where(Flag.kind == KIND, Flag.resolved_at.is_(None), Notification.status.in_(done))
     ).all()
     for flag, status in rows:
         flag.resolved_at = now

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import requests
 from flask import current_app
 from sqlalchemy import select
 
@@ -16,14 +16,22 @@ from models import Notification, db
 
 from ..billing.rules.statuses import Channel
 from ..channels.webhook import pinned_folder
-from ..paypal.pinned_certs import PinRefused, cert_id, pin_path, write_pinned
 from ..paypal.urls import cert_prefixes
-from ..paypal.webhook_certs import CertRejected, CertSource, CertUnavailable
-from ..paypal.webhook_signature import CERT_URL
+
+if TYPE_CHECKING:
+    # requests and cryptography's X.509 load only when the command runs (tests/test_imports.py).
+    import requests
+
+    from ..paypal.webhook_certs import CertSource
+
+#: The header naming a webhook's certificate (webhook_signature.CERT_URL, not imported: see above).
+CERT_URL = "PAYPAL-CERT-URL"
 
 
 def http_session() -> requests.Session:
     """The session certificates are fetched with (tests put a recording one here)."""
+    import requests
+
     return requests.Session()
 
 
@@ -58,6 +66,8 @@ def fetch_webhook_certs_command(urls: tuple[str, ...], stored: bool, force: bool
     Only URLs on the configured mode's PayPal certificate hosts are fetched; each answer
     must be a certificate for a paypal.com name. Exits 1 if any URL could not be pinned.
     """
+    from ..paypal.webhook_certs import CertSource
+
     cfg = current_app.config
     folder = pinned_folder(cfg, current_app.instance_path)
     if folder is None:
@@ -74,6 +84,9 @@ def fetch_webhook_certs_command(urls: tuple[str, ...], stored: bool, force: bool
 def _pin_all(
     source: CertSource, folder: Path, urls: Iterable[str], force: bool
 ) -> tuple[int, int, int]:
+    from ..paypal.pinned_certs import PinRefused, cert_id, pin_path, write_pinned
+    from ..paypal.webhook_certs import CertRejected, CertUnavailable
+
     pinned = kept = failed = 0
     for url in urls:
         try:

@@ -35,7 +35,7 @@ from ..records.flags import raise_flag
 from ..stopping import Stop
 from .apply import Deferred, Flagged, apply, describe, payment_exists, payment_key
 from .claims import claim, give_back, release
-from .disowned import flag_if_ours
+from .disowned import flag_those_of_ours
 from .reading import read as read_note
 from .reading import received
 from .repeats import repeat_of
@@ -180,7 +180,7 @@ def _collect(batch: Started, stop: Stop) -> dict[int, Verdict]:
 
 def _record_verdicts(verdicts: dict[int, Verdict], known: Collection[object]) -> list[int]:
     """Store every verdict in one commit; returns the ids that may be applied now."""
-    now, ready = clock_now(), []
+    now, ready, disowned = clock_now(), [], []
     for note in _load(list(verdicts)):
         verdict = verdicts[note.id]
         if verdict.outcome is Outcome.VERIFIED:
@@ -198,11 +198,12 @@ def _record_verdicts(verdicts: dict[int, Verdict], known: Collection[object]) ->
                     notification_id=note.id,
                 )
             else:  # junk, unless it names something of ours (a postback fault?)
-                flag_if_ours(note, now)
+                disowned.append(note)
         else:
             note.verification = verdict.detail[:200]
             step = verify_step(note.channel)
             _retry(note, f"{step}: {verdict.detail}", now, flag_kind=step)
+    flag_those_of_ours(disowned, now)
     _end_transaction(known)
     return ready
 

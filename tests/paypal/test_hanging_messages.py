@@ -17,6 +17,7 @@ from gateway.reconciliation.rebuild import rebuild
 from models import AuditEntry, Flag, Notification, Payment, Subscription
 from tests.inbox import process_due
 from tests.paypal import ipn_builders as ipn
+from tests.sql import statements_sent
 
 T = datetime(2026, 1, 10, 9, 30, tzinfo=UTC)
 
@@ -282,3 +283,19 @@ def test_a_webhook_verification_retry_is_labelled_signature(app, db, clock):
     assert note.status == NotificationStatus.RETRY
     assert note.error.startswith("signature: webhook id is not configured"), note.error
     assert db.session.scalar(select(func.count()).select_from(Flag)) == 0
+
+
+def test_a_batch_of_disowned_messages_costs_the_same_few_lookups(paid, verified, client, db):
+    """Are disowned messages looked up set-based: as many statements for 40 as for 4 (a
+    flood of forgeries must not cost a query per message)?"""
+    verified.answer = "INVALID"
+
+    def statements_for(count: int, start: int) -> int:
+        for i in range(start, start + count):
+            post(client, ipn.money_back(f"TXNX{i:012d}", f"RFX{i:013d}", T, "Refunded", "-9.00"))
+        with statements_sent(db.engine) as sent:
+            assert process_due() == count
+        return len([s for s in sent if s.lstrip().upper().startswith("SELECT")])
+
+    assert statements_for(4, 0) == statements_for(40, 100)
+    assert open_flags(db, "invalid") == []

@@ -21,6 +21,7 @@ from .test_webhook_signature import (
     ALLOWED,
     SDK_LEAF,
     SDK_MID,
+    SDK_ROOT,
     VECTORS,
     Network,
     _sdk_headers,
@@ -240,3 +241,18 @@ def test_vectors_json_is_what_the_tests_read():
     assert {v["cert_url"] for v in vectors} == {
         "https://api.sandbox.paypal.com/v1/notifications/certs/CERT-360caa42-fca2a594-a5cafa77"
     }
+
+
+def test_a_pinned_chain_reaches_the_root_and_a_leaf_alone_does_not(tmp_path):
+    """Does a pinned file of leaf + intermediate verify against the root alone, while the
+    leaf alone is refused (chain checks stay with pinned certificates)?"""
+    vector = _vectors()[0]
+    name = "CERT-360caa42-fca2a594-a5cafa77.pem"
+    body, sent, wid = vector["body"].encode(), _sdk_headers(vector), vector["webhook_id"]
+    for served, outcome in (([SDK_LEAF, SDK_MID], "verified"), ([SDK_LEAF], "invalid")):
+        folder = tmp_path / str(len(served))
+        folder.mkdir()
+        (folder / name).write_bytes(pem(*served))
+        certs = CertSource(ALLOWED, trust=[SDK_ROOT], session=Network().session(), pinned=folder)
+        check = verify_offline(body, sent, wid, _sent(vector), certs, SKEW)
+        assert check.outcome == outcome, check.detail

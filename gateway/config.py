@@ -109,10 +109,18 @@ class DefaultConfig:
     PAYPAL_WEBHOOK_ID = ""
     #: "offline" (signature and certificate chain checked here), "api" (PayPal's verify
     #: call), or "auto": offline against the stand-in, or when PAYPAL_WEBHOOK_CA_FILE
-    #: names PayPal's issuing CAs; else api (PayPal may serve its leaf certificate alone).
+    #: names PayPal's issuing CAs or PAYPAL_WEBHOOK_CERT_DIR pinned certificates; else api
+    #: (PayPal may serve its leaf certificate alone).
     PAYPAL_WEBHOOK_VERIFY = "auto"
     #: PEM file of the CA certificates webhook certificates must chain to; empty: certifi.
     PAYPAL_WEBHOOK_CA_FILE = ""
+    #: A folder of pinned webhook certificates (CERT-....pem, named by the certificate URL's
+    #: last segment; relative: under the instance folder), read instead of fetching them;
+    #: `flask paypal fetch-webhook-certs` fills it. Set, "auto" verifies offline.
+    PAYPAL_WEBHOOK_CERT_DIR = ""
+    #: A webhook is refused when its PAYPAL-TRANSMISSION-TIME (at which its certificate is
+    #: judged) is further than this from its receipt: PayPal's retries span 3 days.
+    PAYPAL_WEBHOOK_MAX_SKEW_HOURS = 72
     #: Ask PayPal about a subscription whose renewal is this overdue with nothing heard.
     PAYPAL_ASK_AFTER_HOURS = 6
     # Classic API (NVP) signature credentials: with all three, Standard subscriptions are
@@ -162,6 +170,9 @@ class DefaultConfig:
     INBOX_VERIFY_CONCURRENCY = 100  # postbacks in flight per worker: a whole batch at once
     IPN_MAX_ATTEMPTS = 8  # postback/processing tries before a flag
     IPN_LEASE_SECONDS = 300  # a claimed message is retried after this if its worker died
+    #: A refund or reversal still waiting for its payment this long after it arrived is
+    #: flagged for an admin to match to a payment or dismiss (gateway/pipeline/waiting.py).
+    DEFERRED_FLAG_AFTER_HOURS = 24
     CHECKOUT_HOLD_MINUTES = 30
     # Passes (docs/passes.md): "auto" sells them through Orders v2 when the REST API is
     # configured, else with a Standard Buy Now button; "orders" or "standard" forces one.
@@ -200,6 +211,9 @@ class DefaultConfig:
     STATUS_JOB_LATE_FACTOR = 3  # a job is overdue after this many intervals without a run
     STATUS_QUIET_HOURS = 24  # warn when no PayPal message (IPN or webhook) came for this long
     STATUS_BACKLOG_MINUTES = 10  # warn when the oldest unprocessed message waited this long
+    #: Warn when PayPal disowned (INVALID) more messages than this in the last hour, and
+    #: more than twice its hourly average over the day before (gateway/ops/invalid_answers.py).
+    STATUS_INVALID_PER_HOUR = 20
     #: Bearer token for /metrics; empty: /metrics answers 404 (off).
     METRICS_TOKEN = ""
 

@@ -48,6 +48,14 @@ class Notification(Model):
             postgresql_where=text(COMPACTED_SQL),
             sqlite_where=text(COMPACTED_SQL),
         ),
+        # INVALID answers by when they came (the status page's and /metrics' rise in them):
+        # partial, so the inbox's common rows never enter it.
+        Index(
+            "ix_notifications_invalid",
+            "processed_at",
+            postgresql_where=text("status = 'invalid'"),
+            sqlite_where=text("status = 'invalid'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,3 +93,6 @@ class Notification(Model):
     #: Hex SHA-256 of the body that was dropped.
     body_sha256: Mapped[str | None] = mapped_column(String(64))
     body_size: Mapped[int | None] = mapped_column(Integer)
+    #: The payment an admin matched a refund or reversal to, whose own parent never came
+    #: (gateway/pipeline/waiting.py): applied as if the message named it.
+    matched_txn_id: Mapped[str | None] = mapped_column(String(64))

@@ -34,6 +34,14 @@ UNITS = [
 ]
 
 
+class MatchForm(ReasonForm):
+    """Match a refund waiting for a payment that never came to one of ours."""
+
+    txn_id = StringField(
+        "Our payment's transaction id", validators=[DataRequired(), Length(max=64)]
+    )
+
+
 class UntilForm(ReasonForm):
     until = DateField("Access until the end of (UTC)", validators=[DataRequired()])
 
@@ -93,7 +101,7 @@ class PlanForm(FlaskForm):
     seat_limit = IntegerField("Seat limit", validators=[Optional(), NumberRange(min=1)])
     identifiers = TextAreaField(
         "Other PayPal identifiers, one per line: item: NUMBER, button: HOSTED-BUTTON-ID, "
-        "rest: P-PLAN-ID, profile: DESCRIPTION",
+        "rest: P-PLAN-ID, profile: DESCRIPTION, name: ITEM NAME",
         validators=[Optional(), Length(max=5000)],
     )
     active = BooleanField("Offered to members", default=True)

@@ -56,6 +56,21 @@ class Verdict:
         return cls(Outcome.RETRY, detail)
 
 
+#: What verifying a message of each channel is, for the admin's log and flags: an IPN is
+#: posted back to PayPal; a webhook's signature is checked (here, or by PayPal's verify API).
+VERIFY_STEP = {
+    Channel.IPN: "postback",
+    Channel.WEBHOOK: "signature",
+    Channel.API: "api",
+    Channel.CSV: "csv",
+}
+
+
+def verify_step(channel: Channel) -> str:
+    """The name of `channel`'s verification ("postback", "signature"...)."""
+    return VERIFY_STEP.get(channel, "verification")
+
+
 class ChannelAdapter(Protocol):
     """One way PayPal's word reaches us."""
 

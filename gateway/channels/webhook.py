@@ -4,6 +4,8 @@ the event with the pure mapper."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flask import current_app
@@ -36,9 +38,20 @@ def cert_source() -> CertSource:
             trust=_trust_roots(app.config["PAYPAL_WEBHOOK_CA_FILE"]),
             trust_leaf_from=self_signed,
             timeout=float(app.config["PAYPAL_TIMEOUT"]),
+            pinned=pinned_folder(app.config, app.instance_path),
         )
     source: CertSource = app.extensions["webhook_certs"]
     return source
+
+
+def pinned_folder(cfg: Mapping[str, Any], instance_path: str) -> Path | None:
+    """PAYPAL_WEBHOOK_CERT_DIR (relative: under the instance folder); None when unset."""
+    folder = str(cfg.get("PAYPAL_WEBHOOK_CERT_DIR") or "")
+    return Path(instance_path, folder) if folder else None
+
+
+def max_skew(cfg: Mapping[str, Any]) -> timedelta:
+    return timedelta(hours=float(cfg["PAYPAL_WEBHOOK_MAX_SKEW_HOURS"]))
 
 
 def _trust_roots(path: str) -> list[x509.Certificate] | None:
@@ -52,8 +65,9 @@ def _trust_roots(path: str) -> list[x509.Certificate] | None:
 
 class WebhookChannel:
     """Verified once: the verdict is stored with the message, and the certificate is
-    checked at the time the message was received, so a replay or a rebuild never
-    depends on today's clock or on PayPal being reachable."""
+    checked at the time PayPal sent the message (a transmission time near the receipt),
+    so a re-check or a rebuild never depends on today's clock; with pinned certificates
+    nor on PayPal being reachable."""
 
     def verify(self, received: Received) -> Verdict:
         from ..paypal.webhook_signature import verify_offline
@@ -67,7 +81,12 @@ class WebhookChannel:
             )
         else:
             check = verify_offline(
-                received.body, received.headers, webhook_id, received.received_at, cert_source()
+                received.body,
+                received.headers,
+                webhook_id,
+                received.received_at,
+                cert_source(),
+                max_skew(cfg),
             )
         return _verdict(check)
 
@@ -80,7 +99,8 @@ def verify_mode(cfg: Mapping[str, Any]) -> str:
     mode = str(cfg["PAYPAL_WEBHOOK_VERIFY"])
     if mode != "auto":
         return mode
-    return "offline" if cfg["PAYPAL_MODE"] == "sim" or cfg["PAYPAL_WEBHOOK_CA_FILE"] else "api"
+    offline = cfg["PAYPAL_WEBHOOK_CA_FILE"] or cfg.get("PAYPAL_WEBHOOK_CERT_DIR")
+    return "offline" if cfg["PAYPAL_MODE"] == "sim" or offline else "api"
 
 
 def _verdict(check: SignatureCheck) -> Verdict:

@@ -1,4 +1,5 @@
-"""`flask --app app paypal reconcile [--days N]` and `paypal import-activity FILE`."""
+"""`flask --app app paypal reconcile [--days N]`, `paypal import-activity FILE` and
+`paypal fetch-webhook-certs [URL ...]` (cli/webhook_certs.py)."""
 
 from __future__ import annotations
 
@@ -16,11 +17,15 @@ from ..jobs import lease, runner
 from ..jobs.registry import job_named
 from ..reconciliation.importing import import_activity, log_run, members
 from ..reconciliation.run import reconcile
+from .webhook_certs import fetch_webhook_certs_command
 
 
 @click.group("paypal")
 def paypal_group() -> None:
-    """PayPal: reconcile our records with PayPal's reports."""
+    """PayPal: reconcile our records with PayPal's reports; pin webhook certificates."""
+
+
+paypal_group.add_command(fetch_webhook_certs_command)
 
 
 @paypal_group.command("reconcile")

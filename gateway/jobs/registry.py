@@ -32,6 +32,13 @@ JOBS: tuple[Job, ...] = (
         "verify and apply PayPal messages that are due: new, retries, woken deferrals",
     ),
     Job(
+        "flag-waiting",
+        timedelta(minutes=15),
+        tasks.flag_waiting,
+        timedelta(minutes=5),
+        "flag refunds and reversals whose payment has not arrived after DEFERRED_FLAG_AFTER_HOURS",
+    ),
+    Job(
         "expire-checkouts",
         timedelta(minutes=1),
         tasks.expire_checkouts,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app, g
 from sqlalchemy import select, update
@@ -14,6 +14,7 @@ from ..auth.sessions import forget_ended
 from ..billing.rules.statuses import CheckoutStatus
 from ..dashboard import snapshots
 from ..paypal.api import api_client
+from ..pipeline import waiting
 from ..pipeline.worker import drain, verify_budget
 from ..reconciliation.run import reconcile as reconcile_now
 from ..refunds.service import settle_open
@@ -28,6 +29,13 @@ def drain_inbox(now: datetime) -> str:
     or the scheduler is stopping (its `Stop`, in `g.stop`: see runner.Jobs)."""
     handled = drain(budget=4 * verify_budget(current_app.config), stop=g.get("stop"))
     return f"{handled} message(s) processed"
+
+
+def flag_waiting(now: datetime) -> str:
+    """Flag refunds that waited DEFERRED_FLAG_AFTER_HOURS for a payment that never came
+    (gateway/pipeline/waiting.py)."""
+    after = timedelta(hours=float(current_app.config["DEFERRED_FLAG_AFTER_HOURS"]))
+    return waiting.flag_overdue(now, after)
 
 
 def send_mail(now: datetime) -> str:

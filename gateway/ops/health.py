@@ -105,6 +105,9 @@ def config_problems(config: Mapping[str, Any], debug_or_testing: bool) -> list[s
         "STATUS_QUIET_HOURS",
         "STATUS_BACKLOG_MINUTES",
         "STATUS_JUNK_PER_HOUR",
+        "STATUS_INVALID_PER_HOUR",
+        "DEFERRED_FLAG_AFTER_HOURS",
+        "PAYPAL_WEBHOOK_MAX_SKEW_HOURS",
     ):
         try:
             positive = float(config[key]) > 0

@@ -49,6 +49,15 @@ class StatusCollector:
             "Age of the oldest pending or retried message (0: none waiting)",
             value=_seconds(s, s.inbox.oldest_at),
         )
+        invalid = GaugeMetricFamily(
+            f"{PREFIX}_invalid_answers",
+            "Messages PayPal disowned (INVALID, or a failed signature) in the last hour, and "
+            "in the 24 hours before it",
+            labels=["window"],
+        )
+        invalid.add_metric(["last_hour"], s.invalid.last_hour)
+        invalid.add_metric(["day_before"], s.invalid.day_before)
+        yield invalid
         heard = GaugeMetricFamily(
             f"{PREFIX}_last_message_age_seconds",
             "Time since the latest message of each channel arrived (absent: never; at least "

@@ -21,6 +21,8 @@ from models import Flag, JobRun, Notification, OutboxMail, db
 from ..billing.rules.statuses import OPEN_NOTIFICATION, Channel, JobOutcome, NotificationStatus
 from ..flood import junk as junk_at_door
 from ..jobs.registry import JOBS, Job, jobs
+from . import invalid_answers
+from .invalid_answers import InvalidAnswers
 
 #: The channels PayPal sends on by itself (api and csv are our own asking and uploads).
 HEARD_CHANNELS = (Channel.IPN, Channel.WEBHOOK)
@@ -38,6 +40,7 @@ class Limits:
     quiet: timedelta
     backlog: timedelta
     junk_per_hour: float = 100
+    invalid_per_hour: float = 20
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Limits:
@@ -46,6 +49,7 @@ class Limits:
             quiet=timedelta(hours=float(config["STATUS_QUIET_HOURS"])),
             backlog=timedelta(minutes=float(config["STATUS_BACKLOG_MINUTES"])),
             junk_per_hour=float(config["STATUS_JUNK_PER_HOUR"]),
+            invalid_per_hour=float(config["STATUS_INVALID_PER_HOUR"]),
         )
 
 
@@ -117,6 +121,8 @@ class Status:
     lookback: int = 0
     #: Refused POSTs and unverified messages over the last hour (gateway/flood/junk.py).
     junk: junk_at_door.Junk = junk_at_door.Junk()
+    #: Messages PayPal disowned lately (ops/invalid_answers.py).
+    invalid: InvalidAnswers = InvalidAnswers()
 
     @property
     def flags_open(self) -> int:
@@ -145,6 +151,7 @@ def snapshot(now: datetime, config: Mapping[str, Any]) -> Status:
         outbox=outbox(sending=bool(config.get("MAIL_SERVER"))),
         lookback=LOOKBACK,
         junk=junk_at_door.last_hour(now),
+        invalid=invalid_answers.count(now),
     )
     return replace(status, warnings=tuple(notes + warnings(status, limits)))
 
@@ -304,6 +311,9 @@ def warnings(status: Status, limits: Limits) -> list[str]:
     junk = junk_at_door.warning(status.junk, limits.junk_per_hour)
     if junk:
         found.append(junk)
+    disowned = invalid_answers.rise(status.invalid, limits.invalid_per_hour)
+    if disowned:
+        found.append(disowned)
     mail = status.outbox
     if mail.sending and mail.oldest_at is not None and status.now - mail.oldest_at > limits.backlog:
         found.append(

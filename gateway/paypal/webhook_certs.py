@@ -1,32 +1,31 @@
-"""Webhook signing certificates: fetched only from PayPal's own certificate URLs, cached by
-URL, and checked (chain, name, validity) at the time the message was received."""
+"""Webhook signing certificates: fetched only from PayPal's own certificate URLs (or read
+from a folder of pinned ones: pinned_certs.py), cached by URL, and checked (chain, name,
+validity) at the time the message was sent."""
 
 from __future__ import annotations
 
-import re
 import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
 import certifi
 import requests
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
 from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509 import verification
 from cryptography.x509.oid import NameOID
 
 from ..billing.rules.timetext import utc_text  # pure: this module needs no Flask
+from .pinned_certs import CERT_ID, MAX_PEM_BYTES, NotPinned, PinRefused, read_pinned
 
 USER_AGENT = "Tollgate-Webhook-Verifier/1.0"
-MAX_PEM_BYTES = 64 * 1024  # a leaf and two intermediates are about 6 KB
 CACHE_SIZE = 32
-# The last path segment must be a certificate id (CERT-360caa42-...): no "..", no "%xx",
-# no further "/", nothing a server might decode into another path.
-CERT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # PayPal's signing certificate is a public TLS certificate. The client verifier wants
 # clientAuth and a SAN, which CAs are dropping from TLS certificates, so neither is
 # required of the leaf (its name is checked by _check_name); the CAs get the usual rules.
@@ -47,7 +46,8 @@ class CertUnavailable(Exception):
 
 
 class CertSource:
-    """Fetches and caches webhook certificates; never requests a URL outside `allowed`."""
+    """Fetches and caches webhook certificates; never requests a URL outside `allowed`.
+    With `pinned` (a folder), reads them from there and never fetches at all."""
 
     def __init__(
         self,
@@ -56,12 +56,14 @@ class CertSource:
         trust_leaf_from: Sequence[str] = (),
         timeout: float = 10.0,
         session: requests.Session | None = None,
+        pinned: Path | None = None,
     ) -> None:
         self.allowed = [_prefix(p) for p in allowed]
         self.trust_leaf_from = [_prefix(p) for p in trust_leaf_from]
         if trust is not None and not trust:
             raise ValueError("an empty trust store trusts nothing; pass None for certifi's")
         self.timeout = timeout
+        self.pinned = pinned
         self.http = session or requests.Session()
         self._trust = trust
         self._store: verification.Store | None = None
@@ -70,8 +72,8 @@ class CertSource:
         self._lock = threading.Lock()
 
     def get(self, url: str, at: datetime) -> x509.Certificate:
-        """The leaf certificate at `url`, checked as of `at`; raises CertRejected or
-        CertUnavailable."""
+        """The leaf certificate at `url`, checked as of `at` (when the message was sent);
+        raises CertRejected or CertUnavailable."""
         parts = self.check_url(url)
         at = at.astimezone(UTC) if at.tzinfo else at.replace(tzinfo=UTC)
         bundle = self._bundle(url)
@@ -117,7 +119,7 @@ class CertSource:
                 with self._lock:
                     if url in self._cache:
                         return self._cache[url]
-                bundle = self._fetch(url)
+                bundle = self._fetch(url) if self.pinned is None else self._read_pinned(url)
                 with self._lock:
                     self._cache[url] = bundle
                     while len(self._cache) > CACHE_SIZE:
@@ -127,6 +129,23 @@ class CertSource:
                 with self._lock:
                     if self._gates.get(url) is gate:
                         del self._gates[url]
+
+    def _read_pinned(self, url: str) -> list[x509.Certificate]:
+        assert self.pinned is not None
+        try:
+            return read_pinned(self.pinned, url)
+        except PinRefused as e:
+            raise CertRejected(str(e)) from None
+        except NotPinned as e:  # pinned later by the operator: the retry then verifies
+            raise CertUnavailable(str(e)) from None
+
+    def fetch_pem(self, url: str) -> bytes:
+        """What PayPal serves at `url` (an allowed URL), checked to be its certificate by
+        name, for pinning; raises CertRejected or CertUnavailable."""
+        self.check_url(url)
+        bundle = self._fetch(url)
+        _check_name(bundle[0])
+        return b"".join(c.public_bytes(serialization.Encoding.PEM) for c in bundle)
 
     def _fetch(self, url: str) -> list[x509.Certificate]:
         try:
@@ -199,7 +218,9 @@ def _prefix(prefix: str) -> SplitResult:
 
 
 def _under(url: SplitResult, prefix: SplitResult) -> bool:
-    """Same scheme, the very same host and port, one certificate id below the prefix path."""
+    """Same scheme, the very same host and port, one certificate id below the prefix path
+    (CERT-360caa42-...: no "..", no "%xx", no further "/", nothing a server might decode
+    into another path)."""
     if url.scheme != prefix.scheme or url.netloc != prefix.netloc:
         return False
     if not url.path.startswith(prefix.path):
@@ -222,10 +243,10 @@ def _check_validity(leaf: x509.Certificate, at: datetime) -> None:
     if at > leaf.not_valid_after_utc:
         raise CertRejected(
             f"certificate {_cn(leaf)} expired at {utc_text(leaf.not_valid_after_utc)},"
-            f" before the message was received ({utc_text(at)})"
+            f" before the message was sent ({utc_text(at)})"
         )
     if at < leaf.not_valid_before_utc:
         raise CertRejected(
             f"certificate {_cn(leaf)} is valid only from {utc_text(leaf.not_valid_before_utc)},"
-            f" after the message was received ({utc_text(at)})"
+            f" after the message was sent ({utc_text(at)})"
         )

@@ -28,13 +28,16 @@ from models import Checkout, Notification, db
 from .. import metrics
 from ..billing.rules.interpretation import Interpretation
 from ..billing.rules.statuses import OPEN_NOTIFICATION, NotificationStatus
-from ..channels.seam import VERIFIED, Outcome, Received, Verdict, adapter_for
+from ..channels.seam import VERIFIED, Outcome, Received, Verdict, adapter_for, verify_step
 from ..clock import now as clock_now
 from ..database import lock_key
 from ..records.flags import raise_flag
 from ..stopping import Stop
 from .apply import Deferred, Flagged, apply, describe, payment_exists, payment_key
 from .claims import claim, give_back, release
+from .disowned import flag_those_of_ours
+from .reading import read as read_note
+from .reading import received
 from .repeats import repeat_of
 from .together import Mismatch, apply_together
 
@@ -59,16 +62,6 @@ def process_one(note_id: int) -> bool:
         process_batch([note_id])
         return True
     return False
-
-
-def received(note: Notification) -> Received:
-    return Received(
-        id=note.id,
-        channel=note.channel,
-        body=note.body,
-        headers=note.headers or {},
-        received_at=note.received_at,
-    )
 
 
 @dataclass
@@ -187,7 +180,7 @@ def _collect(batch: Started, stop: Stop) -> dict[int, Verdict]:
 
 def _record_verdicts(verdicts: dict[int, Verdict], known: Collection[object]) -> list[int]:
     """Store every verdict in one commit; returns the ids that may be applied now."""
-    now, ready = clock_now(), []
+    now, ready, disowned = clock_now(), [], []
     for note in _load(list(verdicts)):
         verdict = verdicts[note.id]
         if verdict.outcome is Outcome.VERIFIED:
@@ -204,9 +197,13 @@ def _record_verdicts(verdicts: dict[int, Verdict], known: Collection[object]) ->
                     now,
                     notification_id=note.id,
                 )
+            else:  # junk, unless it names something of ours (a postback fault?)
+                disowned.append(note)
         else:
             note.verification = verdict.detail[:200]
-            _retry(note, f"postback: {verdict.detail}", now, flag_kind="postback")
+            step = verify_step(note.channel)
+            _retry(note, f"{step}: {verdict.detail}", now, flag_kind=step)
+    flag_those_of_ours(disowned, now)
     _end_transaction(known)
     return ready
 
@@ -248,7 +245,7 @@ def _apply_together(ids: Sequence[int], known: Collection[object]) -> dict[int, 
         with db.session.no_autoflush:
             for note in _load(ids):
                 try:
-                    read[note.id] = meaning = adapter_for(note.channel).interpret(received(note))
+                    read[note.id] = meaning = read_note(note)
                     describe(note, meaning)
                 except Exception as e:  # the one-by-one path records what went wrong
                     read[note.id] = e
@@ -284,7 +281,7 @@ def _apply(note_id: int, known: Collection[object], reading: Reading | None = No
         with db.session.no_autoflush:  # one UPDATE per row at commit, not one per query
             if isinstance(reading, Exception):
                 raise reading
-            meaning = reading or adapter_for(note.channel).interpret(received(note))
+            meaning = reading or read_note(note)
             describe(note, meaning)
             outcome = repeat_of(note) or apply(note, meaning, now).outcome
     except Flagged as e:

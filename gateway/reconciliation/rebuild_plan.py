@@ -25,8 +25,8 @@ from models import Notification, Payment, Subscription, db
 
 from ..billing.rules.interpretation import Interpretation
 from ..billing.rules.statuses import NotificationStatus
-from ..channels.seam import adapter_for
-from ..pipeline.worker import VERIFIED, received
+from ..pipeline.reading import read
+from ..pipeline.worker import VERIFIED
 
 #: Rows read per round trip while planning and loading a batch.
 CHUNK = 2000
@@ -162,4 +162,4 @@ def _target(meaning: Interpretation, unborn_payments: dict[str, Any]) -> Any:
 
 def meaning_of(note: Notification) -> Interpretation:
     """What a stored message says, read by its channel's interpret (nothing re-verified)."""
-    return adapter_for(note.channel).interpret(received(note))
+    return read(note)

@@ -1,8 +1,10 @@
 """Which of our plans a PayPal message means: by any of the plan's PayPal identifiers.
 
-A plan is named by its code (the item_number our own buttons send), its REST plan id, and
-any identifiers an admin lists: hosted buttons made at PayPal, other item numbers,
-recurring-profile descriptions. Matching is exact, without regard to case or spacing.
+A plan is named by its code (the item_number our own buttons send), its REST plan id, its
+name (the item_name of a message that carries nothing more specific), and any identifiers
+an admin lists: hosted buttons made at PayPal, other item numbers, item names,
+recurring-profile descriptions. Matching is exact, without regard to case or spacing; a
+name two plans share names neither (a message must not pick one of them silently).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ LABELS = {
     PlanRefKind.BUTTON: "button",
     PlanRefKind.REST_PLAN: "rest",
     PlanRefKind.PROFILE: "profile",
+    PlanRefKind.ITEM_NAME: "name",
 }
 KINDS = {label: kind for kind, label in LABELS.items()}
 
@@ -38,9 +41,25 @@ def find_plan(refs: Iterable[PlanRef]) -> Plan | None:
             plan = db.session.scalar(select(Plan).where(func.lower(Plan.code) == ref.key))
         if plan is None and ref.kind is PlanRefKind.REST_PLAN:
             plan = db.session.scalar(select(Plan).where(func.lower(Plan.paypal_plan_id) == ref.key))
+        if plan is None and ref.kind is PlanRefKind.ITEM_NAME:
+            plan = _only_plan_named(ref.key)
         if plan is not None:
             return plan
     return None
+
+
+def plans_named(key: str) -> list[Plan]:
+    """The plans whose name, compared as keys are (case and spacing ignored), is `key`.
+    Plans are few (an admin makes each), and only a message with no more specific
+    identifier asks, so they are compared here rather than by an index."""
+    plans = db.session.scalars(select(Plan).order_by(Plan.id)).all()
+    return [p for p in plans if " ".join(p.name.split()).lower() == key]
+
+
+def _only_plan_named(key: str) -> Plan | None:
+    """The one plan with this name; None when none or several have it (ambiguous)."""
+    found = plans_named(key)
+    return found[0] if len(found) == 1 else None
 
 
 def parse_lines(text: str) -> tuple[list[PlanRef], list[str]]:

@@ -14,10 +14,11 @@ import time
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
-from gateway.billing.rules.statuses import Channel
+from gateway.billing.rules.statuses import Channel, NotificationStatus
 from gateway.pipeline import intake
-from models import Flag, OutboxMail
+from models import Flag, Notification, OutboxMail
 from tests.browser import test_states_in_browser as states
 from tests.servers import serve
 from tests.web import test_route_walk as walk
@@ -85,6 +86,27 @@ def big_world(app, db, clock, world):
             last_error="SMTP 451 " + "e" * 300,
         )
     )
+    # A refund waiting for its payment and a disowned message, each flagged: the flags
+    # page then shows their decision forms (match, re-verify, apply, dismiss).
+    for kind, status in (("deferred", NotificationStatus.DEFERRED), ("invalid", "invalid")):
+        waiting = intake.store(
+            Channel.IPN,
+            b"payment_status=Refunded&parent_txn_id=TXNGONE&txn_id=RF1&mc_gross=-9.00",
+            {},
+            "127.0.0.1",
+            t,
+        )
+        db.session.execute(
+            update(Notification).where(Notification.id == waiting).values(status=status)
+        )
+        db.session.add(
+            Flag(
+                kind=kind,
+                message="Refunded -9.00 USD " + "w" * 200,
+                created_at=t,
+                notification_id=waiting,
+            )
+        )
     db.session.commit()
     return {**world, "flag": flag.id, "note": note}
 

@@ -124,8 +124,15 @@ def source(net: Network, trust=None, **kwargs) -> CertSource:
     return CertSource(ALLOWED, trust=trust or [ROOT], timeout=2, session=net.session(), **kwargs)
 
 
-def headers(body=BODY, webhook_id=WEBHOOK_ID, url=CERT_URL, key=LEAF_KEY, **extra) -> dict:
-    tid, when = "b2384410-f8d2-11e4-8bf3-77339302725b", "2026-01-15T11:59:58Z"
+def headers(
+    body=BODY,
+    webhook_id=WEBHOOK_ID,
+    url=CERT_URL,
+    key=LEAF_KEY,
+    when="2026-01-15T11:59:58Z",
+    **extra,
+) -> dict:
+    tid = "b2384410-f8d2-11e4-8bf3-77339302725b"
     sig = key.sign(signed_message(tid, when, webhook_id, body), padding.PKCS1v15(), hashes.SHA256())
     return {
         "PAYPAL-TRANSMISSION-ID": tid,
@@ -345,22 +352,23 @@ def test_an_unreachable_certificate_is_a_retry_and_a_missing_one_invalid(net, ou
     assert verify_offline(BODY, headers(), WEBHOOK_ID, NOW, source(net)).outcome == outcome
 
 
-# --- the certificate: chain, name, validity at the time of receipt ------------------------
+# --- the certificate: chain, name, validity at the time of transmission -------------------
 
 
-def test_validity_is_judged_at_receipt_not_today():
-    """Is a replay checked at its receipt time: valid then, expired now?"""
+def test_validity_is_judged_at_transmission_not_receipt_or_today():
+    """Is a message checked at its transmission time: valid then, whenever it is re-checked?"""
     start = datetime(2025, 1, 1, tzinfo=UTC)
     old_leaf = _cert("messageverificationcerts.paypal.com", LEAF_KEY, ROOT, ROOT_KEY, start=start)
     certs = source(Network({CERT_URL: (200, pem(old_leaf))}))
-    received, later = start + timedelta(days=30), start + timedelta(days=400)
-    assert verify_offline(BODY, headers(), WEBHOOK_ID, received, certs).outcome == "verified"
-    expired = verify_offline(BODY, headers(), WEBHOOK_ID, later, certs)
+    sent = headers(when="2025-01-31T00:00:00Z")
+    for received in (start + timedelta(days=30), start + timedelta(days=400)):
+        assert verify_offline(BODY, sent, WEBHOOK_ID, received, certs).outcome == "verified"
+    expired = verify_offline(BODY, headers(when="2026-02-05T00:00:00Z"), WEBHOOK_ID, NOW, certs)
     assert expired.outcome == "invalid"
     assert expired.detail.startswith(
         "certificate messageverificationcerts.paypal.com expired at 2026-01-01 00:00 UTC"
     )
-    early = verify_offline(BODY, headers(), WEBHOOK_ID, start - timedelta(days=2), certs)
+    early = verify_offline(BODY, headers(when="2024-12-29T00:00:00Z"), WEBHOOK_ID, NOW, certs)
     assert early.outcome == "invalid" and "valid only from" in early.detail
 
 
@@ -566,16 +574,18 @@ def test_the_net_sdk_negative_variants_are_invalid(header, value):
     assert verify_offline(other_id, _sdk_headers(vector), wid, at, certs).outcome == "invalid"
 
 
-def test_a_vector_checked_today_fails_on_the_expired_certificate():
-    """Is the same genuine 2015 message invalid if judged by today's clock (why `at` matters)?"""
+def test_a_vector_rechecked_today_verifies_but_not_as_live_traffic():
+    """Is the genuine 2015 message still verified today (its certificate judged when it was
+    sent), yet refused as live traffic received today (its transmission time is too old)?"""
     vector = _vectors()[0]
     net = Network({vector["cert_url"]: (200, pem(SDK_LEAF))})
     certs = CertSource(ALLOWED, trust=[SDK_MID], session=net.session())
-    check = verify_offline(
-        vector["body"].encode(), _sdk_headers(vector), vector["webhook_id"], NOW, certs
-    )
-    assert check.outcome == "invalid"
-    assert "expired at 2017-03-22 12:00 UTC" in check.detail
+    body, sent, wid = vector["body"].encode(), _sdk_headers(vector), vector["webhook_id"]
+    assert SDK_LEAF.not_valid_after_utc < NOW
+    assert verify_offline(body, sent, wid, NOW, certs).outcome == "verified"
+    live = verify_offline(body, sent, wid, NOW, certs, max_skew=timedelta(hours=72))
+    assert live.outcome == "invalid"
+    assert "transmission time 2015-05-18 15:45:13 UTC is more than 3 days" in live.detail
 
 
 # --- verification by PayPal's API --------------------------------------------------------

@@ -181,6 +181,9 @@ def test_readyz_wants_a_seller_name_outside_the_demo(app, client):
         ({"STATUS_BACKLOG_MINUTES": "x"}, "GATEWAY_STATUS_BACKLOG_MINUTES must be a positive"),
         ({"STATUS_JUNK_PER_HOUR": 0}, "GATEWAY_STATUS_JUNK_PER_HOUR must be a positive"),
         ({"INBOX_JUNK_KEEP_HOURS": -1}, "GATEWAY_INBOX_JUNK_KEEP_HOURS must be a number"),
+        ({"STATUS_INVALID_PER_HOUR": -1}, "GATEWAY_STATUS_INVALID_PER_HOUR must be a positive"),
+        ({"DEFERRED_FLAG_AFTER_HOURS": ""}, "GATEWAY_DEFERRED_FLAG_AFTER_HOURS must be a positive"),
+        ({"PAYPAL_WEBHOOK_MAX_SKEW_HOURS": 0}, "GATEWAY_PAYPAL_WEBHOOK_MAX_SKEW_HOURS must be"),
         ({"SECRET_KEY": "dev-insecure-change-me"}, "GATEWAY_SECRET_KEY is not set"),
     ],
 )

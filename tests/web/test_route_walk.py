@@ -100,6 +100,10 @@ ADMIN_ONLY = [
     ("POST", "/admin/dashboard/refresh"),  # counts now (little data: at once), 303
     ("GET", "/admin/flags"),
     ("POST", "/admin/flags/{flag}/resolve"),
+    ("POST", "/admin/flags/{flag}/match"),
+    ("POST", "/admin/flags/{flag}/dismiss"),
+    ("POST", "/admin/flags/{flag}/reverify"),
+    ("POST", "/admin/flags/{flag}/accept"),
     ("GET", "/admin/members"),
     ("GET", "/admin/members.csv"),
     ("GET", "/admin/members/{member}"),

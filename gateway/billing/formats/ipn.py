@@ -330,7 +330,9 @@ def plan_refs(msg: IpnMessage) -> tuple[PlanRef, ...]:
     """Everything in the message that can name a plan, most specific first.
 
     Profile-style messages (recurring_payment*) carry no item_number; their product name
-    or description is what names the plan there.
+    or description is what names the plan there. A button message with neither an
+    item_number nor a button id is named by its item_name alone (never when either is
+    there: an item number naming no plan is not overruled by a name).
     """
     refs = [
         PlanRef(PlanRefKind.BUTTON, msg.get("btn_id") or msg.get("hosted_button_id")),
@@ -341,6 +343,8 @@ def plan_refs(msg: IpnMessage) -> tuple[PlanRef, ...]:
             PlanRef(PlanRefKind.PROFILE, msg.get("product_name")),
             PlanRef(PlanRefKind.PROFILE, msg.get("item_name")),
         ]
+    elif not any(r.value for r in refs):
+        refs.append(PlanRef(PlanRefKind.ITEM_NAME, msg.get("item_name")))
     return tuple(r for r in refs if r.value)
 
 

@@ -104,6 +104,9 @@ class PlanRefKind(enum.StrEnum):
     BUTTON = "button"  # a hosted button created at PayPal (btn_id / hosted_button_id)
     REST_PLAN = "rest_plan"  # a REST billing plan (P-...)
     PROFILE = "profile"  # an Express Checkout profile's description / product name
+    #: A button's item_name: what names the plan when a message carries nothing more
+    #: specific (ours: the plan's name; matched exactly, and never when two plans share it).
+    ITEM_NAME = "item_name"
 
 
 class OperationStatus(enum.StrEnum):

@@ -35,11 +35,13 @@ KIND = "invalid"
 DISOWNED_KINDS = (KIND, "signature")
 
 
-def flag_those_of_ours(notes: Sequence[Notification], now: datetime) -> int:
+def flag_those_of_ours(notes: Sequence[Notification], now: datetime, kind: str = KIND) -> int:
     """Flag each disowned message that names a subscription, payment or checkout of ours;
     returns how many were flagged. Set-based (three lookups for a whole batch), since a
     flood of forgeries comes this way; at most one open flag per subscription, so a flood
-    naming one subscription is one flag (the others stay in the message log)."""
+    naming one subscription is one flag (the others stay in the message log). `kind` is
+    "signature" for webhooks whose signature failed: forged ones naming nothing of ours
+    would otherwise fill the flags page one by one."""
     readings = []
     for note in notes:
         try:
@@ -49,18 +51,23 @@ def flag_those_of_ours(notes: Sequence[Notification], now: datetime) -> int:
             continue
         describe(note, meaning)  # its labels, so the admin log finds it by txn or subscription
         readings.append((note, meaning))
-    known = _Known.of([m for _, m in readings])
+    known = _Known.of([m for _, m in readings], kind)
     flagged = 0
     for note, meaning in readings:
         named, sub_id = known.named_by(meaning)
         if not named or (sub_id is not None and sub_id in known.flagged):
             continue
+        verdict = (
+            f"PayPal answered {note.verification or 'INVALID'} to"
+            if kind == KIND
+            else f"The {note.verification or 'signature'} check failed for"
+        )
         raise_flag(
-            KIND,
-            f"PayPal answered {note.verification or 'INVALID'} to message {note.id} "
-            f"({_what(meaning)}), which names {', '.join(named)}. A postback fault can "
-            "disown a genuine message: check it at PayPal, then re-verify it or apply it; "
-            "or dismiss this flag.",
+            kind,
+            f"{verdict} message {note.id} ({_what(meaning)}), which names "
+            f"{', '.join(named)}. A fault on the way (a postback, a certificate, the webhook "
+            "id) can disown a genuine message: check it at PayPal, then re-verify it or "
+            "apply it; or dismiss this flag.",
             now,
             notification_id=note.id,
             subscription_id=sub_id,
@@ -83,7 +90,7 @@ class _Known:
     flagged: set[int]
 
     @classmethod
-    def of(cls, meanings: Sequence[Interpretation]) -> _Known:
+    def of(cls, meanings: Sequence[Interpretation], kind: str = KIND) -> _Known:
         refs = {m.subscription_ref for m in meanings if m.subscription_ref}
         txns = {t for m in meanings for t in (m.txn_id, m.parent_txn_id) if t}
         tokens = {m.member_token for m in meanings if m.member_token}
@@ -99,7 +106,7 @@ class _Known:
             known.flagged = set(
                 db.session.scalars(
                     select(Flag.subscription_id).where(
-                        Flag.kind == KIND,
+                        Flag.kind == kind,
                         Flag.resolved_at.is_(None),
                         Flag.subscription_id.in_(sorted(subs)),
                     )

@@ -180,7 +180,9 @@ def _collect(batch: Started, stop: Stop) -> dict[int, Verdict]:
 
 def _record_verdicts(verdicts: dict[int, Verdict], known: Collection[object]) -> list[int]:
     """Store every verdict in one commit; returns the ids that may be applied now."""
-    now, ready, disowned = clock_now(), [], []
+    now, ready = clock_now(), []
+    disowned: list[Notification] = []
+    unsigned: list[Notification] = []
     for note in _load(list(verdicts)):
         verdict = verdicts[note.id]
         if verdict.outcome is Outcome.VERIFIED:
@@ -190,20 +192,15 @@ def _record_verdicts(verdicts: dict[int, Verdict], known: Collection[object]) ->
         elif verdict.outcome is Outcome.INVALID:
             note.verification = verdict.detail[:200]
             _finish(note, NotificationStatus.INVALID, _invalid_outcome(verdict), now)
-            if verdict.flag:
-                raise_flag(
-                    "signature",
-                    f"{note.channel.value} message {note.id} rejected: {verdict.detail}",
-                    now,
-                    notification_id=note.id,
-                )
-            else:  # junk, unless it names something of ours (a postback fault?)
-                disowned.append(note)
+            # Junk, unless it names something of ours (a postback or signing fault?):
+            # flagged only then, so a flood of forgeries cannot fill the flags page.
+            (unsigned if verdict.flag else disowned).append(note)
         else:
             note.verification = verdict.detail[:200]
             step = verify_step(note.channel)
             _retry(note, f"{step}: {verdict.detail}", now, flag_kind=step)
     flag_those_of_ours(disowned, now)
+    flag_those_of_ours(unsigned, now, kind="signature")
     _end_transaction(known)
     return ready
 

@@ -74,7 +74,8 @@ def test_pass_terms_keep_subscription_json_as_it_was():
     """Do a pass's terms round-trip, and a subscription's stored JSON stay unchanged?"""
     terms = AgreedTerms(Decimal("20.00"), "USD", 30, PeriodUnit.DAY, recurring=False, one_time=True)
     assert AgreedTerms.from_json(terms.to_json()) == terms
-    assert terms.billing_period == PASS and "pass: 30 D, " in terms.describe() and "once" in terms.describe()
+    described = terms.describe()
+    assert terms.billing_period == PASS and "pass: 30 D, " in described and "once" in described
     sub = AgreedTerms(Decimal("9.00"), "USD", 1, PeriodUnit.MONTH)
     assert "one_time" not in sub.to_json()
     assert "a pass instead of a subscription" in differences(sub, terms)

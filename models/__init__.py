@@ -8,6 +8,7 @@ from .audit import AuditEntry
 from .base import Base, db
 from .checkout import Checkout
 from .dashboard import DashboardSnapshot
+from .export import ExportRequest
 from .flag import Flag
 from .job import JobLease, JobRun
 from .notification import Notification
@@ -49,6 +50,7 @@ __all__ = [
     "Flag",
     "Checkout",
     "DashboardSnapshot",
+    "ExportRequest",
     "JobLease",
     "JobRun",
 ]

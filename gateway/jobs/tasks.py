@@ -13,6 +13,7 @@ from .. import mail
 from ..auth.sessions import forget_ended
 from ..billing.rules.statuses import CheckoutStatus
 from ..dashboard import snapshots
+from ..exports import job as export_job
 from ..paypal.api import api_client
 from ..pipeline.worker import drain, verify_budget
 from ..reconciliation.run import reconcile as reconcile_now
@@ -103,3 +104,8 @@ def forget_ended_sessions(now: datetime) -> str:
     (PERMANENT_SESSION_LIFETIME): their cookies are refused for their age anyway."""
     forgotten = forget_ended(now - current_app.permanent_session_lifetime)
     return f"{forgotten} ended session(s) forgotten"
+
+
+def exports(now: datetime) -> str:
+    """Write queued admin exports to files; delete expired ones (gateway/exports/)."""
+    return export_job.run(now)

@@ -80,14 +80,20 @@ class Table:
     rows: Callable[[Reader, Filters, datetime, int], Iterator[Row]]
     #: The file name's middle part, e.g. "subscriptions-active".
     stem: Callable[[Filters], str]
+    #: As many rows as `statement`, without what does not change the count (a join that
+    #: keeps every row, the members' per-member totals); `statement` itself if None.
+    counted: Callable[[Filters, datetime, int], Select] | None = None
+
+    def _counted(self, f: Filters, at: datetime, lapsing: int) -> Select:
+        return (self.counted or self.statement)(f, at, lapsing).order_by(None)
 
     def count_upto(self, session: Reader, f: Filters, at: datetime, lapsing: int, n: int) -> int:
         """How many rows the export has, counting no further than `n` (a bounded cost)."""
-        inner = self.statement(f, at, lapsing).order_by(None).limit(n).subquery()
+        inner = self._counted(f, at, lapsing).limit(n).subquery()
         return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 
     def count(self, session: Reader, f: Filters, at: datetime, lapsing: int) -> int:
-        inner = self.statement(f, at, lapsing).order_by(None).subquery()
+        inner = self._counted(f, at, lapsing).subquery()
         return int(session.scalar(select(func.count()).select_from(inner)) or 0)
 
 
@@ -157,6 +163,11 @@ def _members(f: Filters, at: datetime, lapsing: int) -> Select:
     return stmt
 
 
+def _member_count(f: Filters, at: datetime, lapsing: int) -> Select:
+    stmt = select(User.id)
+    return stmt.where(email_prefix(f["q"])) if f.get("q") else stmt
+
+
 def _payment_filter(args: Mapping[str, str]) -> Filters:
     status, q = parse_filters(args)
     return {k: v for k, v in (("status", status), ("q", q)) if v}
@@ -189,6 +200,16 @@ def _payments(f: Filters, at: datetime, lapsing: int) -> Select:
         stmt = stmt.where(p.status == f["status"])
     if f.get("q"):
         stmt = stmt.where(p.id.in_(search_ids(f["q"])))
+    return stmt
+
+
+def _payment_count(f: Filters, at: datetime, lapsing: int) -> Select:
+    """Every payment has its subscription (a required key): the joins keep every row."""
+    stmt = select(Payment.id)
+    if f.get("status"):
+        stmt = stmt.where(Payment.status == f["status"])
+    if f.get("q"):
+        stmt = stmt.where(Payment.id.in_(search_ids(f["q"])))
     return stmt
 
 
@@ -243,6 +264,7 @@ TABLES: dict[str, Table] = {
             _members,
             _core_rows(_members),
             lambda f: "members",
+            _member_count,
         ),
         Table(
             "payments",
@@ -266,6 +288,7 @@ TABLES: dict[str, Table] = {
             _payments,
             _core_rows(_payments),
             lambda f: "payments",
+            _payment_count,
         ),
     )
 }

@@ -23,8 +23,9 @@ from flask import current_app, g
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from models import ExportRequest, db
+from models import ExportRequest, User, db
 
+from .. import mail
 from ..billing.rules.statuses import ExportStatus
 from ..clock import now
 from .tables import TABLES, Filters, Row, csv_chunks
@@ -231,9 +232,36 @@ class Writer:
         except LeaseLost:
             self.final.unlink(missing_ok=True)
             raise
+        _tell_requester(self.export_id)
 
     def discard(self) -> None:
         self.part.unlink(missing_ok=True)
+
+
+def _tell_requester(export_id: int) -> None:
+    """Mail the admin who asked that the file is ready (once: the key names the export).
+    A mail that cannot be queued is logged; the export stays ready."""
+    try:
+        export = db.session.get(ExportRequest, export_id)
+        user = db.session.get(User, export.requested_by) if export and export.requested_by else None
+        if export is None or user is None:
+            return
+        mail.queue(
+            f"export-ready:{export.id}",
+            user.email,
+            "export_ready",
+            now(),
+            export_id=export.id,
+            title=TABLES[export.kind].title,
+            rows=f"{export.rows_written:,}",
+            sha256=export.sha256,
+            expires=export.expires_at,
+            link=mail.link("admin.exports.index"),
+        )
+        db.session.commit()
+    except Exception:  # the file is ready and listed; only the mail is missing
+        db.session.rollback()
+        current_app.logger.exception("could not queue the mail for export %s", export_id)
 
 
 def run_one(export: ExportRequest, owner: str) -> str:

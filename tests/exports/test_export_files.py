@@ -17,7 +17,7 @@ from gateway.billing.rules.statuses import ExportStatus, PaymentStatus
 from gateway.exports import files
 from gateway.exports import job as export_job
 from gateway.stopping import Stop
-from models import ExportRequest, Payment, Subscription
+from models import ExportRequest, OutboxMail, Payment, Subscription
 
 from .helpers import many_subscriptions
 
@@ -72,6 +72,9 @@ def test_a_large_export_is_queued_written_and_downloaded_whole(
     page = client.get("/admin/exports")
     assert "Refresh" not in page.headers and b"2,500" in page.data and b"SHA-256" in page.data
     assert not list(files.export_dir().glob("*.part"))
+    told = db.session.scalars(select(OutboxMail)).one()  # the admin who asked is told
+    assert told.to_addr == admin.email and f"{subs:,} rows" in told.subject
+    assert export.sha256 in told.text_body and "/admin/exports" in told.text_body
 
 
 def test_a_small_export_still_streams(client, login_as, admin, db, clock, make_plan):

@@ -136,7 +136,7 @@ def child(url: str, kind: str, instance: str) -> None:
         before_mb, statements[0] = peak_rss_mb(), 0
         cpu = resource.getrusage(resource.RUSAGE_SELF)
         started = time.perf_counter()
-        export_job.run(datetime.now(UTC))
+        export_job.run(datetime.now(UTC), "bench-runner")
         seconds = time.perf_counter() - started
         used = resource.getrusage(resource.RUSAGE_SELF)
         cpu_s = used.ru_utime + used.ru_stime - cpu.ru_utime - cpu.ru_stime

@@ -34,12 +34,14 @@ from models import ExportRequest, db
 from ..billing.rules.statuses import ExportStatus
 from ..clock import now
 from ..exports.files import export_dir, lease_lapsed, request_export
-from ..exports.tables import TABLES, Filters, Table, csv_chunks, csv_safe
+from ..exports.tables import Filters, Table, csv_chunks, csv_safe, register
 from ..paging import BadFilter
+from .export_tables import TABLES
 
 __all__ = ["bp", "csv_response", "csv_safe"]
 
 bp = Blueprint("exports", __name__)
+bp.record_once(lambda state: register(state.app, TABLES))  # for the job, which has no request
 #: Exports listed on the page, newest first.
 LISTED = 30
 

@@ -28,7 +28,7 @@ from models import ExportRequest, User, db
 from .. import mail
 from ..billing.rules.statuses import ExportStatus
 from ..clock import now
-from .tables import TABLES, Filters, Row, csv_chunks
+from .tables import Filters, Row, csv_chunks, tables
 
 #: Rows between two progress reports (each renews the lease).
 PROGRESS_ROWS = 1_000
@@ -153,7 +153,7 @@ class Writer:
 
     def __init__(self, export: ExportRequest, owner: str) -> None:
         self.export_id, self.owner = export.id, owner
-        self.table = TABLES[export.kind]
+        self.table = tables()[export.kind]
         self.filters: Filters = dict(export.filters)
         self.final = export_dir() / file_name(export.id, export.attempts)
         self.part = self.final.with_name(self.final.name + ".part")
@@ -252,7 +252,7 @@ def _tell_requester(export_id: int) -> None:
             "export_ready",
             now(),
             export_id=export.id,
-            title=TABLES[export.kind].title,
+            title=tables()[export.kind].title,
             rows=f"{export.rows_written:,}",
             sha256=export.sha256,
             expires=export.expires_at,

@@ -12,7 +12,6 @@ from models import ExportRequest, db
 
 from ..billing.rules.statuses import ExportStatus
 from ..clock import now as clock_now
-from ..jobs import lease as job_lease  # a module: gateway.jobs imports this one
 from .files import claim, export_dir, file_name, give_up_on_dead, run_one
 
 NAME = re.compile(r"^export-(\d+)-(\d+)\.csv(\.part)?$")
@@ -70,11 +69,12 @@ def sweep(at: datetime) -> int:
     return deleted
 
 
-def run(at: datetime) -> str:
-    """The job: expire, give up on exports out of attempts, then write every queued one
-    (a stopping scheduler ends the loop; the export in progress goes back to the queue)."""
+def run(at: datetime, owner: str) -> str:
+    """The job: expire, give up on exports out of attempts, then write every queued one as
+    `owner` (a stopping scheduler ends the loop; the export in progress goes back to the
+    queue)."""
     expired, failed, swept = expire(at), give_up_on_dead(at), sweep(at)
-    owner, done = job_lease.owner_id(), []
+    done: list[str] = []
     stop = g.get("stop")
     while not (stop is not None and stop.is_set()):
         export = claim(owner, clock_now())

@@ -19,6 +19,7 @@ from ..pipeline.worker import drain, verify_budget
 from ..reconciliation.run import reconcile as reconcile_now
 from ..refunds.service import settle_open
 from ..subscriptions import notices, seats, service
+from . import lease
 
 #: Subscriptions recomputed per run of settle-lapsed (the next run takes the rest).
 SETTLE_BATCH = 500
@@ -108,4 +109,5 @@ def forget_ended_sessions(now: datetime) -> str:
 
 def exports(now: datetime) -> str:
     """Write queued admin exports to files; delete expired ones (gateway/exports/)."""
-    return export_job.run(now)
+    # `lease` at call time: it imports the registry, which imports this module.
+    return export_job.run(now, lease.owner_id())

@@ -57,7 +57,7 @@ def test_a_large_export_is_queued_written_and_downloaded_whole(
     assert export.status == ExportStatus.QUEUED and export.filters["view"] == "all"
     page = client.get("/admin/exports")
     assert page.headers.get("Refresh") == "5" and b"queued" in page.data
-    assert f"export {export.id}: {subs} row(s)" in export_job.run(clock.now())
+    assert f"export {export.id}: {subs} row(s)" in export_job.run(clock.now(), "test-runner")
     export = only_export(db)
     assert export.status == ExportStatus.READY
     assert (export.rows_written, export.rows_expected, export.attempts) == (subs, subs, 1)
@@ -119,7 +119,7 @@ def test_a_dead_writer_is_retried_then_failed(client, login_as, admin, db, clock
     page = client.get("/admin/exports").data
     assert b"interrupted" in page and b"will be retried (attempt 1 of 3)" in page
     assert client.get(f"/admin/exports/{export.id}/download").status_code == 409
-    export_job.run(clock.now())  # attempt 2 completes
+    export_job.run(clock.now(), "test-runner")  # attempt 2 completes
     export = only_export(db)
     assert (export.status, export.attempts, export.rows_written) == (ExportStatus.READY, 2, subs)
     assert not stray.exists()
@@ -128,7 +128,7 @@ def test_a_dead_writer_is_retried_then_failed(client, login_as, admin, db, clock
     export.file_name = None
     db.session.commit()
     clock.advance(seconds=1)
-    export_job.run(clock.now())
+    export_job.run(clock.now(), "test-runner")
     export = only_export(db)
     assert export.status == ExportStatus.FAILED and "stopped 3 times" in (export.error or "")
     assert b"failed: the runner writing it stopped 3 times" in client.get("/admin/exports").data
@@ -138,13 +138,15 @@ def test_a_dead_writer_is_retried_then_failed(client, login_as, admin, db, clock
 def test_a_ready_file_expires_and_is_deleted(client, login_as, admin, db, clock, app, subs):
     """After EXPORT_KEEP_HOURS: file deleted, export expired, download refused."""
     queue(client, login_as, admin)
-    export_job.run(clock.now())
+    export_job.run(clock.now(), "test-runner")
     export = only_export(db)
     assert export.file_name is not None
     path = files.export_dir() / export.file_name
     assert path.is_file()
     clock.advance(hours=app.config["EXPORT_KEEP_HOURS"] + 0.01)
-    assert export_job.run(clock.now()).endswith("1 expired; 0 given up; 0 stray file(s) deleted")
+    assert export_job.run(clock.now(), "test-runner").endswith(
+        "1 expired; 0 given up; 0 stray file(s) deleted"
+    )
     export = only_export(db)
     assert export.status == ExportStatus.EXPIRED and not path.exists()
     assert client.get(f"/admin/exports/{export.id}/download").status_code == 409
@@ -233,7 +235,7 @@ def test_each_export_counts_what_it_writes(client, login_as, admin, db, clock, m
     if r.status_code == 200:
         pytest.fail(f"{url} streamed; the test needs more than 10 rows")
     assert client.post(r.location).status_code == 303
-    export_job.run(clock.now())
+    export_job.run(clock.now(), "test-runner")
     export = only_export(db)
     assert export.status == ExportStatus.READY, export.error
     assert export.rows_expected == export.rows_written > 10

@@ -78,7 +78,7 @@ def test_a_runner_killed_midway_leaves_no_complete_looking_file(
     assert f"/admin/exports/{export.id}/download" not in page
     assert client.get(f"/admin/exports/{export.id}/download").status_code == 409
 
-    summary = export_job.run(clock.now())  # the next run takes it over
+    summary = export_job.run(clock.now(), "test-runner")  # the next run takes it over
     assert f"export {export.id}: {ROWS} row(s)" in summary, summary
     db.session.expire_all()
     export = db.session.get(ExportRequest, export.id)

@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -50,16 +51,16 @@ class SmallWindowAdapter(requests.adapters.HTTPAdapter):
 
 def log_in(site: str, email: str) -> str:
     """The session cookie of an admin logged in through the real form."""
-    browser = requests.Session()
-    browser.headers["User-Agent"] = AGENT
-    page = browser.get(f"{site}/auth/login", timeout=BOUND).text
-    token = CSRF.search(page)
-    assert token is not None, page
-    form = {"csrf_token": token[1], "email": email, "password": factories.PASSWORD}
-    r = browser.post(f"{site}/auth/login", data=form, allow_redirects=False, timeout=BOUND)
-    assert r.status_code in (302, 303), r.text
-    assert "/auth/login" not in r.headers["Location"], r.headers["Location"]
-    return "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
+    with requests.Session() as browser:
+        browser.headers["User-Agent"] = AGENT
+        page = browser.get(f"{site}/auth/login", timeout=BOUND).text
+        token = CSRF.search(page)
+        assert token is not None, page
+        form = {"csrf_token": token[1], "email": email, "password": factories.PASSWORD}
+        r = browser.post(f"{site}/auth/login", data=form, allow_redirects=False, timeout=BOUND)
+        assert r.status_code in (302, 303), r.text
+        assert "/auth/login" not in r.headers["Location"], r.headers["Location"]
+        return "; ".join(f"{c.name}={c.value}" for c in browser.cookies)
 
 
 def workers_of(master: int) -> list[int]:
@@ -110,43 +111,42 @@ def test_a_stream_cut_off_midway_is_an_error_for_the_client(
         cookie = log_in(site, admin.email)
 
         # A stream that ends: chunked too, and the same client reads it to its end cleanly.
-        whole = SmallWindow("127.0.0.1", port, timeout=BOUND)
-        whole.request("GET", "/admin/members.csv", headers={"Cookie": cookie, "User-Agent": AGENT})
-        done = whole.getresponse()
-        assert done.status == 200, done.status
-        assert done.getheader("Transfer-Encoding") == "chunked"
-        assert done.read().decode().splitlines()[1].split(",")[1] == admin.email
-        whole.close()
+        with closing(SmallWindow("127.0.0.1", port, timeout=BOUND)) as whole:
+            asked = {"Cookie": cookie, "User-Agent": AGENT}
+            whole.request("GET", "/admin/members.csv", headers=asked)
+            done = whole.getresponse()
+            assert done.status == 200, done.status
+            assert done.getheader("Transfer-Encoding") == "chunked"
+            assert done.read().decode().splitlines()[1].split(",")[1] == admin.email
 
         # Cut off: read the start, stop reading, and the worker dies.
-        conn = SmallWindow("127.0.0.1", port, timeout=BOUND)
-        conn.request("GET", EXPORT, headers={"Cookie": cookie, "User-Agent": AGENT})
-        r = conn.getresponse()
-        assert r.status == 200 and r.getheader("Transfer-Encoding") == "chunked"
-        assert r.read(4096).startswith(b"id,member,plan")
-        (pid,) = workers_of(web.proc.pid)
-        if "sync" not in worker:
-            os.kill(pid, signal.SIGKILL)
-        until(lambda: not alive(pid), BOUND)  # the sync one: gunicorn's timeout kills it
-        with pytest.raises(http.client.IncompleteRead):
-            r.read()
-        conn.close()
+        with closing(SmallWindow("127.0.0.1", port, timeout=BOUND)) as conn:
+            conn.request("GET", EXPORT, headers={"Cookie": cookie, "User-Agent": AGENT})
+            r = conn.getresponse()
+            assert r.status == 200 and r.getheader("Transfer-Encoding") == "chunked"
+            assert r.read(4096).startswith(b"id,member,plan")
+            (pid,) = workers_of(web.proc.pid)
+            if "sync" not in worker:
+                os.kill(pid, signal.SIGKILL)
+            until(lambda: not alive(pid), BOUND)  # the sync one: gunicorn's timeout kills it
+            with pytest.raises(http.client.IncompleteRead):
+                r.read()
         assert "WORKER TIMEOUT" in web.text or "sync" not in worker, web.text
 
         # requests (urllib3) says the same of a cut-off stream.
-        slow = requests.Session()
-        slow.mount("http://", SmallWindowAdapter())
-        with slow.get(
-            f"{site}{EXPORT}",
-            headers={"Cookie": cookie, "User-Agent": AGENT},
-            stream=True,
-            timeout=BOUND,
-        ) as cut:
-            chunks = cut.iter_content(4096)
-            next(chunks)
-            until(lambda: len(workers_of(web.proc.pid)) == 1, BOUND)  # the new worker
-            for pid in workers_of(web.proc.pid):
-                os.kill(pid, signal.SIGKILL)
-            with pytest.raises(requests.exceptions.ChunkedEncodingError):
-                for _ in chunks:
-                    pass
+        with requests.Session() as slow:
+            slow.mount("http://", SmallWindowAdapter())
+            with slow.get(
+                f"{site}{EXPORT}",
+                headers={"Cookie": cookie, "User-Agent": AGENT},
+                stream=True,
+                timeout=BOUND,
+            ) as cut:
+                chunks = cut.iter_content(4096)
+                next(chunks)
+                until(lambda: len(workers_of(web.proc.pid)) == 1, BOUND)  # the new worker
+                for pid in workers_of(web.proc.pid):
+                    os.kill(pid, signal.SIGKILL)
+                with pytest.raises(requests.exceptions.ChunkedEncodingError):
+                    for _ in chunks:
+                        pass

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from flask import current_app, g
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from models import ExportRequest, User, db
@@ -82,8 +82,13 @@ def lease_lapsed(export: ExportRequest, at: datetime) -> bool:
     )
 
 
-def _takeable(at: datetime):
-    lapsed = and_(ExportRequest.status == ExportStatus.RUNNING, ExportRequest.lease_until < at)
+def _takeable(at: datetime) -> ColumnElement[bool]:
+    """Queued, or running under a lease that ran out with attempts left."""
+    lapsed = and_(
+        ExportRequest.status == ExportStatus.RUNNING,
+        ExportRequest.lease_until < at,
+        ExportRequest.attempts < int(current_app.config["EXPORT_ATTEMPTS"]),
+    )
     return or_(ExportRequest.status == ExportStatus.QUEUED, lapsed)
 
 

@@ -2,7 +2,7 @@
 
 `/admin/<table>.csv` counts the rows its filters select, up to EXPORT_STREAM_MAX_ROWS + 1.
 Within the limit the CSV streams at once (chunked: a download cut off midway ends without
-HTTP's last chunk, which browsers and HTTP clients report as a failed download). Above it
+HTTP's last chunk, which HTTP clients report as an error, never a clean end). Above it
 the admin is sent to /admin/exports, where one click queues the export for the `exports`
 job (gateway/exports/); the page shows its progress and, once ready, its row count, size,
 SHA-256 and a download link, until the file expires.

@@ -88,8 +88,8 @@ def alive(pid: int) -> bool:
 @pytest.mark.parametrize(
     "worker",
     [
-        # The case: a sync worker past gunicorn's timeout (here 3 s) is killed.
-        ["-k", "sync", "--timeout", "3"],
+        # The case: a sync worker past gunicorn's timeout (here 6 s) is killed.
+        ["-k", "sync", "--timeout", "6"],
         # The documented deployment (threads): the worker is killed from outside.
         ["-k", "gthread", "--threads", "2", "--timeout", "600"],
     ],

@@ -59,7 +59,7 @@ bench: install
 	@command -v wrk >/dev/null || { echo "the benchmarks need wrk (apt-get install wrk)"; exit 1; }
 	@failed=""; \
 	for script in "gate_and_inbox.py" "gate.py" "forward_auth.py" "rules.py" "processing.py" "forged_flood.py" "activity_import.py" \
-	              "admin_scale.py $(QUICK)" "dashboard_scale.py $(QUICK)" \
+	              "admin_scale.py $(QUICK)" "dashboard_scale.py $(QUICK)" "export_jobs.py $(QUICK)" \
 	              "rebuild.py $(REBUILD)" "side_by_side.py $(QUICK)" "big_file.py"; do \
 	  echo "== bench/$$script"; \
 	  $(BIN)/python bench/$$script || failed="$$failed $$script;"; \

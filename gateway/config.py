@@ -53,6 +53,18 @@ class DefaultConfig:
     #: "Count again" waits for the count when the last one took less than this (ms), and
     #: runs it on a thread otherwise, so that no request outlives a server's time limit.
     DASHBOARD_REFRESH_INLINE_MS = 10_000
+    #: Exports of up to this many rows stream in the request (seconds even under load, far
+    #: inside a server's time limit); larger ones are written to a file by the `exports` job.
+    EXPORT_STREAM_MAX_ROWS = 50_000
+    #: Hours a finished export file is kept before the `exports` job deletes it.
+    EXPORT_KEEP_HOURS = 24
+    #: Where export files are written; empty: the instance folder's `exports/`.
+    EXPORT_DIR = ""
+    #: Seconds an export's lease lasts without news from its writer (renewed every
+    #: 1,000 rows); a runner killed midway is noticed after this and the export retried.
+    EXPORT_LEASE_SECONDS = 120
+    #: Runs an export may start; a runner that dies on the last one leaves it `failed`.
+    EXPORT_ATTEMPTS = 3
     #: Seconds a process may answer from its copy of a member (the gate without a query;
     #: changes reach every process at once anyway: gateway/fastpath/member_copy.py). 0: always read.
     GATE_CACHE_SECONDS = 30

@@ -8,6 +8,7 @@ from .audit import AuditEntry
 from .base import Base, db
 from .checkout import Checkout
 from .dashboard import DashboardSnapshot
+from .export import ExportRequest
 from .flag import Flag
 from .intake_refusal import IntakeRefusal
 from .job import JobLease, JobRun
@@ -51,6 +52,7 @@ __all__ = [
     "IntakeRefusal",
     "Checkout",
     "DashboardSnapshot",
+    "ExportRequest",
     "JobLease",
     "JobRun",
 ]

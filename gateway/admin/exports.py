@@ -1,229 +1,147 @@
-"""Admin CSV exports: subscriptions, members and payments, streamed row by row.
+"""Admin CSV exports: small ones stream in the request, large ones become a file.
 
-Rows are fetched in batches (`yield_per`: a server-side cursor on PostgreSQL) and written
-as they arrive, so memory stays flat however large the table. Every text cell passes
-through `csv_safe`, so a spreadsheet never runs a member's e-mail as a formula.
+`/admin/<table>.csv` counts the rows its filters select, up to EXPORT_STREAM_MAX_ROWS + 1.
+Within the limit the CSV streams at once (chunked: a download cut off midway ends without
+HTTP's last chunk, which HTTP clients report as an error, never a clean end). Above it
+the admin is sent to /admin/exports, where one click queues the export for the `exports`
+job (gateway/exports/); the page shows its progress and, once ready, its row count, size,
+SHA-256 and a download link, until the file expires.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Iterable, Iterator, Sequence
-from datetime import date, datetime
-from decimal import Decimal
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, request, stream_with_context
-from sqlalchemy import case, func, select
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.utils import send_file
 
-from models import Payment, Plan, Subscription, User, db
+from models import ExportRequest, db
 
+from ..billing.rules.statuses import ExportStatus
 from ..clock import now
+from ..exports.files import export_dir, lease_lapsed, request_export
+from ..exports.tables import Filters, Table, csv_chunks, csv_safe, register
 from ..paging import BadFilter
-from ..subscriptions.display import status_of
-from ..subscriptions.listing import SubscriptionFilter, email_prefix, order_of, subscriptions
-from .payments import parse_filters, search_ids
+from .export_tables import TABLES
+
+__all__ = ["bp", "csv_response", "csv_safe"]
 
 bp = Blueprint("exports", __name__)
-
-#: What a spreadsheet may read as the start of a formula (OWASP's list).
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-BATCH = 500
-
-
-def csv_safe(value: object) -> str:
-    """A cell a spreadsheet shows as text: a leading quote disarms a would-be formula.
-
-    Numbers are written as they are (a negative amount is not a formula); any text that
-    starts like one, e-mail addresses and PayPal's fields included, gets the quote.
-    """
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, int | Decimal | float):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+bp.record_once(lambda state: register(state.app, TABLES))  # for the job, which has no request
+#: Exports listed on the page, newest first.
+LISTED = 30
 
 
 def csv_response(name: str, header: Sequence[str], rows: Iterable[Sequence[object]]) -> Response:
     """Stream `rows` (consumed lazily, inside the request) as a CSV download."""
-
-    def body() -> Iterator[str]:
-        buf = io.StringIO()
-        out = csv.writer(buf)
-        out.writerow([csv_safe(h) for h in header])
-        for i, row in enumerate(rows, 1):
-            out.writerow([csv_safe(v) for v in row])
-            if i % 200 == 0:
-                yield buf.getvalue()
-                buf.seek(0), buf.truncate()
-        yield buf.getvalue()
-
     return Response(
-        stream_with_context(body()),
+        stream_with_context(csv_chunks(header, rows)),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
-def _stamp() -> str:
-    return f"{now():%Y%m%d-%H%M}"
+def _table_and_filters(kind: str) -> tuple[Table, Filters]:
+    table = TABLES.get(kind)
+    if table is None:
+        abort(400, description=f"Unknown export {kind!r}; use one of {', '.join(TABLES)}.")
+    try:
+        return table, table.parse(request.args)
+    except BadFilter as e:
+        abort(400, description=str(e))
 
 
-SUBSCRIPTION_COLUMNS = (
-    "id",
-    "member",
-    "plan",
-    "roles",
-    "state",
-    "status",
-    "paypal_id",
-    "started_at",
-    "paid_through",
-    "grace_until",
-    "access_until",
-    "cancelled_at",
-    "ended_at",
-)
+def _direct_or_job(kind: str):
+    """The CSV now if it is small enough to stream, else the exports page to queue it."""
+    table, filters = _table_and_filters(kind)
+    at, lapsing = now(), int(current_app.config["LAPSING_DAYS"])
+    limit = int(current_app.config["EXPORT_STREAM_MAX_ROWS"])
+    if table.count_upto(db.session, filters, at, lapsing, limit + 1) > limit:
+        args: dict[str, Any] = {"kind": kind, **filters}
+        return redirect(url_for(".index", **args), 303)
+    name = f"{table.stem(filters)}-{at:%Y%m%d-%H%M}.csv"
+    return csv_response(name, table.columns, table.rows(db.session, filters, at, lapsing))
 
 
 @bp.route("/subscriptions.csv")
-def subscriptions_csv() -> Response:
+def subscriptions_csv():
     """The subscriptions table's current view and filters, every page of it."""
-    try:
-        f = SubscriptionFilter.from_args(request.args)
-    except BadFilter as e:
-        abort(400, description=str(e))
-    at = now()
-    stmt = subscriptions(f, at, int(current_app.config["LAPSING_DAYS"])).order_by(*order_of(f))
-
-    def rows() -> Iterator[Sequence[object]]:
-        for s in db.session.scalars(stmt.execution_options(yield_per=BATCH)):
-            yield (
-                s.id,
-                s.user.email if s.user else "",
-                s.plan.code if s.plan else "(unknown plan)",
-                " ".join(s.plan.role_names) if s.plan else "",
-                s.state,
-                status_of(s, at),
-                s.paypal_id,
-                s.started_at,
-                s.paid_through,
-                s.grace_until,
-                s.access_until,
-                s.cancelled_at,
-                s.ended_at,
-            )
-
-    return csv_response(f"subscriptions-{f.view}-{_stamp()}.csv", SUBSCRIPTION_COLUMNS, rows())
-
-
-MEMBER_COLUMNS = (
-    "id",
-    "email",
-    "admin",
-    "joined",
-    "subscriptions",
-    "with_access_now",
-    "access_until",
-)
+    return _direct_or_job("subscriptions")
 
 
 @bp.route("/members.csv")
-def members_csv() -> Response:
+def members_csv():
     """Every member (or those the members page's search finds), with their access now."""
-    q = request.args.get("q", "").strip()[:254]
-    at = now()
-    s = Subscription
-    per_member = (
-        select(
-            s.user_id.label("user_id"),
-            func.count().label("subscriptions"),
-            func.count(case((s.access_until > at, 1))).label("with_access"),
-            func.max(s.access_until).label("access_until"),
-        )
-        .where(s.user_id.is_not(None))
-        .group_by(s.user_id)
-        .subquery()
-    )
-    stmt = (
-        select(
-            User.id,
-            User.email,
-            User.is_admin,
-            User.created_at,
-            func.coalesce(per_member.c.subscriptions, 0),
-            func.coalesce(per_member.c.with_access, 0),
-            per_member.c.access_until,
-        )
-        .outerjoin(per_member, per_member.c.user_id == User.id)
-        .order_by(User.email)
-    )
-    if q:  # the same search as the members page
-        stmt = stmt.where(email_prefix(q))
-
-    def rows() -> Iterator[Sequence[object]]:
-        yield from db.session.execute(stmt.execution_options(yield_per=BATCH))
-
-    return csv_response(f"members-{_stamp()}.csv", MEMBER_COLUMNS, rows())
-
-
-PAYMENT_COLUMNS = (
-    "id",
-    "txn_id",
-    "paid_at",
-    "status",
-    "amount",
-    "currency",
-    "fee",
-    "period_start",
-    "period_end",
-    "subscription_id",
-    "paypal_id",
-    "member",
-    "plan",
-)
+    return _direct_or_job("members")
 
 
 @bp.route("/payments.csv")
-def payments_csv() -> Response:
+def payments_csv():
     """Every payment (or those the payments page's filters select), newest first."""
-    try:
-        status, q = parse_filters(request.args)
-    except BadFilter as e:
-        abort(400, description=str(e))
-    p, s = Payment, Subscription
-    stmt = (
-        select(
-            p.id,
-            p.txn_id,
-            p.paid_at,
-            p.status,
-            p.amount,
-            p.currency,
-            p.fee,
-            p.period_start,
-            p.period_end,
-            p.subscription_id,
-            s.paypal_id,
-            User.email,
-            Plan.code,
-        )
-        .join(s, s.id == p.subscription_id)
-        .outerjoin(User, User.id == s.user_id)
-        .outerjoin(Plan, Plan.id == s.plan_id)
-        .order_by(p.paid_at.desc(), p.id.desc())
+    return _direct_or_job("payments")
+
+
+@bp.route("/exports")
+def index():
+    """The exports: progress of those being written, downloads of those ready; with
+    `kind` (and its filters), a button to queue that export first."""
+    offer = _table_and_filters(request.args["kind"]) if "kind" in request.args else None
+    exports = db.session.scalars(
+        select(ExportRequest)
+        .order_by(ExportRequest.requested_at.desc(), ExportRequest.id.desc())
+        .limit(LISTED)
+    ).all()
+    at = now()
+    busy = any(e.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for e in exports)
+    page = render_template(
+        "admin/exports.html",
+        offer=offer,
+        exports=exports,
+        tables=TABLES,
+        interrupted=lambda e: lease_lapsed(e, at),
+        attempts=int(current_app.config["EXPORT_ATTEMPTS"]),
+        limit=int(current_app.config["EXPORT_STREAM_MAX_ROWS"]),
     )
-    if status:  # the same filters as the payments page
-        stmt = stmt.where(p.status == status)
-    if q:
-        stmt = stmt.where(p.id.in_(search_ids(q)))
+    # While one is being written the page reloads itself (no script needed).
+    return page, 200, ({"Refresh": "5"} if busy else {})
 
-    def rows() -> Iterator[Sequence[object]]:
-        yield from db.session.execute(stmt.execution_options(yield_per=BATCH))
 
-    return csv_response(f"payments-{_stamp()}.csv", PAYMENT_COLUMNS, rows())
+@bp.route("/exports", methods=["POST"])
+def create():
+    """Queue the export named in the query string (the offer's form posts here)."""
+    table, filters = _table_and_filters(request.args.get("kind", ""))
+    export = request_export(table.kind, filters, current_user.id, now())
+    flash(f"Export #{export.id} is queued; this page shows its progress.", "success")
+    return redirect(url_for(".index"), 303)
+
+
+@bp.route("/exports/<int:export_id>/download")
+def download(export_id: int):
+    """A ready export's file; never one still being written, failed or expired."""
+    export = db.get_or_404(ExportRequest, export_id, description="No such export.")
+    if export.status != ExportStatus.READY or not export.file_name:
+        abort(409, description=f"Export #{export.id} is {export.status.value}, not ready.")
+    path = export_dir() / export.file_name
+    if not path.is_file() or path.stat().st_size != export.file_bytes:
+        abort(410, description=f"The file of export #{export.id} is gone; export it again.")
+    return send_file(
+        str(path),
+        request.environ,
+        mimetype="text/csv",
+        as_attachment=True,
+        download_name=export.download_name or export.file_name,
+    )

@@ -95,6 +95,15 @@ JOBS: tuple[Job, ...] = (
         "count the admin dashboard's numbers (the page shows the latest count and its age)",
     ),
     Job(
+        "exports",
+        timedelta(seconds=5),
+        tasks.exports,
+        # Each export holds a lease of its own (EXPORT_LEASE_SECONDS, renewed as it writes):
+        # this one only lets another scheduler take over soon after this one dies.
+        timedelta(minutes=2),
+        "write admin exports too large to stream to files; delete expired ones",
+    ),
+    Job(
         "forget-ended-sessions",
         timedelta(hours=1),
         tasks.forget_ended_sessions,

@@ -13,12 +13,14 @@ from .. import mail
 from ..auth.sessions import forget_ended
 from ..billing.rules.statuses import CheckoutStatus
 from ..dashboard import snapshots
+from ..exports import job as export_job
 from ..paypal.api import api_client
 from ..pipeline import waiting
 from ..pipeline.worker import drain, verify_budget
 from ..reconciliation.run import reconcile as reconcile_now
 from ..refunds.service import settle_open
 from ..subscriptions import notices, seats, service
+from . import lease
 
 #: Subscriptions recomputed per run of settle-lapsed (the next run takes the rest).
 SETTLE_BATCH = 500
@@ -111,3 +113,9 @@ def forget_ended_sessions(now: datetime) -> str:
     (PERMANENT_SESSION_LIFETIME): their cookies are refused for their age anyway."""
     forgotten = forget_ended(now - current_app.permanent_session_lifetime)
     return f"{forgotten} ended session(s) forgotten"
+
+
+def exports(now: datetime) -> str:
+    """Write queued admin exports to files; delete expired ones (gateway/exports/)."""
+    # `lease` at call time: it imports the registry, which imports this module.
+    return export_job.run(now, lease.owner_id())

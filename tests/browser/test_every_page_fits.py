@@ -16,9 +16,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
-from gateway.billing.rules.statuses import Channel, NotificationStatus
+from gateway.billing.rules.statuses import Channel, ExportStatus, NotificationStatus
 from gateway.pipeline import intake
-from models import Flag, Notification, OutboxMail
+from models import ExportRequest, Flag, Notification, OutboxMail
 from tests.browser import test_states_in_browser as states
 from tests.servers import serve
 from tests.web import test_route_walk as walk
@@ -107,6 +107,23 @@ def big_world(app, db, clock, world):
                 notification_id=waiting,
             )
         )
+    db.session.add(  # a ready export: its file's long name and SHA-256 on the exports page
+        ExportRequest(
+            kind="subscriptions",
+            filters={"view": "all", "sort": "access_until", "dir": "asc"},
+            requested_by=world["admin"].id,
+            requested_at=t,
+            status=ExportStatus.READY,
+            attempts=1,
+            rows_written=1_000_000,
+            rows_expected=1_000_000,
+            file_name="export-99-1.csv",
+            file_bytes=187_654_321,
+            sha256="f" * 64,
+            download_name="subscriptions-all-20260115-1200-1000000-rows.csv",
+            expires_at=t + timedelta(hours=24),
+        )
+    )
     db.session.commit()
     return {**world, "flag": flag.id, "note": note}
 
@@ -129,6 +146,7 @@ def _fill(w) -> dict[str, object]:
         "payment_id": w["payment"],
         "role_id": w["role_id"],
         "rule_id": w["rule_id"],
+        "export": w["export"],
     }
 
 

@@ -9,12 +9,12 @@ from decimal import Decimal
 
 import pytest
 
-from gateway.billing.rules.statuses import PaymentStatus, PlanKind
+from gateway.billing.rules.statuses import ExportStatus, PaymentStatus, PlanKind
 from gateway.checkout.journal import open_checkout
 from gateway.rulebook import edit
 from gateway.subscriptions import admin_actions
 from gateway.tokens import service as tokens
-from models import Payment
+from models import ExportRequest, Payment
 
 # (method, path template) -> expected status for anonymous, member A, member B, admin.
 # "login" = sent to the log-in page; A owns the subscription and the checkout.
@@ -98,6 +98,9 @@ ADMIN_ONLY = [
     ("GET", "/admin/dashboard/renewals.csv"),
     ("GET", "/admin/dashboard/revenue.csv"),
     ("POST", "/admin/dashboard/refresh"),  # counts now (little data: at once), 303
+    ("GET", "/admin/exports"),
+    ("POST", "/admin/exports"),  # no kind: 400
+    ("GET", "/admin/exports/{export}/download"),  # failed, not ready: 409
     ("GET", "/admin/flags"),
     ("POST", "/admin/flags/{flag}/resolve"),
     ("POST", "/admin/flags/{flag}/match"),
@@ -167,6 +170,17 @@ def world(app, db, clock, admin, make_user, make_plan, login_as):
         created_at=clock.now(),
     )
     db.session.add(payment)
+    export = ExportRequest(
+        kind="payments",
+        filters={"q": "a-rather-long-search-for-a-payment@example.com"},
+        requested_by=admin.id,
+        requested_at=clock.now(),
+        status=ExportStatus.FAILED,
+        attempts=3,
+        rows_written=0,
+        error="the runner writing it stopped 3 times before it was complete",
+    )
+    db.session.add(export)
     rule = edit.add(edit.Entry(edit.check("/walk/**", "members")), at=clock.now(), actor=None)
     _, feed = tokens.create(a, "feed", "A's feed")
     pat, _ = tokens.create(a, "api", "A's script")
@@ -185,6 +199,7 @@ def world(app, db, clock, admin, make_user, make_plan, login_as):
         "payment": payment.id,
         "feed": feed,
         "pat": pat.id,
+        "export": export.id,
     }
 
 
@@ -251,6 +266,7 @@ def test_admin_routes_are_for_admins_only(app, world, login_as):
         "role_id": world["role_id"],
         "what": "retire",
         "rule_id": world["rule_id"],
+        "export": world["export"],
     }
     for method, template in ADMIN_ONLY:
         path = template.format(**fill)

@@ -115,3 +115,14 @@ class OperationStatus(enum.StrEnum):
     OPEN = "open"  # written, maybe sent; PayPal's answer not yet recorded
     DONE = "done"  # PayPal did it; its id is recorded
     FAILED = "failed"  # PayPal refused it for good (nothing was moved)
+
+
+class ExportStatus(enum.StrEnum):
+    """An admin's export written as a file by a job: queued -> running -> ready | failed;
+    a ready file is deleted (expired) after EXPORT_KEEP_HOURS."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    READY = "ready"
+    FAILED = "failed"
+    EXPIRED = "expired"

@@ -6,13 +6,16 @@ functions: each message is checked and applied in received order against its
 subscription as the messages before it left it. The billing core is pure, so that runs in
 memory; only the reads before it and the writes after it are set-based.
 
-Only the common case comes here: a message about a subscription that has a row, whose
-checks pass (signup terms and changes of terms included: they are judged and recorded
-in memory, so the batch's later payments are checked against them). Everything else (a
-subscription's first message, warnings, a refund whose payment is neither stored nor
-earlier in the batch, a failed check, a repeat with another body) is left to the
-one-by-one path together with every other message about the same subscription, which
-then still apply in received order.
+Only the common case comes here: a message about a subscription that has a row, or
+whose row its first message opens without a flag (pipeline/openings.py: a launch's new
+subscriptions), whose checks pass (signup terms and changes of terms included: they are
+judged and recorded in memory, so the batch's later payments are checked against them).
+Everything else (a first message that raises a flag, warnings, a refund whose payment
+is neither stored nor earlier in the batch, a failed check, a repeat with another body)
+is left to the one-by-one path together with every other message about the same
+subscription, which then still apply in received order. Should a subscription opened
+here need that path, the whole batch takes it (`Mismatch`): one by one, a first message
+that fails opens nothing.
 
 The subscriptions are locked in id order (two workers never deadlock over them) before
 anything about them is read, and every fact and payment of a subscription is written
@@ -49,11 +52,10 @@ from .apply import (
     terms_source,
     wake_waiting,
 )
+from .openings import Mismatch, open_together
 from .repeats import firsts, judge
 
-
-class Mismatch(RuntimeError):
-    """The database held more than was read under the locks: apply one by one instead."""
+__all__ = ["Mismatch", "Result", "apply_together"]
 
 
 @dataclass
@@ -111,7 +113,10 @@ def apply_together(items: Sequence[tuple[Notification, Interpretation]], now: da
     if not waiting:
         return result
 
+    opened = open_together(waiting, now)  # new subscriptions: their rows, as one by one
     subs, unplaced = _lock(waiting)
+    if opened - subs.keys():  # one of its messages needs the one-by-one path
+        raise Mismatch("a new subscription's messages need the one-by-one path")
     result.left += [note.id for note, _ in unplaced]
     _load(subs)
     applied = []
@@ -121,6 +126,8 @@ def apply_together(items: Sequence[tuple[Notification, Interpretation]], now: da
             for note, _ in sub.messages:
                 note.subscription_id, note.waiting_for = sub.row.id, None
             result.applied += sub.outcomes
+        elif sub.row.id in opened:  # one by one, its first message would not open it
+            raise Mismatch(f"subscription {sub.row.paypal_id} needs the one-by-one path")
         else:  # one of its messages needs the one-by-one path: all of them take it
             result.left += [note.id for note, _ in sub.messages]
             _forget(sub)
@@ -268,6 +275,7 @@ def _apply_in_memory(sub: _Sub, now: datetime) -> bool:
             now,
             ent=sub.ent,
             currency=meaning.money.currency if meaning.money else "",
+            terms_rows=sub.history,
         )
         applied = Applied(outcome_text(meaning, row, bool(new), now), row.id, tuple(sorted(new)))
         sub.outcomes.append((note, applied))

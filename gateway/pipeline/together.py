@@ -64,6 +64,9 @@ class Result:
     applied: list[tuple[Notification, Applied]] = field(default_factory=list)
     #: Messages for the one-by-one path (flags, deferrals, first messages, terms...).
     left: list[int] = field(default_factory=list)
+    #: Subscriptions with payments to number: the caller issues their receipts last,
+    #: right before its commit (`issue_receipts`).
+    paid: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -131,8 +134,17 @@ def apply_together(items: Sequence[tuple[Notification, Interpretation]], now: da
         else:  # one of its messages needs the one-by-one path: all of them take it
             result.left += [note.id for note, _ in sub.messages]
             _forget(sub)
-    _write(applied, now)
+    result.paid = _write(applied, now)
     return result
+
+
+def issue_receipts(result: Result, now: datetime) -> None:
+    """Number the batch's paid payments: after every other write is flushed, so that the
+    series' counter row, which every worker's payments queue for, is locked only for the
+    numbering and the commit (gapless: a rollback takes the numbers with it)."""
+    if result.paid:
+        db.session.flush()
+        receipts.issue(result.paid, now)
 
 
 def _lock(
@@ -308,10 +320,11 @@ def _forget(sub: _Sub) -> None:
     db.session.expunge(sub.row)
 
 
-def _write(subs: list[_Sub], now: datetime) -> None:
+def _write(subs: list[_Sub], now: datetime) -> set[int]:
     """The batch's writes: facts, new payments (with their periods), changed payments,
-    refunds waiting for a payment, notices, members' access versions. The subscriptions'
-    and messages' own rows are updated by the session's flush at commit."""
+    refunds waiting for a payment, notices, members' access versions; returns the
+    subscriptions whose payments need receipts (`issue_receipts`). The subscriptions' and
+    messages' own rows are updated by the session's flush."""
     facts = [r for s in subs for r in s.fact_rows]
     stored = insert_new(
         SubscriptionFact, facts, unique=("subscription_id", "kind", "key"), returning=("id",)
@@ -356,8 +369,8 @@ def _write(subs: list[_Sub], now: datetime) -> None:
             changed,
         )
     wake_waiting([txn for (txn,) in inserted], now)
-    receipts.issue(paid, now)  # last of the writes: the series' lock is held briefly
     mail.queue_rows([m for s in subs for m in s.mails])
     members = {s.row.user_id for s in subs if s.access_changed and s.row.user_id is not None}
     if members:
         service.bump_access_version(*sorted(members))
+    return paid

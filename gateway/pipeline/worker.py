@@ -36,7 +36,7 @@ from ..stopping import Stop
 from .apply import Deferred, Flagged, apply, describe, payment_exists, payment_key
 from .claims import claim, give_back, release
 from .repeats import repeat_of
-from .together import Mismatch, apply_together
+from .together import Mismatch, apply_together, issue_receipts
 
 #: A deferred message is woken by its parent; this re-check is only a safety net.
 DEFERRED_RECHECK = timedelta(hours=6)
@@ -260,6 +260,7 @@ def _apply_together(ids: Sequence[int], known: Collection[object]) -> dict[int, 
                 del read[note.id]
             # Read before the commit expires them (after it, each would be a query).
             waited = [(n.channel, (now - n.received_at).total_seconds()) for n, _ in result.applied]
+        issue_receipts(result, now)  # last: the receipt counter's lock is held to the commit only
         db.session.commit()
     except Exception as e:
         db.session.rollback()

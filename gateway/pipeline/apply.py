@@ -13,6 +13,7 @@ from datetime import datetime
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.orm.attributes import flag_modified
 
 from models import Checkout, Notification, Payment, Plan, Subscription, SubscriptionTerms, db
 
@@ -61,12 +62,19 @@ class Applied:
     new_facts: tuple[tuple[str, str], ...] = ()
 
 
+LABELS = ("txn_type", "txn_id", "payment_status", "subscr_id")
+
+
 def describe(note: Notification, meaning: Interpretation) -> None:
     """Copy the filterable labels onto the row (kept even if applying fails later)."""
     note.txn_type = _clip(meaning.event, 64)
     note.txn_id = _clip(meaning.txn_id, 64)
     note.payment_status = _clip(meaning.status, 32)
     note.subscr_id = _clip(meaning.subscription_ref, 64)
+    # Every label counts as changed (a signup's empty txn_id too), so a batch's rows share
+    # one UPDATE (executemany): rows whose changed columns differ cost one UPDATE each.
+    for label in LABELS:
+        flag_modified(note, label)
 
 
 def _clip(value: str, length: int) -> str | None:
@@ -117,7 +125,13 @@ def apply(note: Notification, meaning: Interpretation, now: datetime) -> Applied
     ent = service.recompute(sub, now, history)
     # after recompute: the mail states the new dates
     notices.notify(
-        sub, facts, new, now, ent=ent, currency=meaning.money.currency if meaning.money else ""
+        sub,
+        facts,
+        new,
+        now,
+        ent=ent,
+        currency=meaning.money.currency if meaning.money else "",
+        terms_rows=history,
     )
     if meaning.payment is not None or meaning.parent_txn_id:
         receipts.issue([sub.id], now)  # a payment just paid gets its number

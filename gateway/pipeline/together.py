@@ -6,13 +6,16 @@ functions: each message is checked and applied in received order against its
 subscription as the messages before it left it. The billing core is pure, so that runs in
 memory; only the reads before it and the writes after it are set-based.
 
-Only the common case comes here: a message about a subscription that has a row, whose
-checks pass (signup terms and changes of terms included: they are judged and recorded
-in memory, so the batch's later payments are checked against them). Everything else (a
-subscription's first message, warnings, a refund whose payment is neither stored nor
-earlier in the batch, a failed check, a repeat with another body) is left to the
-one-by-one path together with every other message about the same subscription, which
-then still apply in received order.
+Only the common case comes here: a message about a subscription that has a row, or
+whose row its first message opens without a flag (pipeline/openings.py: a launch's new
+subscriptions), whose checks pass (signup terms and changes of terms included: they are
+judged and recorded in memory, so the batch's later payments are checked against them).
+Everything else (a first message that raises a flag, warnings, a refund whose payment
+is neither stored nor earlier in the batch, a failed check, a repeat with another body)
+is left to the one-by-one path together with every other message about the same
+subscription, which then still apply in received order. Should a subscription opened
+here need that path, the whole batch takes it (`Mismatch`): one by one, a first message
+that fails opens nothing.
 
 The subscriptions are locked in id order (two workers never deadlock over them) before
 anything about them is read, and every fact and payment of a subscription is written
@@ -49,11 +52,10 @@ from .apply import (
     terms_source,
     wake_waiting,
 )
+from .openings import Mismatch, open_together
 from .repeats import firsts, judge
 
-
-class Mismatch(RuntimeError):
-    """The database held more than was read under the locks: apply one by one instead."""
+__all__ = ["Mismatch", "Result", "apply_together"]
 
 
 @dataclass
@@ -62,6 +64,9 @@ class Result:
     applied: list[tuple[Notification, Applied]] = field(default_factory=list)
     #: Messages for the one-by-one path (flags, deferrals, first messages, terms...).
     left: list[int] = field(default_factory=list)
+    #: Subscriptions with payments to number: the caller issues their receipts last,
+    #: right before its commit (`issue_receipts`).
+    paid: set[int] = field(default_factory=set)
 
 
 @dataclass
@@ -111,7 +116,10 @@ def apply_together(items: Sequence[tuple[Notification, Interpretation]], now: da
     if not waiting:
         return result
 
+    opened = open_together(waiting, now)  # new subscriptions: their rows, as one by one
     subs, unplaced = _lock(waiting)
+    if opened - subs.keys():  # one of its messages needs the one-by-one path
+        raise Mismatch("a new subscription's messages need the one-by-one path")
     result.left += [note.id for note, _ in unplaced]
     _load(subs)
     applied = []
@@ -121,11 +129,22 @@ def apply_together(items: Sequence[tuple[Notification, Interpretation]], now: da
             for note, _ in sub.messages:
                 note.subscription_id, note.waiting_for = sub.row.id, None
             result.applied += sub.outcomes
+        elif sub.row.id in opened:  # one by one, its first message would not open it
+            raise Mismatch(f"subscription {sub.row.paypal_id} needs the one-by-one path")
         else:  # one of its messages needs the one-by-one path: all of them take it
             result.left += [note.id for note, _ in sub.messages]
             _forget(sub)
-    _write(applied, now)
+    result.paid = _write(applied, now)
     return result
+
+
+def issue_receipts(result: Result, now: datetime) -> None:
+    """Number the batch's paid payments: after every other write is flushed, so that the
+    series' counter row, which every worker's payments queue for, is locked only for the
+    numbering and the commit (gapless: a rollback takes the numbers with it)."""
+    if result.paid:
+        db.session.flush()
+        receipts.issue(result.paid, now)
 
 
 def _lock(
@@ -268,6 +287,7 @@ def _apply_in_memory(sub: _Sub, now: datetime) -> bool:
             now,
             ent=sub.ent,
             currency=meaning.money.currency if meaning.money else "",
+            terms_rows=sub.history,
         )
         applied = Applied(outcome_text(meaning, row, bool(new), now), row.id, tuple(sorted(new)))
         sub.outcomes.append((note, applied))
@@ -300,10 +320,11 @@ def _forget(sub: _Sub) -> None:
     db.session.expunge(sub.row)
 
 
-def _write(subs: list[_Sub], now: datetime) -> None:
+def _write(subs: list[_Sub], now: datetime) -> set[int]:
     """The batch's writes: facts, new payments (with their periods), changed payments,
-    refunds waiting for a payment, notices, members' access versions. The subscriptions'
-    and messages' own rows are updated by the session's flush at commit."""
+    refunds waiting for a payment, notices, members' access versions; returns the
+    subscriptions whose payments need receipts (`issue_receipts`). The subscriptions' and
+    messages' own rows are updated by the session's flush."""
     facts = [r for s in subs for r in s.fact_rows]
     stored = insert_new(
         SubscriptionFact, facts, unique=("subscription_id", "kind", "key"), returning=("id",)
@@ -348,8 +369,8 @@ def _write(subs: list[_Sub], now: datetime) -> None:
             changed,
         )
     wake_waiting([txn for (txn,) in inserted], now)
-    receipts.issue(paid, now)  # last of the writes: the series' lock is held briefly
     mail.queue_rows([m for s in subs for m in s.mails])
     members = {s.row.user_id for s in subs if s.access_changed and s.row.user_id is not None}
     if members:
         service.bump_access_version(*sorted(members))
+    return paid

@@ -39,7 +39,7 @@ from .disowned import flag_those_of_ours
 from .reading import read as read_note
 from .reading import received
 from .repeats import repeat_of
-from .together import Mismatch, apply_together
+from .together import Mismatch, apply_together, issue_receipts
 
 #: A deferred message is woken by its parent; this re-check is only a safety net.
 DEFERRED_RECHECK = timedelta(hours=6)
@@ -254,6 +254,7 @@ def _apply_together(ids: Sequence[int], known: Collection[object]) -> dict[int, 
                 del read[note.id]
             # Read before the commit expires them (after it, each would be a query).
             waited = [(n.channel, (now - n.received_at).total_seconds()) for n, _ in result.applied]
+        issue_receipts(result, now)  # last: the receipt counter's lock is held to the commit only
         db.session.commit()
     except Exception as e:
         db.session.rollback()

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, func, select
 
-from models import Payment, Subscription, SubscriptionFact, db
+from models import Payment, Subscription, SubscriptionFact, SubscriptionTerms, db
 
 from ..billing import Entitlement, Fact, FactKind, compute, status_at
 from ..billing.rules.entitlements import explain, is_past_due
@@ -133,12 +133,15 @@ def _money_back(sub: Subscription) -> tuple[datetime | None, MoneyBack | None]:
     return last.at, MoneyBack(last.at, charged_back, amount, currency, removed)
 
 
-def next_charge(sub: Subscription, at: datetime) -> str:
+def next_charge(
+    sub: Subscription, at: datetime, terms_rows: list[SubscriptionTerms] | None = None
+) -> str:
     """When PayPal will charge next and how much, from the subscription's own terms; "" if
-    it will not (cancelled, ended, manual, a pass, or already past due)."""
+    it will not (cancelled, ended, manual, a pass, or already past due). `terms_rows`: its
+    terms history, if already loaded."""
     if not sub.renews or sub.paid_through is None or sub.paid_through <= at:
         return ""
-    terms = agreed.in_force(sub)
+    terms = agreed.in_force(sub, rows=terms_rows)
     if terms is None:
         return f"the agreed amount on {day_text(sub.paid_through)}"
     price = next_price(terms, sub.started_at, sub.paid_through)

@@ -18,7 +18,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import or_, select
 
-from models import Payment, Subscription, db
+from models import Payment, Subscription, SubscriptionTerms, db
 
 from .. import mail
 from ..billing import Entitlement, compute
@@ -70,9 +70,12 @@ def notify(
     *,
     ent: Entitlement | None = None,
     currency: str = "",
+    terms_rows: list[SubscriptionTerms] | None = None,
 ) -> int:
     """Queue the notices of the facts just stored for the first time; how many."""
-    return mail.queue_rows(notices_for(sub, facts, new, now, ent=ent, currency=currency))
+    return mail.queue_rows(
+        notices_for(sub, facts, new, now, ent=ent, currency=currency, terms_rows=terms_rows)
+    )
 
 
 def notices_for(
@@ -83,12 +86,14 @@ def notices_for(
     *,
     ent: Entitlement | None = None,
     currency: str = "",
+    terms_rows: list[SubscriptionTerms] | None = None,
 ) -> list[dict[str, Any]]:
     """The notices of the facts just stored for the first time, rendered with the
     subscription as it is now, after recompute (to queue with `mail.queue_rows`).
 
     `ent`: the entitlement just computed (said by refund mails: was the period removed?);
-    `currency`: the message's own, else the plan's."""
+    `currency`: the message's own, else the plan's; `terms_rows`: the subscription's terms
+    history, when the caller has it (else the welcome's next charge reads it)."""
     if sub.user is None:
         return []  # no member yet: nobody to tell (assigning one later sends nothing old)
     fresh = [f for f in facts if (f.kind.value, f.key) in new]
@@ -106,7 +111,7 @@ def notices_for(
         from .service import billing_period
 
         welcome = f"notice:{sub.id}:welcome"
-        charge = next_charge(sub, now)
+        charge = next_charge(sub, now, terms_rows)
         rows.append(
             mail.render(
                 welcome,

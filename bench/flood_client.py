@@ -8,7 +8,7 @@ import asyncio
 import itertools
 import time
 
-from bench.processing import ipn_body
+from bench.backlogs import RENEWED_AT, payment, renewal_ref, txn
 
 FORGER = "203.0.113.9"
 PAYPAL = "173.0.81.140"
@@ -64,7 +64,9 @@ async def exchange(port: int, raw: bytes, conn: list) -> int:
 
 async def forge(port: int, total: int, deadline: float, codes: dict[int, int], sender: str) -> None:
     counter = itertools.count()
-    raw = request(port, ipn_body(0, "FORGED") + b"&" + MARK.encode(), sender)
+    raw = request(
+        port, payment(renewal_ref(0), txn("FORGED", 0), RENEWED_AT) + b"&" + MARK.encode(), sender
+    )
 
     async def one_connection() -> None:
         conn: list = []
@@ -86,7 +88,7 @@ async def genuine(
     for i in itertools.count(first):
         if until.is_set():
             break
-        raw = request(port, ipn_body(i, "GENUINE"), PAYPAL)
+        raw = request(port, payment(renewal_ref(i), txn("GENUINE", i), RENEWED_AT), PAYPAL)
         while (status := await exchange(port, raw, conn)) != 200:
             refused.append(status)
         sent.append(i)

@@ -47,7 +47,8 @@ def open_together(items: Sequence[tuple[Notification, Interpretation]], now: dat
     Messages about the others find no row and are left to the one-by-one path."""
     firsts: dict[str, tuple[Notification, Interpretation]] = {}
     for note, meaning in sorted(items, key=lambda item: item[0].id):
-        if not meaning.parent_txn_id and meaning.subscription_ref:
+        # A pass's purchase joins the member's pass row (pipeline/purchases.py): one by one.
+        if not meaning.parent_txn_id and meaning.subscription_ref and not meaning.one_time:
             firsts.setdefault(meaning.subscription_ref, (note, meaning))
     if not firsts:
         return set()

@@ -205,7 +205,8 @@ def _lock(
         row = row_for(note, meaning)
         # Warnings are flagged by the one-by-one path; no row: it creates one; another
         # plan named: it may follow a revise (subscriptions/plan_change.py).
-        if row is None or meaning.warnings or _names_another_plan(row, meaning):
+        # A pass's purchases and their refunds: one by one (pipeline/purchases.py).
+        if row is None or meaning.warnings or meaning.one_time or _names_another_plan(row, meaning):
             unplaced.append((note, meaning))
             if row is not None:
                 elsewhere.add(row.id)

@@ -119,7 +119,7 @@ def notices_for(
                 "subscription_confirmed",
                 now,
                 next_charge=charge,
-                fixed_term=bool(ent.last_of or billing_period(sub).cycles),
+                fixed_term=bool(ent.last_of or billing_period(sub, terms_rows).cycles),
                 **common,
             )
         )

@@ -25,22 +25,25 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.processing import database  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from bench.admin_seed import HUNDRED, PLANS, seed  # noqa: E402
+from bench.processing import SERVER, database  # noqa: E402
 
 PAGE_MS, LOGIN_MS, EXPORT_MB = 100.0, 20.0, 150.0
-PLANS = 5
 FAST_HASH = "pbkdf2:sha256:1"
 
 
-def seed(url: str, subs: int, pays: int) -> None:
-    """Schema via migrations, then users, plans, subscriptions and payments in bulk SQL."""
-    import sqlalchemy as sa
+def prepare(url: str, subs: int, pays: int, notes: int, flags: int, fresh: bool) -> None:
+    """Schema via the real migrations (a kept database gets any new ones, indexes
+    included), then, for a fresh database, the shop in bulk SQL (bench/admin_seed.py)."""
     from flask_migrate import upgrade
 
     from gateway import create_app
@@ -48,57 +51,8 @@ def seed(url: str, subs: int, pays: int) -> None:
     app = create_app(_config(url), instance_path=tempfile.mkdtemp())
     with app.app_context():
         upgrade()
-    users = max(1, subs * 4 // 5)
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    steps = [
-        f"""INSERT INTO plans (code, name, role, price, currency, period_count, period_unit,
-            active, created_at)
-            SELECT 'plan-' || g, 'Plan ' || g, 'premium', 9.00, 'USD', 1, 'M', true, now()
-            FROM generate_series(1, {PLANS}) g""",
-        f"""INSERT INTO users (email, password_hash, is_admin, access_version, session_token,
-            created_at)
-            SELECT substr(md5(g::text), 1, 6) || '.' || g || '@example.com', 'x', false, 1,
-                   md5('t' || g), now() - (g % 1000) * interval '1 day'
-            FROM generate_series(1::bigint, {users}) g""",
-        # Access dates spread a year either side of now, many equal (whole days, 1 in 50
-        # NULL); paid_through NULL for pending rows; 2% unclaimed, 1% without a plan.
-        f"""INSERT INTO subscriptions (user_id, plan_id, paypal_id, state, started_at,
-            paid_through, grace_until, access_until, created_at, updated_at)
-            SELECT CASE WHEN g % 50 = 7 THEN NULL ELSE 1 + (g * 7919) % {users} END,
-                   CASE WHEN g % 100 = 3 THEN NULL ELSE 1 + g % {PLANS} END,
-                   'I-' || upper(substr(md5('p' || g), 1, 10)) || g,
-                   (ARRAY['active','active','active','cancelled','suspended','ended',
-                          'pending','revoked'])[1 + g % 8],
-                   CASE WHEN g % 8 = 6 THEN NULL
-                        ELSE now() - ((g * 31) % 900) * interval '1 day' END,
-                   CASE WHEN g % 8 = 6 THEN NULL
-                        ELSE date_trunc('day', now()) + ((g * 13) % 730 - 365 - 5)
-                             * interval '1 day' END,
-                   CASE WHEN g % 10 = 1 THEN date_trunc('day', now())
-                        + ((g * 13) % 730 - 365) * interval '1 day' END,
-                   CASE WHEN g % 50 = 11 THEN NULL
-                        ELSE date_trunc('day', now()) + ((g * 13) % 730 - 365)
-                             * interval '1 day' END,
-                   now(), now()
-            FROM generate_series(1::bigint, {subs}) g""",
-        f"""INSERT INTO payments (subscription_id, txn_id, status, amount, currency, fee,
-            paid_at, period_start, period_end, created_at)
-            SELECT 1 + (g * 104729) % {subs}, upper(substr(md5('t' || g), 1, 9)) || g,
-                   (ARRAY['Completed','Completed','Completed','Completed','Completed',
-                          'Completed','Completed','Completed','Refunded','Pending'])[1 + g % 10],
-                   9.00, 'USD', 0.56,
-                   now() - ((g * 37) % 1000000) * interval '30 seconds',
-                   now() - interval '10 days', now() + interval '20 days', now()
-            FROM generate_series(1::bigint, {pays}) g""",
-    ]
-    with engine.begin() as conn:
-        for sql in steps:
-            started = time.perf_counter()
-            conn.execute(sa.text(sql))
-            print(f"  seeded: {sql.split()[2]:<14} {time.perf_counter() - started:6.1f} s")
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.execute(sa.text("VACUUM ANALYZE"))
-    engine.dispose()
+    if fresh:
+        seed(url, subs, pays, notes, flags)
 
 
 def _config(url: str) -> dict:
@@ -363,12 +317,37 @@ def measure_exports(url: str) -> list[tuple[str, float, float]]:
     return results
 
 
+@contextmanager
+def kept_database(name: str) -> Iterator[tuple[str, bool]]:
+    """(url, fresh) of database `name`, created if missing and never dropped: seed once at
+    full size, then measure again after a change (its new migrations are applied)."""
+    url = sa.engine.make_url(SERVER)
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.scalar(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name})
+        if not exists:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    yield url.set(database=name).render_as_string(hide_password=False), not exists
+
+
+@contextmanager
+def throwaway_database() -> Iterator[tuple[str, bool]]:
+    with database() as url:
+        yield url, True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscriptions", type=int, default=1_000_000)
     parser.add_argument("--payments", type=int, default=5_000_000)
-    parser.add_argument("--quick", action="store_true", help="100,000 / 500,000 rows")
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--flags", type=int, default=5_000)
+    parser.add_argument("--quick", action="store_true", help="a tenth of each (flags 1,000)")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--keep", metavar="NAME", help="seed into (or reuse) database NAME")
+    parser.add_argument("--seed-only", action="store_true", help="seed, measure nothing")
+    parser.add_argument("--no-exports", action="store_true", help="pages and log-in only")
     parser.add_argument("--export-child", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -376,15 +355,27 @@ def main() -> int:
         export_child(args.url, args.export_child)
         return 0
     if args.quick:
-        args.subscriptions, args.payments = 100_000, 500_000
-    with database() as url:
-        print(f"seeding {args.subscriptions:,} subscriptions, {args.payments:,} payments")
+        args.subscriptions, args.payments, args.messages, args.flags = (
+            100_000,
+            500_000,
+            100_000,
+            1_000,
+        )
+    with kept_database(args.keep) if args.keep else throwaway_database() as (url, fresh):
+        if fresh:
+            print(
+                f"seeding {args.subscriptions:,} subscriptions, {args.payments:,} payments, "
+                f"{args.messages:,} messages, {args.flags:,} flags"
+            )
         started = time.perf_counter()
-        seed(url, args.subscriptions, args.payments)
-        print(f"  seeded in {time.perf_counter() - started:.0f} s")
+        prepare(url, args.subscriptions, args.payments, args.messages, args.flags, fresh)
+        print(f"  ready in {time.perf_counter() - started:.0f} s", flush=True)
+        if args.seed_only:
+            return 0
         results = measure_pages(url, args.runs)
         results += measure_login(url, args.runs)
-        results += measure_exports(url)
+        if not args.no_exports:
+            results += measure_exports(url)
     missed = [(n, v, t) for n, v, t in results if v >= t]
     print(f"\n{len(results) - len(missed)} of {len(results)} figures within target")
     for name, value, target in missed:

@@ -8,8 +8,13 @@ which is a plain btree on (column, id) read forwards or backwards. Each page is 
 up to three index-friendly pieces, none with an OR: the rows tied with the cursor's value
 (`column = v AND id > i`), the rows past it (`column > v`), and the NULLs (`id > i`).
 
-Counts are never a COUNT(*) over a table: an exact count up to `EXACT_UP_TO` rows (a
-count over a LIMITed subquery), beyond that PostgreSQL's planner estimate ("about").
+Counts are never a COUNT(*) over a table: an exact count up to `ADMIN_EXACT_COUNT_UP_TO`
+rows (a count over a LIMITed subquery, reading at most that many), beyond that a bound
+("more than 10,000"), never the planner's guess, which can be many times off.
+
+`ids_first` pages read each piece's ids alone (`id IN (SELECT id ... ORDER BY ... LIMIT n)`),
+so PostgreSQL can walk a covering index without visiting a row the filter rejects, then
+load only the page's rows.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 
 from flask import abort, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, CompoundSelect, Select, func, select
+from sqlalchemy import ColumnElement, CompoundSelect, Select, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.base import Executable
@@ -30,8 +35,8 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from models import db
 
-#: Below this many matching rows a table shows an exact count; above, an estimate.
-EXACT_UP_TO = 1000
+#: The exact count's cap when no app is configured (the ADMIN_EXACT_COUNT_UP_TO setting).
+EXACT_UP_TO = 10_000
 #: `?page=N` is read as N keyset steps from the start, so it is allowed only for small N.
 MAX_PAGE = 10
 
@@ -125,6 +130,7 @@ def fetch(
     desc: bool,
     after: Cursor | None,
     limit: int,
+    ids_first: bool = False,
 ) -> list[Any]:
     """Up to `limit` rows of `stmt` in (key, id) order, strictly after `after`."""
     col = key.column
@@ -159,7 +165,11 @@ def fetch(
     for where, order in pieces:
         if len(rows) >= limit:
             break
-        rows += db.session.scalars(stmt.where(*where).order_by(*order).limit(limit - len(rows)))
+        piece = stmt.where(*where).order_by(*order).limit(limit - len(rows))
+        if ids_first:
+            ids = piece.with_only_columns(row_id, maintain_column_froms=True).scalar_subquery()
+            piece = stmt.where(row_id.in_(ids)).order_by(*order)
+        rows += db.session.scalars(piece)
     return rows
 
 
@@ -177,10 +187,9 @@ class KeysetPage:
 
     @property
     def count_label(self) -> str:
+        """The exact count, or "more than N": a true lower bound, never a guess."""
         if self.exact:
             return f"{self.count:,}"
-        if db.engine.dialect.name == "postgresql":
-            return f"about {self.count:,}"
         return f"more than {self.count:,}"
 
 
@@ -196,6 +205,8 @@ def page(
     before: str = "",
     last: bool = False,
     page_no: int = 1,
+    ids_first: bool = False,
+    count_of: Select | None = None,
 ) -> KeysetPage:
     """The page the query string asks for: first, `after`/`before` a cursor, last, or page N.
 
@@ -210,20 +221,20 @@ def page(
     back: list[Any] = []
     if before:  # exactly the rows before the cursor, so a walk back meets each row once
         c = decode(before, sort, desc, key)
-        back = fetch(stmt, key, row_id, not desc, _flip(c), size + 1)
+        back = fetch(stmt, key, row_id, not desc, _flip(c), size + 1, ids_first)
         items, at_start = back[:size][::-1], len(back) <= size
     elif last:
-        back = fetch(stmt, key, row_id, not desc, None, size + 1)
+        back = fetch(stmt, key, row_id, not desc, None, size + 1, ids_first)
         items, at_start, at_end = back[:size][::-1], len(back) <= size, True
     if not back:  # the first page, page N, or the page after a cursor
         start = decode(after, sort, desc, key) if after else None
         skip = 0 if after else (page_no - 1) * size
         if skip:
-            skipped = fetch(stmt, key, row_id, desc, None, skip)
+            skipped = fetch(stmt, key, row_id, desc, None, skip, ids_first)
             start = cursor_at(skipped[-1]) if len(skipped) == skip else None
-        rows = fetch(stmt, key, row_id, desc, start, size + 1) if not skip or start else []
+        rows = fetch(stmt, key, row_id, desc, start, size + 1, ids_first) if not skip or start else []
         items, at_start, at_end = rows[:size], start is None and not skip, len(rows) <= size
-    count, exact = estimate(stmt)
+    count, exact = estimate(stmt if count_of is None else count_of)
     return KeysetPage(
         items=items,
         next=encode(cursor_at(items[-1])) if items and not at_end else None,
@@ -236,12 +247,21 @@ def page(
 
 
 def requested(
-    stmt: Select, sort: str, key: SortKey, row_id: Expr, desc: bool, paging: Paging
+    stmt: Select,
+    sort: str,
+    key: SortKey,
+    row_id: Expr,
+    desc: bool,
+    paging: Paging,
+    *,
+    ids_first: bool = False,
+    count_of: Select | None = None,
 ) -> KeysetPage:
     """The page `paging` (the query string) asks for, ADMIN_PAGE_SIZE rows; a bad cursor
-    is the client's mistake, answered 400."""
+    is the client's mistake, answered 400. `count_of`: a cheaper statement matching the
+    same rows, counted instead of `stmt`."""
     try:
-        return page(
+        found = page(
             stmt,
             sort,
             key,
@@ -252,32 +272,33 @@ def requested(
             before=paging.before,
             last=paging.last,
             page_no=paging.page,
+            ids_first=ids_first,
+            count_of=count_of,
         )
     except BadCursor as e:
         abort(400, description=str(e))
+    return found
 
 
 def _flip(c: Cursor) -> Cursor:
     return Cursor(c.sort, not c.desc, c.value, c.id)
 
 
-def estimate(stmt: Select) -> tuple[int, bool]:
-    """How many rows `stmt` matches: (exact count, True) up to EXACT_UP_TO, else (about, False).
+def exact_up_to() -> int:
+    """The exact count's cap: the ADMIN_EXACT_COUNT_UP_TO setting (tests set it small)."""
+    return int(current_app.config.get("ADMIN_EXACT_COUNT_UP_TO", EXACT_UP_TO))
 
-    PostgreSQL asks the planner first (EXPLAIN, no rows read); the exact count then reads
-    at most EXACT_UP_TO + 1 rows, so neither grows with the table.
-    """
-    bare = stmt.order_by(None)
-    if db.engine.dialect.name == "postgresql":
-        planned = planner_rows(bare)
-        if planned > EXACT_UP_TO * 4:
-            return planned, False
-    bounded = select(func.count()).select_from(bare.limit(EXACT_UP_TO + 1).subquery())
+
+def estimate(stmt: Select) -> tuple[int, bool]:
+    """How many rows `stmt` matches: (the count, True) up to the cap, else (the cap, False),
+    read as "more than" the cap. The count reads at most cap + 1 rows (a LIMITed
+    subquery of their ids alone, so joins nothing filters on can be dropped)."""
+    cap = exact_up_to()
+    bare = stmt.order_by(None).with_only_columns(literal(1), maintain_column_froms=True)
+    bounded = select(func.count()).select_from(bare.limit(cap + 1).subquery())
     n = db.session.scalar(bounded) or 0
-    if n > EXACT_UP_TO:
-        if db.engine.dialect.name == "postgresql":
-            return max(planner_rows(bare), n), False
-        return EXACT_UP_TO, False
+    if n > cap:
+        return cap, False
     return n, True
 
 

@@ -38,6 +38,11 @@ class Subscription(Model):
         Index("ix_subscriptions_state_id", "state", "id"),
         Index("ix_subscriptions_user_id_id", "user_id", "id"),
         Index("ix_subscriptions_plan_id_id", "plan_id", "id"),
+        # A state filter sorted by a date (state=pending by start, the last page of
+        # state=cancelled): the state's rows in the sort's order, however rare the state.
+        Index("ix_subscriptions_state_access_until", "state", "access_until", "id"),
+        Index("ix_subscriptions_state_paid_through", "state", "paid_through", "id"),
+        Index("ix_subscriptions_state_started_at", "state", "started_at", "id"),
         # The admin "grace" view (gateway/subscriptions/listing.py in_grace): only rows with a grace
         # date, both of the view's ranges tested inside the index, the ids read from it.
         Index(

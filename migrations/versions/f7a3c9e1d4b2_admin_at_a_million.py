@@ -1,0 +1,53 @@
+"""admin at a million: indexes for the messages list (type filter, subscription, id
+prefixes, trigram search of the outcome on PostgreSQL) and for state filters sorted by a date
+
+Revision ID: f7a3c9e1d4b2
+Revises: c5f1a8d2e7b4
+Create Date: 2026-12-07 09:15:00.000000
+
+"""
+
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision = "f7a3c9e1d4b2"
+down_revision = "c5f1a8d2e7b4"
+branch_labels = None
+depends_on = None
+
+STATE_SORTS = ("access_until", "paid_through", "started_at")
+
+
+def upgrade():
+    op.create_index("ix_notifications_subscription", "notifications", ["subscription_id"])
+    op.create_index("ix_notifications_type_id", "notifications", ["txn_type", "id"])
+    for column in ("txn_id", "subscr_id"):
+        op.create_index(
+            f"ix_notifications_{column}_pattern",
+            "notifications",
+            [column],
+            postgresql_ops={column: "varchar_pattern_ops"},
+        )
+    if op.get_bind().dialect.name == "postgresql":
+        # pg_trgm ships with PostgreSQL (contrib) and is a trusted extension: the
+        # database's owner may create it. SQLite gets a plain index (its LIKE scans).
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    op.create_index(
+        "ix_notifications_outcome_trgm",
+        "notifications",
+        ["outcome"],
+        postgresql_using="gin",
+        postgresql_ops={"outcome": "gin_trgm_ops"},
+    )
+    for column in STATE_SORTS:
+        op.create_index(f"ix_subscriptions_state_{column}", "subscriptions", ["state", column, "id"])
+
+
+def downgrade():
+    for column in STATE_SORTS:
+        op.drop_index(f"ix_subscriptions_state_{column}", table_name="subscriptions")
+    op.drop_index("ix_notifications_outcome_trgm", table_name="notifications")
+    for column in ("txn_id", "subscr_id"):
+        op.drop_index(f"ix_notifications_{column}_pattern", table_name="notifications")
+    op.drop_index("ix_notifications_type_id", table_name="notifications")
+    op.drop_index("ix_notifications_subscription", table_name="notifications")

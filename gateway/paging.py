@@ -232,7 +232,9 @@ def page(
         if skip:
             skipped = fetch(stmt, key, row_id, desc, None, skip, ids_first)
             start = cursor_at(skipped[-1]) if len(skipped) == skip else None
-        rows = fetch(stmt, key, row_id, desc, start, size + 1, ids_first) if not skip or start else []
+        rows = (
+            fetch(stmt, key, row_id, desc, start, size + 1, ids_first) if not skip or start else []
+        )
         items, at_start, at_end = rows[:size], start is None and not skip, len(rows) <= size
     count, exact = estimate(stmt if count_of is None else count_of)
     return KeysetPage(

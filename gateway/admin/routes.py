@@ -109,8 +109,9 @@ def index():
 def subscriptions_list():
     """The subscriptions table: keyset-paged, so page 1 and the last page cost the same."""
     f = _filter()
-    stmt = subscriptions(f, now(), int(current_app.config["LAPSING_DAYS"]))
-    page = requested(stmt, f.sort, sort_key(f), Subscription.id, f.desc, f.paging)
+    at = now()
+    stmt = subscriptions(f, at, int(current_app.config["LAPSING_DAYS"]))
+    page = requested(stmt, f.sort, sort_key(f, at), Subscription.id, f.desc, f.paging)
     plans = db.session.scalars(select(Plan).order_by(Plan.code)).all()
     return render_template(
         "admin/subscriptions.html",

@@ -129,12 +129,12 @@ def subscriptions(f: SubscriptionFilter, now: datetime, lapsing_days: int) -> Se
         stmt = stmt.where(
             or_(until <= now, and_(until.is_(None), S.state != SubscriptionState.PENDING))
         )
-    if f.plan:
-        stmt = stmt.where(Plan.code == f.plan)
+    if f.plan:  # by plan_id (a subquery), so the page's id query need not join plans
+        stmt = stmt.where(S.plan_id.in_(select(Plan.id).where(Plan.code == f.plan)))
     if f.state:
         stmt = stmt.where(S.state == f.state)
     if f.q:
-        stmt = stmt.where(S.id.in_(search_ids(f.q)))
+        stmt = stmt.where(matching(f.q))
     return stmt
 
 
@@ -168,15 +168,19 @@ NOT_NULL_IN_VIEW = {
 }
 
 
-def sort_key(f: SubscriptionFilter) -> SortKey:
+def sort_key(f: SubscriptionFilter, now: datetime | None = None) -> SortKey:
     """The sort's key for this view: without a NULL piece where the view has no NULLs.
 
     Asked for `access_until IS NULL AND access_until > now`, PostgreSQL does not see that
     no row can match and walks a whole index for the page's NULLs: on the last page of the
-    active view, a million rows."""
+    active view, a million rows. The expired view sorted by access-until says what its
+    dated rows are (`access_until <= now`), a range of the sort's index: its OR alone is a
+    filter, read past every row with access (newest first, most of the table)."""
     key = SORTS[f.sort]
     if f.sort in NOT_NULL_IN_VIEW.get(f.view, ()):
         return replace(key, null_when=None, present_when=None)
+    if f.view == "expired" and f.sort == "access_until" and now is not None:
+        return replace(key, present_when=S.access_until <= now)
     return key
 
 
@@ -186,6 +190,34 @@ def order_of(f: SubscriptionFilter) -> list[ColumnElement[Any]]:
     if f.desc:
         return [col.desc().nulls_first(), S.id.desc()]
     return [col.asc().nulls_last(), S.id.asc()]
+
+
+#: A search matching more rows than this filters the sort's walk instead of listing ids.
+FEW = 10_000
+
+
+def matching(q: str) -> ColumnElement[bool]:
+    """Subscriptions the search `q` finds, in the shape its breadth needs: a few have their
+    ids read from each branch's index (`search_ids`) and sorted; a broad prefix (a letter
+    or two of an e-mail: a fifth of the members) would list hundreds of thousands of ids
+    to sort, so it becomes a filter on the sort's walk, which meets a match every few rows
+    (the members' ids hashed once from the e-mail index)."""
+    prefix = f"{escape_like(q.upper())}%"
+    probes = [select(User.id).where(email_prefix(q))]
+    if "@" not in q:
+        probes.append(select(S.id).where(S.paypal_id.like(prefix, escape="\\")))
+    if not any(_more_than(probe, FEW) for probe in probes):
+        return S.id.in_(search_ids(q))
+    matches = [S.paypal_id == q, S.user_id.in_(select(User.id).where(email_prefix(q)))]
+    if "@" not in q:
+        matches.append(S.paypal_id.like(prefix, escape="\\"))
+    return or_(*matches)
+
+
+def _more_than(stmt: Select, n: int) -> bool:
+    """Does `stmt` match more than `n` rows? (Reads at most n + 1 of them.)"""
+    bounded = select(func.count()).select_from(stmt.limit(n + 1).subquery())
+    return (db.session.scalar(bounded) or 0) > n
 
 
 def search_ids(q: str) -> CompoundSelect:

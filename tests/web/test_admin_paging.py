@@ -134,8 +134,11 @@ def test_filters_with_sorts(client, admin, login_as, table, clock, args, keep):
     assert walk(client, f"/admin/subscriptions?{args}") == want
 
 
-def test_search_exact_id_prefix_and_email(client, admin, login_as, table):
-    """Does the search find an exact PayPal id, an id prefix and an e-mail prefix in any case?"""
+@pytest.mark.parametrize("few", [queries.FEW, 0], ids=["ids-first", "broad-filter"])
+def test_search_exact_id_prefix_and_email(client, admin, login_as, table, monkeypatch, few):
+    """Does the search find an exact PayPal id, an id prefix and an e-mail prefix in any
+    case, whether it lists the matches' ids (few) or filters the sort's walk (broad)?"""
+    monkeypatch.setattr(queries, "FEW", few)
     login_as(admin)
 
     def found(q: str) -> set[int]:

@@ -283,12 +283,16 @@ def test_a_count_label_is_never_more_than_twice_off(client, admin, login_as, tab
     login_as(admin)
     client.application.config["ADMIN_EXACT_COUNT_UP_TO"] = 10_000
     exact = client.get(f"/admin/subscriptions?{view}").data.decode()
-    kind, shown = COUNTED.search(exact).groups()
+    found = COUNTED.search(exact)
+    assert found, exact
+    kind, shown = found.groups()
     assert kind == "exact"
     true = int(shown.replace(",", ""))
     client.application.config["ADMIN_EXACT_COUNT_UP_TO"] = cap
     capped = client.get(f"/admin/subscriptions?{view}").data.decode()
-    kind, shown = COUNTED.search(capped).groups()
+    found = COUNTED.search(capped)
+    assert found, capped
+    kind, shown = found.groups()
     stated = int(shown.replace(",", ""))
     if true <= cap:
         assert (kind, stated) == ("exact", true)

@@ -48,13 +48,14 @@ def subscribe(db, clock, make_subscription, member, plan, n: int, payments_each:
     db.session.commit()
 
 
-def queries_for_account(client) -> tuple[int, bytes]:
+def queries_for_account(client) -> tuple[list[str], bytes]:
     from models import db
 
     with statements_sent(db.engine) as sent:
         r = client.get("/account")
     assert r.status_code == 200
-    return len(sent), r.data
+    # The session's own look-up of the member is not the page's (a warm identity map skips it).
+    return [s for s in sent if not s.startswith("SELECT users.")], r.data
 
 
 def test_account_queries_do_not_grow_with_subscriptions(
@@ -69,7 +70,7 @@ def test_account_queries_do_not_grow_with_subscriptions(
     client_few.get("/account"), client_many.get("/account")  # roles computed on first visit
     n_few, page_few = queries_for_account(client_few)
     n_many, page_many = queries_for_account(client_many)
-    assert n_many == n_few, (n_few, n_many)
+    assert len(n_many) == len(n_few) < 20, (n_few, n_many)
     assert page_many.count(b"Refunded 9.00 USD") == 4 and page_few.count(b"Refunded 9.00 USD") == 1
 
 

@@ -50,8 +50,9 @@ def steps(subs: int, pays: int, users: int, notes: int, flags: int) -> list[str]
                    || (ARRAY['@example.com','@mail.test','@corp.example'])[1 + g % 3],
                    'x', false, 1, md5('t' || g), now() - (g % 1500) * {day}
             FROM generate_series(1::bigint, {users}) g""",
-        # By g % 100: 0-54 active (access ahead, up to a year; ~2% within the lapsing
-        # week), 55-69 cancelled (half still with access), 70-71 suspended in grace,
+        # By g % 100: 0-54 active (access ahead, up to a year; ~1% within the lapsing
+        # week), 55-69 cancelled (half still with access), 70-71 suspended (one in
+        # seven in grace: 0.3% of all),
         # 72-89 ended, 90-94 pending (no dates), 95-96 revoked, 97-99 refunded.
         f"""INSERT INTO subscriptions (user_id, plan_id, paypal_id, state, started_at,
             paid_through, grace_until, access_until, cancelled_at, ended_at, created_at,
@@ -68,9 +69,12 @@ def steps(subs: int, pays: int, users: int, notes: int, flags: int) -> list[str]
                    CASE WHEN k BETWEEN 90 AND 94 THEN NULL
                         WHEN k BETWEEN 70 AND 71 THEN {today} - (1 + g % 9) * {day}
                         ELSE {today} + d * {day} END,
-                   CASE WHEN k BETWEEN 70 AND 71 THEN {today} + (1 + g % 5) * {day} END,
+                   CASE WHEN k BETWEEN 70 AND 71 AND g % 7 = 0
+                        THEN {today} + (1 + g % 5) * {day} END,
                    CASE WHEN k BETWEEN 90 AND 94 THEN NULL
-                        WHEN k BETWEEN 70 AND 71 THEN {today} + (1 + g % 5) * {day}
+                        WHEN k BETWEEN 70 AND 71 AND g % 7 = 0
+                        THEN {today} + (1 + g % 5) * {day}
+                        WHEN k BETWEEN 70 AND 71 THEN {today} - (1 + g % 9) * {day}
                         ELSE {today} + d * {day} END,
                    CASE WHEN k BETWEEN 55 AND 69 THEN now() - (g % 300) * {day} END,
                    CASE WHEN k BETWEEN 72 AND 89 THEN {today} + d * {day} END,

@@ -111,7 +111,9 @@ def subscriptions_list():
     f = _filter()
     at = now()
     stmt = subscriptions(f, at, int(current_app.config["LAPSING_DAYS"]))
-    page = requested(stmt, f.sort, sort_key(f, at), Subscription.id, f.desc, f.paging)
+    page = requested(
+        stmt, f.sort, sort_key(f, at), Subscription.id, f.desc, f.paging, ids_first=True
+    )
     plans = db.session.scalars(select(Plan).order_by(Plan.code)).all()
     return render_template(
         "admin/subscriptions.html",

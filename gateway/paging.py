@@ -10,11 +10,11 @@ up to three index-friendly pieces, none with an OR: the rows tied with the curso
 
 Counts are never a COUNT(*) over a table: an exact count up to `ADMIN_EXACT_COUNT_UP_TO`
 rows (a count over a LIMITed subquery, reading at most that many), beyond that a bound
-("more than 10,000"), never the planner's guess, which can be many times off.
+("more than 1,000"), never the planner's guess, which can be many times off.
 
-`ids_first` pages read each piece's ids alone (`id IN (SELECT id ... ORDER BY ... LIMIT n)`),
-so PostgreSQL can walk a covering index without visiting a row the filter rejects, then
-load only the page's rows.
+With `rows_of` (the rows' statement without the filters), each piece reads its ids alone
+(`SELECT id ... ORDER BY ... LIMIT n`), so PostgreSQL can walk a covering index without
+visiting a row the filter rejects, then loads only the page's rows by id.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from sqlalchemy.sql.elements import ClauseElement
 from models import db
 
 #: The exact count's cap when no app is configured (the ADMIN_EXACT_COUNT_UP_TO setting).
-EXACT_UP_TO = 10_000
+EXACT_UP_TO = 1_000
 #: `?page=N` is read as N keyset steps from the start, so it is allowed only for small N.
 MAX_PAGE = 10
 
@@ -66,6 +66,8 @@ class SortKey:
     kind: type = str
     null_when: ColumnElement[bool] | None = None
     present_when: ColumnElement[bool] | None = None
+    #: The listed table's column that is NULL in the NULL piece (by default `column`).
+    null_column: Expr | None = None
 
     @property
     def present(self) -> ColumnElement[bool] | None:
@@ -130,7 +132,7 @@ def fetch(
     desc: bool,
     after: Cursor | None,
     limit: int,
-    ids_first: bool = False,
+    rows_of: Select | None = None,
 ) -> list[Any]:
     """Up to `limit` rows of `stmt` in (key, id) order, strictly after `after`."""
     col = key.column
@@ -146,10 +148,14 @@ def fetch(
     # (conditions, order) of each piece, in page order.
     nulls: list[tuple[list[Any], list[Any]]] = []
     if key.null_when is not None:
+        # In id order, said as (NULL column, id): the (column, id) index's own order, so
+        # PostgreSQL reads its NULL range rather than walk every id for the few NULL rows.
+        nc = key.null_column if key.null_column is not None else col
+        null_order = [nc.desc() if desc else nc.asc(), id_order]
         if after is not None and after.value is None:
-            nulls = [([key.null_when, id_past(after.id)], [id_order])]
+            nulls = [([key.null_when, id_past(after.id)], null_order)]
         else:
-            nulls = [([key.null_when], [id_order])]
+            nulls = [([key.null_when], null_order)]
         values = [([key.present], by_value)]
     else:
         values = [([], by_value)]
@@ -166,9 +172,9 @@ def fetch(
         if len(rows) >= limit:
             break
         piece = stmt.where(*where).order_by(*order).limit(limit - len(rows))
-        if ids_first:
+        if rows_of is not None:
             ids = piece.with_only_columns(row_id, maintain_column_froms=True).scalar_subquery()
-            piece = stmt.where(row_id.in_(ids)).order_by(*order)
+            piece = rows_of.where(row_id.in_(ids)).order_by(*order)
         rows += db.session.scalars(piece)
     return rows
 
@@ -205,7 +211,7 @@ def page(
     before: str = "",
     last: bool = False,
     page_no: int = 1,
-    ids_first: bool = False,
+    rows_of: Select | None = None,
     count_of: Select | None = None,
 ) -> KeysetPage:
     """The page the query string asks for: first, `after`/`before` a cursor, last, or page N.
@@ -221,20 +227,18 @@ def page(
     back: list[Any] = []
     if before:  # exactly the rows before the cursor, so a walk back meets each row once
         c = decode(before, sort, desc, key)
-        back = fetch(stmt, key, row_id, not desc, _flip(c), size + 1, ids_first)
+        back = fetch(stmt, key, row_id, not desc, _flip(c), size + 1, rows_of)
         items, at_start = back[:size][::-1], len(back) <= size
     elif last:
-        back = fetch(stmt, key, row_id, not desc, None, size + 1, ids_first)
+        back = fetch(stmt, key, row_id, not desc, None, size + 1, rows_of)
         items, at_start, at_end = back[:size][::-1], len(back) <= size, True
     if not back:  # the first page, page N, or the page after a cursor
         start = decode(after, sort, desc, key) if after else None
         skip = 0 if after else (page_no - 1) * size
         if skip:
-            skipped = fetch(stmt, key, row_id, desc, None, skip, ids_first)
+            skipped = fetch(stmt, key, row_id, desc, None, skip, rows_of)
             start = cursor_at(skipped[-1]) if len(skipped) == skip else None
-        rows = (
-            fetch(stmt, key, row_id, desc, start, size + 1, ids_first) if not skip or start else []
-        )
+        rows = fetch(stmt, key, row_id, desc, start, size + 1, rows_of) if not skip or start else []
         items, at_start, at_end = rows[:size], start is None and not skip, len(rows) <= size
     count, exact = estimate(stmt if count_of is None else count_of)
     return KeysetPage(
@@ -256,7 +260,7 @@ def requested(
     desc: bool,
     paging: Paging,
     *,
-    ids_first: bool = False,
+    rows_of: Select | None = None,
     count_of: Select | None = None,
 ) -> KeysetPage:
     """The page `paging` (the query string) asks for, ADMIN_PAGE_SIZE rows; a bad cursor
@@ -274,7 +278,7 @@ def requested(
             before=paging.before,
             last=paging.last,
             page_no=paging.page,
-            ids_first=ids_first,
+            rows_of=rows_of,
             count_of=count_of,
         )
     except BadCursor as e:

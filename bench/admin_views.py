@@ -140,14 +140,16 @@ def probes() -> tuple[dict[str, Any], list[str]]:
         return db.session.get(model, top // 2)
 
     sub: Any = db.session.scalar(
-        select(Subscription).where(
-            Subscription.id >= middle(Subscription).id, Subscription.user_id.is_not(None)
-        )
+        select(Subscription)
+        .where(Subscription.id >= middle(Subscription).id, Subscription.user_id.is_not(None))
+        .order_by(Subscription.id)
+        .limit(1)
     )
     note: Any = db.session.scalar(
-        select(Notification).where(
-            Notification.id >= middle(Notification).id, Notification.txn_id.is_not(None)
-        )
+        select(Notification)
+        .where(Notification.id >= middle(Notification).id, Notification.txn_id.is_not(None))
+        .order_by(Notification.id)
+        .limit(1)
     )
     hundred: Any = db.session.scalar(select(User).where(User.email == HUNDRED))
     hundred_sub = db.session.scalar(

@@ -195,8 +195,8 @@ def members():
     except BadFilter as e:
         abort(400, description=str(e))
     stmt = select(User).options(load_only(User.id, User.email, User.is_admin, User.created_at))
-    if q:
-        stmt = stmt.where(email_prefix(q))
+    if q:  # the range lets the e-mail index start and stop at the prefix (byte order)
+        stmt = stmt.where(email_prefix(q), *listing.email_range(q))
     page = requested(stmt, "email", MEMBER_KEY, User.id, False, paging)
     return render_template("admin/members.html", page=page, q=q)
 

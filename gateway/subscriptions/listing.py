@@ -18,6 +18,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    text,
     union,
 )
 from sqlalchemy.orm import aliased, contains_eager
@@ -228,10 +229,33 @@ def matching(q: str) -> ColumnElement[bool]:
     prefix = f"{escape_like(q.upper())}%"
     if few_matches(q):
         return S.id.in_(search_ids(q))
-    matches = [S.paypal_id == q, email_prefix(q)]  # on the joined member: looked up per row
+    paypal = [S.paypal_id == q]
     if "@" not in q:
-        matches.append(S.paypal_id.like(prefix, escape="\\"))
-    return or_(*matches)
+        paypal.append(S.paypal_id.like(prefix, escape="\\"))
+    if not _more_than(select(S.id).where(or_(*paypal)), 0):
+        return and_(email_prefix(q), *email_range(q))  # e-mails alone: bounded for the walk
+    return or_(*paypal, email_prefix(q))  # on the joined member: looked up per row
+
+
+def email_range(q: str) -> list[ColumnElement[bool]]:
+    """Bounds of the e-mails starting with `q` that an e-mail index can start and stop a
+    walk at (the member sort), where the database orders text byte by byte (collation C,
+    C.UTF-8; SQLite's BINARY): there every such e-mail lies in [q, q with its last letter
+    one higher). Linguistic collations order otherwise, so they get none (a broad prefix
+    sorted by member then walks the e-mails before it)."""
+    low = q.strip().lower()
+    if not low or ord(low[-1]) >= 0x10FFFF or not _byte_ordered():
+        return []
+    return [User.email >= low, User.email < low[:-1] + chr(ord(low[-1]) + 1)]
+
+
+def _byte_ordered() -> bool:
+    if db.engine.dialect.name != "postgresql":
+        return True
+    collation = db.session.scalar(
+        text("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+    )
+    return str(collation).lower() in {"c", "posix", "c.utf-8", "c.utf8"}
 
 
 def few_matches(q: str) -> bool:

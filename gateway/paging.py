@@ -213,6 +213,7 @@ def page(
     page_no: int = 1,
     rows_of: Select | None = None,
     count_of: Select | None = None,
+    counted: bool = True,
 ) -> KeysetPage:
     """The page the query string asks for: first, `after`/`before` a cursor, last, or page N.
 
@@ -240,7 +241,10 @@ def page(
             start = cursor_at(skipped[-1]) if len(skipped) == skip else None
         rows = fetch(stmt, key, row_id, desc, start, size + 1, rows_of) if not skip or start else []
         items, at_start, at_end = rows[:size], start is None and not skip, len(rows) <= size
-    count, exact = estimate(stmt if count_of is None else count_of)
+    if counted:
+        count, exact = estimate(stmt if count_of is None else count_of)
+    else:  # only what this page shows: all of them, or "more than" the rows seen
+        count, exact = len(items), at_start and at_end
     return KeysetPage(
         items=items,
         next=encode(cursor_at(items[-1])) if items and not at_end else None,
@@ -262,10 +266,12 @@ def requested(
     *,
     rows_of: Select | None = None,
     count_of: Select | None = None,
+    counted: bool = True,
 ) -> KeysetPage:
     """The page `paging` (the query string) asks for, ADMIN_PAGE_SIZE rows; a bad cursor
     is the client's mistake, answered 400. `count_of`: a cheaper statement matching the
-    same rows, counted instead of `stmt`."""
+    same rows, counted instead of `stmt`; `counted=False`: no count (a broad search whose
+    count would cost more than its page), the label says "more than" the rows shown."""
     try:
         found = page(
             stmt,
@@ -280,6 +286,7 @@ def requested(
             page_no=paging.page,
             rows_of=rows_of,
             count_of=count_of,
+            counted=counted,
         )
     except BadCursor as e:
         abort(400, description=str(e))

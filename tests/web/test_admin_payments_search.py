@@ -84,8 +84,13 @@ def test_each_payment_names_its_member(client, admin, login_as, ledger):
         ("an%", set()),  # LIKE wildcards are literal
     ],
 )
-def test_search_by_member_walks_both_ways(client, admin, login_as, ledger, q, emails):
-    """Does a member search find exactly their payments, newest first, forwards and back?"""
+@pytest.mark.parametrize("few", [payment_views.FEW_MEMBERS, 0], ids=["ids", "broad-walk"])
+def test_search_by_member_walks_both_ways(
+    client, admin, login_as, ledger, q, emails, monkeypatch, few
+):
+    """Does a member search find exactly their payments, newest first, forwards and back,
+    whether it sorts the matches' ids or filters the newest-first walk (a broad prefix)?"""
+    monkeypatch.setattr(payment_views, "FEW_MEMBERS", few)
     users, subs, pays = ledger
     login_as(admin)
     owners = {s.id for s in subs if s.user_id in {u.id for u in users if u.email in emails}}

@@ -23,6 +23,10 @@ from .types import Money, StatusColumn, UTCDateTime
 COVER = ("access_until", "state", "plan_id", "user_id", "paid_through", "started_at")
 
 
+#: The grace view's partial index carries every sort's column (PostgreSQL).
+GRACE_COVER = ["state", "plan_id", "user_id", "started_at"]
+
+
 def covering(key: str) -> list[str]:
     return [c for c in COVER if c != key]
 
@@ -81,6 +85,7 @@ class Subscription(Model):
             "id",
             postgresql_where=text("grace_until IS NOT NULL"),
             sqlite_where=text("grace_until IS NOT NULL"),
+            postgresql_include=GRACE_COVER,
         ),
         # The NULL piece of the "started" sort (no start date yet), by state, in id order.
         Index(

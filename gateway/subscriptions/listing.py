@@ -14,14 +14,13 @@ from sqlalchemy import (
     CompoundSelect,
     Select,
     and_,
-    any_,
     func,
     or_,
     select,
     text,
     union,
 )
-from sqlalchemy.orm import aliased, contains_eager
+from sqlalchemy.orm import contains_eager
 
 from models import Plan, Subscription, User, db
 
@@ -166,22 +165,11 @@ def in_grace(now: datetime) -> ColumnElement[bool]:
     """Subscriptions in grace now: a renewal failed (`grace_until` set), what was paid for
     has run out and access has not.
 
-    Few rows match, but no sort's index finds them: walked in any sort's order, a page would
-    read every row with access (or every row) to fill up. So their ids come first, from the
-    partial index `ix_subscriptions_grace` (only rows with a grace date; both range tests
-    checked inside the index). On PostgreSQL they are handed over as an array
-    (`id = ANY(array((SELECT ...)))`, an ARRAY(subquery): one InitPlan), which the planner
-    takes as a handful of primary-key look-ups to sort, whatever the sort; as a plain
-    `IN (SELECT ...)` it would guess the match rate from each column alone (far too high:
-    the two dates go together) and walk a sort's index instead.
-    """
-    g = aliased(Subscription, name="in_grace")
-    ids = select(g.id).where(
-        g.grace_until.is_not(None), g.paid_through <= now, g.access_until > now
-    )
-    if db.engine.dialect.name == "postgresql":
-        return S.id == any_(func.array(ids.scalar_subquery()))
-    return S.id.in_(ids)
+    Few rows match, and no sort's index finds them: walked in a sort's order, a page would
+    read every row with access to fill up. The partial index `ix_subscriptions_grace` holds
+    only rows with a grace date, tests both ranges inside the index and (PostgreSQL)
+    carries every sort's column, so a page's ids are its few entries, sorted."""
+    return and_(S.grace_until.is_not(None), S.paid_through <= now, S.access_until > now)
 
 
 #: Sorts whose column a view never leaves NULL (its own filter tests it against `now`).

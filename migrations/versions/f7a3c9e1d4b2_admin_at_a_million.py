@@ -7,6 +7,7 @@ Create Date: 2026-12-07 09:15:00.000000
 
 """
 
+import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
@@ -34,6 +35,15 @@ def _rebuild_sort_indexes(include: bool) -> None:
         extra = [c for c in COVER if c != column] if include else []
         op.drop_index(name, table_name="subscriptions")
         op.create_index(name, "subscriptions", [column, "id"], postgresql_include=extra)
+    # The grace view's partial index: its few entries carry every sort's column.
+    op.drop_index("ix_subscriptions_grace", table_name="subscriptions")
+    op.create_index(
+        "ix_subscriptions_grace",
+        "subscriptions",
+        ["access_until", "paid_through", "id"],
+        postgresql_where=sa.text("grace_until IS NOT NULL"),
+        postgresql_include=["state", "plan_id", "user_id", "started_at"] if include else [],
+    )
 
 
 def upgrade():

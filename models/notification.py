@@ -35,7 +35,7 @@ class Notification(Model):
         # The admin messages list (gateway/admin/messages.py): a subscription's messages,
         # the type filter in id order (and its list of types, by a skip scan), id prefixes.
         Index("ix_notifications_subscription", "subscription_id"),
-        Index("ix_notifications_type_id", "txn_type", "id"),
+        Index("ix_notifications_type_id", "txn_type", "id", postgresql_include=["status"]),
         Index(
             "ix_notifications_txn_id_pattern",
             "txn_id",

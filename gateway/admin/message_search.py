@@ -15,7 +15,7 @@ while walking the primary key newest first, which meets a match every few rows.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, func, literal_column, or_, select, text, union
+from sqlalchemy import ColumnElement, func, or_, select, text, union
 
 from models import Notification, db
 
@@ -38,10 +38,13 @@ def matching(q: str) -> ColumnElement[bool]:
         prefix = f"{escape_like(q.upper())}%"
         ids += [N.txn_id.like(prefix, escape="\\"), N.subscr_id.like(prefix, escape="\\")]
         words = _outcome_contains(q)
-        few = select(literal_column("1")).where(words).limit(FEW + 1).subquery()
-        if (db.session.scalar(select(func.count()).select_from(few)) or 0) > FEW:
+        # The outcome's matches, read once: up to FEW of them become the search's ids.
+        found = db.session.scalars(select(N.id).where(words).limit(FEW + 1)).all()
+        if len(found) > FEW:
             return or_(*ids, words)
-        ids.append(words)
+        if found:  # with the ids' own matches (indexed, few), as one list of ids
+            by_id = union(*(select(N.id).where(match) for match in ids)).limit(FEW + 1)
+            return N.id.in_(set(found) | set(db.session.scalars(by_id)))
     return N.id.in_(union(*(select(N.id).where(match) for match in ids)))
 
 

@@ -61,14 +61,16 @@ def index() -> ResponseReturnValue:
             raise BadFilter(f"Unknown status {status!r}.")
     except BadFilter as e:
         abort(400, description=str(e))
-    stmt = select(Notification).options(load_only(*LISTED))
+    stmt = select(Notification)
     if status:
         stmt = stmt.where(Notification.status == status)
     if txn_type:  # (txn_type, id): the type's messages newest first, from the index
         stmt = stmt.where(Notification.txn_type == txn_type)
     if q:
         stmt = stmt.where(search.matching(q))
-    page = requested(stmt, "id", BY_ID, Notification.id, True, paging)
+    # Each page's ids first (the type's index carries the status), then its rows.
+    rows = select(Notification).options(load_only(*LISTED))
+    page = requested(stmt, "id", BY_ID, Notification.id, True, paging, rows_of=rows)
     return render_template(
         "admin/messages.html",
         page=page,

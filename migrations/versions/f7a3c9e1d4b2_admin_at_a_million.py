@@ -48,7 +48,12 @@ def _rebuild_sort_indexes(include: bool) -> None:
 
 def upgrade():
     op.create_index("ix_notifications_subscription", "notifications", ["subscription_id"])
-    op.create_index("ix_notifications_type_id", "notifications", ["txn_type", "id"])
+    op.create_index(
+        "ix_notifications_type_id",
+        "notifications",
+        ["txn_type", "id"],
+        postgresql_include=["status"],
+    )
     for column in ("txn_id", "subscr_id"):
         op.create_index(
             f"ix_notifications_{column}_pattern",

@@ -1,18 +1,22 @@
-"""The admin tables at scale, on PostgreSQL: every view, filter, search, sort and deep page.
+"""The admin at scale, on PostgreSQL: every view reachable from the navigation.
 
-Seeds a throwaway database with generate_series (schema through the real migrations),
-then times each admin page server-side: an in-process Flask test client with a logged-in
-admin, the median of several runs after a warm-up. Pages are timed first, in the middle
-(by a cursor at the middle row's key) and last. Also: each CSV export of every row with
-the peak memory of the process that streams it (its own peak, in a child), and the log-in of
-a member who has 100 subscriptions (the password hash, fast for the bench user, is timed
-apart and reported). The export's peak is the child's own VmHWM (see `peak_rss_mb`).
+Seeds a database with generate_series (schema through the real migrations; data shaped
+like a real shop: bench/admin_seed.py), then times each admin view server-side: an
+in-process Flask test client with a logged-in admin, the median of 5 runs after a warm-up,
+beside this process's CPU and the statement count (robust on a loaded machine). The views
+(bench/admin_views.py): each list x view x sort x direction x first/next/last page, each
+filter and kind of search, the PayPal messages with their filters and searches, flags,
+outbox, reconciliation, every detail page, and a member's own /account with 100
+subscriptions. Also: each CSV export of every row with the peak memory of the process that
+streams it (its own VmHWM, in a child: `peak_rss_mb`), and the log-in of the member with
+100 subscriptions (the password hash, fast for the bench user, timed apart).
 
 Prints each figure with its target (pages 100 ms, log-in 20 ms, export 150 MB peak) and
 exits 1 if any is missed.
 
-Needs PostgreSQL (BENCH_DATABASE_URL, default the local server); the database is dropped.
-Usage: python bench/admin_scale.py [--quick] [--subscriptions N] [--payments M] [--runs R]
+Needs PostgreSQL (BENCH_DATABASE_URL, default the local server). A throwaway database is
+dropped; `--keep NAME` seeds NAME once and reuses it (new migrations applied) next time.
+Usage: python bench/admin_scale.py [--quick] [--keep NAME] [--no-exports] [--runs R]
 """
 
 from __future__ import annotations

@@ -117,11 +117,13 @@ def test_member_search_combines_with_status(client, admin, login_as, ledger, db)
 @pytest.mark.parametrize("q", ["anna@example.com", "anna", "ANNA@EX"])
 def test_member_search_reads_indexes(app, ledger, q):
     """On PostgreSQL, is the member search an index lookup: an e-mail index, then the
-    subscriptions by (user_id, id) and the payments by subscription_id, never a table scan?"""
+    subscriptions by user_id and the payments by subscription_id, never a table scan?"""
     db.session.execute(text("SET LOCAL enable_seqscan = off"))
     plan = keyset.explain(payment_views.search_ids(q))["Plan"]
     assert "Seq Scan" not in plan_nodes(plan), plan_nodes(plan)
     used = scanned_indexes(plan)
-    assert {"ix_payments_subscription_id", "ix_subscriptions_user_id_id"} <= used, used
+    assert "ix_payments_subscription_id" in used, used
+    # Either index led by user_id finds a member's subscriptions (the two are alike).
+    assert used & {"ix_subscriptions_user_id_id", "ix_subscriptions_user_access"}, used
     assert used & {"uq_users_email", "ix_users_email_pattern"}, used  # both serve "="
     db.session.rollback()

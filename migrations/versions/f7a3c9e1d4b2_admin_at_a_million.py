@@ -1,5 +1,7 @@
 """admin at a million: indexes for the messages list (type filter, subscription, id
-prefixes, trigram search of the outcome on PostgreSQL) and for state filters sorted by a date
+prefixes, trigram search of the outcome on PostgreSQL) and for state filters sorted by a date;
+on PostgreSQL the subscriptions' sort indexes and the grace index rebuilt to INCLUDE what the
+admin views test, so a page's ids are read from the index alone
 
 Revision ID: f7a3c9e1d4b2
 Revises: c5f1a8d2e7b4

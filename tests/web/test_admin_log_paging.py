@@ -120,7 +120,7 @@ def test_pages_walk_every_row_once_newest_first(client, admin, login_as, logs, t
 
 
 def test_counts_are_bounded_and_labelled(client, admin, login_as, logs):
-    """Do the messages and reconciliation pages count exactly when small, say "(estimate)"
+    """Do the messages and reconciliation pages count exactly when small, say "more than N"
     beyond the bound, and send no COUNT(*) without a LIMIT?"""
     login_as(admin)
     with statements_sent(db.engine) as sent:

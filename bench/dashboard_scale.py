@@ -34,7 +34,7 @@ from bench.admin_scale import (  # noqa: E402
     PAGE_MS,
     _app_with_login,
     _now,
-    seed,
+    prepare,
     timed,
 )
 from bench.processing import database  # noqa: E402
@@ -199,7 +199,7 @@ def main() -> int:
         if not args.url:
             print(f"seeding {args.subscriptions:,} subscriptions, {args.payments:,} payments")
             started = time.perf_counter()
-            seed(url, args.subscriptions, args.payments)
+            prepare(url, args.subscriptions, args.payments, 0, 0, fresh=True)
             seed_dashboard(url, args.subscriptions, args.payments)
             print(f"  seeded in {time.perf_counter() - started:.0f} s")
             if args.keep:

@@ -47,6 +47,9 @@ class DefaultConfig:
     LOGIN_MAX_DELAY_MINUTES = 15
 
     ADMIN_PAGE_SIZE = 50
+    #: Admin tables count matching rows exactly up to this many (reading at most that many
+    #: plus one: cheap whatever the filter); beyond it they say "more than 1,000".
+    ADMIN_EXACT_COUNT_UP_TO = 1_000
     #: Below this many rows (subscriptions + payments + facts, by their highest ids) the
     #: dashboard counts in the request; above it, it shows the job's latest count.
     DASHBOARD_LIVE_ROWS = 20_000

@@ -8,8 +8,13 @@ which is a plain btree on (column, id) read forwards or backwards. Each page is 
 up to three index-friendly pieces, none with an OR: the rows tied with the cursor's value
 (`column = v AND id > i`), the rows past it (`column > v`), and the NULLs (`id > i`).
 
-Counts are never a COUNT(*) over a table: an exact count up to `EXACT_UP_TO` rows (a
-count over a LIMITed subquery), beyond that PostgreSQL's planner estimate ("about").
+Counts are never a COUNT(*) over a table: an exact count up to `ADMIN_EXACT_COUNT_UP_TO`
+rows (a count over a LIMITed subquery, reading at most that many), beyond that a bound
+("more than 1,000"), never the planner's guess, which can be many times off.
+
+With `rows_of` (the rows' statement without the filters), each piece reads its ids alone
+(`SELECT id ... ORDER BY ... LIMIT n`), so PostgreSQL can walk a covering index without
+visiting a row the filter rejects, then loads only the page's rows by id.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 
 from flask import abort, current_app
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, CompoundSelect, Select, func, select
+from sqlalchemy import ColumnElement, CompoundSelect, Select, func, literal, select
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.base import Executable
@@ -30,8 +35,8 @@ from sqlalchemy.sql.elements import ClauseElement
 
 from models import db
 
-#: Below this many matching rows a table shows an exact count; above, an estimate.
-EXACT_UP_TO = 1000
+#: The exact count's cap when no app is configured (the ADMIN_EXACT_COUNT_UP_TO setting).
+EXACT_UP_TO = 1_000
 #: `?page=N` is read as N keyset steps from the start, so it is allowed only for small N.
 MAX_PAGE = 10
 
@@ -61,6 +66,8 @@ class SortKey:
     kind: type = str
     null_when: ColumnElement[bool] | None = None
     present_when: ColumnElement[bool] | None = None
+    #: The listed table's column that is NULL in the NULL piece (by default `column`).
+    null_column: Expr | None = None
 
     @property
     def present(self) -> ColumnElement[bool] | None:
@@ -125,6 +132,7 @@ def fetch(
     desc: bool,
     after: Cursor | None,
     limit: int,
+    rows_of: Select | None = None,
 ) -> list[Any]:
     """Up to `limit` rows of `stmt` in (key, id) order, strictly after `after`."""
     col = key.column
@@ -140,10 +148,14 @@ def fetch(
     # (conditions, order) of each piece, in page order.
     nulls: list[tuple[list[Any], list[Any]]] = []
     if key.null_when is not None:
+        # In id order, said as (NULL column, id): the (column, id) index's own order, so
+        # PostgreSQL reads its NULL range rather than walk every id for the few NULL rows.
+        nc = key.null_column if key.null_column is not None else col
+        null_order = [nc.desc() if desc else nc.asc(), id_order]
         if after is not None and after.value is None:
-            nulls = [([key.null_when, id_past(after.id)], [id_order])]
+            nulls = [([key.null_when, id_past(after.id)], null_order)]
         else:
-            nulls = [([key.null_when], [id_order])]
+            nulls = [([key.null_when], null_order)]
         values = [([key.present], by_value)]
     else:
         values = [([], by_value)]
@@ -159,7 +171,11 @@ def fetch(
     for where, order in pieces:
         if len(rows) >= limit:
             break
-        rows += db.session.scalars(stmt.where(*where).order_by(*order).limit(limit - len(rows)))
+        piece = stmt.where(*where).order_by(*order).limit(limit - len(rows))
+        if rows_of is not None:
+            ids = piece.with_only_columns(row_id, maintain_column_froms=True).scalar_subquery()
+            piece = rows_of.where(row_id.in_(ids)).order_by(*order)
+        rows += db.session.scalars(piece)
     return rows
 
 
@@ -177,10 +193,9 @@ class KeysetPage:
 
     @property
     def count_label(self) -> str:
+        """The exact count, or "more than N": a true lower bound, never a guess."""
         if self.exact:
             return f"{self.count:,}"
-        if db.engine.dialect.name == "postgresql":
-            return f"about {self.count:,}"
         return f"more than {self.count:,}"
 
 
@@ -196,6 +211,9 @@ def page(
     before: str = "",
     last: bool = False,
     page_no: int = 1,
+    rows_of: Select | None = None,
+    count_of: Select | None = None,
+    counted: bool = True,
 ) -> KeysetPage:
     """The page the query string asks for: first, `after`/`before` a cursor, last, or page N.
 
@@ -210,20 +228,23 @@ def page(
     back: list[Any] = []
     if before:  # exactly the rows before the cursor, so a walk back meets each row once
         c = decode(before, sort, desc, key)
-        back = fetch(stmt, key, row_id, not desc, _flip(c), size + 1)
+        back = fetch(stmt, key, row_id, not desc, _flip(c), size + 1, rows_of)
         items, at_start = back[:size][::-1], len(back) <= size
     elif last:
-        back = fetch(stmt, key, row_id, not desc, None, size + 1)
+        back = fetch(stmt, key, row_id, not desc, None, size + 1, rows_of)
         items, at_start, at_end = back[:size][::-1], len(back) <= size, True
     if not back:  # the first page, page N, or the page after a cursor
         start = decode(after, sort, desc, key) if after else None
         skip = 0 if after else (page_no - 1) * size
         if skip:
-            skipped = fetch(stmt, key, row_id, desc, None, skip)
+            skipped = fetch(stmt, key, row_id, desc, None, skip, rows_of)
             start = cursor_at(skipped[-1]) if len(skipped) == skip else None
-        rows = fetch(stmt, key, row_id, desc, start, size + 1) if not skip or start else []
+        rows = fetch(stmt, key, row_id, desc, start, size + 1, rows_of) if not skip or start else []
         items, at_start, at_end = rows[:size], start is None and not skip, len(rows) <= size
-    count, exact = estimate(stmt)
+    if counted:
+        count, exact = estimate(stmt if count_of is None else count_of)
+    else:  # only what this page shows: all of them, or "more than" the rows seen
+        count, exact = len(items), at_start and at_end
     return KeysetPage(
         items=items,
         next=encode(cursor_at(items[-1])) if items and not at_end else None,
@@ -236,12 +257,23 @@ def page(
 
 
 def requested(
-    stmt: Select, sort: str, key: SortKey, row_id: Expr, desc: bool, paging: Paging
+    stmt: Select,
+    sort: str,
+    key: SortKey,
+    row_id: Expr,
+    desc: bool,
+    paging: Paging,
+    *,
+    rows_of: Select | None = None,
+    count_of: Select | None = None,
+    counted: bool = True,
 ) -> KeysetPage:
     """The page `paging` (the query string) asks for, ADMIN_PAGE_SIZE rows; a bad cursor
-    is the client's mistake, answered 400."""
+    is the client's mistake, answered 400. `count_of`: a cheaper statement matching the
+    same rows, counted instead of `stmt`; `counted=False`: no count (a broad search whose
+    count would cost more than its page), the label says "more than" the rows shown."""
     try:
-        return page(
+        found = page(
             stmt,
             sort,
             key,
@@ -252,32 +284,34 @@ def requested(
             before=paging.before,
             last=paging.last,
             page_no=paging.page,
+            rows_of=rows_of,
+            count_of=count_of,
+            counted=counted,
         )
     except BadCursor as e:
         abort(400, description=str(e))
+    return found
 
 
 def _flip(c: Cursor) -> Cursor:
     return Cursor(c.sort, not c.desc, c.value, c.id)
 
 
-def estimate(stmt: Select) -> tuple[int, bool]:
-    """How many rows `stmt` matches: (exact count, True) up to EXACT_UP_TO, else (about, False).
+def exact_up_to() -> int:
+    """The exact count's cap: the ADMIN_EXACT_COUNT_UP_TO setting (tests set it small)."""
+    return int(current_app.config.get("ADMIN_EXACT_COUNT_UP_TO", EXACT_UP_TO))
 
-    PostgreSQL asks the planner first (EXPLAIN, no rows read); the exact count then reads
-    at most EXACT_UP_TO + 1 rows, so neither grows with the table.
-    """
-    bare = stmt.order_by(None)
-    if db.engine.dialect.name == "postgresql":
-        planned = planner_rows(bare)
-        if planned > EXACT_UP_TO * 4:
-            return planned, False
-    bounded = select(func.count()).select_from(bare.limit(EXACT_UP_TO + 1).subquery())
+
+def estimate(stmt: Select) -> tuple[int, bool]:
+    """How many rows `stmt` matches: (the count, True) up to the cap, else (the cap, False),
+    read as "more than" the cap. The count reads at most cap + 1 rows (a LIMITed
+    subquery of their ids alone, so joins nothing filters on can be dropped)."""
+    cap = exact_up_to()
+    bare = stmt.order_by(None).with_only_columns(literal(1), maintain_column_froms=True)
+    bounded = select(func.count()).select_from(bare.limit(cap + 1).subquery())
     n = db.session.scalar(bounded) or 0
-    if n > EXACT_UP_TO:
-        if db.engine.dialect.name == "postgresql":
-            return max(planner_rows(bare), n), False
-        return EXACT_UP_TO, False
+    if n > cap:
+        return cap, False
     return n, True
 
 

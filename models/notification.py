@@ -56,6 +56,28 @@ class Notification(Model):
             postgresql_where=text("status = 'invalid'"),
             sqlite_where=text("status = 'invalid'"),
         ),
+        # The admin messages list (gateway/admin/messages.py): a subscription's messages,
+        # the type filter in id order (and its list of types, by a skip scan), id prefixes.
+        Index("ix_notifications_subscription", "subscription_id"),
+        Index("ix_notifications_type_id", "txn_type", "id", postgresql_include=["status"]),
+        Index(
+            "ix_notifications_txn_id_pattern",
+            "txn_id",
+            postgresql_ops={"txn_id": "varchar_pattern_ops"},
+        ),
+        Index(
+            "ix_notifications_subscr_id_pattern",
+            "subscr_id",
+            postgresql_ops={"subscr_id": "varchar_pattern_ops"},
+        ),
+        # Words inside the outcome (ILIKE '%…%'): a pg_trgm GIN index on PostgreSQL; on
+        # SQLite (small shops) a plain index the LIKE does not use, kept so both match.
+        Index(
+            "ix_notifications_outcome_trgm",
+            "outcome",
+            postgresql_using="gin",
+            postgresql_ops={"outcome": "gin_trgm_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -98,7 +98,7 @@ def _page(
         .limit(RUNS)
     ).all()
     # Newest first, as the flags queue lists them; the count exact up to
-    # paging.EXACT_UP_TO, an estimate beyond, never a COUNT(*) of them all.
+    # ADMIN_EXACT_COUNT_UP_TO, "more than" it beyond, never a COUNT(*) of them all.
     page = requested(open_differences(), "created", flags.CREATED, Flag.id, True, paging)
     return render_template(
         "admin/reconciliation.html",

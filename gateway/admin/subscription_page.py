@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from flask import render_template
 from flask.typing import ResponseReturnValue
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import CompoundSelect, Select, select, union
 
 from models import (
     AuditEntry,
@@ -53,12 +53,7 @@ def page(
     ).all()
     notes = db.session.scalars(
         select(Notification)
-        .where(
-            or_(
-                Notification.subscription_id == sub.id,
-                and_(Notification.subscr_id.is_not(None), Notification.subscr_id == sub.paypal_id),
-            )
-        )
+        .where(Notification.id.in_(messages_of(sub)))
         .order_by(Notification.received_at, Notification.id)
     ).all()
     flags = db.session.scalars(select(Flag).where(Flag.subscription_id == sub.id)).all()
@@ -78,6 +73,16 @@ def page(
         assign_form=refused or assign_form(sub),
         candidates=member_candidates(sub),
     ), code
+
+
+def messages_of(sub: Subscription) -> Select | CompoundSelect:
+    """Ids of the messages about `sub`: those applied to it and those naming its PayPal id,
+    each read from its own index (an OR of the two would scan every message)."""
+    n = Notification
+    applied = select(n.id).where(n.subscription_id == sub.id)
+    if sub.paypal_id is None:
+        return applied
+    return union(applied, select(n.id).where(n.subscr_id == sub.paypal_id))
 
 
 def assign_form(sub: Subscription) -> AssignForm:
@@ -103,7 +108,8 @@ def member_candidates(sub: Subscription) -> list[User]:
     found: list[User] = []
     if sub.payer_email:
         found += db.session.scalars(
-            select(User).where(func.lower(User.email) == sub.payer_email.lower())
+            # e-mails are stored lower-cased: the unique index finds it, no lower() scan
+            select(User).where(User.email == User.normalise_email(sub.payer_email))
         ).all()
     if sub.plan_id is not None:
         window = (sub.created_at - NEAR, sub.created_at + NEAR)

@@ -9,8 +9,10 @@ subscription shows what PayPal says, not what we hoped.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
+from flask import g, has_request_context
 from sqlalchemy import exists, select
 
 from models import Checkout, Notification, Subscription, db
@@ -24,10 +26,15 @@ from .asking import ask
 
 def is_rest(sub: Subscription) -> bool:
     """A subscription of the Subscriptions API (only those can be cancelled by API; a
-    Payments Standard subscription is cancelled by the member at PayPal). A pass bought
-    through Orders v2 is no subscription: nothing to cancel, pause or change."""
+    Payments Standard subscription is cancelled by the member at PayPal). Within a
+    request the answer is kept (the account page asks it several times per row, and
+    `read_rest` answers for all its rows in two queries). A pass bought through Orders v2
+    is no subscription: nothing to cancel, pause or change."""
     if not sub.paypal_id or sub.is_pass:
         return False
+    known = _request_cache()
+    if known is not None and sub.id in known:
+        return known[sub.id]
     by_checkout = exists().where(
         Checkout.subscription_id == sub.id, Checkout.channel == CheckoutFlow.REST
     )
@@ -35,7 +42,44 @@ def is_rest(sub: Subscription) -> bool:
         Notification.subscription_id == sub.id,
         Notification.channel.in_([Channel.WEBHOOK, Channel.API]),
     )
-    return bool(db.session.scalar(select(by_checkout | by_channel)))
+    answer = bool(db.session.scalar(select(by_checkout | by_channel)))
+    if known is not None:
+        known[sub.id] = answer
+    return answer
+
+
+def read_rest(subs: Sequence[Subscription]) -> None:
+    """Answer `is_rest` for all of `subs` at once, for the rest of this request."""
+    known = _request_cache()
+    ids = [s.id for s in subs if s.paypal_id]
+    if known is None or not ids:
+        return
+    rest = set(
+        db.session.scalars(
+            select(Checkout.subscription_id).where(
+                Checkout.subscription_id.in_(ids), Checkout.channel == CheckoutFlow.REST
+            )
+        )
+    )
+    rest.update(
+        db.session.scalars(
+            select(Notification.subscription_id)
+            .where(
+                Notification.subscription_id.in_(ids),
+                Notification.channel.in_([Channel.WEBHOOK, Channel.API]),
+            )
+            .distinct()
+        )
+    )
+    known.update({i: i in rest for i in ids})
+
+
+def _request_cache() -> dict[int, bool] | None:
+    """This request's answers (None outside a request: a worker's app context lives on,
+    and a subscription's channel may be learnt between two of its messages)."""
+    if not has_request_context():
+        return None
+    return g.setdefault("rest_subscriptions", {})
 
 
 def cancel(sub: Subscription, reason: str, now: datetime) -> None:

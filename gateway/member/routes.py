@@ -30,12 +30,14 @@ from ..paypal.urls import manage_url
 from ..receipts import document
 from ..records.audit import CONFIRMED
 from ..subscriptions import cancel_reasons, seats
+from ..subscriptions import recorded_terms as agreed
 from ..subscriptions.cancel_reasons import REASONS
 from ..subscriptions.display import (
     access_after,
     next_charge,
     pass_end,
     past_due,
+    reason_facts,
     reason_of,
     status_of,
 )
@@ -97,6 +99,10 @@ def plan_cards(rows: Sequence[Plan]) -> dict[str, Any]:
     }
 
 
+#: Payments the account page lists before a link to all of them.
+RECENT_PAYMENTS = 24
+
+
 @bp.route("/account")
 @login_required
 def account():
@@ -114,6 +120,10 @@ def account():
         or s.state is SubscriptionState.PENDING
     ]
     past = [s for s in subs if s not in current]
+    # What each row's cells read, for all rows at once rather than a few queries per row.
+    rest_cancel.read_rest(subs)
+    facts = reason_facts([s.id for s in subs])
+    terms = agreed.histories([s.id for s in subs if s.renews])
     refused = db.session.scalars(
         select(Checkout).where(
             Checkout.user_id == current_user.id,
@@ -121,18 +131,24 @@ def account():
             Checkout.subscription_id.is_(None),
         )
     ).all()
+    # The latest payments (a member of years has hundreds); `?payments=all` lists every one.
+    every = request.args.get("payments") == "all"
     payments = db.session.scalars(
         select(Payment)
         .join(Subscription, Subscription.id == Payment.subscription_id)
         .where(Subscription.user_id == current_user.id)
-        .order_by(Payment.paid_at.desc())
+        .order_by(Payment.paid_at.desc(), Payment.id.desc())
+        .limit(None if every else RECENT_PAYMENTS + 1)
     ).all()
+    older = not every and len(payments) > RECENT_PAYMENTS
+    payments = payments if every else payments[:RECENT_PAYMENTS]
     return render_template(
         "member/account.html",
         current=current,
         past=past,
         refused=refused,
         payments=payments,
+        older_payments=older,
         late=[
             (s.plan.name if s.plan else "Your subscription", s.grace_until)
             for s in subs
@@ -145,8 +161,8 @@ def account():
         },
         **manage_view(current),
         status=lambda s: status_of(s, at),
-        reason=lambda s: reason_of(s, at),
-        next_charge=lambda s: next_charge(s, at) or pass_end(s, at),
+        reason=lambda s: reason_of(s, at, facts.get(s.id)),
+        next_charge=lambda s: next_charge(s, at, terms.get(s.id, [])) or pass_end(s, at),
     )
 
 

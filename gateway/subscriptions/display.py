@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, func, select
 
@@ -47,22 +50,27 @@ def explanation(sub: Subscription) -> list[str]:
     return explain(compute(facts_of(sub), billing_period(sub), pol), pol)
 
 
-def reason_of(sub: Subscription, at: datetime) -> str:
+@dataclass(frozen=True)
+class ReasonFacts:
+    """What a reason sentence reads beyond the row: the latest revoke (its member note and
+    time), the latest refund or chargeback (with its payment), and when the last payment
+    was completed. `reason_facts` reads them for many subscriptions in two queries."""
+
+    revoked: Any = None
+    money_back: Any = None
+    last_paid_at: datetime | None = None
+
+
+def reason_of(sub: Subscription, at: datetime, known: ReasonFacts | None = None) -> str:
     """The sentence the member page shows, e.g. "Refunded 9.00 USD on 3 Feb 2026: that
     payment's period no longer gives access; nothing is paid for." or why a signup was
-    refused."""
+    refused. `known`: its facts, if already read (`reason_facts`)."""
     if sub.plan_id is None:
         return "Your payment is recorded; we are matching it to a plan. Contact us if this lasts."
-    revoked = db.session.execute(
-        select(SubscriptionFact.member_note, SubscriptionFact.at)
-        .where(
-            SubscriptionFact.subscription_id == sub.id,
-            SubscriptionFact.kind == FactKind.REVOKED.value,
-        )
-        .order_by(SubscriptionFact.at.desc(), SubscriptionFact.id.desc())
-        .limit(1)
-    ).first()
-    back_at, back = _money_back(sub)
+    if known is None:
+        known = reason_facts([sub.id]).get(sub.id, ReasonFacts())
+    revoked = known.revoked
+    back_at, back = _money_back(sub, known)
     ent = Entitlement(
         state=sub.state,
         trial_until=sub.trial_until,
@@ -98,39 +106,62 @@ def last_of(sub: Subscription) -> int | None:
     )
 
 
-def _money_back(sub: Subscription) -> tuple[datetime | None, MoneyBack | None]:
+def _money_back(sub: Subscription, known: ReasonFacts) -> tuple[datetime | None, MoneyBack | None]:
     """When money last went back (a refund or chargeback), and that event as the member
     reads it: not once a later payment was made (the story moved on), nor a chargeback
     PayPal cancelled (its period counts again)."""
-    f, p = SubscriptionFact, Payment
-    last = db.session.execute(
-        select(f.kind, f.at, f.amount, p.amount.label("paid"), p.currency, p.period_end)
-        .outerjoin(p, and_(p.txn_id == f.txn_id, p.subscription_id == f.subscription_id))
-        .where(
-            f.subscription_id == sub.id,
-            f.kind.in_((FactKind.REFUNDED.value, FactKind.REVERSED.value)),
-        )
-        .order_by(f.at.desc(), f.id.desc())
-        .limit(1)
-    ).first()
+    last = known.money_back
     if last is None:
         return None, None
-    paid_since = db.session.scalar(
-        select(f.id)
-        .where(
-            f.subscription_id == sub.id,
-            f.kind == FactKind.PAYMENT_COMPLETED.value,
-            f.at > last.at,
-        )
-        .limit(1)
-    )
+    paid_since = known.last_paid_at is not None and known.last_paid_at > last.at
     charged_back = last.kind == FactKind.REVERSED.value
     removed = last.paid is None or last.period_end is None
-    if paid_since is not None or (charged_back and not removed):
+    if paid_since or (charged_back and not removed):
         return last.at, None
     amount = abs(last.amount) if last.amount is not None else last.paid
     currency = last.currency or (sub.plan.currency if sub.plan else "")
     return last.at, MoneyBack(last.at, charged_back, amount, currency, removed)
+
+
+def reason_facts(sub_ids: Collection[int]) -> dict[int, ReasonFacts]:
+    """The facts `reason_of` reads, for each of these subscriptions, in two queries."""
+    f, p = SubscriptionFact, Payment
+    latest: dict[tuple[int, str], Any] = {}
+    rows = db.session.execute(
+        select(
+            f.subscription_id,
+            f.kind,
+            f.at,
+            f.member_note,
+            f.amount,
+            p.amount.label("paid"),
+            p.currency,
+            p.period_end,
+        )
+        .outerjoin(p, and_(p.txn_id == f.txn_id, p.subscription_id == f.subscription_id))
+        .where(f.subscription_id.in_(list(sub_ids)), f.kind.in_(MONEY_BACK + (REVOKED,)))
+        .order_by(f.at, f.id)
+    )
+    for row in rows:  # in (at, id) order: the last one kept is the latest
+        latest[(row.subscription_id, "revoked" if row.kind == REVOKED else "back")] = row
+    paid = dict(
+        db.session.execute(
+            select(f.subscription_id, func.max(f.at))
+            .where(
+                f.subscription_id.in_(list(sub_ids)),
+                f.kind == FactKind.PAYMENT_COMPLETED.value,
+            )
+            .group_by(f.subscription_id)
+        ).all()
+    )
+    return {
+        i: ReasonFacts(latest.get((i, "revoked")), latest.get((i, "back")), paid.get(i))
+        for i in sub_ids
+    }
+
+
+REVOKED = FactKind.REVOKED.value
+MONEY_BACK = (FactKind.REFUNDED.value, FactKind.REVERSED.value)
 
 
 def next_charge(

@@ -5,6 +5,7 @@ The pure rules (what differs, what a payment may amount to) are in `billing/rule
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -79,6 +80,18 @@ def history(sub: Subscription) -> list[SubscriptionTerms]:
             .order_by(SubscriptionTerms.effective_at, SubscriptionTerms.id)
         )
     )
+
+
+def histories(sub_ids: Sequence[int]) -> dict[int, list[SubscriptionTerms]]:
+    """`history` of each of these subscriptions, in one query."""
+    found: dict[int, list[SubscriptionTerms]] = {}
+    for row in db.session.scalars(
+        select(SubscriptionTerms)
+        .where(SubscriptionTerms.subscription_id.in_(list(sub_ids)))
+        .order_by(SubscriptionTerms.effective_at, SubscriptionTerms.id)
+    ):
+        found.setdefault(row.subscription_id, []).append(row)
+    return found
 
 
 def offer_of(sub: Subscription, rows: list[SubscriptionTerms] | None = None) -> AgreedTerms | None:

@@ -42,5 +42,8 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table("plans") as batch_op:
         batch_op.drop_constraint("lifetime_is_a_pass", type_="check")
+        # The enum's own CHECK, by name: SQLite's table copy would keep it, naming a column
+        # that is gone, and the next migration's copy of the table would fail.
+        batch_op.drop_constraint(batch_op.f("ck_plans_kind_known"), type_="check")
         batch_op.drop_column("lifetime")
         batch_op.drop_column("kind")

@@ -129,8 +129,8 @@ def test_a_stream_cut_off_midway_is_an_error_for_the_client(
             if "sync" not in worker:
                 os.kill(pid, signal.SIGKILL)
             until(lambda: not alive(pid), BOUND)  # the sync one: gunicorn's timeout kills it
-            with pytest.raises(http.client.IncompleteRead):
-                r.read()
+            with closing(r), pytest.raises(http.client.IncompleteRead):
+                r.read()  # (closing r too: its file keeps the socket's descriptor open)
         assert "WORKER TIMEOUT" in web.text or "sync" not in worker, web.text
 
         # requests (urllib3) says the same of a cut-off stream.

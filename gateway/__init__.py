@@ -96,6 +96,12 @@ def _check_config(app: Flask) -> None:
         install_forward(app)
     except GateSettingError as e:
         raise ConfigError(str(e)) from None
+    from .flood import guard as door
+
+    try:  # the intake's door: who may post how much (gateway/flood/)
+        door.install(app)
+    except (ValueError, TypeError) as e:  # a network that is not one, a limit not a number
+        raise ConfigError(f"GATEWAY_INTAKE_* or GATEWAY_TRUSTED_PROXIES: {e}") from None
     from .pipeline.worker import verify_budget
 
     if int(app.config["IPN_LEASE_SECONDS"]) < verify_budget(app.config) + 60:

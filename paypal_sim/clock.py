@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -23,3 +24,16 @@ class SimClock:
         with self._lock:
             self._offset += delta
         return self.now()
+
+
+def add_period(start: datetime, count: int, unit: str) -> datetime:
+    if unit == "D":
+        return start + timedelta(days=count)
+    if unit == "W":
+        return start + timedelta(weeks=count)
+    months = count * (12 if unit == "Y" else 1)
+    total = start.month - 1 + months
+    year, month = start.year + total // 12, total % 12 + 1
+    return start.replace(
+        year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1])
+    )

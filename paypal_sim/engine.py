@@ -10,11 +10,11 @@ sharing `Notices` (notices.py), which sends the messages and holds the engine's 
 from __future__ import annotations
 
 from . import webhooks as wh
-from .clock import SimClock
+from .clock import SimClock, add_period
 from .delivery import Outbox
 from .lifecycle import Lifecycle
 from .one_time import OneTime
-from .renewals import REST_RETRY, STANDARD_RETRY, add_period
+from .renewals import REST_RETRY, STANDARD_RETRY
 from .signup import UNIT_OF, Signup
 from .state import World
 

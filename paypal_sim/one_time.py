@@ -4,42 +4,13 @@ cancelled reversals, announced as PayPal does for each channel."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 
 from . import one_time_formats as fmt
 from .formats import encode_form, new_id
 from .ipn_messages import fee_for
 from .money_back import MoneyBack
-from .state import NotFound, Refused, Transaction
-
-
-@dataclass
-class Purchase:
-    """An order (style "order", id = the order id) or a Buy Now payment (style "buynow")."""
-
-    id: str
-    style: str
-    status: str  # order: CREATED | APPROVED | COMPLETED; buy now: COMPLETED
-    amount: Decimal
-    currency: str
-    custom: str = ""
-    item_name: str = ""
-    item_number: str = ""
-    quantity: int = 1
-    notify_url: str = ""
-    return_url: str = ""
-    cancel_url: str = ""
-    payee_email: str = ""
-    payer_id: str = ""
-    payer_email: str = ""
-    first_name: str = ""
-    last_name: str = ""
-    create_time: datetime | None = None
-    update_time: datetime | None = None
-    capture_id: str = ""  # the payment's transaction (Buy Now: its txn_id)
-
+from .state import NotFound, Purchase, Refused, Transaction
 
 #: What the parent capture's status becomes after money goes back.
 CAPTURE_EVENT = {"refund": "PAYMENT.CAPTURE.REFUNDED", "reversal": "PAYMENT.CAPTURE.REVERSED"}

@@ -3,13 +3,10 @@ cancelled reversal), and Orders v2 / Payments v2 JSON (an order, a capture, a re
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .formats import ipn_date, money, new_id, rfc3339
-from .state import Account, Transaction
-
-if TYPE_CHECKING:
-    from .one_time import Purchase
+from .state import Account, Purchase, Transaction
 
 Fields = list[tuple[str, str]]
 REASON = {"Refunded": "refund", "Reversed": "chargeback", "Canceled_Reversal": "other"}

@@ -10,11 +10,10 @@ from flask import Blueprint, jsonify, redirect, render_template, request
 
 from .errors import api_error
 from .formats import money
-from .one_time import Purchase
 from .one_time_formats import capture_resource, order_json, refund_resource
 from .rest_base import current_sim, json_body
 from .rest_oauth import bearer
-from .state import Refused
+from .state import Purchase, Refused
 
 bp = Blueprint("orders", __name__)
 

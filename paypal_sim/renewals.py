@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import calendar
 from datetime import datetime, timedelta
 
 from . import ipn_messages as ipn
 from . import webhooks as wh
+from .clock import add_period
 from .formats import new_id
 from .notices import Notices
 from .state import Subscription, Transaction
 
 STANDARD_RETRY = timedelta(days=3)  # Payments Standard re-attempts after 3 days
 REST_RETRY = timedelta(days=5)  # recurring profiles: "retried up to 3 times, 5 days apart"
-
-
-def add_period(start: datetime, count: int, unit: str) -> datetime:
-    if unit == "D":
-        return start + timedelta(days=count)
-    if unit == "W":
-        return start + timedelta(weeks=count)
-    months = count * (12 if unit == "Y" else 1)
-    total = start.month - 1 + months
-    year, month = start.year + total // 12, total % 12 + 1
-    return start.replace(
-        year=year, month=month, day=min(start.day, calendar.monthrange(year, month)[1])
-    )
 
 
 class Renewals(Notices):

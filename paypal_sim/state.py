@@ -178,3 +178,29 @@ class NotFound(LookupError):
 
 class Refused(ValueError):
     """An operation PayPal would refuse in the object's current state."""
+
+
+@dataclass
+class Purchase:
+    """An order (style "order", id = the order id) or a Buy Now payment (style "buynow")."""
+
+    id: str
+    style: str
+    status: str  # order: CREATED | APPROVED | COMPLETED; buy now: COMPLETED
+    amount: Decimal
+    currency: str
+    custom: str = ""
+    item_name: str = ""
+    item_number: str = ""
+    quantity: int = 1
+    notify_url: str = ""
+    return_url: str = ""
+    cancel_url: str = ""
+    payee_email: str = ""
+    payer_id: str = ""
+    payer_email: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    create_time: datetime | None = None
+    update_time: datetime | None = None
+    capture_id: str = ""  # the payment's transaction (Buy Now: its txn_id)

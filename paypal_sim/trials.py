@@ -8,6 +8,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from .clock import add_period
 from .state import Subscription
 
 UNITS = ("D", "W", "M", "Y")
@@ -77,8 +78,6 @@ def plan_trials(cycles: list[dict[str, Any]]) -> list[tuple[Decimal, int, str]]:
 
 def schedule(sub: Subscription, start: datetime) -> None:
     """Lay out the trials from `start`: the paid ones' charges, and the regular anchor."""
-    from .renewals import add_period
-
     at, bills = start, []
     for amount, count, unit in trials_of(sub):
         if amount > 0:

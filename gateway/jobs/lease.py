@@ -12,7 +12,6 @@ import os
 import socket
 import uuid
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, update
 
@@ -21,9 +20,7 @@ from models import JobLease, JobRun, db
 from .. import metrics
 from ..billing.rules.statuses import JobOutcome
 from ..database import insert_new
-
-if TYPE_CHECKING:  # the registry names the tasks, and a task (exports) asks for owner_id()
-    from .registry import Job
+from .job import Job
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

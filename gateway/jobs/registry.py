@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from ..flood.retention import compact_junk
 from . import tasks
 from .ask_paypal import ask_paypal
-
-
-@dataclass(frozen=True)
-class Job:
-    id: str
-    interval: timedelta
-    #: job(now) -> a one-line summary of what it did; runs inside an app context.
-    func: Callable[[datetime], str]
-    #: How long one run may hold the job's lease (a crashed runner's lease runs out).
-    timeout: timedelta
-    description: str
-
+from .job import Job
 
 JOBS: tuple[Job, ...] = (
     Job(

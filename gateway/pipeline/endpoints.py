@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, NoReturn
 
 from flask import Blueprint, abort, after_this_request, current_app, request
-from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.datastructures import EnvironHeaders
@@ -67,16 +66,6 @@ WEBHOOK = Endpoint(
     "a webhook",
     event_id,
 )
-
-
-@bp.record_once
-def _install_door(state: BlueprintSetupState) -> None:
-    from .. import ConfigError
-
-    try:
-        door.install(state.app)  # type: ignore[arg-type]
-    except (ValueError, TypeError) as e:  # a network that is not one, a limit not a number
-        raise ConfigError(f"GATEWAY_INTAKE_* or GATEWAY_TRUSTED_PROXIES: {e}") from None
 
 
 def take(endpoint: Endpoint, raw: bytes, environ: WSGIEnvironment, sender: str | None) -> int:

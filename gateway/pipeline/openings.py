@@ -1,6 +1,6 @@
 """Open a batch's new subscriptions together: the rows their first messages would create.
 
-One by one (`apply._create_subscription`), a subscription's first message looks up its
+One by one (`first_row.create_subscription`), a subscription's first message looks up its
 checkout and its plan, inserts the row, records the offer and claims the checkout: about
 ten statements and a commit of its own. Here the batch's new subscriptions cost a few
 statements together, and their messages are then applied in memory with the renewals
@@ -94,7 +94,7 @@ def open_together(items: Sequence[tuple[Notification, Interpretation]], now: dat
 def _create(
     chosen: list[tuple[str, Notification, Interpretation, Checkout]], now: datetime
 ) -> set[int]:
-    """Insert the rows, their offers, and claim their checkouts (as `_create_subscription`)."""
+    """Insert the rows, their offers, and claim their checkouts (as `create_subscription`)."""
     rows = [
         {
             "paypal_id": ref,

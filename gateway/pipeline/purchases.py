@@ -24,7 +24,8 @@ from ..database import lock_keys
 from ..subscriptions import recorded_terms as agreed
 from ..subscriptions import seats, service
 from ..subscriptions.plan_identity import find_plan
-from .apply import Flagged, _create_subscription
+from .first_row import create_subscription
+from .problems import Flagged
 
 NOT_A_PASS = (
     "Your payment was for a product we sell as a subscription, not as a one-time purchase, "
@@ -57,7 +58,7 @@ def pass_for(meaning: Interpretation, note: Notification, now: datetime) -> Subs
         current = _current_pass(checkout.user_id, checkout.plan_id)
         if current is not None:
             return _extend(current, checkout, now, note.id)
-    return _create_subscription(ref, meaning, note, now)
+    return create_subscription(ref, meaning, note, now)
 
 
 def _checkout(token: str) -> Checkout | None:

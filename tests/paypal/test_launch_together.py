@@ -83,6 +83,9 @@ def everything(db, clock, before: dict[str, int]) -> dict:
     recompute them (how often differs: a batch tells once), receipts (gapless, one per
     paid payment)."""
     found = state(db)
+    # A message PayPal sent twice: which copy applied and which found it "already applied"
+    # depends on when a waiting copy was woken, by design; how many of each is what counts.
+    found["messages"] = sorted(found["messages"], key=repr)
     subs = db.session.scalars(select(Subscription)).all()
     ref = {s.id: s.paypal_id for s in subs}
     roles: dict[int | None, set[str]] = {}

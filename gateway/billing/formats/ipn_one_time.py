@@ -6,13 +6,29 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..rules.facts import Fact, FactKind
 from ..rules.interpretation import PaymentInfo
 
-if TYPE_CHECKING:
-    from .ipn import IpnMessage
+
+class IpnFields(Protocol):
+    """What this reader asks of an IPN (ipn.IpnMessage, which calls it: named here by
+    shape, so the two modules do not import each other)."""
+
+    @property
+    def txn_type(self) -> str: ...
+    @property
+    def payment_status(self) -> str: ...
+    @property
+    def gross(self) -> Decimal | None: ...
+    @property
+    def fee(self) -> Decimal | None: ...
+    @property
+    def currency(self) -> str: ...
+    def get(self, name: str) -> str: ...
+    def date(self, *names: str) -> datetime | None: ...
+
 
 #: The txn_types of a payment made once (PayPal's IPN variables, "txn_type").
 ONE_TIME_TYPES = {"web_accept", "express_checkout", "cart"}
@@ -25,7 +41,7 @@ PAYMENT_KINDS = {
 
 
 def one_time_payment(
-    msg: IpnMessage, received_at: datetime
+    msg: IpnFields, received_at: datetime
 ) -> tuple[str, list[Fact], dict[str, Any]]:
     """(summary, facts, extra Interpretation fields) of a one-time payment. Its own txn_id
     names the purchase: a Pending and the later Completed share it."""

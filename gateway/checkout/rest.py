@@ -10,9 +10,9 @@ claimed by one checkout only.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
-from flask import current_app
+from flask import abort, current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -44,6 +44,22 @@ class Refused(Exception):
 
 class Unavailable(Exception):
     """PayPal could not be asked now; the job asks again later."""
+
+
+def could_not_start(e: ApiError, refused: str, yours: str, now: datetime) -> NoReturn:
+    """PayPal did not open an approval (a subscription, an order): 503, nothing charged.
+    A refusal (not worth retrying) is a configuration problem an admin must see: flagged
+    ("PayPal refused {refused}: ..."). `yours`: what the member was starting."""
+    db.session.rollback()
+    current_app.logger.warning("PayPal did not start %s: %s", refused, e.for_admin())
+    if not e.retryable:
+        raise_flag("api", f"PayPal refused {refused}: {e.for_admin()}", now)
+        db.session.commit()
+    abort(
+        503,
+        description=f"PayPal could not start your {yours} just now; nothing was charged. "
+        "Please try again in a minute.",
+    )
 
 
 def uses_rest(plan: Plan) -> bool:

@@ -27,7 +27,6 @@ from ..billing.rules.statuses import CheckoutStatus
 from ..clock import now, utc_text
 from ..paypal.api import ApiError
 from ..paypal.urls import endpoints
-from ..records.flags import raise_flag
 from ..subscriptions import seats
 from ..subscriptions.queries import renewing, renewing_plan_ids, sharing_a_role
 from . import journal as checkouts
@@ -86,17 +85,8 @@ def _to_rest_approval(checkout: Checkout, plan: Plan) -> ResponseReturnValue:
     try:
         approve = rest_checkout.begin(checkout, plan, _public_url())
     except ApiError as e:
-        db.session.rollback()
-        current_app.logger.warning("creating a REST subscription failed: %s", e.for_admin())
-        if not e.retryable:  # a refusal is a configuration problem an admin must see
-            raise_flag(
-                "api", f"PayPal refused a subscription for plan {plan.code}: {e.for_admin()}", now()
-            )
-            db.session.commit()
-        abort(
-            503,
-            description="PayPal could not start your subscription just now; nothing was "
-            "charged. Please try again in a minute.",
+        rest_checkout.could_not_start(
+            e, f"a subscription for plan {plan.code}", "subscription", now()
         )
     db.session.commit()
     return redirect(approve, 303)

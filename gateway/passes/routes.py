@@ -15,11 +15,10 @@ from models import Checkout, Plan, db
 from ..billing.rules.statuses import PlanKind
 from ..checkout import journal as checkouts
 from ..checkout import way_back
-from ..checkout.rest import Refused, Unavailable
+from ..checkout.rest import Refused, Unavailable, could_not_start
 from ..clock import now
 from ..paypal.api import ApiError
 from ..paypal.urls import endpoints
-from ..records.flags import raise_flag
 from ..subscriptions import seats
 from . import orders
 from .button import buy_now_fields
@@ -58,18 +57,7 @@ def _to_order_approval(checkout: Checkout, plan: Plan) -> ResponseReturnValue:
     try:
         approve = orders.begin(checkout, _public_url())
     except ApiError as e:
-        db.session.rollback()
-        current_app.logger.warning("creating an order failed: %s", e.for_admin())
-        if not e.retryable:
-            raise_flag(
-                "api", f"PayPal refused an order for pass {plan.code}: {e.for_admin()}", now()
-            )
-            db.session.commit()
-        abort(
-            503,
-            description="PayPal could not start your purchase just now; nothing was charged. "
-            "Please try again in a minute.",
-        )
+        could_not_start(e, f"an order for pass {plan.code}", "purchase", now())
     db.session.commit()
     return redirect(approve, 303)
 

@@ -92,3 +92,37 @@ def test_return_page_and_status_are_the_members_own(
         b"Waiting for PayPal"
         in client.get("/checkout/return", query_string={"cm": checkout.token}).data
     )
+
+
+@pytest.mark.parametrize("retryable", [False, True])
+@pytest.mark.parametrize("kind", ["subscription", "pass"])
+def test_paypal_not_starting_a_checkout_is_a_503_and_a_refusal_a_flag(
+    app, client, db, login_as, make_user, make_plan, monkeypatch, kind, retryable
+):
+    """PayPal refuses (4xx) or keeps failing while we open a REST subscription or an order:
+    the member gets a 503 that says nothing was charged; a refusal is flagged for an admin
+    (a configuration problem), an outage is not."""
+    from gateway.billing.rules.statuses import PlanKind
+    from gateway.checkout import rest
+    from gateway.passes import orders
+    from gateway.paypal.api import ApiError
+    from models import Flag
+
+    def fail(*args: object, **kwargs: object) -> str:
+        raise ApiError("no", status=503 if retryable else 422, retryable=retryable)
+
+    if kind == "subscription":
+        make_plan("premium-rest", paypal_plan_id="P-REST")
+        monkeypatch.setattr(rest, "uses_rest", lambda plan: True)
+        monkeypatch.setattr(rest, "begin", fail)
+        url, said = "/checkout/subscribe/premium-rest", "a subscription for plan premium-rest"
+    else:
+        make_plan("day-pass", period_unit="D", kind=PlanKind.PASS)
+        app.config["PASS_CHECKOUT"] = "orders"
+        monkeypatch.setattr(orders, "begin", fail)
+        url, said = "/passes/buy/day-pass", "an order for pass day-pass"
+    login_as(make_user())
+    r = client.post(url)
+    assert r.status_code == 503 and b"nothing was charged" in r.data
+    flags = [f.message for f in db.session.scalars(select(Flag).where(Flag.kind == "api"))]
+    assert flags == ([] if retryable else [f"PayPal refused {said}: HTTP 422: no"])

@@ -6,24 +6,25 @@ from datetime import datetime
 from decimal import Decimal
 
 from .formats import ipn_date, money, new_id
-from .state import Account, Subscription, Transaction
+from .state import Account, Purchase, Subscription, Transaction
 from .trials import trials_of
 
 Fields = list[tuple[str, str]]
 
 
-def _payer(sub: Subscription) -> Fields:
+def payer_fields(who: Subscription | Purchase) -> Fields:
+    """The payer as every IPN names them (a subscriber, a buyer)."""
     return [
-        ("first_name", sub.first_name),
-        ("last_name", sub.last_name),
-        ("payer_email", sub.payer_email),
-        ("payer_id", sub.payer_id),
+        ("first_name", who.first_name),
+        ("last_name", who.last_name),
+        ("payer_email", who.payer_email),
+        ("payer_id", who.payer_id),
         ("payer_status", "verified"),
         ("residence_country", "US"),
     ]
 
 
-def _receiver(acct: Account) -> Fields:
+def receiver_fields(acct: Account) -> Fields:
     return [
         ("business", acct.business),
         ("receiver_email", acct.business),
@@ -31,7 +32,7 @@ def _receiver(acct: Account) -> Fields:
     ]
 
 
-def _tail(acct: Account) -> Fields:
+def tail_fields(acct: Account) -> Fields:
     tail = [
         ("verify_sign", new_id("A", 55)),
         ("charset", acct.charset),
@@ -76,10 +77,12 @@ def subscription_event(acct: Account, sub: Subscription, txn_type: str, at: date
         fields.append(("subscr_date", ipn_date(at)))
     if txn_type == "subscr_modify":
         fields.append(("subscr_effective", ipn_date(at)))
-    fields += _payer(sub) + [("mc_currency", sub.currency)] + _item(sub) + _receiver(acct)
+    fields += (
+        payer_fields(sub) + [("mc_currency", sub.currency)] + _item(sub) + receiver_fields(acct)
+    )
     if txn_type != "subscr_eot":
         fields += _terms(sub)
-    return fields + _tail(acct)
+    return fields + tail_fields(acct)
 
 
 def payment(acct: Account, sub: Subscription, txn: Transaction) -> Fields:
@@ -90,7 +93,7 @@ def payment(acct: Account, sub: Subscription, txn: Transaction) -> Fields:
         ("txn_type", "subscr_payment"),
         ("subscr_id", sub.id),
     ]
-    fields += _payer(sub) + _item(sub)
+    fields += payer_fields(sub) + _item(sub)
     fields += [
         ("mc_gross", money(txn.amount)),
         ("mc_fee", money(txn.fee)),
@@ -104,7 +107,7 @@ def payment(acct: Account, sub: Subscription, txn: Transaction) -> Fields:
         fields += [("payment_gross", money(txn.amount)), ("payment_fee", money(txn.fee))]
     if txn.status == "Pending":
         fields.append(("pending_reason", "echeck"))
-    return fields + _receiver(acct) + _tail(acct)
+    return fields + receiver_fields(acct) + tail_fields(acct)
 
 
 def failed(acct: Account, sub: Subscription, at: datetime, retry_at: datetime | None) -> Fields:
@@ -114,7 +117,7 @@ def failed(acct: Account, sub: Subscription, at: datetime, retry_at: datetime | 
         ("subscr_id", sub.id),
         ("payment_date", ipn_date(at)),
     ]
-    fields += _payer(sub) + _item(sub)
+    fields += payer_fields(sub) + _item(sub)
     fields += [
         ("mc_gross", money(sub.amount)),
         ("mc_currency", sub.currency),
@@ -122,7 +125,7 @@ def failed(acct: Account, sub: Subscription, at: datetime, retry_at: datetime | 
     ]
     if retry_at is not None:
         fields.append(("retry_at", ipn_date(retry_at)))
-    return fields + _receiver(acct) + _tail(acct)
+    return fields + receiver_fields(acct) + tail_fields(acct)
 
 
 REASON = {"Refunded": "refund", "Reversed": "chargeback", "Canceled_Reversal": "other"}
@@ -134,7 +137,7 @@ def money_back(acct: Account, sub: Subscription, txn: Transaction) -> Fields:
     These carry no txn_type and no subscr_id: the listener must find the payment by
     parent_txn_id, as with PayPal.
     """
-    fields: Fields = [("payment_date", ipn_date(txn.time))] + _payer(sub) + _item(sub)
+    fields: Fields = [("payment_date", ipn_date(txn.time))] + payer_fields(sub) + _item(sub)
     fields += [
         ("mc_gross", money(txn.amount)),
         ("mc_fee", money(txn.fee)),
@@ -147,7 +150,7 @@ def money_back(acct: Account, sub: Subscription, txn: Transaction) -> Fields:
     ]
     if txn.status == "Reversed":
         fields += [("case_type", "chargeback"), ("case_id", new_id("PP-D-", 8))]
-    return fields + _receiver(acct) + _tail(acct)
+    return fields + receiver_fields(acct) + tail_fields(acct)
 
 
 def recurring(
@@ -177,7 +180,7 @@ def recurring(
         fields.append(("custom", sub.custom))  # a REST subscription's custom_id rides along
     if sub.next_billing is not None:
         fields.append(("next_payment_date", ipn_date(sub.next_billing)))
-    fields += _payer(sub)
+    fields += payer_fields(sub)
     if txn is not None:
         fields += [
             ("payment_date", ipn_date(txn.time)),
@@ -188,7 +191,7 @@ def recurring(
             ("payment_type", "instant"),
             ("txn_id", txn.id),
         ]
-    return fields + _receiver(acct) + _tail(acct)
+    return fields + receiver_fields(acct) + tail_fields(acct)
 
 
 def fee_for(acct: Account, amount: Decimal) -> Decimal:

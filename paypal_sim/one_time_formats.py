@@ -6,34 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from .formats import ipn_date, money, new_id, rfc3339
+from .ipn_messages import Fields, payer_fields, receiver_fields, tail_fields
 from .state import Account, Purchase, Transaction
 
-Fields = list[tuple[str, str]]
 REASON = {"Refunded": "refund", "Reversed": "chargeback", "Canceled_Reversal": "other"}
-
-
-def _payer(p: Purchase) -> Fields:
-    return [
-        ("first_name", p.first_name),
-        ("last_name", p.last_name),
-        ("payer_email", p.payer_email),
-        ("payer_id", p.payer_id),
-        ("payer_status", "verified"),
-        ("residence_country", "US"),
-    ]
-
-
-def _receiver_and_tail(acct: Account) -> Fields:
-    tail = [
-        ("business", acct.business),
-        ("receiver_email", acct.business),
-        ("receiver_id", acct.receiver_id),
-        ("verify_sign", new_id("A", 55)),
-        ("charset", acct.charset),
-        ("notify_version", "3.9"),
-        ("ipn_track_id", new_id("", 13).lower()),
-    ]
-    return ([("test_ipn", "1")] if acct.sandbox else []) + tail
 
 
 def web_accept(acct: Account, p: Purchase, txn: Transaction) -> Fields:
@@ -61,7 +37,7 @@ def web_accept(acct: Account, p: Purchase, txn: Transaction) -> Fields:
         fields += [("payment_gross", money(txn.amount)), ("payment_fee", money(txn.fee))]
     if txn.status == "Pending":
         fields.append(("pending_reason", "echeck"))
-    return fields + _payer(p) + _receiver_and_tail(acct)
+    return fields + payer_fields(p) + receiver_fields(acct) + tail_fields(acct)
 
 
 def money_back(acct: Account, p: Purchase, txn: Transaction) -> Fields:
@@ -83,7 +59,7 @@ def money_back(acct: Account, p: Purchase, txn: Transaction) -> Fields:
     ]
     if txn.status == "Reversed":
         fields += [("case_type", "chargeback"), ("case_id", new_id("PP-D-", 8))]
-    return fields + _payer(p) + _receiver_and_tail(acct)
+    return fields + payer_fields(p) + receiver_fields(acct) + tail_fields(acct)
 
 
 def _amount(value: Any, currency: str) -> dict[str, str]:

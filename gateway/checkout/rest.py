@@ -163,15 +163,21 @@ def _check_and_claim(checkout: Checkout, subscription_id: str, now: datetime) ->
     )
     if owner is not None and owner != checkout.user_id:
         raise Refused("the subscription already belongs to another member")
+    claim(checkout, subscription_id, "subscription")
+
+
+def claim(checkout: Checkout, paypal_id: str, what: str) -> None:
+    """The checkout claims PayPal's object (a subscription, an Orders v2 order) and commits;
+    one another checkout has claimed is refused (the unique paypal_subscription_id)."""
     try:
         with db.session.begin_nested():
             db.session.execute(
                 update(Checkout)
                 .where(Checkout.id == checkout.id)
-                .values(paypal_subscription_id=subscription_id, channel=CheckoutFlow.REST)
+                .values(paypal_subscription_id=paypal_id, channel=CheckoutFlow.REST)
             )
     except IntegrityError:
-        raise Refused("another checkout has already claimed this subscription") from None
+        raise Refused(f"another checkout has already claimed this {what}") from None
     db.session.commit()
 
 

@@ -15,15 +15,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from models import Checkout, Plan, db
 
 from ..billing.formats.api_answers import order_document
 from ..billing.rules.statuses import Channel, CheckoutFlow, CheckoutStatus, PlanKind
 from ..billing.rules.terms import AgreedTerms
-from ..checkout.rest import Refused, Unavailable
+from ..checkout.rest import Refused, Unavailable, claim
 from ..paypal.api import ApiError, PayPalApi, api_client
 from ..pipeline import intake
 from ..pipeline.worker import process_one
@@ -95,7 +94,7 @@ def confirm(checkout: Checkout, order_id: str, now: datetime) -> None:
     api = api_client()
     try:
         order = _checked(api, checkout, order_id)
-        _claim(checkout, order_id)
+        claim(checkout, order_id, "order")
     except Refused as e:
         db.session.rollback()
         raise_flag(
@@ -222,20 +221,6 @@ def order_problems(order: dict[str, Any], checkout: Checkout, cfg: Any) -> list[
     if (named[0] or named[1]) and named[0] not in ours and named[1] not in ids:
         problems.append(f"payee {named[0] or named[1]!r} is not us")
     return problems
-
-
-def _claim(checkout: Checkout, order_id: str) -> None:
-    """The checkout claims the order; an order claimed by another checkout is refused."""
-    try:
-        with db.session.begin_nested():
-            db.session.execute(
-                update(Checkout)
-                .where(Checkout.id == checkout.id)
-                .values(paypal_subscription_id=order_id, channel=CheckoutFlow.REST)
-            )
-    except IntegrityError:
-        raise Refused("another checkout has already claimed this order") from None
-    db.session.commit()
 
 
 def _link(answer: dict[str, Any], rel: str) -> str:

@@ -14,7 +14,7 @@ from models import Checkout, Plan, User, db
 from ..billing.rules.statuses import CheckoutStatus
 from ..billing.rules.terms import AgreedTerms
 from ..subscriptions import seats
-from ..subscriptions.recorded_terms import plan_terms
+from ..subscriptions.recorded_terms import checkout_offer, plan_terms
 
 
 def open_checkout(user: User, plan: Plan, now: datetime) -> Checkout:
@@ -78,11 +78,7 @@ def button_fields(checkout: Checkout, plan: Plan, public_url: str) -> list[tuple
     `custom`. Everything in it can be tampered with: the signup is checked against the
     offer the checkout froze, not against these fields."""
     cfg = current_app.config
-    offer = (
-        AgreedTerms.from_json(checkout.offered_terms)
-        if checkout.offered_terms
-        else (plan_terms(plan))
-    )
+    offer = checkout_offer(checkout)
     fields = [
         ("cmd", "_xclick-subscriptions"),
         ("business", cfg["PAYPAL_BUSINESS"]),

@@ -6,14 +6,14 @@ from flask import current_app
 
 from models import Checkout
 
-from .orders import offer_of
+from ..subscriptions.recorded_terms import checkout_offer
 
 
 def buy_now_fields(checkout: Checkout, public_url: str) -> list[tuple[str, str]]:
     """The button for the checkout's offer, our token as `custom`. Everything in it can be
     tampered with: the `web_accept` IPN's amount is checked against the offer the checkout
     froze (`pipeline.apply.amount_problem`), never against these fields."""
-    offer = offer_of(checkout)
+    offer = checkout_offer(checkout)
     plan = checkout.plan
     return [
         ("cmd", "_xclick"),

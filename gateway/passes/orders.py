@@ -21,13 +21,12 @@ from models import Checkout, Plan, db
 
 from ..billing.formats.api_answers import order_document
 from ..billing.rules.statuses import Channel, CheckoutFlow, CheckoutStatus, PlanKind
-from ..billing.rules.terms import AgreedTerms
 from ..checkout.rest import Refused, Unavailable, claim
 from ..paypal.api import ApiError, PayPalApi, api_client
 from ..pipeline import intake
 from ..pipeline.worker import process_one
 from ..records.flags import raise_flag
-from ..subscriptions.recorded_terms import plan_terms
+from ..subscriptions.recorded_terms import checkout_offer
 
 #: Order statuses after the buyer's approval: APPROVED, or COMPLETED once captured.
 CAPTURABLE, CAPTURED = "APPROVED", "COMPLETED"
@@ -44,17 +43,11 @@ def uses_orders() -> bool:
     return choice == "orders" or api_client().configured
 
 
-def offer_of(checkout: Checkout) -> AgreedTerms:
-    if checkout.offered_terms:
-        return AgreedTerms.from_json(checkout.offered_terms)
-    return plan_terms(checkout.plan)
-
-
 def begin(checkout: Checkout, public_url: str) -> str:
     """Create the checkout's order at PayPal (once: a retry with the same request id gets
     the same order back) and return its approve link."""
     api = api_client()
-    offer = offer_of(checkout)
+    offer = checkout_offer(checkout)
     cfg = current_app.config
     payee = {"email_address": cfg["PAYPAL_BUSINESS"]} if cfg["PAYPAL_BUSINESS"] else {}
     answer = api.call(
@@ -196,7 +189,7 @@ def _checked(api: PayPalApi, checkout: Checkout, order_id: str) -> dict[str, Any
 
 def order_problems(order: dict[str, Any], checkout: Checkout, cfg: Any) -> list[str]:
     """Each way PayPal's order differs from what this checkout offered, in words."""
-    offer = offer_of(checkout)
+    offer = checkout_offer(checkout)
     units = order.get("purchase_units") or [{}]
     unit = units[0] if isinstance(units[0], dict) else {}
     amount = unit.get("amount") or {}

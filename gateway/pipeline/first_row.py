@@ -11,7 +11,6 @@ from models import Checkout, Notification, Plan, Subscription, db
 
 from ..billing.rules.interpretation import Interpretation
 from ..billing.rules.statuses import CheckoutStatus, SubscriptionState, TermsSource
-from ..billing.rules.terms import AgreedTerms
 from ..database import insert_new
 from ..records.flags import raise_flag
 from ..subscriptions import recorded_terms as agreed
@@ -92,8 +91,8 @@ def create_subscription(
     if not created:  # another worker created it a moment ago
         return sub
     offer = (
-        AgreedTerms.from_json(checkout.offered_terms)
-        if checkout is not None and checkout.offered_terms
+        agreed.checkout_offer(checkout)
+        if checkout is not None
         else agreed.plan_terms(plan)
         if plan is not None
         else None

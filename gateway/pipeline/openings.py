@@ -30,7 +30,6 @@ from models import Checkout, Notification, Plan, Subscription, SubscriptionTerms
 
 from ..billing.rules.interpretation import Interpretation, PlanRef
 from ..billing.rules.statuses import CheckoutStatus, SubscriptionState, TermsSource
-from ..billing.rules.terms import AgreedTerms
 from ..database import insert_new
 from ..subscriptions import recorded_terms as agreed
 from ..subscriptions.plan_identity import find_plan
@@ -117,11 +116,7 @@ def _create(
         raise Mismatch(f"{len(rows) - len(created)} subscription(s) were created meanwhile")
     offers: list[dict[str, Any]] = []
     for ref, note, _, checkout in chosen:
-        offer = (
-            AgreedTerms.from_json(checkout.offered_terms)
-            if checkout.offered_terms
-            else agreed.plan_terms(checkout.plan)
-        )
+        offer = agreed.checkout_offer(checkout)
         offers.append(
             {
                 "subscription_id": created[ref],

@@ -15,11 +15,10 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from models import Checkout, Notification, Payment, Plan, Subscription, db
+from models import Checkout, Notification, Payment, Subscription, db
 
 from ..billing.rules.interpretation import Interpretation
 from ..billing.rules.statuses import CheckoutStatus, PlanKind, SubscriptionState, TermsSource
-from ..billing.rules.terms import AgreedTerms
 from ..database import lock_keys
 from ..subscriptions import recorded_terms as agreed
 from ..subscriptions import seats, service
@@ -122,12 +121,7 @@ def _current_pass(user_id: int, plan_id: int) -> Subscription | None:
 def _extend(sub: Subscription, checkout: Checkout, now: datetime, note_id: int) -> Subscription:
     """Tie a new purchase's checkout to the member's pass, with what this checkout offered
     in force from the checkout's opening (its payment is checked against that)."""
-    plan: Plan = checkout.plan
-    offer = (
-        AgreedTerms.from_json(checkout.offered_terms)
-        if checkout.offered_terms
-        else agreed.plan_terms(plan)
-    )
+    offer = agreed.checkout_offer(checkout)
     agreed.record_terms(sub, TermsSource.OFFER, checkout.created_at, offer, now, note_id)
     checkout.status, checkout.completed_at = CheckoutStatus.COMPLETED, now
     checkout.subscription_id = sub.id

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from models import Plan, Subscription, SubscriptionTerms, db
+from models import Checkout, Plan, Subscription, SubscriptionTerms, db
 
 from ..billing.rules.periods import PeriodUnit
 from ..billing.rules.statuses import PlanKind, TermsSource
@@ -42,6 +42,14 @@ def plan_terms(plan: Plan) -> AgreedTerms:
     if is_pass:  # paid once: no trial, no renewal (docs/passes.md)
         return replace(terms, one_time=True, lifetime=plan.lifetime, recurring=False)
     return terms
+
+
+def checkout_offer(checkout: Checkout) -> AgreedTerms:
+    """What a checkout offered: the terms it froze when it opened (older checkouts froze
+    none: their plan's terms today)."""
+    if checkout.offered_terms:
+        return AgreedTerms.from_json(checkout.offered_terms)
+    return plan_terms(checkout.plan)
 
 
 def record_terms(

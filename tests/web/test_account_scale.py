@@ -68,8 +68,15 @@ def test_account_queries_do_not_grow_with_subscriptions(
     subscribe(db, clock, make_subscription, many, plan, 12, 1)
     client_few, client_many = login_as(few, new_client()), login_as(many, new_client())
     client_few.get("/account"), client_many.get("/account")  # roles computed on first visit
-    n_few, page_few = queries_for_account(client_few)
-    n_many, page_many = queries_for_account(client_many)
+    # Each side's fewest of two visits: a process-wide check that runs once per interval of
+    # real time (the rule table's version, the member copy's expiry) may fall in either.
+    (n_few, page_few), again_few = queries_for_account(client_few), queries_for_account(client_few)
+    (n_many, page_many), again_many = (
+        queries_for_account(client_many),
+        queries_for_account(client_many),
+    )
+    n_few = min(n_few, again_few[0], key=len)
+    n_many = min(n_many, again_many[0], key=len)
     assert len(n_many) == len(n_few) < 20, (n_few, n_many)
     assert page_many.count(b"Refunded 9.00 USD") == 4 and page_few.count(b"Refunded 9.00 USD") == 1
 
